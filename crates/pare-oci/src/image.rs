@@ -1,0 +1,257 @@
+//! Image config and manifest assembly: turns the layers of a build and its runtime settings into the
+//! config and manifest blobs, with OCI media types and canonical JSON. Not where settings are decided.
+
+use std::collections::{BTreeMap, HashMap};
+
+use oci_spec::image::{
+    Arch, Config, Descriptor, Digest, History, HistoryBuilder, ImageConfiguration, ImageManifest,
+    ImageManifestBuilder, MediaType, Os, RootFsBuilder,
+};
+
+use crate::layer::WrittenLayer;
+use crate::layout::Layout;
+use crate::{canonical_json, Error, Result};
+
+/// Platform of an image (`linux/amd64`, `linux/arm64/v8`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// The platform of the machine pare runs on, in OCI (Go) names.
+    pub fn host() -> Self {
+        let architecture = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            "x86" => "386",
+            "powerpc64" => "ppc64le",
+            "s390x" => "s390x",
+            "riscv64" => "riscv64",
+            "arm" => "arm",
+            other => other,
+        };
+        Self {
+            os: "linux".into(),
+            architecture: architecture.into(),
+            variant: None,
+        }
+    }
+
+    /// Parses `os/arch[/variant]`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let parts: Vec<&str> = text.split('/').collect();
+        let bad = || {
+            Error::Invalid(format!(
+                "platform {text:?} is not os/arch[/variant], for example linux/amd64 or linux/arm64/v8"
+            ))
+        };
+        if parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            return Err(bad());
+        }
+        match parts.as_slice() {
+            [os, arch] => Ok(Self {
+                os: os.to_string(),
+                architecture: arch.to_string(),
+                variant: None,
+            }),
+            [os, arch, variant] => Ok(Self {
+                os: os.to_string(),
+                architecture: arch.to_string(),
+                variant: Some(variant.to_string()),
+            }),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One layer of the image with the history line that explains it.
+pub struct ImageLayer {
+    pub layer: WrittenLayer,
+    pub created_by: String,
+    pub comment: Option<String>,
+}
+
+/// Everything but the layers that goes into an image's config and manifest.
+pub struct ImageSpec {
+    pub platform: Platform,
+    /// RFC 3339 creation time (from SOURCE_DATE_EPOCH or the epoch).
+    pub created: String,
+    pub config: Config,
+    /// Manifest annotations (`org.opencontainers.image.*` and the user's own).
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// The stored image: manifest descriptor and the config and manifest themselves.
+pub struct StoredImage {
+    pub manifest: Descriptor,
+    pub manifest_bytes: Vec<u8>,
+    pub config_digest: String,
+    pub config_bytes: Vec<u8>,
+}
+
+/// Writes the config and manifest blobs of an image made of `layers` into `layout`.
+pub fn store_image(
+    layout: &Layout,
+    spec: &ImageSpec,
+    layers: &[ImageLayer],
+) -> Result<StoredImage> {
+    let history: Vec<History> = layers
+        .iter()
+        .map(|l| {
+            let mut builder = HistoryBuilder::default()
+                .created(spec.created.clone())
+                .created_by(l.created_by.clone());
+            if let Some(comment) = &l.comment {
+                builder = builder.comment(comment.clone());
+            }
+            builder.build().map_err(invalid("history entry"))
+        })
+        .collect::<Result<_>>()?;
+    let rootfs = RootFsBuilder::default()
+        .typ("layers")
+        .diff_ids(
+            layers
+                .iter()
+                .map(|l| l.layer.diff_id.clone())
+                .collect::<Vec<_>>(),
+        )
+        .build()
+        .map_err(invalid("rootfs"))?;
+    let mut config = ImageConfiguration::default();
+    config.set_created(Some(spec.created.clone()));
+    config.set_architecture(Arch::from(spec.platform.architecture.as_str()));
+    config.set_os(Os::from(spec.platform.os.as_str()));
+    config.set_variant(spec.platform.variant.clone());
+    config.set_config(Some(spec.config.clone()));
+    config.set_rootfs(rootfs);
+    config.set_history(Some(history));
+    let config_bytes = canonical_json::to_vec(&config, "image config")?;
+    let config_digest = layout.write_blob(&config_bytes)?;
+
+    let layer_descriptors = layers
+        .iter()
+        .map(|l| {
+            Ok(Descriptor::new(
+                MediaType::from(l.layer.media_type()),
+                l.layer.size,
+                parse_digest(&l.layer.digest)?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut manifest_builder = ImageManifestBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageManifest)
+        .config(Descriptor::new(
+            MediaType::ImageConfig,
+            config_bytes.len() as u64,
+            parse_digest(&config_digest)?,
+        ))
+        .layers(layer_descriptors);
+    if !spec.annotations.is_empty() {
+        let map: HashMap<String, String> = spec.annotations.clone().into_iter().collect();
+        manifest_builder = manifest_builder.annotations(map);
+    }
+    let manifest: ImageManifest = manifest_builder.build().map_err(invalid("manifest"))?;
+    let manifest_bytes = canonical_json::to_vec(&manifest, "image manifest")?;
+    let manifest_digest = layout.write_blob(&manifest_bytes)?;
+    let mut descriptor = Descriptor::new(
+        MediaType::ImageManifest,
+        manifest_bytes.len() as u64,
+        parse_digest(&manifest_digest)?,
+    );
+    descriptor.set_platform(Some(
+        oci_spec::image::PlatformBuilder::default()
+            .os(Os::from(spec.platform.os.as_str()))
+            .architecture(Arch::from(spec.platform.architecture.as_str()))
+            .build()
+            .map_err(invalid("platform"))?,
+    ));
+    if let Some(variant) = &spec.platform.variant {
+        if let Some(p) = descriptor.platform().clone() {
+            let mut p = p;
+            p.set_variant(Some(variant.clone()));
+            descriptor.set_platform(Some(p));
+        }
+    }
+    Ok(StoredImage {
+        manifest: descriptor,
+        manifest_bytes,
+        config_digest,
+        config_bytes,
+    })
+}
+
+fn invalid(what: &'static str) -> impl Fn(oci_spec::OciSpecError) -> Error {
+    move |e| Error::Invalid(format!("{what}: {e}"))
+}
+
+/// Parses a digest string that pare produced or validated.
+pub fn parse_digest(digest: &str) -> Result<Digest> {
+    Digest::try_from(digest).map_err(|e| Error::Invalid(format!("digest {digest:?}: {e}")))
+}
+
+/// Formats seconds since the epoch as RFC 3339 UTC (`1970-01-01T00:00:00Z`).
+pub fn rfc3339(epoch_seconds: u64) -> String {
+    let days = epoch_seconds / 86_400;
+    let secs = epoch_seconds % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Gregorian date from days since 1970-01-01 (Howard Hinnant's civil-from-days algorithm).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn platform_parsing() {
+        assert_eq!(
+            Platform::parse("linux/arm64/v8").unwrap().to_string(),
+            "linux/arm64/v8"
+        );
+        assert!(Platform::parse("linux").is_err());
+        assert!(Platform::parse("linux/../x").is_err());
+    }
+}

@@ -1,0 +1,387 @@
+//! The OCI image layout store (`oci-layout`, `index.json`, `blobs/sha256/`), written crash-safely:
+//! every blob goes to a temporary file that is synced and renamed into place, blobs already present are
+//! kept, and `index.json` is replaced atomically and last. One process at a time holds the layout's
+//! lock. Not a garbage collector: unreferenced blobs stay until a later `pare gc`.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use oci_spec::image::{Descriptor, ImageIndex, ImageIndexBuilder, MediaType};
+
+use crate::digest::{sha256_digest, sha256_hex, HashingWriter};
+use crate::{canonical_json, Error, Result};
+
+/// Annotation that names a tag in an OCI layout's index.
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// Largest manifest, index or config pare reads into memory.
+pub const MAX_JSON_BLOB: u64 = 8 << 20;
+const LAYOUT_FILE: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
+/// An open, locked OCI image layout directory.
+pub struct Layout {
+    root: PathBuf,
+    // Held for the lifetime of the Layout: an exclusive flock on the layout directory itself.
+    _lock: File,
+}
+
+impl Layout {
+    /// Opens the layout at `root`, creating it if it does not exist, and takes its lock (waiting for
+    /// another pare process that holds it).
+    pub fn create_or_open(root: &Path) -> Result<Self> {
+        fs::create_dir_all(root.join("blobs/sha256"))
+            .map_err(Error::io("create the image layout", root))?;
+        let layout = Self::lock(root)?;
+        let marker = root.join("oci-layout");
+        if !marker.exists() {
+            layout.write_atomic(&marker, LAYOUT_FILE)?;
+        } else {
+            layout.check_marker()?;
+        }
+        if !root.join("index.json").exists() {
+            let empty = ImageIndexBuilder::default()
+                .schema_version(2u32)
+                .media_type(MediaType::ImageIndex)
+                .manifests(Vec::<Descriptor>::new())
+                .build()
+                .map_err(|e| Error::Invalid(format!("empty index: {e}")))?;
+            layout.write_index(&empty)?;
+        }
+        Ok(layout)
+    }
+
+    /// Opens an existing layout for reading and writing.
+    pub fn open(root: &Path) -> Result<Self> {
+        if !root.join("oci-layout").is_file() || !root.join("index.json").is_file() {
+            return Err(Error::Invalid(format!(
+                "{} is not an OCI image layout (no oci-layout or index.json file)",
+                root.display()
+            )));
+        }
+        let layout = Self::lock(root)?;
+        layout.check_marker()?;
+        Ok(layout)
+    }
+
+    fn lock(root: &Path) -> Result<Self> {
+        let dir = File::open(root).map_err(Error::io("open the image layout", root))?;
+        dir.lock()
+            .map_err(Error::io("lock the image layout", root))?;
+        Ok(Self {
+            root: root.to_path_buf(),
+            _lock: dir,
+        })
+    }
+
+    fn check_marker(&self) -> Result<()> {
+        let path = self.root.join("oci-layout");
+        let bytes = read_bounded(&path, 4096)?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|source| Error::Json {
+                what: path.display().to_string(),
+                source,
+            })?;
+        match value.get("imageLayoutVersion").and_then(|v| v.as_str()) {
+            Some(v) if v.starts_with("1.") => Ok(()),
+            other => Err(Error::Invalid(format!(
+                "{}: unsupported imageLayoutVersion {other:?}",
+                path.display()
+            ))),
+        }
+    }
+
+    /// The layout directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the blob with `digest` lives (the digest is validated before it becomes a path).
+    pub fn blob_path(&self, digest: &str) -> Result<PathBuf> {
+        let hex = sha256_hex(digest).ok_or_else(|| {
+            Error::Invalid(format!(
+                "{digest:?} is not a sha256 digest of 64 lowercase hex digits"
+            ))
+        })?;
+        Ok(self.root.join("blobs/sha256").join(hex))
+    }
+
+    /// True when the blob is stored with the expected size.
+    pub fn has_blob(&self, digest: &str, size: u64) -> bool {
+        self.blob_path(digest)
+            .ok()
+            .and_then(|p| fs::metadata(p).ok())
+            .is_some_and(|m| m.is_file() && m.len() == size)
+    }
+
+    /// A new temporary file beside the blobs, to be passed to [`Layout::commit_blob`].
+    pub fn temp_blob(&self) -> Result<(tempfile::NamedTempFile, PathBuf)> {
+        let dir = self.root.join("blobs");
+        let temp = tempfile::Builder::new()
+            .prefix(".pare-tmp-")
+            .tempfile_in(&dir)
+            .map_err(Error::io("create a temporary blob in", &dir))?;
+        let path = temp.path().to_path_buf();
+        Ok((temp, path))
+    }
+
+    /// Syncs a fully written temporary blob and renames it to its digest; if the blob is already
+    /// stored, the temporary file is dropped instead.
+    pub fn commit_blob(&self, temp: tempfile::NamedTempFile, digest: &str) -> Result<()> {
+        let dest = self.blob_path(digest)?;
+        if dest.is_file() {
+            return Ok(());
+        }
+        temp.as_file()
+            .sync_all()
+            .map_err(Error::io("sync blob", temp.path()))?;
+        temp.persist(&dest)
+            .map_err(|e| Error::io("store blob", &dest)(e.error))?;
+        Ok(())
+    }
+
+    /// Stores `bytes` as a blob (skipped when present) and returns its digest.
+    pub fn write_blob(&self, bytes: &[u8]) -> Result<String> {
+        let digest = sha256_digest(bytes);
+        if self.has_blob(&digest, bytes.len() as u64) {
+            return Ok(digest);
+        }
+        let (mut temp, path) = self.temp_blob()?;
+        temp.write_all(bytes)
+            .map_err(Error::io("write blob", &path))?;
+        self.commit_blob(temp, &digest)?;
+        Ok(digest)
+    }
+
+    /// Reads a JSON-sized blob, checking its size and digest.
+    pub fn read_blob(&self, digest: &str, size: u64) -> Result<Vec<u8>> {
+        let path = self.blob_path(digest)?;
+        if size > MAX_JSON_BLOB {
+            return Err(Error::Blob {
+                digest: digest.into(),
+                path,
+                reason: format!("declared size {size} is larger than pare reads into memory"),
+            });
+        }
+        let bytes = read_bounded(&path, size + 1)?;
+        if bytes.len() as u64 != size {
+            return Err(Error::Blob {
+                digest: digest.into(),
+                path,
+                reason: format!("size is {} bytes, the descriptor says {size}", bytes.len()),
+            });
+        }
+        if sha256_digest(&bytes) != digest {
+            return Err(Error::Blob {
+                digest: digest.into(),
+                path,
+                reason: "content does not match the digest (the blob is corrupt)".into(),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Streams a blob into `out`, checking size and digest at the end.
+    pub fn copy_blob(&self, digest: &str, size: u64, out: &mut dyn Write) -> Result<()> {
+        let path = self.blob_path(digest)?;
+        let file = File::open(&path).map_err(Error::io("open blob", &path))?;
+        let mut hashing = HashingWriter::new(out);
+        std::io::copy(&mut file.take(size + 1), &mut hashing)
+            .map_err(Error::io("read blob", &path))?;
+        let (_, actual, copied) = hashing.finish();
+        if copied != size || actual != digest {
+            return Err(Error::Blob {
+                digest: digest.into(),
+                path,
+                reason: format!(
+                    "stored blob is {copied} bytes with digest {actual}, expected {size} bytes"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads and parses `index.json`.
+    pub fn read_index(&self) -> Result<ImageIndex> {
+        let path = self.root.join("index.json");
+        let bytes = read_bounded(&path, MAX_JSON_BLOB)?;
+        serde_json::from_slice(&bytes).map_err(|source| Error::Json {
+            what: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Points each tag at `manifest` in `index.json` (replacing what the tags pointed at before; other
+    /// entries are kept). With no tags the manifest is added untagged. Written atomically.
+    pub fn set_tags(&self, manifest: &Descriptor, tags: &[String]) -> Result<()> {
+        let mut index = self.read_index()?;
+        let mut manifests: Vec<Descriptor> = index
+            .manifests()
+            .iter()
+            .filter(|d| {
+                let tag = d.annotations().as_ref().and_then(|a| a.get(REF_NAME));
+                match tag {
+                    Some(tag) => !tags.contains(tag),
+                    None => d.digest() != manifest.digest(),
+                }
+            })
+            .cloned()
+            .collect();
+        if tags.is_empty() {
+            manifests.push(manifest.clone());
+        }
+        for tag in tags {
+            let mut tagged = manifest.clone();
+            let mut annotations = tagged.annotations().clone().unwrap_or_default();
+            annotations.insert(REF_NAME.to_string(), tag.clone());
+            tagged.set_annotations(Some(annotations));
+            manifests.push(tagged);
+        }
+        index.set_manifests(manifests);
+        self.write_index(&index)
+    }
+
+    /// Finds the manifest a tag (or, without a tag, the only manifest) points at.
+    pub fn resolve(&self, tag: Option<&str>) -> Result<Descriptor> {
+        let index = self.read_index()?;
+        let found: Vec<&Descriptor> = index
+            .manifests()
+            .iter()
+            .filter(|d| match tag {
+                Some(tag) => d
+                    .annotations()
+                    .as_ref()
+                    .and_then(|a| a.get(REF_NAME))
+                    .is_some_and(|t| t == tag),
+                None => true,
+            })
+            .collect();
+        match (found.as_slice(), tag) {
+            ([one], _) => Ok((*one).clone()),
+            ([], Some(tag)) => Err(Error::Invalid(format!(
+                "no image tagged {tag:?} in {}",
+                self.root.display()
+            ))),
+            (_, Some(tag)) => Err(Error::Invalid(format!(
+                "tag {tag:?} names several images in {}",
+                self.root.display()
+            ))),
+            (_, None) => Err(Error::Invalid(format!(
+                "{} holds {} images; name one with oci:{}:TAG",
+                self.root.display(),
+                found.len(),
+                self.root.display()
+            ))),
+        }
+    }
+
+    fn write_index(&self, index: &ImageIndex) -> Result<()> {
+        let bytes = canonical_json::to_vec(index, "index.json")?;
+        self.write_atomic(&self.root.join("index.json"), &bytes)
+    }
+
+    /// Replaces `path` atomically: temporary file, sync, rename, sync the directory.
+    fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        write_file_atomic(path, bytes)
+    }
+}
+
+/// Replaces `path` atomically with `bytes`: temporary file in the same directory, sync, rename, then
+/// sync the directory so the rename itself survives a crash.
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new()
+        .prefix(".pare-tmp-")
+        .tempfile_in(dir)
+        .map_err(Error::io("create a temporary file in", dir))?;
+    temp.write_all(bytes)
+        .map_err(Error::io("write", temp.path()))?;
+    temp.as_file()
+        .sync_all()
+        .map_err(Error::io("sync", temp.path()))?;
+    temp.persist(path)
+        .map_err(|e| Error::io("replace", path)(e.error))?;
+    if let Ok(d) = File::open(dir) {
+        // Best effort: some filesystems refuse fsync on directories.
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Reads a whole file, refusing one larger than `limit` bytes.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let file = File::open(path).map_err(Error::io("open", path))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(Error::io("read", path))?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::Invalid(format!(
+            "{} is larger than {limit} bytes; refusing to read it into memory",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Descriptor annotations as a plain map (empty when there are none).
+pub fn annotations_of(descriptor: &Descriptor) -> HashMap<String, String> {
+    descriptor.annotations().clone().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest_descriptor(layout: &Layout, body: &[u8]) -> Descriptor {
+        let digest = layout.write_blob(body).unwrap();
+        Descriptor::new(
+            MediaType::ImageManifest,
+            body.len() as u64,
+            oci_spec::image::Digest::try_from(digest.as_str()).unwrap(),
+        )
+    }
+
+    #[test]
+    fn tags_move_and_untagged_entries_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::create_or_open(dir.path()).unwrap();
+        let a = manifest_descriptor(&layout, b"{\"a\":1}");
+        let b = manifest_descriptor(&layout, b"{\"b\":1}");
+        layout
+            .set_tags(&a, &["latest".into(), "1.0".into()])
+            .unwrap();
+        layout.set_tags(&b, &["latest".into()]).unwrap();
+        assert_eq!(layout.resolve(Some("latest")).unwrap().digest(), b.digest());
+        assert_eq!(layout.resolve(Some("1.0")).unwrap().digest(), a.digest());
+        assert_eq!(layout.read_index().unwrap().manifests().len(), 2);
+        assert!(layout.resolve(Some("nope")).is_err());
+        assert!(
+            layout.resolve(None).is_err(),
+            "two images: the tag is needed"
+        );
+    }
+
+    #[test]
+    fn read_blob_detects_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::create_or_open(dir.path()).unwrap();
+        let digest = layout.write_blob(b"hello").unwrap();
+        assert_eq!(layout.read_blob(&digest, 5).unwrap(), b"hello");
+        fs::write(layout.blob_path(&digest).unwrap(), b"jello").unwrap();
+        let err = layout.read_blob(&digest, 5).unwrap_err().to_string();
+        assert!(err.contains("corrupt"), "{err}");
+        assert!(layout.read_blob(&digest, 4).is_err());
+        assert!(layout.blob_path("sha256:../../x").is_err());
+    }
+
+    #[test]
+    fn opening_something_else_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Layout::open(dir.path()).err().unwrap().to_string();
+        assert!(err.contains("not an OCI image layout"), "{err}");
+        fs::write(dir.path().join("oci-layout"), b"{not json").unwrap();
+        fs::write(dir.path().join("index.json"), b"{}").unwrap();
+        assert!(Layout::open(dir.path()).is_err());
+    }
+}
