@@ -1,1 +1,46 @@
-fn main() {}
+//! The `pare` command: parses arguments with clap, turns them into the library's options structs, calls
+//! one library function per verb and prints the result. No image logic lives here.
+
+mod cli;
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Exit code for a failed policy, gate or lint.
+#[allow(dead_code)]
+pub const EXIT_POLICY: u8 = 1;
+/// Exit code for bad usage or bad input.
+pub const EXIT_INPUT: u8 = 2;
+/// Exit code for an internal or machine failure.
+pub const EXIT_INTERNAL: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match &cli.command {
+        cli::Command::Build(args) => commands::build::run(args, &cli.global),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            let code = exit_code_for(&error);
+            eprintln!("error: {}", output::chain(&error));
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Maps an error to pare's exit codes: 2 when the input is at fault, 3 otherwise.
+fn exit_code_for(error: &anyhow::Error) -> u8 {
+    if let Some(e) = error.downcast_ref::<pare::Error>() {
+        if e.is_input_error() {
+            return EXIT_INPUT;
+        }
+    }
+    if error.downcast_ref::<commands::UsageError>().is_some() {
+        return EXIT_INPUT;
+    }
+    EXIT_INTERNAL
+}

@@ -134,12 +134,12 @@ fn write_archive(
     let docker_manifest = match docker_repo_tags {
         Some(repo_tags) => {
             let entry = DockerManifestEntry {
-                config: blob_name(&parsed.config().digest().to_string())?,
+                config: blob_name(parsed.config().digest().as_ref())?,
                 repo_tags,
                 layers: parsed
                     .layers()
                     .iter()
-                    .map(|l| blob_name(&l.digest().to_string()))
+                    .map(|l| blob_name(l.digest().as_ref()))
                     .collect::<Result<_>>()?,
             };
             Some(canonical_json::to_vec(&vec![entry], "manifest.json")?)
@@ -153,6 +153,7 @@ fn write_archive(
         .unwrap_or(Path::new("."));
     let temp = tempfile::Builder::new()
         .prefix(".pare-tmp-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .tempfile_in(dir)
         .map_err(Error::io("create a temporary archive in", dir))?;
     let fail = |e: io::Error| Error::io("write archive", dest)(e);

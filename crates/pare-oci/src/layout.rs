@@ -119,6 +119,7 @@ impl Layout {
         let dir = self.root.join("blobs");
         let temp = tempfile::Builder::new()
             .prefix(".pare-tmp-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
             .tempfile_in(&dir)
             .map_err(Error::io("create a temporary blob in", &dir))?;
         let path = temp.path().to_path_buf();
@@ -292,6 +293,7 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut temp = tempfile::Builder::new()
         .prefix(".pare-tmp-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .tempfile_in(dir)
         .map_err(Error::io("create a temporary file in", dir))?;
     temp.write_all(bytes)

@@ -110,9 +110,11 @@ pub fn normalize_image_path(path: &str) -> Result<String> {
     for part in path.split('/') {
         match part {
             "" | "." => {}
-            ".." => return Err(Error::Invalid(format!(
+            ".." => {
+                return Err(Error::Invalid(format!(
                 "image path {path:?} contains '..'; give the destination as a plain absolute path"
-            ))),
+            )))
+            }
             other => parts.push(other),
         }
     }

@@ -1,1 +1,10 @@
-//! placeholder
+//! pare: the library behind the `pare` command. Each verb is a plain function over an options struct
+//! (`build::build(&BuildOptions, &dyn Reporter)`), returning a report; progress and warnings go through
+//! the [`Reporter`] trait. Nothing here parses arguments, prints, or exits: that is `pare-cli`.
+
+pub mod build;
+pub mod error;
+pub mod reporter;
+
+pub use error::{Error, Result};
+pub use reporter::{NullReporter, Reporter};

@@ -1,0 +1,162 @@
+//! `pare build`: flags and pare.toml -> `BuildOptions` -> `pare::build::build` -> report.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use pare::build::file;
+use pare::build::options::{parse_key_value, Base, BuildOptions, CaBundle, CopySpec};
+use pare_oci::compress::Compression;
+use pare_oci::image::Platform;
+use pare_oci::reference::ImageRef;
+
+use super::UsageError;
+use crate::cli::{BuildArgs, Format, GlobalArgs};
+use crate::output::{human_bytes, TerminalReporter};
+
+/// Version of the JSON document `pare build --format json` prints.
+pub const BUILD_JSON_SCHEMA: &str = "pare.build/v1";
+
+pub fn run(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitCode> {
+    let options = options_from(args)?;
+    let reporter = TerminalReporter::new(global.quiet);
+    let report = pare::build::build(&options, &reporter)?;
+    match global.format {
+        Format::Json => {
+            let mut value = serde_json::to_value(&report)?;
+            if let Some(map) = value.as_object_mut() {
+                map.insert("schema".into(), BUILD_JSON_SCHEMA.into());
+            }
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        }
+        Format::Human if !global.quiet => print_human(&report),
+        Format::Human => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Merges pare.toml (if any) and flags into the library's options; flags win.
+pub fn options_from(args: &BuildArgs) -> Result<BuildOptions> {
+    let mut options = BuildOptions::default();
+    if let Some(path) = &args.file {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        file::load(path)?.apply(dir, &mut options)?;
+    }
+    if let Some(base) = &args.base {
+        options.base = Base::parse(base)?;
+    }
+    for copy in &args.copy {
+        options.copies.push(CopySpec::parse(copy)?);
+    }
+    if !args.entrypoint.is_empty() {
+        options.entrypoint = Some(command_words(&args.entrypoint, "--entrypoint")?);
+    }
+    if !args.cmd.is_empty() {
+        options.cmd = Some(command_words(&args.cmd, "--cmd")?);
+    }
+    for e in &args.env {
+        options.env.push(parse_key_value(e, "--env")?);
+    }
+    for l in &args.label {
+        let (k, v) = parse_key_value(l, "--label")?;
+        options.labels.insert(k, v);
+    }
+    for a in &args.annotation {
+        let (k, v) = parse_key_value(a, "--annotation")?;
+        options.annotations.insert(k, v);
+    }
+    if args.user.is_some() {
+        options.user.clone_from(&args.user);
+    }
+    if args.workdir.is_some() {
+        options.workdir.clone_from(&args.workdir);
+    }
+    options.expose.extend(args.expose.iter().cloned());
+    if args.stop_signal.is_some() {
+        options.stop_signal.clone_from(&args.stop_signal);
+    }
+    options.extra_tags.extend(args.tag.iter().cloned());
+    if args.tzdata {
+        options.tzdata = true;
+    }
+    if let Some(dir) = &args.zoneinfo {
+        options.zoneinfo_dir.clone_from(dir);
+    }
+    if let Some(path) = &args.ca_bundle {
+        options.ca_bundle = CaBundle::File(path.clone());
+    }
+    if args.no_ca_certificates {
+        options.ca_bundle = CaBundle::Omit;
+    }
+    if let Some(p) = &args.platform {
+        options.platform = Platform::parse(p).map_err(pare::Error::from)?;
+    }
+    if let Some(c) = &args.compression {
+        options.compression = Some(Compression::parse(c).ok_or_else(|| {
+            UsageError(format!(
+                "--compression {c:?} is not one of gzip, zstd, none"
+            ))
+        })?);
+    }
+    if let Some(epoch) = &args.source_date_epoch {
+        options.source_date_epoch = epoch.trim().parse().map_err(|_| {
+            UsageError(format!("SOURCE_DATE_EPOCH / --source-date-epoch {epoch:?} is not a whole number of seconds"))
+        })?;
+    }
+    if args.no_reuse {
+        options.reuse_layers = false;
+    }
+    if let Some(output) = &args.output {
+        options.output = Some(ImageRef::parse(output).map_err(pare::Error::from)?);
+    }
+    if options.output.is_none() {
+        return Err(UsageError(
+            "no output: pass --output oci:DIR[:TAG] (or set [build] output in pare.toml)".into(),
+        )
+        .into());
+    }
+    Ok(options)
+}
+
+/// A JSON array (`["/app","serve"]`) or plain words, one per flag.
+fn command_words(values: &[String], flag: &str) -> Result<Vec<String>> {
+    if let [single] = values {
+        if single.trim_start().starts_with('[') {
+            return serde_json::from_str::<Vec<String>>(single)
+                .with_context(|| {
+                    format!("{flag} {single:?} looks like JSON but is not an array of strings")
+                })
+                .map_err(|e| UsageError(crate::output::chain(&e)).into());
+        }
+    }
+    Ok(values.to_vec())
+}
+
+fn print_human(report: &pare::build::BuildReport) {
+    println!("built {} ({})", report.output, report.tags.join(", "));
+    println!("  manifest  {}", report.manifest_digest);
+    println!("  config    {}", report.config_digest);
+    println!("  platform  {}   user {}", report.platform, report.user);
+    println!("  layers:");
+    for (i, layer) in report.layers.iter().enumerate() {
+        println!(
+            "    {}  {:>10} stored  {:>10} uncompressed  {:>6} entries  {}{}",
+            i + 1,
+            human_bytes(layer.size),
+            human_bytes(layer.uncompressed_size),
+            layer.entries,
+            layer.created_by,
+            if layer.reused { "  (reused)" } else { "" }
+        );
+    }
+    println!(
+        "  total     {} stored ({} bytes), {} uncompressed ({} bytes)",
+        human_bytes(report.compressed_size),
+        report.compressed_size,
+        human_bytes(report.uncompressed_size),
+        report.uncompressed_size
+    );
+}

@@ -1,0 +1,236 @@
+//! `pare.toml`: the same settings as `pare build`'s flags, declared in a file. Relative paths in it
+//! are relative to the file's own directory, so a build means the same wherever it is started from.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use pare_oci::compress::Compression;
+use pare_oci::image::Platform;
+use pare_oci::reference::ImageRef;
+use serde::Deserialize;
+
+use super::options::{parse_mode, Base, BuildOptions, CaBundle, CopySpec};
+use crate::{Error, Result};
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildFile {
+    #[serde(default)]
+    pub image: ImageSection,
+    #[serde(default)]
+    pub build: BuildSection,
+    #[serde(default)]
+    pub copy: Vec<CopyEntry>,
+}
+
+/// `[image]`: what the image is and how it runs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSection {
+    pub base: Option<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub expose: Vec<String>,
+    pub stop_signal: Option<String>,
+    pub tzdata: Option<bool>,
+    /// A PEM file, or `false` for no CA bundle.
+    pub ca_bundle: Option<CaSetting>,
+    pub platform: Option<String>,
+}
+
+/// `ca_bundle = "path"` or `ca_bundle = false`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum CaSetting {
+    Path(String),
+    Enabled(bool),
+}
+
+/// `[build]`: where the image goes and how it is written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildSection {
+    pub output: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub compression: Option<String>,
+}
+
+/// One `[[copy]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopyEntry {
+    pub src: String,
+    pub dst: String,
+    /// Octal string ("0755") or TOML octal integer (0o755).
+    pub mode: Option<ModeSetting>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+/// A file mode as written in TOML.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ModeSetting {
+    Text(String),
+    Number(u32),
+}
+
+/// Reads and parses a pare.toml.
+pub fn load(path: &Path) -> Result<BuildFile> {
+    let bytes = pare_oci::layout::read_bounded(path, 1 << 20)
+        .map_err(|e| Error::Input(format!("cannot read build file: {e}")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::Input(format!("{} is not UTF-8 text", path.display())))?;
+    toml::from_str(&text)
+        .map_err(|e| Error::Input(format!("{} is not a valid pare.toml: {e}", path.display())))
+}
+
+impl BuildFile {
+    /// Applies the file onto `options`; `dir` is the file's directory.
+    pub fn apply(self, dir: &Path, options: &mut BuildOptions) -> Result<()> {
+        let relative = |p: &str| -> PathBuf {
+            let p = Path::new(p);
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                dir.join(p)
+            }
+        };
+        let image = self.image;
+        if let Some(base) = image.base {
+            options.base = Base::parse(&base)?;
+        }
+        options.entrypoint = image.entrypoint.or(options.entrypoint.take());
+        options.cmd = image.cmd.or(options.cmd.take());
+        options.user = image.user.or(options.user.take());
+        options.workdir = image.workdir.or(options.workdir.take());
+        options.env.extend(image.env);
+        options.labels.extend(image.labels);
+        options.annotations.extend(image.annotations);
+        options.expose.extend(image.expose);
+        options.stop_signal = image.stop_signal.or(options.stop_signal.take());
+        if let Some(tz) = image.tzdata {
+            options.tzdata = tz;
+        }
+        match image.ca_bundle {
+            None | Some(CaSetting::Enabled(true)) => {}
+            Some(CaSetting::Enabled(false)) => options.ca_bundle = CaBundle::Omit,
+            Some(CaSetting::Path(p)) => options.ca_bundle = CaBundle::File(relative(&p)),
+        }
+        if let Some(platform) = image.platform {
+            options.platform = Platform::parse(&platform)?;
+        }
+        for entry in self.copy {
+            let mode = match entry.mode {
+                None => None,
+                Some(ModeSetting::Number(n)) if n <= 0o7777 => Some(n),
+                Some(ModeSetting::Number(n)) => {
+                    return Err(Error::Input(format!(
+                        "[[copy]] {}: mode {n} is larger than 0o7777",
+                        entry.src
+                    )))
+                }
+                Some(ModeSetting::Text(t)) => Some(
+                    parse_mode(&t)
+                        .map_err(|e| Error::Input(format!("[[copy]] {}: {e}", entry.src)))?,
+                ),
+            };
+            options.copies.push(CopySpec {
+                src: relative(&entry.src),
+                dst: entry.dst,
+                mode,
+                uid: entry.uid,
+                gid: entry.gid,
+            });
+        }
+        if let Some(output) = self.build.output {
+            options.output = Some(relative_ref(ImageRef::parse(&output)?, dir));
+        }
+        options.extra_tags.extend(self.build.tags);
+        if let Some(c) = self.build.compression {
+            options.compression = Some(Compression::parse(&c).ok_or_else(|| {
+                Error::Input(format!(
+                    "[build] compression {c:?} is not one of gzip, zstd, none"
+                ))
+            })?);
+        }
+        Ok(())
+    }
+}
+
+/// Makes the path of a file-based reference relative to `dir`.
+fn relative_ref(reference: ImageRef, dir: &Path) -> ImageRef {
+    let fix = |p: PathBuf| if p.is_absolute() { p } else { dir.join(p) };
+    match reference {
+        ImageRef::Layout { dir: d, tag } => ImageRef::Layout { dir: fix(d), tag },
+        ImageRef::OciArchive { file, tag } => ImageRef::OciArchive {
+            file: fix(file),
+            tag,
+        },
+        ImageRef::DockerArchive { file, name } => ImageRef::DockerArchive {
+            file: fix(file),
+            name,
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_file_applies() {
+        let file: BuildFile = toml::from_str(
+            r#"
+[image]
+base = "scratch"
+entrypoint = ["/app"]
+env = { RUST_LOG = "info" }
+expose = ["8080"]
+ca_bundle = false
+[build]
+output = "oci:out:v1"
+tags = ["latest"]
+compression = "zstd"
+[[copy]]
+src = "bin/app"
+dst = "/app"
+mode = 0o755
+[[copy]]
+src = "/abs/conf"
+dst = "/etc/app/"
+mode = "0644"
+uid = 65532
+gid = 65532
+"#,
+        )
+        .unwrap();
+        let mut options = BuildOptions::default();
+        file.apply(Path::new("/proj"), &mut options).unwrap();
+        assert_eq!(options.base, Base::Scratch);
+        assert_eq!(options.copies[0].src, PathBuf::from("/proj/bin/app"));
+        assert_eq!(options.copies[0].mode, Some(0o755));
+        assert_eq!(options.copies[1].src, PathBuf::from("/abs/conf"));
+        assert_eq!(options.ca_bundle, CaBundle::Omit);
+        assert_eq!(options.compression, Some(Compression::Zstd));
+        assert_eq!(options.output.unwrap().to_string(), "oci:/proj/out:v1");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        assert!(toml::from_str::<BuildFile>("[image]\nbsae = \"static\"\n").is_err());
+        assert!(toml::from_str::<BuildFile>("[image\n").is_err());
+    }
+}

@@ -1,0 +1,546 @@
+//! `pare build`: plan the layers (base, time zones, the user's artifacts), check that the image will
+//! start, then write the layers in parallel (reusing ones the output layout already holds), the config
+//! and the manifest, and tag or export the result. Nothing is written until every input is validated;
+//! a failed build into a new layout directory removes it again.
+
+pub mod base;
+pub mod checks;
+pub mod copy;
+pub mod file;
+pub mod options;
+pub mod view;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use oci_spec::image::{ConfigBuilder, ImageConfiguration, ImageManifest};
+use pare_oci::compress::Compression;
+use pare_oci::image::{rfc3339, store_image, ImageLayer, ImageSpec, StoredImage};
+use pare_oci::layer::{diff_id, write_layer, WrittenLayer};
+use pare_oci::layout::Layout;
+use pare_oci::reference::{validate_tag, DockerName, ImageRef};
+use pare_oci::tree::{normalize_image_path, Entry, LayerTree};
+use serde::Serialize;
+
+pub use options::{BuildOptions, CaBundle, CopySpec};
+use options::{CA_BUNDLE_PATH, DEFAULT_PATH, NONROOT_ID};
+use view::ImageView;
+
+use crate::{Error, Reporter, Result};
+
+/// A layer as planned, before it is written.
+pub struct PlannedLayer {
+    pub tree: LayerTree,
+    /// The history line (`created_by`) that explains the layer.
+    pub created_by: String,
+    pub comment: Option<String>,
+}
+
+/// One written layer, as reported.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerReport {
+    pub digest: String,
+    pub diff_id: String,
+    pub media_type: String,
+    /// Compressed (stored) size in bytes.
+    pub size: u64,
+    pub uncompressed_size: u64,
+    pub entries: usize,
+    pub created_by: String,
+    /// True when the layer was already stored and nothing was compressed.
+    pub reused: bool,
+}
+
+/// What a build produced.
+#[derive(Clone, Debug, Serialize)]
+pub struct BuildReport {
+    pub output: String,
+    pub tags: Vec<String>,
+    pub manifest_digest: String,
+    pub config_digest: String,
+    pub platform: String,
+    pub user: String,
+    pub layers: Vec<LayerReport>,
+    /// Sum of the stored layer sizes (what a pull transfers, less config and manifest).
+    pub compressed_size: u64,
+    /// Sum of the uncompressed layer sizes.
+    pub uncompressed_size: u64,
+}
+
+/// Where a build's result goes, validated.
+enum Target {
+    Layout {
+        dir: PathBuf,
+        tags: Vec<String>,
+    },
+    OciArchive {
+        file: PathBuf,
+        tags: Vec<String>,
+    },
+    DockerArchive {
+        file: PathBuf,
+        names: Vec<DockerName>,
+    },
+}
+
+/// Builds an image as `options` say.
+pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport> {
+    let output = options.output.clone().ok_or_else(|| {
+        Error::Input("no output given; pass --output oci:DIR[:TAG] (or oci-archive:FILE, docker-archive:FILE:NAME:TAG)".into())
+    })?;
+    let target = plan_target(&output, &options.extra_tags)?;
+    let compression = options.compression.unwrap_or(match target {
+        Target::DockerArchive { .. } => Compression::None,
+        _ => Compression::Gzip,
+    });
+
+    // Plan every layer against the merged view of the ones below it.
+    let (mut layers, has_ca) = base::base_layers(options)?;
+    let mut view = ImageView::default();
+    for layer in &mut layers {
+        layer.tree.add_parents(&|p| view.get(p).cloned());
+        view.apply(&layer.tree)?;
+    }
+    let mut artifacts = LayerTree::new();
+    copy::add_copies(&mut artifacts, &options.copies, reporter)?;
+    let workdir = options
+        .workdir
+        .as_deref()
+        .map(checks::normalize_workdir)
+        .transpose()?;
+    if let Some(dir) = &workdir {
+        let key = normalize_image_path(dir)?;
+        if !key.is_empty() && view.get(&key).is_none() && artifacts.get(&key).is_none() {
+            artifacts.insert(key, Entry::dir(0o755))?;
+        }
+    }
+    if !artifacts.is_empty() {
+        artifacts.add_parents(&|p| view.get(p).cloned());
+        view.apply(&artifacts)
+            .map_err(|e| Error::Input(format!("the copies do not fit on the base: {e}")))?;
+        layers.push(PlannedLayer {
+            tree: artifacts,
+            created_by: describe_copies(&options.copies),
+            comment: None,
+        });
+    }
+
+    // Runtime settings, then the guard rails.
+    let mut env: Vec<(String, String)> = vec![("PATH".into(), DEFAULT_PATH.into())];
+    if has_ca {
+        env.push(("SSL_CERT_FILE".into(), CA_BUNDLE_PATH.into()));
+    }
+    for (key, value) in &options.env {
+        if key.contains('=') || key.is_empty() {
+            return Err(Error::Input(format!(
+                "environment variable name {key:?} is empty or contains '='"
+            )));
+        }
+        match env.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = value.clone(),
+            None => env.push((key.clone(), value.clone())),
+        }
+    }
+    let user = options
+        .user
+        .clone()
+        .unwrap_or_else(|| format!("{NONROOT_ID}:{NONROOT_ID}"));
+    let run_as = checks::resolve_user(&view, &user)?;
+    if run_as.uid == 0 {
+        reporter.warn("the image runs as root (uid 0); a compromised process then owns the container. Drop --user to run as 65532:65532 (nonroot)");
+    }
+    let program = options
+        .entrypoint
+        .as_ref()
+        .filter(|e| !e.is_empty())
+        .or(options.cmd.as_ref().filter(|c| !c.is_empty()))
+        .and_then(|v| v.first());
+    match program {
+        Some(program) => {
+            let path_env = env
+                .iter()
+                .find(|(k, _)| k == "PATH")
+                .map_or("", |(_, v)| v.as_str());
+            checks::check_program(
+                &view,
+                program,
+                path_env,
+                workdir.as_deref().unwrap_or(""),
+                run_as,
+                &options.platform,
+                reporter,
+            )?;
+        }
+        None => reporter
+            .warn("the image has no entrypoint and no cmd; `docker run` will need a command"),
+    }
+    let exposed = options
+        .expose
+        .iter()
+        .map(|p| checks::normalize_port(p))
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(signal) = &options.stop_signal {
+        checks::check_stop_signal(signal)?;
+    }
+    for key in options.annotations.keys().chain(options.labels.keys()) {
+        if key.is_empty() {
+            return Err(Error::Input(
+                "a label or annotation has an empty key".into(),
+            ));
+        }
+    }
+
+    let mut config = ConfigBuilder::default().user(run_as.config_value()).env(
+        env.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>(),
+    );
+    if let Some(entrypoint) = &options.entrypoint {
+        config = config.entrypoint(entrypoint.clone());
+    }
+    if let Some(cmd) = &options.cmd {
+        config = config.cmd(cmd.clone());
+    }
+    if let Some(dir) = &workdir {
+        config = config.working_dir(dir.clone());
+    }
+    if !options.labels.is_empty() {
+        config = config.labels(
+            options
+                .labels
+                .clone()
+                .into_iter()
+                .collect::<HashMap<_, _>>(),
+        );
+    }
+    if !exposed.is_empty() {
+        config = config.exposed_ports(exposed);
+    }
+    if let Some(signal) = &options.stop_signal {
+        config = config.stop_signal(signal.clone());
+    }
+    let config = config
+        .build()
+        .map_err(|e| Error::Input(format!("image config: {e}")))?;
+    let spec = ImageSpec {
+        platform: options.platform.clone(),
+        created: rfc3339(options.source_date_epoch),
+        config,
+        annotations: options.annotations.clone(),
+    };
+
+    let context = WriteContext {
+        layers: &layers,
+        spec: &spec,
+        compression,
+        mtime: options.source_date_epoch,
+        reuse: options.reuse_layers,
+        reporter,
+    };
+    let (stored, written, output_text, tags) = write_target(&target, &context)?;
+    let layer_reports: Vec<LayerReport> = written
+        .iter()
+        .zip(&layers)
+        .map(|(w, planned)| LayerReport {
+            digest: w.digest.clone(),
+            diff_id: w.diff_id.clone(),
+            media_type: w.media_type().to_string(),
+            size: w.size,
+            uncompressed_size: w.uncompressed_size,
+            entries: planned.tree.len(),
+            created_by: planned.created_by.clone(),
+            reused: w.reused,
+        })
+        .collect();
+    Ok(BuildReport {
+        output: output_text,
+        tags,
+        manifest_digest: stored.manifest.digest().to_string(),
+        config_digest: stored.config_digest,
+        platform: options.platform.to_string(),
+        user: run_as.config_value(),
+        compressed_size: layer_reports.iter().map(|l| l.size).sum(),
+        uncompressed_size: layer_reports.iter().map(|l| l.uncompressed_size).sum(),
+        layers: layer_reports,
+    })
+}
+
+fn plan_target(output: &ImageRef, extra_tags: &[String]) -> Result<Target> {
+    for tag in extra_tags {
+        validate_tag(tag).map_err(Error::Input)?;
+    }
+    let tags_with = |tag: &Option<String>| -> Vec<String> {
+        let mut tags: Vec<String> = tag.iter().cloned().collect();
+        for t in extra_tags {
+            if !tags.contains(t) {
+                tags.push(t.clone());
+            }
+        }
+        if tags.is_empty() {
+            tags.push("latest".into());
+        }
+        tags
+    };
+    let check_parent = |file: &Path| -> Result<()> {
+        let parent = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if parent.is_dir() {
+            Ok(())
+        } else {
+            Err(Error::Input(format!(
+                "cannot write {}: the directory {} does not exist",
+                file.display(),
+                parent.display()
+            )))
+        }
+    };
+    match output {
+        ImageRef::Layout { dir, tag } => {
+            if dir.exists() && !dir.is_dir() {
+                return Err(Error::Input(format!("{} exists and is not a directory", dir.display())));
+            }
+            Ok(Target::Layout { dir: dir.clone(), tags: tags_with(tag) })
+        }
+        ImageRef::OciArchive { file, tag } => {
+            check_parent(file)?;
+            Ok(Target::OciArchive { file: file.clone(), tags: tags_with(tag) })
+        }
+        ImageRef::DockerArchive { file, name } => {
+            check_parent(file)?;
+            let names = match name {
+                Some(name) => {
+                    let first = DockerName { tag: Some(name.tag.clone().unwrap_or_else(|| "latest".into())), ..name.clone() };
+                    let mut names = vec![first];
+                    for t in extra_tags {
+                        names.push(DockerName { tag: Some(t.clone()), ..name.clone() });
+                    }
+                    names
+                }
+                None if !extra_tags.is_empty() => {
+                    return Err(Error::Input(
+                        "--tag needs an image name in a docker-archive output: docker-archive:FILE:NAME:TAG".into(),
+                    ))
+                }
+                None => Vec::new(),
+            };
+            Ok(Target::DockerArchive { file: file.clone(), names })
+        }
+        ImageRef::Registry(name) => Err(Error::Input(format!(
+            "pushing to a registry (docker://{name}) is not built yet; build to oci:DIR and push it with \
+             `skopeo copy oci:DIR:TAG docker://{name}`"
+        ))),
+    }
+}
+
+struct WriteContext<'a> {
+    layers: &'a [PlannedLayer],
+    spec: &'a ImageSpec,
+    compression: Compression,
+    mtime: u64,
+    reuse: bool,
+    reporter: &'a dyn Reporter,
+}
+
+type Written = (StoredImage, Vec<WrittenLayer>, String, Vec<String>);
+
+fn write_target(target: &Target, cx: &WriteContext<'_>) -> Result<Written> {
+    match target {
+        Target::Layout { dir, tags } => {
+            let created = !dir.exists();
+            let result = (|| {
+                let layout = Layout::create_or_open(dir)?;
+                let (stored, written) = write_image(&layout, cx)?;
+                layout.set_tags(&stored.manifest, tags)?;
+                Ok((stored, written))
+            })();
+            match result {
+                Ok((stored, written)) => Ok((
+                    stored,
+                    written,
+                    format!("oci:{}", dir.display()),
+                    tags.clone(),
+                )),
+                Err(e) => {
+                    if created {
+                        // Best effort: the directory is ours and holds nothing anyone else refers to.
+                        let _ = std::fs::remove_dir_all(dir);
+                    }
+                    Err(e)
+                }
+            }
+        }
+        Target::OciArchive { file, tags } => {
+            let (staging, layout) = staging_layout(file)?;
+            let (stored, written) = write_image(&layout, cx)?;
+            pare_oci::archive::write_oci_archive(&layout, &stored.manifest, tags, file)?;
+            drop(layout);
+            drop(staging);
+            Ok((
+                stored,
+                written,
+                format!("oci-archive:{}", file.display()),
+                tags.clone(),
+            ))
+        }
+        Target::DockerArchive { file, names } => {
+            let (staging, layout) = staging_layout(file)?;
+            let (stored, written) = write_image(&layout, cx)?;
+            pare_oci::archive::write_docker_archive(&layout, &stored.manifest, names, file)?;
+            drop(layout);
+            drop(staging);
+            let tags = names.iter().map(ToString::to_string).collect();
+            Ok((
+                stored,
+                written,
+                format!("docker-archive:{}", file.display()),
+                tags,
+            ))
+        }
+    }
+}
+
+/// A throwaway layout beside an archive being written (same filesystem, removed when dropped).
+fn staging_layout(file: &Path) -> Result<(tempfile::TempDir, Layout)> {
+    let parent = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let staging = tempfile::Builder::new()
+        .prefix(".pare-build-")
+        .tempdir_in(parent)
+        .map_err(Error::io("create a staging directory in", parent))?;
+    let layout = Layout::create_or_open(staging.path())?;
+    Ok((staging, layout))
+}
+
+fn write_image(layout: &Layout, cx: &WriteContext<'_>) -> Result<(StoredImage, Vec<WrittenLayer>)> {
+    let known = if cx.reuse {
+        known_layers(layout, cx.reporter)
+    } else {
+        HashMap::new()
+    };
+    let total = cx.layers.len();
+    let written: Vec<Result<WrittenLayer>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = cx
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, planned)| {
+                let known = &known;
+                scope.spawn(move || -> Result<WrittenLayer> {
+                    if !known.is_empty() {
+                        let (diff, uncompressed_size) = diff_id(&planned.tree, cx.mtime)?;
+                        if let Some((digest, size)) = known.get(&(diff.clone(), cx.compression)) {
+                            if layout.has_blob(digest, *size) {
+                                cx.reporter
+                                    .step(&format!("layer {}/{total}: reused {digest}", i + 1));
+                                return Ok(WrittenLayer {
+                                    digest: digest.clone(),
+                                    diff_id: diff,
+                                    size: *size,
+                                    uncompressed_size,
+                                    compression: cx.compression,
+                                    reused: true,
+                                });
+                            }
+                        }
+                    }
+                    cx.reporter.step(&format!(
+                        "layer {}/{total}: writing {} entries ({})",
+                        i + 1,
+                        planned.tree.len(),
+                        cx.compression.name()
+                    ));
+                    Ok(write_layer(
+                        &planned.tree,
+                        cx.mtime,
+                        cx.compression,
+                        layout,
+                    )?)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Input("a layer writer thread panicked".into())))
+            })
+            .collect()
+    });
+    let written: Vec<WrittenLayer> = written.into_iter().collect::<Result<_>>()?;
+    let image_layers: Vec<ImageLayer> = written
+        .iter()
+        .zip(cx.layers)
+        .map(|(w, p)| ImageLayer {
+            layer: w.clone(),
+            created_by: p.created_by.clone(),
+            comment: p.comment.clone(),
+        })
+        .collect();
+    let stored = store_image(layout, cx.spec, &image_layers)?;
+    Ok((stored, written))
+}
+
+/// Layers the layout already holds, by (diff_id, compression) -> (digest, size), read from the configs
+/// and manifests its index names. An unreadable image is skipped with a warning, never trusted.
+fn known_layers(
+    layout: &Layout,
+    reporter: &dyn Reporter,
+) -> HashMap<(String, Compression), (String, u64)> {
+    let mut known = HashMap::new();
+    let Ok(index) = layout.read_index() else {
+        return known;
+    };
+    for descriptor in index.manifests() {
+        let digest = descriptor.digest().to_string();
+        let parsed = layout
+            .read_blob(&digest, descriptor.size())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<ImageManifest>(&b).ok())
+            .and_then(|m| {
+                let config = layout
+                    .read_blob(m.config().digest().as_ref(), m.config().size())
+                    .ok()?;
+                let config: ImageConfiguration = serde_json::from_slice(&config).ok()?;
+                Some((m, config))
+            });
+        let Some((manifest, config)) = parsed else {
+            reporter.warn(&format!(
+                "skipping unreadable image {digest} in {} for layer reuse",
+                layout.root().display()
+            ));
+            continue;
+        };
+        for (layer, diff) in manifest.layers().iter().zip(config.rootfs().diff_ids()) {
+            let compression = match layer.media_type().to_string().as_str() {
+                "application/vnd.oci.image.layer.v1.tar+gzip" => Compression::Gzip,
+                "application/vnd.oci.image.layer.v1.tar+zstd" => Compression::Zstd,
+                "application/vnd.oci.image.layer.v1.tar" => Compression::None,
+                _ => continue,
+            };
+            known.insert(
+                (diff.clone(), compression),
+                (layer.digest().to_string(), layer.size()),
+            );
+        }
+    }
+    known
+}
+
+fn describe_copies(copies: &[CopySpec]) -> String {
+    let mut dsts: BTreeMap<&str, ()> = BTreeMap::new();
+    for c in copies {
+        dsts.insert(c.dst.as_str(), ());
+    }
+    if dsts.is_empty() {
+        "pare build: workdir".into()
+    } else {
+        format!(
+            "pare build: copy to {}",
+            dsts.keys().copied().collect::<Vec<_>>().join(" ")
+        )
+    }
+}

@@ -1,0 +1,230 @@
+//! The options of `pare build`, one struct that flags and pare.toml both fill in, with the defaults a
+//! minimal non-root image wants.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use pare_oci::compress::Compression;
+use pare_oci::image::Platform;
+use pare_oci::reference::ImageRef;
+
+use crate::{Error, Result};
+
+/// The UID and GID images run as unless told otherwise (`nonroot` in the static base).
+pub const NONROOT_ID: u32 = 65532;
+/// The PATH every image gets unless the user sets one.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// Where images keep their CA bundle.
+pub const CA_BUNDLE_PATH: &str = "/etc/ssl/certs/ca-certificates.crt";
+/// Where the build host keeps its CA bundle (Debian, Ubuntu, Alpine, Arch).
+pub const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+/// Where the build host keeps its time zone database.
+pub const HOST_ZONEINFO: &str = "/usr/share/zoneinfo";
+
+/// The base an image starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Base {
+    /// Nothing at all.
+    Scratch,
+    /// The distroless-static equivalent: passwd/group with nonroot, /tmp, /home/nonroot, nsswitch.conf,
+    /// os-release and a CA bundle.
+    #[default]
+    Static,
+}
+
+impl Base {
+    /// Parses a base name.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "scratch" => Ok(Base::Scratch),
+            "static" => Ok(Base::Static),
+            other => Err(Error::Input(format!(
+                "unknown base {other:?}; pare knows the bases 'scratch' and 'static'"
+            ))),
+        }
+    }
+
+    /// The base's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Base::Scratch => "scratch",
+            Base::Static => "static",
+        }
+    }
+}
+
+/// Where the image's CA bundle comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum CaBundle {
+    /// The build host's bundle for the static base, none for scratch.
+    #[default]
+    Default,
+    /// A PEM file the user names (added for any base).
+    File(PathBuf),
+    /// No CA bundle.
+    Omit,
+}
+
+/// One `--copy SRC:DST[:MODE[:UID:GID]]` or `[[copy]]` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopySpec {
+    /// File or directory on the build host.
+    pub src: PathBuf,
+    /// Absolute path in the image; a trailing `/` puts a file under that directory by its own name.
+    pub dst: String,
+    /// Mode for every regular file this copy adds (default: the source file's permission bits).
+    pub mode: Option<u32>,
+    /// Owner for every entry this copy adds (default 0:0).
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+impl CopySpec {
+    /// Parses `SRC:DST[:MODE[:UID:GID]]` (MODE in octal; may be empty to keep the source's mode).
+    pub fn parse(text: &str) -> Result<Self> {
+        let parts: Vec<&str> = text.split(':').collect();
+        let bad = |why: &str| {
+            Error::Input(format!(
+                "--copy {text:?}: {why}; write SRC:DST, SRC:DST:MODE or SRC:DST:MODE:UID:GID \
+                 (for example target/release/app:/app:0755)"
+            ))
+        };
+        let (src, dst, mode, owner) = match parts.as_slice() {
+            [src, dst] => (*src, *dst, None, None),
+            [src, dst, mode] => (*src, *dst, Some(*mode), None),
+            [src, dst, mode, uid, gid] => (*src, *dst, Some(*mode), Some((*uid, *gid))),
+            _ => return Err(bad("wrong number of ':'-separated fields")),
+        };
+        if src.is_empty() || dst.is_empty() {
+            return Err(bad("SRC and DST must not be empty"));
+        }
+        let mode = match mode {
+            None | Some("") => None,
+            Some(m) => Some(parse_mode(m).map_err(|e| bad(&e))?),
+        };
+        let (uid, gid) = match owner {
+            None => (None, None),
+            Some((u, g)) => (
+                Some(u.parse::<u32>().map_err(|_| bad("UID must be a number"))?),
+                Some(g.parse::<u32>().map_err(|_| bad("GID must be a number"))?),
+            ),
+        };
+        Ok(Self {
+            src: PathBuf::from(src),
+            dst: dst.to_string(),
+            mode,
+            uid,
+            gid,
+        })
+    }
+}
+
+/// Parses an octal mode such as `0755` or `755`, at most `07777`.
+pub fn parse_mode(text: &str) -> std::result::Result<u32, String> {
+    let digits = text.strip_prefix("0o").unwrap_or(text);
+    match u32::from_str_radix(digits, 8) {
+        Ok(mode) if mode <= 0o7777 && !digits.is_empty() => Ok(mode),
+        _ => Err(format!(
+            "mode {text:?} is not an octal mode between 0 and 07777"
+        )),
+    }
+}
+
+/// Everything `pare build` needs.
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    pub base: Base,
+    pub copies: Vec<CopySpec>,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    /// `KEY=VALUE` pairs in order; later ones replace earlier ones with the same key.
+    pub env: Vec<(String, String)>,
+    pub labels: BTreeMap<String, String>,
+    /// Manifest annotations (`org.opencontainers.image.source`, ...).
+    pub annotations: BTreeMap<String, String>,
+    /// `uid[:gid]` or `name[:group]`; default 65532:65532.
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    /// `port[/proto]` entries.
+    pub expose: Vec<String>,
+    pub stop_signal: Option<String>,
+    pub ca_bundle: CaBundle,
+    /// Add the host's time zone database (without the `right/` and `posix/` copies).
+    pub tzdata: bool,
+    /// Where the time zone database is read from.
+    pub zoneinfo_dir: PathBuf,
+    /// Where the default CA bundle is read from.
+    pub host_ca_bundle: PathBuf,
+    pub platform: Platform,
+    /// Layer compression; default gzip, or none for docker-archive (what `docker save` writes).
+    pub compression: Option<Compression>,
+    /// Timestamp for every file and the `created` field (SOURCE_DATE_EPOCH), default 0.
+    pub source_date_epoch: u64,
+    pub output: Option<ImageRef>,
+    /// Tags beyond the one in the output reference.
+    pub extra_tags: Vec<String>,
+    /// Reuse layers already stored in the output layout (default on).
+    pub reuse_layers: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        Self {
+            base: Base::default(),
+            copies: Vec::new(),
+            entrypoint: None,
+            cmd: None,
+            env: Vec::new(),
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            user: None,
+            workdir: None,
+            expose: Vec::new(),
+            stop_signal: None,
+            ca_bundle: CaBundle::Default,
+            tzdata: false,
+            zoneinfo_dir: PathBuf::from(HOST_ZONEINFO),
+            host_ca_bundle: PathBuf::from(HOST_CA_BUNDLE),
+            platform: Platform::host(),
+            compression: None,
+            source_date_epoch: 0,
+            output: None,
+            extra_tags: Vec::new(),
+            reuse_layers: true,
+        }
+    }
+}
+
+/// Splits `KEY=VALUE` (for --env, --label, --annotation).
+pub fn parse_key_value(text: &str, what: &str) -> Result<(String, String)> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(Error::Input(format!("{what} {text:?} is not KEY=VALUE"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_spec_forms() {
+        let c = CopySpec::parse("a:/app").unwrap();
+        assert_eq!((c.mode, c.uid), (None, None));
+        let c = CopySpec::parse("a:/app:0755").unwrap();
+        assert_eq!(c.mode, Some(0o755));
+        let c = CopySpec::parse("a:/app::1000:1001").unwrap();
+        assert_eq!((c.mode, c.uid, c.gid), (None, Some(1000), Some(1001)));
+        for bad in ["a", "a:/b:999", "a:/b:0755:x:1", ":/b", "a:/b:1:2"] {
+            assert!(CopySpec::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn modes_are_octal_and_bounded() {
+        assert_eq!(parse_mode("4755").unwrap(), 0o4755);
+        assert!(parse_mode("17777").is_err());
+        assert!(parse_mode("").is_err());
+        assert!(parse_mode("8").is_err());
+    }
+}

@@ -1,0 +1,18 @@
+//! How pipelines tell the caller what they are doing without printing: the CLI implements [`Reporter`]
+//! for the terminal, tests collect messages, embedders ignore them.
+
+/// Receives progress and warnings from a pipeline.
+pub trait Reporter: Sync {
+    /// A step starts (`writing layer 2 of 3`).
+    fn step(&self, message: &str);
+    /// Something the user should know that does not stop the pipeline.
+    fn warn(&self, message: &str);
+}
+
+/// A reporter that drops everything.
+pub struct NullReporter;
+
+impl Reporter for NullReporter {
+    fn step(&self, _message: &str) {}
+    fn warn(&self, _message: &str) {}
+}
