@@ -1,1 +1,7 @@
+//! pare's integration tests: one binary, a module per command. Tests that need a peer tool (skopeo,
+//! umoci, runc, docker, ...) use `support::require`, which skips with a note on a developer machine
+//! without the tool but fails under CI=true, where every peer must be installed.
 
+mod build;
+mod build_interop;
+mod support;

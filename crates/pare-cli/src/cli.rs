@@ -67,10 +67,10 @@ pub struct BuildArgs {
     #[arg(long, value_name = "SRC:DST[:MODE]")]
     pub copy: Vec<String>,
     /// Entrypoint: a path, or a JSON array ('["/app","serve"]'). Repeat to add arguments.
-    #[arg(long, value_name = "ARG")]
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
     pub entrypoint: Vec<String>,
     /// Default arguments (CMD): a value, or a JSON array. Repeat to add arguments.
-    #[arg(long, value_name = "ARG")]
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
     pub cmd: Vec<String>,
     /// Environment variable KEY=VALUE. Repeatable.
     #[arg(long, short = 'e', value_name = "KEY=VALUE")]

@@ -114,6 +114,12 @@ impl Layout {
             .is_some_and(|m| m.is_file() && m.len() == size)
     }
 
+    /// True when the blob is stored with the expected size and its content matches the digest.
+    /// Used before trusting a stored blob in place of new work.
+    pub fn has_valid_blob(&self, digest: &str, size: u64) -> bool {
+        self.has_blob(digest, size) && self.copy_blob(digest, size, &mut std::io::sink()).is_ok()
+    }
+
     /// A new temporary file beside the blobs, to be passed to [`Layout::commit_blob`].
     pub fn temp_blob(&self) -> Result<(tempfile::NamedTempFile, PathBuf)> {
         let dir = self.root.join("blobs");
@@ -126,13 +132,10 @@ impl Layout {
         Ok((temp, path))
     }
 
-    /// Syncs a fully written temporary blob and renames it to its digest; if the blob is already
-    /// stored, the temporary file is dropped instead.
+    /// Syncs a fully written temporary blob and renames it to its digest. A blob already stored under
+    /// that name is replaced atomically (it may be a corrupt copy; the new one was hashed as written).
     pub fn commit_blob(&self, temp: tempfile::NamedTempFile, digest: &str) -> Result<()> {
         let dest = self.blob_path(digest)?;
-        if dest.is_file() {
-            return Ok(());
-        }
         temp.as_file()
             .sync_all()
             .map_err(Error::io("sync blob", temp.path()))?;
@@ -144,7 +147,7 @@ impl Layout {
     /// Stores `bytes` as a blob (skipped when present) and returns its digest.
     pub fn write_blob(&self, bytes: &[u8]) -> Result<String> {
         let digest = sha256_digest(bytes);
-        if self.has_blob(&digest, bytes.len() as u64) {
+        if self.has_valid_blob(&digest, bytes.len() as u64) {
             return Ok(digest);
         }
         let (mut temp, path) = self.temp_blob()?;

@@ -433,7 +433,7 @@ fn write_image(layout: &Layout, cx: &WriteContext<'_>) -> Result<(StoredImage, V
                     if !known.is_empty() {
                         let (diff, uncompressed_size) = diff_id(&planned.tree, cx.mtime)?;
                         if let Some((digest, size)) = known.get(&(diff.clone(), cx.compression)) {
-                            if layout.has_blob(digest, *size) {
+                            if layout.has_valid_blob(digest, *size) {
                                 cx.reporter
                                     .step(&format!("layer {}/{total}: reused {digest}", i + 1));
                                 return Ok(WrittenLayer {

@@ -1,0 +1,253 @@
+//! Shared helpers for the integration tests: running pare, making test programs, finding peers,
+//! starting a throwaway registry on 127.0.0.1, and reading what pare wrote.
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt;
+use serde_json::Value;
+
+/// A `pare` command with a clean environment for reproducible results.
+pub fn pare() -> Command {
+    let mut cmd = Command::cargo_bin("pare").expect("the pare binary is built");
+    cmd.env_remove("SOURCE_DATE_EPOCH");
+    cmd
+}
+
+/// Runs a command, returning (exit code, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().expect("command starts");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs a command and panics with its output unless it succeeds; returns stdout.
+pub fn ok(cmd: &mut Command) -> String {
+    let (code, stdout, stderr) = run(cmd);
+    assert_eq!(
+        code, 0,
+        "{cmd:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    stdout
+}
+
+/// True when running under CI, where no interoperability test may skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// True when `tool` is on PATH. Without it: skip with a note locally, fail under CI.
+pub fn require(tool: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|p| p.join(tool).is_file()))
+        .unwrap_or(false);
+    if !found {
+        assert!(
+            !in_ci(),
+            "peer tool {tool} is missing; CI must install it (scripts/peers.sh)"
+        );
+        eprintln!("SKIP: {tool} is not installed; run scripts/peers.sh to install the peers");
+    }
+    found
+}
+
+/// True when a Docker Engine answers. Under CI the engine is required.
+pub fn require_docker() -> bool {
+    if !require("docker") {
+        return false;
+    }
+    let answers = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !answers {
+        assert!(!in_ci(), "no Docker Engine answers; CI machines run one");
+        eprintln!("SKIP: no Docker Engine answers");
+    }
+    answers
+}
+
+/// A static "hello" program built with `gcc -static` once per test run; prints its greeting and uid.
+pub fn static_hello() -> &'static Path {
+    static HELLO: OnceLock<PathBuf> = OnceLock::new();
+    HELLO.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("pare-it-hello-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = dir.join("hello.c");
+        std::fs::write(
+            &src,
+            "#include <stdio.h>\n#include <unistd.h>\n\
+             int main(void){printf(\"hello from pare, uid %d\\n\", (int)getuid());return 0;}\n",
+        )
+        .unwrap();
+        let bin = dir.join("hello");
+        ok(Command::new("gcc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&bin)
+            .arg(&src));
+        bin
+    })
+}
+
+/// Parses a JSON file.
+pub fn read_json(path: &Path) -> Value {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+}
+
+/// A blob of a layout, by digest.
+pub fn blob(layout: &Path, digest: &str) -> PathBuf {
+    layout
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"))
+}
+
+/// The manifest and config of the image a tag names in a layout.
+pub fn image_json(layout: &Path, tag: &str) -> (Value, Value) {
+    let index = read_json(&layout.join("index.json"));
+    let descriptor = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .unwrap_or_else(|| panic!("no tag {tag} in {index}"))
+        .clone();
+    let manifest = read_json(&blob(layout, descriptor["digest"].as_str().unwrap()));
+    let config = read_json(&blob(
+        layout,
+        manifest["config"]["digest"].as_str().unwrap(),
+    ));
+    (manifest, config)
+}
+
+/// One tar entry as the tests look at it.
+#[derive(Debug, Clone)]
+pub struct TarEntry {
+    pub path: String,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub mtime: u64,
+    pub kind: tar::EntryType,
+    pub link: Option<String>,
+    pub data: Vec<u8>,
+}
+
+/// Reads every entry of a (possibly gzip-compressed) layer blob.
+pub fn layer_entries(path: &Path) -> Vec<TarEntry> {
+    let bytes = std::fs::read(path).unwrap();
+    let reader: Box<dyn Read> = if bytes.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::GzDecoder::new(&bytes[..]))
+    } else {
+        Box::new(&bytes[..])
+    };
+    let mut archive = tar::Archive::new(reader);
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let header = e.header().clone();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            TarEntry {
+                path: e.path().unwrap().to_string_lossy().into_owned(),
+                mode: header.mode().unwrap(),
+                uid: header.uid().unwrap(),
+                gid: header.gid().unwrap(),
+                mtime: header.mtime().unwrap(),
+                kind: header.entry_type(),
+                link: e
+                    .link_name()
+                    .unwrap()
+                    .map(|l| l.to_string_lossy().into_owned()),
+                data,
+            }
+        })
+        .collect()
+}
+
+/// A Distribution registry (Debian's docker-registry) on a free 127.0.0.1 port, stopped on drop.
+pub struct Registry {
+    child: Child,
+    pub addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    pub fn start() -> Option<Registry> {
+        if !require("docker-registry") {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: warn, accesslog: {{disabled: true}}}}\n\
+                 storage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\n\
+                 http: {{addr: {addr}}}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry starts");
+        let registry = Registry {
+            child,
+            addr,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while TcpStream::connect(&registry.addr).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "registry on {} did not come up",
+                registry.addr
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(registry)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The OCI digest of some bytes.
+pub fn sha256_file(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(bytes);
+    format!(
+        "sha256:{}",
+        hash.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
