@@ -73,6 +73,61 @@ pub fn inspect(bytes: &[u8]) -> Result<ElfFacts, Error> {
     })
 }
 
+/// How many leading bytes of a file [`inspect_static_prefix`] wants to see.
+pub const PREFIX_LEN: usize = 64 * 1024;
+
+/// Decides from the first bytes of a file alone (ELF header and program headers) whether it is a
+/// static executable, so a large static binary need not be read whole. Returns `None` when the file
+/// may be dynamic or its program headers lie beyond `prefix`; then read it all and call [`inspect`].
+pub fn inspect_static_prefix(prefix: &[u8]) -> Result<Option<ElfFacts>, Error> {
+    use goblin::container::{Container, Ctx};
+    use goblin::elf::program_header::{ProgramHeader, PT_DYNAMIC};
+    let header = Elf::parse_header(prefix).map_err(|e| Error::Malformed(e.to_string()))?;
+    let container =
+        if header.e_ident[goblin::elf::header::EI_CLASS] == goblin::elf::header::ELFCLASS64 {
+            Container::Big
+        } else {
+            Container::Little
+        };
+    let endian = header
+        .endianness()
+        .map_err(|e| Error::Malformed(e.to_string()))?;
+    let ctx = Ctx::new(container, endian);
+    let (Ok(offset), Ok(count)) = (
+        usize::try_from(header.e_phoff),
+        usize::try_from(header.e_phnum),
+    ) else {
+        return Ok(None);
+    };
+    let end = count
+        .checked_mul(ProgramHeader::size(ctx))
+        .and_then(|n| n.checked_add(offset));
+    if end.is_none_or(|end| end > prefix.len()) {
+        return Ok(None);
+    }
+    let headers = ProgramHeader::parse(prefix, offset, count, ctx)
+        .map_err(|e| Error::Malformed(e.to_string()))?;
+    if headers
+        .iter()
+        .any(|ph| ph.p_type == PT_INTERP || ph.p_type == PT_DYNAMIC)
+    {
+        return Ok(None);
+    }
+    let is_shared_object = header.e_type == goblin::elf::header::ET_DYN;
+    Ok(Some(ElfFacts {
+        is_64: container.is_big(),
+        machine: header.e_machine,
+        linkage: if is_shared_object {
+            Linkage::StaticPie
+        } else {
+            Linkage::Static
+        },
+        interpreter: None,
+        needed: Vec::new(),
+        is_shared_object,
+    }))
+}
+
 /// The OCI architecture name of an ELF machine number, when pare knows it.
 pub fn oci_architecture(machine: u16) -> Option<&'static str> {
     use goblin::elf::header::{EM_386, EM_AARCH64, EM_ARM, EM_PPC64, EM_RISCV, EM_S390, EM_X86_64};
@@ -111,6 +166,19 @@ mod tests {
                 other => other,
             })
         );
+    }
+
+    #[test]
+    fn the_prefix_shortcut_never_calls_a_dynamic_binary_static() {
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let prefix = &me[..PREFIX_LEN.min(me.len())];
+        let quick = inspect_static_prefix(prefix).unwrap();
+        let full = inspect(&me).unwrap();
+        match quick {
+            Some(facts) => assert_eq!(facts, full),
+            None => assert_eq!(full.linkage, Linkage::Dynamic),
+        }
+        assert!(inspect_static_prefix(&me[..10]).is_err());
     }
 
     #[test]

@@ -35,6 +35,9 @@ impl WrittenLayer {
     }
 }
 
+/// Read size for host files.
+const READ_BUFFER: usize = 1 << 20;
+
 /// Writes the tar stream of `tree` into `out`, every entry with mtime `mtime`.
 pub fn write_tar<W: Write>(tree: &LayerTree, mtime: u64, out: W) -> Result<W> {
     let mut builder = tar::Builder::new(out);
@@ -68,7 +71,12 @@ pub fn write_tar<W: Write>(tree: &LayerTree, mtime: u64, out: W) -> Result<W> {
                         .map_err(fail(path))?,
                     FileSource::Host(host) => {
                         let file = File::open(host).map_err(Error::io("open", host))?;
-                        let reader = ExactReader::new(file, *size, host);
+                        // Big reads: the tar writer copies through a small buffer, which would mean
+                        // one syscall per 8 KiB.
+                        let reader = io::BufReader::with_capacity(
+                            READ_BUFFER,
+                            ExactReader::new(file, *size, host),
+                        );
                         builder
                             .append_data(&mut header, path, reader)
                             .map_err(Error::io("read", host))?;

