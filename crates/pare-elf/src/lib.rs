@@ -93,12 +93,10 @@ pub fn inspect_static_prefix(prefix: &[u8]) -> Result<Option<ElfFacts>, Error> {
         .endianness()
         .map_err(|e| Error::Malformed(e.to_string()))?;
     let ctx = Ctx::new(container, endian);
-    let (Ok(offset), Ok(count)) = (
-        usize::try_from(header.e_phoff),
-        usize::try_from(header.e_phnum),
-    ) else {
+    let Ok(offset) = usize::try_from(header.e_phoff) else {
         return Ok(None);
     };
+    let count = usize::from(header.e_phnum);
     let end = count
         .checked_mul(ProgramHeader::size(ctx))
         .and_then(|n| n.checked_add(offset));
