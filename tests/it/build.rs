@@ -605,3 +605,44 @@ fn help_shows_a_real_example() {
     let out = ok(pare().args(["build", "--help"]));
     assert!(out.contains("pare build --base static --copy target/release/app:/app --entrypoint /app --output oci:out:latest"));
 }
+
+#[test]
+fn a_killed_build_leaves_a_valid_layout_and_the_next_build_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let target = |tag: &str| format!("oci:{}:{tag}", out.display());
+    let first = build_json(&args_ref(&hello_args(&target("one"))));
+    // A big, incompressible input so the build is still writing when it is killed.
+    let big = dir.path().join("big");
+    ok(Command::new("head")
+        .args(["-c", "200000000", "/dev/urandom"])
+        .stdout(fs::File::create(&big).unwrap()));
+    for delay_ms in [30u64, 120, 300] {
+        let mut child = pare()
+            .args(["build", "-q", "--copy"])
+            .arg(format!("{}:/big", big.display()))
+            .args(["--output", &target("two")])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let index = read_json(&out.join("index.json"));
+        assert!(
+            index["manifests"].is_array(),
+            "index.json stays whole: {index}"
+        );
+        let (manifest, _) = image_json(&out, "one");
+        for layer in manifest["layers"].as_array().unwrap() {
+            assert!(blob(&out, layer["digest"].as_str().unwrap()).is_file());
+        }
+    }
+    let again = build_json(&args_ref(&hello_args(&target("three"))));
+    assert_eq!(again["manifest_digest"], first["manifest_digest"]);
+    let leftovers: Vec<String> = fs::read_dir(out.join("blobs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".pare-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "stale temporary files: {leftovers:?}");
+}

@@ -68,10 +68,32 @@ impl Layout {
         let dir = File::open(root).map_err(Error::io("open the image layout", root))?;
         dir.lock()
             .map_err(Error::io("lock the image layout", root))?;
-        Ok(Self {
+        let layout = Self {
             root: root.to_path_buf(),
             _lock: dir,
-        })
+        };
+        layout.remove_stale_temp_files();
+        Ok(layout)
+    }
+
+    /// Removes temporary files a killed pare process left behind. Only the lock holder writes
+    /// temporary files, so with the lock held every one of them is stale.
+    fn remove_stale_temp_files(&self) {
+        for dir in [self.root.clone(), self.root.join("blobs")] {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".pare-tmp-")
+                {
+                    // Best effort: a file that cannot be removed is harmless to readers.
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
     }
 
     fn check_marker(&self) -> Result<()> {
