@@ -490,6 +490,9 @@ fn bad_input_is_exit_2_with_a_clear_message_and_no_layout_left() {
     let fifo = dir.path().join("pipe");
     ok(Command::new("mkfifo").arg(&fifo));
     let hello = static_hello().display().to_string();
+    let broken_elf = dir.path().join("broken");
+    fs::write(&broken_elf, b"\x7fELF\x02\x01\x01\x00garbage").unwrap();
+    fs::set_permissions(&broken_elf, fs::Permissions::from_mode(0o755)).unwrap();
     let bad_toml = dir.path().join("bad.toml");
     fs::write(&bad_toml, "[image]\nentrypoint = /app\n").unwrap();
     let cases: Vec<(Vec<String>, &str)> = vec![

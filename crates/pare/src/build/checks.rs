@@ -187,12 +187,17 @@ fn check_elf(
     entry: &Entry,
     platform: &Platform,
 ) -> Result<()> {
-    let bytes = view.read_file(entry, MAX_ELF)?;
-    let facts = pare_elf::inspect(&bytes).map_err(|e| {
+    let malformed = |e: pare_elf::Error| {
         Error::Refused(format!(
             "the image would not start: {program} (/{path}) is a {e}"
         ))
-    })?;
+    };
+    // A static binary is recognised from its headers; only a possibly dynamic one is read whole.
+    let prefix = view.read_file(entry, pare_elf::PREFIX_LEN as u64)?;
+    let facts = match pare_elf::inspect_static_prefix(&prefix).map_err(malformed)? {
+        Some(facts) => facts,
+        None => pare_elf::inspect(&view.read_file(entry, MAX_ELF)?).map_err(malformed)?,
+    };
     if let Some(arch) = pare_elf::oci_architecture(facts.machine) {
         if arch != platform.architecture {
             return Err(Error::Refused(format!(
