@@ -151,11 +151,7 @@ fn write_archive(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let temp = tempfile::Builder::new()
-        .prefix(".pare-tmp-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .tempfile_in(dir)
-        .map_err(Error::io("create a temporary archive in", dir))?;
+    let temp = crate::layout::temp_file_in(dir)?;
     let fail = |e: io::Error| Error::io("write archive", dest)(e);
     let mut builder = tar::Builder::new(BufWriter::with_capacity(1 << 20, temp));
     append_dir(&mut builder, "blobs/").map_err(fail)?;

@@ -145,11 +145,7 @@ impl Layout {
     /// A new temporary file beside the blobs, to be passed to [`Layout::commit_blob`].
     pub fn temp_blob(&self) -> Result<(tempfile::NamedTempFile, PathBuf)> {
         let dir = self.root.join("blobs");
-        let temp = tempfile::Builder::new()
-            .prefix(".pare-tmp-")
-            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-            .tempfile_in(&dir)
-            .map_err(Error::io("create a temporary blob in", &dir))?;
+        let temp = temp_file_in(&dir)?;
         let path = temp.path().to_path_buf();
         Ok((temp, path))
     }
@@ -313,15 +309,21 @@ impl Layout {
     }
 }
 
+/// A new world-readable temporary file in `dir`, named so that [`Layout`] recognises and removes it
+/// if the process dies before renaming it into place.
+pub fn temp_file_in(dir: &Path) -> Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(".pare-tmp-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .tempfile_in(dir)
+        .map_err(Error::io("create a temporary file in", dir))
+}
+
 /// Replaces `path` atomically with `bytes`: temporary file in the same directory, sync, rename, then
 /// sync the directory so the rename itself survives a crash.
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::Builder::new()
-        .prefix(".pare-tmp-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .tempfile_in(dir)
-        .map_err(Error::io("create a temporary file in", dir))?;
+    let mut temp = temp_file_in(dir)?;
     temp.write_all(bytes)
         .map_err(Error::io("write", temp.path()))?;
     temp.as_file()
