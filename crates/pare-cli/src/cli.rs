@@ -39,6 +39,58 @@ pub enum Command {
     /// Build a reproducible, minimal, non-root OCI image from your binaries.
     #[command(after_help = BUILD_EXAMPLES)]
     Build(BuildArgs),
+    /// Push an image from a layout or archive to a registry (only the blobs it lacks).
+    #[command(after_help = PUSH_EXAMPLES)]
+    Push(TransferArgs),
+    /// Pull an image from a registry into a layout or archive (blobs already stored are kept).
+    #[command(after_help = PULL_EXAMPLES)]
+    Pull(TransferArgs),
+    /// Copy an image between any two of oci:, oci-archive:, docker-archive: and docker://.
+    #[command(after_help = COPY_EXAMPLES)]
+    Copy(TransferArgs),
+}
+
+const PUSH_EXAMPLES: &str = "\
+Examples:
+  pare push oci:out:latest docker://registry.example/team/app:1.4
+  pare push docker-archive:app.tar docker://127.0.0.1:5000/app:dev
+Credentials: --creds USER:PASSWORD, or what docker login / podman login stored.";
+
+const PULL_EXAMPLES: &str = "\
+Examples:
+  pare pull docker://registry.example/team/app:1.4 oci:cache:app
+  pare pull --platform linux/arm64 docker://127.0.0.1:5000/app:dev oci-archive:app-arm64.tar";
+
+const COPY_EXAMPLES: &str = "\
+Examples:
+  pare copy docker-archive:app.tar docker://127.0.0.1:5000/app:dev --insecure
+  pare copy oci:out:latest docker-archive:app.tar:app:latest
+Digests are kept wherever the formats allow; the report says when a conversion changes them.";
+
+/// Arguments of push, pull and copy.
+#[derive(Args, Debug)]
+pub struct TransferArgs {
+    /// Where the image comes from (oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], docker://HOST/REPO:TAG).
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    /// Where it goes (same forms).
+    #[arg(value_name = "DESTINATION")]
+    pub destination: String,
+    /// Allow plain HTTP to a registry that is not on this machine (loopback always may).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Registry credentials USER:PASSWORD (default: docker/podman login files and credential helpers).
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub creds: Option<String>,
+    /// Platform to take from a multi-platform image (default: this machine's).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    /// Blobs moved at once.
+    #[arg(long, short = 'j', default_value_t = 4, value_name = "N")]
+    pub jobs: usize,
+    /// More tags at the destination. Repeatable.
+    #[arg(long, short = 't', value_name = "TAG")]
+    pub tag: Vec<String>,
 }
 
 const BUILD_EXAMPLES: &str = "\
@@ -120,7 +172,13 @@ pub struct BuildArgs {
     /// Always compress layers, even ones the output layout already holds.
     #[arg(long)]
     pub no_reuse: bool,
-    /// Where the image goes: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG].
+    /// For docker:// outputs: allow plain HTTP to a registry that is not on this machine.
+    #[arg(long)]
+    pub insecure: bool,
+    /// For docker:// outputs: registry credentials USER:PASSWORD.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub creds: Option<String>,
+    /// Where the image goes: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], docker://HOST/REPO:TAG.
     #[arg(long, short = 'o', value_name = "REF")]
     pub output: Option<String>,
 }

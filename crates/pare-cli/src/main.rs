@@ -21,6 +21,15 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match &cli.command {
         cli::Command::Build(args) => commands::build::run(args, &cli.global),
+        cli::Command::Push(args) => {
+            commands::transfer::run(commands::transfer::Verb::Push, args, &cli.global)
+        }
+        cli::Command::Pull(args) => {
+            commands::transfer::run(commands::transfer::Verb::Pull, args, &cli.global)
+        }
+        cli::Command::Copy(args) => {
+            commands::transfer::run(commands::transfer::Verb::Copy, args, &cli.global)
+        }
     };
     match result {
         Ok(code) => code,

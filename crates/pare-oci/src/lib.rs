@@ -11,6 +11,7 @@ pub mod compress;
 pub mod digest;
 pub mod error;
 pub mod image;
+pub mod import;
 pub mod layer;
 pub mod layout;
 pub mod reference;

@@ -16,6 +16,9 @@ pub enum Error {
     /// A failure while reading or writing images.
     #[error(transparent)]
     Oci(#[from] pare_oci::Error),
+    /// A failure talking to a registry.
+    #[error(transparent)]
+    Registry(#[from] pare_registry::Error),
     /// An I/O failure on a named path.
     #[error("{action} {path}: {source}")]
     Io {
@@ -45,6 +48,7 @@ impl Error {
         match self {
             Error::Input(_) | Error::Refused(_) => true,
             Error::Oci(e) => e.is_input_error(),
+            Error::Registry(e) => e.is_input_error(),
             Error::Io { .. } => false,
         }
     }

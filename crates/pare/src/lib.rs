@@ -5,6 +5,7 @@
 pub mod build;
 pub mod error;
 pub mod reporter;
+pub mod transfer;
 
 pub use error::{Error, Result};
 pub use reporter::{NullReporter, Reporter};

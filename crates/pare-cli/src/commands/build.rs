@@ -106,6 +106,11 @@ pub fn options_from(args: &BuildArgs) -> Result<BuildOptions> {
             UsageError(format!("SOURCE_DATE_EPOCH / --source-date-epoch {epoch:?} is not a whole number of seconds"))
         })?;
     }
+    options.insecure = args.insecure;
+    if let Some(creds) = &args.creds {
+        options.credentials =
+            Some(pare_registry::Credentials::parse(creds).map_err(|e| UsageError(e.to_string()))?);
+    }
     if args.no_reuse {
         options.reuse_layers = false;
     }

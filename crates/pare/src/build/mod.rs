@@ -81,6 +81,9 @@ enum Target {
         file: PathBuf,
         names: Vec<DockerName>,
     },
+    Registry {
+        name: DockerName,
+    },
 }
 
 /// Builds an image as `options` say.
@@ -237,7 +240,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         reuse: options.reuse_layers,
         reporter,
     };
-    let (stored, written, output_text, tags) = write_target(&target, &context)?;
+    let (stored, written, output_text, tags) = write_target(&target, &context, options)?;
     let layer_reports: Vec<LayerReport> = written
         .iter()
         .zip(&layers)
@@ -299,13 +302,22 @@ fn plan_target(output: &ImageRef, extra_tags: &[String]) -> Result<Target> {
     match output {
         ImageRef::Layout { dir, tag } => {
             if dir.exists() && !dir.is_dir() {
-                return Err(Error::Input(format!("{} exists and is not a directory", dir.display())));
+                return Err(Error::Input(format!(
+                    "{} exists and is not a directory",
+                    dir.display()
+                )));
             }
-            Ok(Target::Layout { dir: dir.clone(), tags: tags_with(tag) })
+            Ok(Target::Layout {
+                dir: dir.clone(),
+                tags: tags_with(tag),
+            })
         }
         ImageRef::OciArchive { file, tag } => {
             check_parent(file)?;
-            Ok(Target::OciArchive { file: file.clone(), tags: tags_with(tag) })
+            Ok(Target::OciArchive {
+                file: file.clone(),
+                tags: tags_with(tag),
+            })
         }
         ImageRef::DockerArchive { file, name } => {
             check_parent(file)?;
@@ -325,12 +337,19 @@ fn plan_target(output: &ImageRef, extra_tags: &[String]) -> Result<Target> {
                 }
                 None => Vec::new(),
             };
-            Ok(Target::DockerArchive { file: file.clone(), names })
+            Ok(Target::DockerArchive {
+                file: file.clone(),
+                names,
+            })
         }
-        ImageRef::Registry(name) => Err(Error::Input(format!(
-            "pushing to a registry (docker://{name}) is not built yet; build to oci:DIR and push it with \
-             `skopeo copy oci:DIR:TAG docker://{name}`"
-        ))),
+        ImageRef::Registry(name) => {
+            if name.digest.is_some() {
+                return Err(Error::Input(format!(
+                    "--output docker://{name}: push to a tag, not a digest (the digest is known only after the build)"
+                )));
+            }
+            Ok(Target::Registry { name: name.clone() })
+        }
     }
 }
 
@@ -345,7 +364,7 @@ struct WriteContext<'a> {
 
 type Written = (StoredImage, Vec<WrittenLayer>, String, Vec<String>);
 
-fn write_target(target: &Target, cx: &WriteContext<'_>) -> Result<Written> {
+fn write_target(target: &Target, cx: &WriteContext<'_>, options: &BuildOptions) -> Result<Written> {
     match target {
         Target::Layout { dir, tags } => {
             let created = !dir.exists();
@@ -397,6 +416,37 @@ fn write_target(target: &Target, cx: &WriteContext<'_>) -> Result<Written> {
                 format!("docker-archive:{}", file.display()),
                 tags,
             ))
+        }
+        Target::Registry { name } => {
+            // Layers go to a throwaway store (uploads stream from it and can be retried), then up.
+            let dir = tempfile::Builder::new()
+                .prefix("pare-push-")
+                .tempdir()
+                .map_err(Error::io(
+                    "create a staging directory in",
+                    std::env::temp_dir(),
+                ))?;
+            let layout = Layout::create_or_open(dir.path())?;
+            let (stored, written) = write_image(&layout, cx)?;
+            let mut transfer = crate::transfer::TransferOptions::new(
+                ImageRef::Layout {
+                    dir: dir.path().to_path_buf(),
+                    tag: None,
+                },
+                ImageRef::Registry(name.clone()),
+            );
+            transfer.insecure = options.insecure;
+            transfer.credentials.clone_from(&options.credentials);
+            transfer.extra_tags.clone_from(&options.extra_tags);
+            let opened = crate::transfer::OpenedImage::in_layout(layout, stored.manifest.clone());
+            let mut report = crate::transfer::TransferReport::default();
+            crate::transfer::write_destination(&opened, &transfer, cx.reporter, &mut report)?;
+            let mut tags: Vec<String> = name.tag.iter().cloned().collect();
+            tags.extend(options.extra_tags.iter().cloned());
+            if tags.is_empty() {
+                tags.push("latest".into());
+            }
+            Ok((stored, written, format!("docker://{name}"), tags))
         }
     }
 }

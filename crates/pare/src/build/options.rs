@@ -165,6 +165,10 @@ pub struct BuildOptions {
     pub extra_tags: Vec<String>,
     /// Reuse layers already stored in the output layout (default on).
     pub reuse_layers: bool,
+    /// For a `docker://` output: allow plain HTTP to a registry that is not on loopback.
+    pub insecure: bool,
+    /// For a `docker://` output: credentials (default: the usual auth files).
+    pub credentials: Option<pare_registry::Credentials>,
 }
 
 impl Default for BuildOptions {
@@ -191,6 +195,8 @@ impl Default for BuildOptions {
             output: None,
             extra_tags: Vec::new(),
             reuse_layers: true,
+            insecure: false,
+            credentials: None,
         }
     }
 }

@@ -1,0 +1,91 @@
+//! `pare push`, `pare pull`, `pare copy`: references and flags -> `TransferOptions` ->
+//! `pare::transfer::copy` -> report.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use pare::transfer::{copy, TransferOptions, TransferReport};
+use pare_oci::image::Platform;
+use pare_oci::reference::ImageRef;
+
+use super::UsageError;
+use crate::cli::{Format, GlobalArgs, TransferArgs};
+use crate::output::{human_bytes, TerminalReporter};
+
+/// Version of the JSON document push/pull/copy print with --format json.
+pub const TRANSFER_JSON_SCHEMA: &str = "pare.transfer/v1";
+
+/// Which verb was called (they differ only in what they accept).
+#[derive(Clone, Copy, Debug)]
+pub enum Verb {
+    Push,
+    Pull,
+    Copy,
+}
+
+pub fn run(verb: Verb, args: &TransferArgs, global: &GlobalArgs) -> Result<ExitCode> {
+    let source = ImageRef::parse(&args.source).map_err(pare::Error::from)?;
+    let destination = ImageRef::parse(&args.destination).map_err(pare::Error::from)?;
+    match verb {
+        Verb::Push if !matches!(destination, ImageRef::Registry(_)) => {
+            return Err(UsageError(format!(
+                "pare push sends an image to a registry: the destination must be docker://HOST/REPO:TAG, not {destination}; use pare copy for other moves"
+            ))
+            .into())
+        }
+        Verb::Pull if !matches!(source, ImageRef::Registry(_)) => {
+            return Err(UsageError(format!(
+                "pare pull fetches from a registry: the source must be docker://HOST/REPO:TAG, not {source}; use pare copy for other moves"
+            ))
+            .into())
+        }
+        _ => {}
+    }
+    let mut options = TransferOptions::new(source, destination);
+    options.insecure = args.insecure;
+    options.jobs = args.jobs.max(1);
+    options.extra_tags.clone_from(&args.tag);
+    if let Some(creds) = &args.creds {
+        options.credentials =
+            Some(pare_registry::Credentials::parse(creds).map_err(|e| UsageError(e.to_string()))?);
+    }
+    if let Some(p) = &args.platform {
+        options.platform = Some(Platform::parse(p).map_err(pare::Error::from)?);
+    }
+    let reporter = TerminalReporter::new(global.quiet);
+    let report = copy(&options, &reporter)?;
+    match global.format {
+        Format::Json => {
+            let mut value = serde_json::to_value(&report)?;
+            if let Some(map) = value.as_object_mut() {
+                map.insert("schema".into(), TRANSFER_JSON_SCHEMA.into());
+            }
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        }
+        Format::Human if !global.quiet => print_human(&report),
+        Format::Human => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_human(report: &TransferReport) {
+    println!("{} -> {}", report.source, report.destination);
+    println!("  manifest  {}", report.manifest_digest);
+    if let Some(why) = &report.digest_changed {
+        println!("  note      the digest differs from the source's: {why}");
+    }
+    println!(
+        "  blobs     {} in the image: {} transferred ({}), {} mounted, {} already there",
+        report.blobs,
+        report.blobs_transferred,
+        human_bytes(report.bytes_transferred),
+        report.blobs_mounted,
+        report.blobs_already_present
+    );
+    if report.http_requests > 0 {
+        println!(
+            "  requests  {} HTTP, {} retried",
+            report.http_requests, report.retries
+        );
+    }
+}
