@@ -586,9 +586,12 @@ fn bad_input_is_exit_2_with_a_clear_message_and_no_layout_left() {
         stderr.contains("ld-linux") && stderr.contains("libc.so.6"),
         "{stderr}"
     );
-    // An unknown transport and a registry output are usage errors too.
-    for output in ["ftp:x", "docker://127.0.0.1:5000/app:1"] {
-        let (code, _, stderr) = run(pare().args(["build", "--output", output]));
+    // An unknown transport and a push to a digest are usage errors too.
+    for output in [
+        "ftp:x".to_string(),
+        format!("docker://127.0.0.1:5000/app@sha256:{}", "a".repeat(64)),
+    ] {
+        let (code, _, stderr) = run(pare().args(["build", "--output", &output]));
         assert_eq!(code, 2, "{stderr}");
     }
 }

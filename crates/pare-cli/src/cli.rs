@@ -38,7 +38,7 @@ pub enum Format {
 pub enum Command {
     /// Build a reproducible, minimal, non-root OCI image from your binaries.
     #[command(after_help = BUILD_EXAMPLES)]
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Push an image from a layout or archive to a registry (only the blobs it lacks).
     #[command(after_help = PUSH_EXAMPLES)]
     Push(TransferArgs),
