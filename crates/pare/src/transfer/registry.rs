@@ -99,7 +99,6 @@ pub fn push(
     let host = client.host().to_string();
     let manifest_bytes = layout.read_blob(manifest.digest().as_ref(), manifest.size())?;
     let blobs = blobs_of(&manifest_bytes, manifest.digest().as_ref())?;
-    report.blobs = blobs.len();
     let present = AtomicUsize::new(0);
     parallel(&blobs, options.jobs, |(digest, size)| {
         if client.blob_size(&repo, digest)? == Some(*size) {

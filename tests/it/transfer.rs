@@ -1,0 +1,536 @@
+//! `pare push`, `pull` and `copy` against a real Distribution registry on 127.0.0.1 (through a
+//! fault-injecting proxy where a test needs to count or break requests), and against archives and
+//! layouts that other tools wrote.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{
+    assert_layout_intact, ok, pare, read_json, require, require_docker, run, static_hello, Fault,
+    FaultProxy, Registry,
+};
+
+/// pare with its cache and the auth files pointed at a temporary directory, so the host's logins and
+/// earlier runs play no part.
+fn isolated_pare(home: &Path) -> Command {
+    let mut cmd = pare();
+    cmd.env("PARE_CACHE_DIR", home.join("cache"))
+        .env("HOME", home)
+        .env("DOCKER_CONFIG", home.join("docker"))
+        .env("REGISTRY_AUTH_FILE", home.join("auth.json"))
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("XDG_CONFIG_HOME");
+    cmd
+}
+
+fn transfer(home: &Path, verb: &str, args: &[&str]) -> Value {
+    let out = ok(isolated_pare(home)
+        .args([verb, "--format", "json"])
+        .args(args));
+    serde_json::from_str(&out).unwrap()
+}
+
+/// Builds the static hello image into a layout under `dir`; returns (layout reference, digest).
+fn hello_layout(dir: &Path) -> (String, String) {
+    let reference = format!("oci:{}:latest", dir.join("src").display());
+    let out = ok(pare()
+        .args(["build", "--format", "json", "--copy"])
+        .arg(format!("{}:/hello", static_hello().display()))
+        .args(["--entrypoint", "/hello", "--output", &reference]));
+    let report: Value = serde_json::from_str(&out).unwrap();
+    (
+        reference,
+        report["manifest_digest"].as_str().unwrap().to_string(),
+    )
+}
+
+fn skopeo_digest(reference: &str) -> String {
+    let out = ok(Command::new("skopeo").args(["inspect", "--tls-verify=false", reference]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v["Digest"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn push_and_pull_keep_the_digest_and_interoperate_with_skopeo() {
+    if !require("skopeo") || !require("oci-image-tool") {
+        return;
+    }
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (src, digest) = hello_layout(dir.path());
+    let remote = format!("docker://{}/pare/hello:1", registry.addr);
+    let pushed = transfer(dir.path(), "push", &[&src, &remote]);
+    assert_eq!(pushed["schema"], "pare.transfer/v1");
+    assert_eq!(pushed["manifest_digest"], digest);
+    assert_eq!(pushed["blobs_transferred"], 3);
+    // skopeo reads what pare pushed.
+    assert_eq!(skopeo_digest(&remote), digest);
+    // pare pulls it back with the same digest, into a valid layout.
+    let back = dir.path().join("back");
+    let pulled = transfer(
+        dir.path(),
+        "pull",
+        &[&remote, &format!("oci:{}:again", back.display())],
+    );
+    assert_eq!(pulled["manifest_digest"], digest);
+    ok(Command::new("oci-image-tool")
+        .args(["validate", "--type", "image"])
+        .arg(&back));
+    // pare pulls what skopeo pushed.
+    let by_skopeo = format!("docker://{}/skopeo/hello:2", registry.addr);
+    ok(Command::new("skopeo").args(["copy", "--dest-tls-verify=false", &src, &by_skopeo]));
+    let theirs = transfer(
+        dir.path(),
+        "pull",
+        &[&by_skopeo, &format!("oci:{}:skopeo", back.display())],
+    );
+    assert_eq!(theirs["manifest_digest"], skopeo_digest(&by_skopeo));
+    assert_eq!(
+        theirs["blobs_transferred"], 0,
+        "every blob was already in the layout: {theirs}"
+    );
+    // And a pull by digest.
+    let by_digest = format!("docker://{}/pare/hello@{digest}", registry.addr);
+    let pinned = transfer(
+        dir.path(),
+        "copy",
+        &[
+            &by_digest,
+            &format!("oci-archive:{}", dir.path().join("a.tar").display()),
+        ],
+    );
+    assert_eq!(pinned["manifest_digest"], digest);
+}
+
+#[test]
+fn an_unchanged_push_uploads_nothing_and_other_repositories_mount() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let proxy = FaultProxy::start(&registry.addr, Fault::None);
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _) = hello_layout(dir.path());
+    let first = transfer(
+        dir.path(),
+        "push",
+        &[&src, &format!("docker://{}/team/app:1", proxy.addr)],
+    );
+    assert_eq!(first["blobs_transferred"], 3);
+    proxy.clear();
+    let second = transfer(
+        dir.path(),
+        "push",
+        &[&src, &format!("docker://{}/team/app:1", proxy.addr)],
+    );
+    assert_eq!(second["blobs_transferred"], 0);
+    assert_eq!(second["blobs_already_present"], 3);
+    let requests = proxy.requests();
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.starts_with("HEAD") || r.starts_with("PUT /v2/team/app/manifests/")),
+        "a no-op push only asks and writes the manifest: {requests:#?}"
+    );
+    assert_eq!(requests.len(), 4, "{requests:#?}");
+    proxy.clear();
+    let other = transfer(
+        dir.path(),
+        "push",
+        &[&src, &format!("docker://{}/team/other:1", proxy.addr)],
+    );
+    assert_eq!(other["blobs_mounted"], 3, "{other}");
+    let requests = proxy.requests();
+    assert_eq!(
+        requests.iter().filter(|r| r.contains("mount=")).count(),
+        3,
+        "{requests:#?}"
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.starts_with("PATCH") || r.contains("digest=")),
+        "{requests:#?}"
+    );
+}
+
+#[test]
+fn basic_auth_works_and_a_wrong_password_is_a_clear_error() {
+    let Some(registry) = Registry::start_with_auth(Some(("alice", "s3cret"))) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (src, digest) = hello_layout(dir.path());
+    let remote = format!("docker://{}/private/app:1", registry.addr);
+    let pushed = transfer(
+        dir.path(),
+        "push",
+        &["--creds", "alice:s3cret", &src, &remote],
+    );
+    assert_eq!(pushed["manifest_digest"], digest);
+
+    let (code, _, stderr) = run(isolated_pare(dir.path())
+        .args(["pull", "--creds", "alice:wrong", &remote])
+        .arg(format!("oci:{}:x", dir.path().join("denied").display())));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("refused the credentials of user \"alice\""),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(isolated_pare(dir.path())
+        .args(["pull", &remote])
+        .arg(format!("oci:{}:x", dir.path().join("anonymous").display())));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("requires credentials"), "{stderr}");
+    assert!(
+        !dir.path().join("denied/index.json").exists() || {
+            let index = read_json(&dir.path().join("denied/index.json"));
+            index["manifests"].as_array().unwrap().is_empty()
+        }
+    );
+
+    // Credentials stored the way `docker login` stores them are found.
+    fs::create_dir_all(dir.path().join("docker")).unwrap();
+    let auth = base64_encode(b"alice:s3cret");
+    fs::write(
+        dir.path().join("docker/config.json"),
+        format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, registry.addr),
+    )
+    .unwrap();
+    let pulled = transfer(
+        dir.path(),
+        "pull",
+        &[
+            &remote,
+            &format!("oci:{}:x", dir.path().join("ok").display()),
+        ],
+    );
+    assert_eq!(pulled["manifest_digest"], digest);
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_500_or_a_dropped_upload_is_retried() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (src, digest) = hello_layout(dir.path());
+    let flaky = FaultProxy::start(
+        &registry.addr,
+        Fault::Status500Once("PUT /v2/flaky/app/manifests/"),
+    );
+    let pushed = transfer(
+        dir.path(),
+        "push",
+        &[&src, &format!("docker://{}/flaky/app:1", flaky.addr)],
+    );
+    assert_eq!(pushed["manifest_digest"], digest);
+    assert!(pushed["retries"].as_u64().unwrap() >= 1, "{pushed}");
+
+    let dropping = FaultProxy::start(&registry.addr, Fault::DropUploadOnce);
+    let pushed = transfer(
+        dir.path(),
+        "push",
+        &[&src, &format!("docker://{}/dropped/app:1", dropping.addr)],
+    );
+    assert_eq!(pushed["manifest_digest"], digest);
+    assert!(pushed["retries"].as_u64().unwrap() >= 1, "{pushed}");
+    // What landed is whole: pull it back directly and check every blob.
+    let back = dir.path().join("back");
+    transfer(
+        dir.path(),
+        "pull",
+        &[
+            &format!("docker://{}/dropped/app:1", registry.addr),
+            &format!("oci:{}:x", back.display()),
+        ],
+    );
+    assert_layout_intact(&back);
+}
+
+#[test]
+fn a_blob_that_does_not_match_its_digest_fails_and_leaves_no_corrupt_layout() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _) = hello_layout(dir.path());
+    transfer(
+        dir.path(),
+        "push",
+        &[&src, &format!("docker://{}/app/x:1", registry.addr)],
+    );
+    let corrupting = FaultProxy::start(&registry.addr, Fault::CorruptBlobs);
+    let dest = dir.path().join("dest");
+    let (code, _, stderr) = run(isolated_pare(dir.path())
+        .args(["pull", &format!("docker://{}/app/x:1", corrupting.addr)])
+        .arg(format!("oci:{}:x", dest.display())));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("digest") && stderr.contains("nothing was stored"),
+        "{stderr}"
+    );
+    assert_layout_intact(&dest);
+    if dest.join("index.json").exists() {
+        let index = read_json(&dest.join("index.json"));
+        assert!(
+            index["manifests"].as_array().unwrap().is_empty(),
+            "no tag points at a broken image: {index}"
+        );
+    }
+}
+
+#[test]
+fn archives_and_layouts_other_tools_wrote_are_read() {
+    if !require("skopeo") || !require("umoci") || !require("oci-image-tool") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (src, digest) = hello_layout(dir.path());
+    // skopeo's oci-archive: same image, same digest.
+    let skopeo_archive = dir.path().join("skopeo.tar");
+    ok(Command::new("skopeo").args([
+        "copy",
+        &src,
+        &format!("oci-archive:{}:v1", skopeo_archive.display()),
+    ]));
+    let copied = transfer(
+        dir.path(),
+        "copy",
+        &[
+            &format!("oci-archive:{}:v1", skopeo_archive.display()),
+            &format!("oci:{}:from-skopeo", dir.path().join("l1").display()),
+        ],
+    );
+    assert_eq!(copied["manifest_digest"], digest);
+    // umoci's layout: a new layer added by umoci, read back by pare into a docker-archive skopeo reads.
+    let umoci_layout = dir.path().join("umoci");
+    ok(Command::new("skopeo").args([
+        "copy",
+        &src,
+        &format!("oci:{}:base", umoci_layout.display()),
+    ]));
+    let extra = dir.path().join("extra.txt");
+    fs::write(&extra, "added by umoci\n").unwrap();
+    ok(Command::new("umoci")
+        .args(["insert", "--image"])
+        .arg(format!("{}:base", umoci_layout.display()))
+        .arg(&extra)
+        .arg("/extra.txt"));
+    let converted = dir.path().join("from-umoci.tar");
+    let report = transfer(
+        dir.path(),
+        "copy",
+        &[
+            &format!("oci:{}:base", umoci_layout.display()),
+            &format!("docker-archive:{}:from/umoci:1", converted.display()),
+        ],
+    );
+    assert_eq!(report["blobs"], 4);
+    ok(Command::new("skopeo").args([
+        "inspect",
+        &format!("docker-archive:{}:from/umoci:1", converted.display()),
+    ]));
+    // A skopeo-written docker-archive (the classic docker save layout) converts with a note.
+    let classic = dir.path().join("classic.tar");
+    ok(Command::new("skopeo").args([
+        "copy",
+        &src,
+        &format!("docker-archive:{}:classic/app:1", classic.display()),
+    ]));
+    let from_classic = transfer(
+        dir.path(),
+        "copy",
+        &[
+            &format!("docker-archive:{}", classic.display()),
+            &format!("oci:{}:classic", dir.path().join("l2").display()),
+        ],
+    );
+    assert!(from_classic["digest_changed"].is_string(), "{from_classic}");
+    ok(Command::new("oci-image-tool")
+        .args(["validate", "--type", "image"])
+        .arg(dir.path().join("l2")));
+}
+
+#[test]
+fn docker_save_output_is_read_and_runs_again() {
+    if !require_docker() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("pare-it-saved:{}", std::process::id());
+    let archive = dir.path().join("built.tar");
+    ok(pare()
+        .args(["build", "-q", "--copy"])
+        .arg(format!("{}:/hello", static_hello().display()))
+        .args(["--entrypoint", "/hello", "--output"])
+        .arg(format!("docker-archive:{}:{name}", archive.display())));
+    ok(Command::new("docker").args(["load", "-i"]).arg(&archive));
+    let saved = dir.path().join("saved.tar");
+    ok(Command::new("docker")
+        .args(["save", "-o"])
+        .arg(&saved)
+        .arg(&name));
+    let _ = Command::new("docker").args(["rmi", "-f", &name]).output();
+    let renamed = format!("pare-it-resaved:{}", std::process::id());
+    let report = transfer(
+        dir.path(),
+        "copy",
+        &[
+            &format!("docker-archive:{}:{name}", saved.display()),
+            &format!(
+                "docker-archive:{}:{renamed}",
+                dir.path().join("again.tar").display()
+            ),
+        ],
+    );
+    assert_eq!(report["blobs"], 3);
+    ok(Command::new("docker")
+        .args(["load", "-i"])
+        .arg(dir.path().join("again.tar")));
+    let out = ok(Command::new("docker").args(["run", "--rm", &renamed]));
+    let _ = Command::new("docker")
+        .args(["rmi", "-f", &renamed])
+        .output();
+    assert_eq!(out.trim(), "hello from pare, uid 65532");
+}
+
+#[test]
+fn hostile_archives_are_refused_without_writing_outside() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _) = hello_layout(dir.path());
+    let good = dir.path().join("good.tar");
+    transfer(
+        dir.path(),
+        "copy",
+        &[&src, &format!("oci-archive:{}", good.display())],
+    );
+    let bytes = fs::read(&good).unwrap();
+    let dest = |name: &str| format!("oci:{}:x", dir.path().join(name).display());
+
+    // Truncated.
+    let truncated = dir.path().join("truncated.tar");
+    fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let (code, _, stderr) = run(isolated_pare(dir.path()).args([
+        "copy",
+        &format!("oci-archive:{}", truncated.display()),
+        &dest("t"),
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        !dir.path().join("t").exists(),
+        "no layout from a truncated archive"
+    );
+
+    // A blob whose bytes do not match its name.
+    let mut archive = tar::Archive::new(&bytes[..]);
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut flipped = false;
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let mut header = entry.header().clone();
+        let path = entry.path().unwrap().into_owned();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        if !flipped && path.to_string_lossy().starts_with("blobs/sha256/") && data.len() > 1000 {
+            data[500] ^= 1;
+            flipped = true;
+        }
+        builder.append_data(&mut header, &path, &data[..]).unwrap();
+    }
+    // And an entry that tries to climb out, which must be ignored.
+    let mut header = tar::Header::new_gnu();
+    header.set_size(4);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    let evil = b"evil";
+    header.as_gnu_mut().unwrap().name[..16].copy_from_slice(b"../../escaped.tx");
+    header.set_cksum();
+    builder.append(&header, &evil[..]).unwrap();
+    let corrupt = dir.path().join("corrupt.tar");
+    fs::write(&corrupt, builder.into_inner().unwrap()).unwrap();
+    let (code, _, stderr) = run(isolated_pare(dir.path()).args([
+        "copy",
+        &format!("oci-archive:{}", corrupt.display()),
+        &dest("c"),
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("corrupt"), "{stderr}");
+    assert!(!dir.path().join("c").exists());
+    assert!(!dir.path().parent().unwrap().join("escaped.tx").exists());
+
+    // Not an archive at all, and malformed JSON inside one.
+    let garbage = dir.path().join("garbage.tar");
+    fs::write(&garbage, b"this is not a tar file at all, just text").unwrap();
+    let (code, _, stderr) = run(isolated_pare(dir.path()).args([
+        "copy",
+        &format!("oci-archive:{}", garbage.display()),
+        &dest("g"),
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        ("oci-layout", &br#"{"imageLayoutVersion":"1.0.0"}"#[..]),
+        ("index.json", &b"{\"manifests\": [oops"[..]),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        builder.append_data(&mut h, name, data).unwrap();
+    }
+    let bad_json = dir.path().join("badjson.tar");
+    fs::write(&bad_json, builder.into_inner().unwrap()).unwrap();
+    let (code, _, stderr) = run(isolated_pare(dir.path()).args([
+        "copy",
+        &format!("oci-archive:{}", bad_json.display()),
+        &dest("j"),
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("index.json"), "{stderr}");
+}
+
+#[test]
+fn build_pushes_straight_to_a_registry() {
+    if !require("skopeo") {
+        return;
+    }
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_, digest) = hello_layout(dir.path());
+    let remote = format!("docker://{}/built/app:1", registry.addr);
+    let out = ok(isolated_pare(dir.path())
+        .args(["build", "--format", "json", "--copy"])
+        .arg(format!("{}:/hello", static_hello().display()))
+        .args(["--entrypoint", "/hello", "--output", &remote]));
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        report["manifest_digest"], digest,
+        "same inputs, same digest, wherever it goes"
+    );
+    assert_eq!(skopeo_digest(&remote), digest);
+}
