@@ -283,6 +283,9 @@ pub enum Fault {
     DropUploadOnce,
     /// Flip one byte in the body of every blob download.
     CorruptBlobs,
+    /// Act as a token-auth front: 401 with a Bearer challenge unless a token is presented; tokens
+    /// from `/token` for basic credentials alice:s3cret.
+    BearerGate,
 }
 
 /// A small HTTP/1.1 proxy on 127.0.0.1 in front of a registry, one request per connection, that logs
@@ -302,6 +305,7 @@ impl FaultProxy {
         let fired = Arc::new(AtomicBool::new(false));
         let upstream = upstream.to_string();
         let thread_log = Arc::clone(&log);
+        let own_addr = addr.clone();
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
@@ -310,8 +314,17 @@ impl FaultProxy {
                     Arc::clone(&fired),
                     upstream.clone(),
                 );
+                let me = own_addr.clone();
                 std::thread::spawn(move || {
-                    let _ = proxy_one(client, &upstream, fault, &log, &fired, Ordering::SeqCst);
+                    let _ = proxy_one(
+                        client,
+                        &upstream,
+                        fault,
+                        &log,
+                        &fired,
+                        Ordering::SeqCst,
+                        &me,
+                    );
                 });
             }
         });
@@ -350,6 +363,7 @@ fn proxy_one(
     log: &std::sync::Mutex<Vec<String>>,
     fired: &std::sync::atomic::AtomicBool,
     order: std::sync::atomic::Ordering,
+    own_addr: &str,
 ) -> std::io::Result<()> {
     use std::io::Write;
     let head = read_head(&mut client)?;
@@ -364,6 +378,34 @@ fn proxy_one(
                 .then(|| v.trim().parse().ok())?
         })
         .unwrap_or(0);
+    if fault == Fault::BearerGate {
+        let header = |name: &str| {
+            text.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            })
+        };
+        let mut body = vec![0u8; content_length as usize];
+        if request_line.starts_with("GET /token") {
+            client.read_exact(&mut body)?;
+            // base64("alice:s3cret")
+            let reply = if header("authorization").as_deref() == Some("Basic YWxpY2U6czNjcmV0") {
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 30\r\nConnection: close\r\n\r\n{\"token\":\"pare-test-token-ok\"}"
+            } else {
+                "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            };
+            client.write_all(reply.as_bytes())?;
+            return Ok(());
+        }
+        if header("authorization").as_deref() != Some("Bearer pare-test-token-ok") {
+            client.read_exact(&mut body)?;
+            let reply = format!(
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://{own_addr}/token\",service=\"pare-test\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            client.write_all(reply.as_bytes())?;
+            return Ok(());
+        }
+    }
     match fault {
         Fault::Status500Once(pattern)
             if request_line.contains(pattern) && !fired.swap(true, order) =>

@@ -534,3 +534,181 @@ fn build_pushes_straight_to_a_registry() {
     );
     assert_eq!(skopeo_digest(&remote), digest);
 }
+
+#[test]
+fn bearer_tokens_are_fetched_once_per_scope_and_bad_credentials_are_refused() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let gate = FaultProxy::start(&registry.addr, Fault::BearerGate);
+    let dir = tempfile::tempdir().unwrap();
+    let (src, digest) = hello_layout(dir.path());
+    let remote = format!("docker://{}/tokens/app:1", gate.addr);
+    let pushed = transfer(
+        dir.path(),
+        "push",
+        &["--creds", "alice:s3cret", &src, &remote],
+    );
+    assert_eq!(pushed["manifest_digest"], digest);
+    let requests = gate.requests();
+    let tokens = requests
+        .iter()
+        .filter(|r| r.starts_with("GET /token"))
+        .count();
+    assert!(
+        (1..=6).contains(&tokens),
+        "tokens are cached per scope: {requests:#?}"
+    );
+    assert!(requests.len() > 2 * tokens, "{requests:#?}");
+    let (code, _, stderr) = run(isolated_pare(dir.path())
+        .args(["pull", "--creds", "alice:nope", &remote])
+        .arg(format!("oci:{}:x", dir.path().join("denied").display())));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("refused"), "{stderr}");
+}
+
+#[test]
+fn large_blobs_go_up_in_chunks() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let proxy = FaultProxy::start(&registry.addr, Fault::None);
+    let dir = tempfile::tempdir().unwrap();
+    let (src, digest) = hello_layout(dir.path());
+    let remote = format!("docker://{}/chunks/app:1", proxy.addr);
+    let pushed = transfer(
+        dir.path(),
+        "push",
+        &["--chunk-size", "65536", &src, &remote],
+    );
+    assert_eq!(pushed["manifest_digest"], digest);
+    let patches = proxy
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("PATCH"))
+        .count();
+    // The 340 KB program layer and the 127 KB base layer, in 64 KiB chunks.
+    assert!(patches >= 6 + 2, "{:#?}", proxy.requests());
+    let back = dir.path().join("back");
+    transfer(
+        dir.path(),
+        "pull",
+        &[
+            &format!("docker://{}/chunks/app:1", registry.addr),
+            &format!("oci:{}:x", back.display()),
+        ],
+    );
+    assert_layout_intact(&back);
+}
+
+#[test]
+fn docker_v2_manifests_and_multi_platform_indexes_are_pulled() {
+    if !require("skopeo") {
+        return;
+    }
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _) = hello_layout(dir.path());
+    // Docker schema 2, written by skopeo: pare keeps its bytes and digest.
+    let v2 = format!("docker://{}/docker/v2s2:1", registry.addr);
+    ok(Command::new("skopeo").args([
+        "copy",
+        "--dest-tls-verify=false",
+        "--format",
+        "v2s2",
+        &src,
+        &v2,
+    ]));
+    let pulled = transfer(
+        dir.path(),
+        "pull",
+        &[&v2, &format!("oci:{}:v2", dir.path().join("v2").display())],
+    );
+    assert_eq!(pulled["manifest_digest"], skopeo_digest(&v2));
+
+    // An OCI index with an amd64 and an arm64 image, pushed by skopeo --all.
+    let multi = dir.path().join("multi");
+    let marker = dir.path().join("marker");
+    fs::write(&marker, "platform marker\n").unwrap();
+    let mut digests = Vec::new();
+    for platform in ["linux/amd64", "linux/arm64"] {
+        let out = ok(pare()
+            .args([
+                "build",
+                "--format",
+                "json",
+                "--base",
+                "scratch",
+                "--platform",
+                platform,
+                "--copy",
+            ])
+            .arg(format!("{}:/etc/marker", marker.display()))
+            .args([
+                "--output",
+                &format!("oci:{}:{}", multi.display(), platform.replace('/', "-")),
+            ]));
+        let report: Value = serde_json::from_str(&out).unwrap();
+        digests.push(report["manifest_digest"].as_str().unwrap().to_string());
+    }
+    let index = read_json(&multi.join("index.json"));
+    let mut entries = Vec::new();
+    for d in index["manifests"].as_array().unwrap() {
+        let mut d = d.clone();
+        d.as_object_mut().unwrap().remove("annotations");
+        entries.push(d);
+    }
+    let image_index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": entries,
+    });
+    let bytes = serde_json::to_vec(&image_index).unwrap();
+    let index_digest = crate::support::sha256_file(&bytes);
+    fs::write(crate::support::blob(&multi, &index_digest), &bytes).unwrap();
+    let top = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.index.v1+json", "digest": index_digest, "size": bytes.len(),
+        "annotations": {"org.opencontainers.image.ref.name": "multi"}}]});
+    fs::write(multi.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
+    let remote = format!("docker://{}/multi/app:1", registry.addr);
+    ok(Command::new("skopeo").args([
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:multi", multi.display()),
+        &remote,
+    ]));
+    let p = dir.path().join("p");
+    let arm = transfer(
+        dir.path(),
+        "pull",
+        &[
+            "--platform",
+            "linux/arm64",
+            &remote,
+            &format!("oci:{}:arm", p.display()),
+        ],
+    );
+    assert_eq!(arm["manifest_digest"], digests[1]);
+    let amd = transfer(
+        dir.path(),
+        "pull",
+        &[
+            "--platform",
+            "linux/amd64",
+            &remote,
+            &format!("oci:{}:amd", p.display()),
+        ],
+    );
+    assert_eq!(amd["manifest_digest"], digests[0]);
+    let (code, _, stderr) = run(isolated_pare(dir.path())
+        .args(["pull", "--platform", "linux/s390x", &remote])
+        .arg(format!("oci:{}:s", p.display())));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("linux/amd64") && stderr.contains("linux/arm64"),
+        "{stderr}"
+    );
+}

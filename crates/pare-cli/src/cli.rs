@@ -91,6 +91,10 @@ pub struct TransferArgs {
     /// More tags at the destination. Repeatable.
     #[arg(long, short = 't', value_name = "TAG")]
     pub tag: Vec<String>,
+    /// Upload blobs larger than this many bytes in chunks of this size (default 67108864), for
+    /// registries or proxies that limit request bodies.
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1024..))]
+    pub chunk_size: Option<u64>,
 }
 
 const BUILD_EXAMPLES: &str = "\

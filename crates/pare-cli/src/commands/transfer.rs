@@ -45,6 +45,7 @@ pub fn run(verb: Verb, args: &TransferArgs, global: &GlobalArgs) -> Result<ExitC
     options.insecure = args.insecure;
     options.jobs = args.jobs.max(1);
     options.extra_tags.clone_from(&args.tag);
+    options.chunk_size = args.chunk_size;
     if let Some(creds) = &args.creds {
         options.credentials =
             Some(pare_registry::Credentials::parse(creds).map_err(|e| UsageError(e.to_string()))?);

@@ -33,6 +33,8 @@ pub struct TransferOptions {
     pub jobs: usize,
     /// More tags at the destination.
     pub extra_tags: Vec<String>,
+    /// Blobs larger than this are uploaded in chunks of this size (default 64 MiB).
+    pub chunk_size: Option<u64>,
 }
 
 impl TransferOptions {
@@ -46,6 +48,7 @@ impl TransferOptions {
             platform: None,
             jobs: 4,
             extra_tags: Vec::new(),
+            chunk_size: None,
         }
     }
 }
@@ -324,14 +327,16 @@ fn staging() -> Result<(tempfile::TempDir, Layout)> {
 /// A client for the registry a name points at.
 pub fn client_for(name: &DockerName, options: &TransferOptions) -> Result<Client> {
     let host = registry_host(name);
-    Ok(Client::new(
-        &host,
+    Ok(Client::new(&host, {
+        let defaults = ClientOptions::default();
         ClientOptions {
             insecure: options.insecure,
             credentials: options.credentials.clone(),
-            ..ClientOptions::default()
-        },
-    )?)
+            monolithic_limit: options.chunk_size.unwrap_or(defaults.monolithic_limit),
+            chunk_size: options.chunk_size.unwrap_or(defaults.monolithic_limit),
+            ..defaults
+        }
+    })?)
 }
 
 /// The host a Docker name lives on (Docker Hub's API host when it names none).
