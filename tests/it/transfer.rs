@@ -210,6 +210,34 @@ fn basic_auth_works_and_a_wrong_password_is_a_clear_error() {
         ],
     );
     assert_eq!(pulled["manifest_digest"], digest);
+
+    // And so are the answers of a docker credential helper named in credHelpers.
+    let bin = dir.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-pare-test");
+    fs::write(
+        &helper,
+        "#!/bin/sh\nread server\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"alice\",\"Secret\":\"s3cret\"}' \"$server\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(
+        dir.path().join("docker/config.json"),
+        format!(r#"{{"credHelpers":{{"{}":"pare-test"}}}}"#, registry.addr),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = ok(isolated_pare(dir.path())
+        .env("PATH", path)
+        .args(["pull", "--format", "json", &remote])
+        .arg(format!("oci:{}:x", dir.path().join("helper").display())));
+    let pulled: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(pulled["manifest_digest"], digest);
 }
 
 fn base64_encode(bytes: &[u8]) -> String {
