@@ -321,6 +321,10 @@ fn a_blob_that_does_not_match_its_digest_fails_and_leaves_no_corrupt_layout() {
         "{stderr}"
     );
     assert_layout_intact(&dest);
+    assert!(
+        !dest.exists(),
+        "a failed pull into a new directory leaves nothing"
+    );
     if dest.join("index.json").exists() {
         let index = read_json(&dest.join("index.json"));
         assert!(

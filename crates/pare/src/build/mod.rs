@@ -544,7 +544,15 @@ fn known_layers(
     let Ok(index) = layout.read_index() else {
         return known;
     };
+    let image_manifest_types = [
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ];
     for descriptor in index.manifests() {
+        // Indexes and other artifacts hold no layers of their own.
+        if !image_manifest_types.contains(&descriptor.media_type().to_string().as_str()) {
+            continue;
+        }
         let digest = descriptor.digest().to_string();
         let parsed = layout
             .read_blob(&digest, descriptor.size())

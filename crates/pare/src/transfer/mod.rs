@@ -99,12 +99,27 @@ pub fn copy(options: &TransferOptions, reporter: &dyn Reporter) -> Result<Transf
         (&options.source, &options.destination)
     {
         let client = client_for(name, options)?;
-        let layout = Layout::create_or_open(dir)?;
-        let manifest = registry::pull(&client, name, options, &layout, reporter, &mut report)?;
-        layout.set_tags(&manifest, &dest_tags(tag, &options.extra_tags))?;
-        report.manifest_digest = manifest.digest().to_string();
+        let created = !dir.exists();
+        let result = (|| -> Result<Descriptor> {
+            let layout = Layout::create_or_open(dir)?;
+            let manifest = registry::pull(&client, name, options, &layout, reporter, &mut report)?;
+            layout.set_tags(&manifest, &dest_tags(tag, &options.extra_tags))?;
+            Ok(manifest)
+        })();
         finish_stats(&client, &mut report);
-        return Ok(report);
+        return match result {
+            Ok(manifest) => {
+                report.manifest_digest = manifest.digest().to_string();
+                Ok(report)
+            }
+            Err(e) => {
+                if created {
+                    // Best effort: nothing refers to a layout this pull just made.
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+                Err(e)
+            }
+        };
     }
     let source = open_source(options, reporter, &mut report)?;
     write_destination(&source, options, reporter, &mut report)?;
