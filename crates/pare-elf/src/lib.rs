@@ -1,10 +1,16 @@
-//! pare-elf: facts about ELF files that decide whether a binary can start in an image: static or
-//! dynamic, the program interpreter (dynamic loader) and the shared libraries it names (DT_NEEDED).
-//! Parsing is goblin's; this crate turns its answer into the few facts pare needs and never panics on
-//! hostile input. Not (yet) a loader: resolving the full library closure is a later step.
+//! pare-elf: facts about ELF files: static or dynamic, program interpreter, DT_NEEDED, RPATH/RUNPATH,
+//! the newest glibc symbol version a file needs, whether it is stripped, Go build info and
+//! cargo-auditable dependency data; and the shared-library closure of a binary, resolved the way the
+//! dynamic loader would against a root directory. Parsing is goblin's; this crate never panics on
+//! hostile input (truncated files, wild offsets, huge counts give errors) and reads no file outside the
+//! root it is given. Not a loader or a linker: nothing is executed.
+
+pub mod buildinfo;
+pub mod closure;
 
 use goblin::elf::program_header::PT_INTERP;
 use goblin::elf::Elf;
+use serde::Serialize;
 
 /// The first four bytes of every ELF file.
 pub const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
@@ -15,10 +21,18 @@ pub enum Error {
     /// The bytes start like ELF but do not parse as one.
     #[error("malformed ELF file: {0}")]
     Malformed(String),
+    /// A file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// How a binary is linked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Linkage {
     /// No interpreter and no needed libraries: runs on an empty root.
     Static,
@@ -29,7 +43,7 @@ pub enum Linkage {
 }
 
 /// The facts pare uses about one ELF file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ElfFacts {
     /// True for 64-bit ELF.
     pub is_64: bool,
@@ -42,6 +56,16 @@ pub struct ElfFacts {
     pub needed: Vec<String>,
     /// True for shared objects and PIE executables (ET_DYN).
     pub is_shared_object: bool,
+    /// DT_SONAME, for libraries.
+    pub soname: Option<String>,
+    /// DT_RPATH entries (colon lists split).
+    pub rpath: Vec<String>,
+    /// DT_RUNPATH entries (colon lists split).
+    pub runpath: Vec<String>,
+    /// The newest `GLIBC_x.y` version any needed symbol asks for.
+    pub min_glibc: Option<String>,
+    /// True when the file has no symbol table (`.symtab`).
+    pub stripped: bool,
 }
 
 /// True when `bytes` start with the ELF magic.
@@ -49,7 +73,15 @@ pub fn is_elf(bytes: &[u8]) -> bool {
     bytes.starts_with(ELF_MAGIC)
 }
 
-/// Reads the linkage facts of an ELF file held in memory.
+fn split_paths(list: &[&str]) -> Vec<String> {
+    list.iter()
+        .flat_map(|l| l.split(':'))
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Reads the facts of an ELF file held in memory.
 pub fn inspect(bytes: &[u8]) -> Result<ElfFacts, Error> {
     let elf = Elf::parse(bytes).map_err(|e| Error::Malformed(e.to_string()))?;
     let has_interp_header = elf.program_headers.iter().any(|ph| ph.p_type == PT_INTERP);
@@ -63,6 +95,30 @@ pub fn inspect(bytes: &[u8]) -> Result<ElfFacts, Error> {
     } else {
         Linkage::Static
     };
+    let mut min_glibc: Option<(Vec<u32>, String)> = None;
+    if let Some(verneed) = &elf.verneed {
+        for need in verneed.iter() {
+            for aux in need.iter() {
+                let Some(name) = elf.dynstrtab.get_at(aux.vna_name) else {
+                    continue;
+                };
+                let Some(version) = name.strip_prefix("GLIBC_") else {
+                    continue;
+                };
+                let parts: Vec<u32> = version.split('.').map_while(|p| p.parse().ok()).collect();
+                if parts.is_empty() {
+                    continue;
+                }
+                if min_glibc.as_ref().is_none_or(|(best, _)| parts > *best) {
+                    min_glibc = Some((parts, version.to_string()));
+                }
+            }
+        }
+    }
+    let stripped = !elf
+        .section_headers
+        .iter()
+        .any(|sh| elf.shdr_strtab.get_at(sh.sh_name) == Some(".symtab"));
     Ok(ElfFacts {
         is_64: elf.is_64,
         machine: elf.header.e_machine,
@@ -70,6 +126,11 @@ pub fn inspect(bytes: &[u8]) -> Result<ElfFacts, Error> {
         interpreter,
         needed,
         is_shared_object,
+        soname: elf.soname.map(str::to_string),
+        rpath: split_paths(&elf.rpaths),
+        runpath: split_paths(&elf.runpaths),
+        min_glibc: min_glibc.map(|(_, v)| v),
+        stripped,
     })
 }
 
@@ -79,6 +140,7 @@ pub const PREFIX_LEN: usize = 64 * 1024;
 /// Decides from the first bytes of a file alone (ELF header and program headers) whether it is a
 /// static executable, so a large static binary need not be read whole. Returns `None` when the file
 /// may be dynamic or its program headers lie beyond `prefix`; then read it all and call [`inspect`].
+/// The facts it returns leave the fields that need section headers empty.
 pub fn inspect_static_prefix(prefix: &[u8]) -> Result<Option<ElfFacts>, Error> {
     use goblin::container::{Container, Ctx};
     use goblin::elf::program_header::{ProgramHeader, PT_DYNAMIC};
@@ -123,6 +185,11 @@ pub fn inspect_static_prefix(prefix: &[u8]) -> Result<Option<ElfFacts>, Error> {
         interpreter: None,
         needed: Vec::new(),
         is_shared_object,
+        soname: None,
+        rpath: Vec::new(),
+        runpath: Vec::new(),
+        min_glibc: None,
+        stripped: false,
     }))
 }
 
@@ -155,7 +222,12 @@ mod tests {
             assert_eq!(facts.linkage, Linkage::Dynamic);
             assert!(facts.interpreter.is_some());
             assert!(facts.needed.iter().any(|n| n.starts_with("libc.so")));
+            let glibc = facts
+                .min_glibc
+                .expect("a glibc program needs some GLIBC_ version");
+            assert!(glibc.starts_with("2."), "{glibc}");
         }
+        assert!(!facts.stripped, "test binaries keep their symbols");
         assert_eq!(
             oci_architecture(facts.machine),
             Some(match std::env::consts::ARCH {
@@ -170,11 +242,9 @@ mod tests {
     fn the_prefix_shortcut_never_calls_a_dynamic_binary_static() {
         let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
         let prefix = &me[..PREFIX_LEN.min(me.len())];
-        let quick = inspect_static_prefix(prefix).unwrap();
-        let full = inspect(&me).unwrap();
-        match quick {
-            Some(facts) => assert_eq!(facts, full),
-            None => assert_eq!(full.linkage, Linkage::Dynamic),
+        match inspect_static_prefix(prefix).unwrap() {
+            Some(facts) => assert_eq!(facts.linkage, inspect(&me).unwrap().linkage),
+            None => assert_eq!(inspect(&me).unwrap().linkage, Linkage::Dynamic),
         }
         assert!(inspect_static_prefix(&me[..10]).is_err());
     }
@@ -184,6 +254,7 @@ mod tests {
         let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
         for len in [0, 4, 16, 52, 64, 200, 4096] {
             let _ = inspect(&me[..len.min(me.len())]);
+            let _ = inspect_static_prefix(&me[..len.min(me.len())]);
         }
         let mut garbage = me[..4096.min(me.len())].to_vec();
         for (i, b) in garbage.iter_mut().enumerate().skip(16) {
@@ -192,5 +263,25 @@ mod tests {
         let _ = inspect(&garbage);
         assert!(inspect(b"\x7fELF\x02\x01\x01").is_err());
         assert!(!is_elf(b"#!/bin/sh\n"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Random corruption of a real binary's first 8 KiB never panics any parser here.
+        #[test]
+        fn corrupted_headers_never_panic(flips in proptest::collection::vec((0usize..8192, proptest::prelude::any::<u8>()), 1..24)) {
+            static ME: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+            let me = ME.get_or_init(|| std::fs::read(std::env::current_exe().unwrap()).unwrap());
+            let mut bytes = me[..me.len().min(1 << 20)].to_vec();
+            for (at, value) in flips {
+                if at < bytes.len() {
+                    bytes[at] = value;
+                }
+            }
+            let _ = inspect(&bytes);
+            let _ = inspect_static_prefix(&bytes[..bytes.len().min(PREFIX_LEN)]);
+            let _ = buildinfo::go_build_info(&bytes);
+            let _ = buildinfo::cargo_auditable(&bytes);
+        }
     }
 }

@@ -1,0 +1,552 @@
+//! The shared-library closure of a binary, found the way glibc's dynamic loader finds it: DT_RPATH
+//! (of the object, then of the executable, unless the object has DT_RUNPATH), LD_LIBRARY_PATH,
+//! DT_RUNPATH, the directories of `ld.so.conf` (with its includes), then the default directories;
+//! `$ORIGIN` expanded; objects of another class or machine skipped as the loader skips them. Everything
+//! is looked up below a root directory (the build host's `/` or a sysroot) and every symlink met on the
+//! way is reported, so an image gets the same names `ldconfig` would see. Never follows a link out of
+//! the root.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::{inspect, is_elf, ElfFacts, Error, Linkage};
+
+/// Longest symlink chain followed.
+const MAX_HOPS: usize = 40;
+/// Largest shared object read.
+const MAX_OBJECT: u64 = 1 << 30;
+/// Most objects in one closure (a loop guard; real programs need a few dozen).
+const MAX_OBJECTS: usize = 4096;
+
+/// Where and how to resolve.
+#[derive(Clone, Debug)]
+pub struct ClosureOptions {
+    /// The directory that plays `/` (the build host's root by default, or a sysroot).
+    pub root: PathBuf,
+    /// LD_LIBRARY_PATH of the image, if it sets one.
+    pub ld_library_path: Vec<String>,
+    /// Also bring glibc's NSS modules for files and DNS when the closure has glibc.
+    pub nss: bool,
+}
+
+impl Default for ClosureOptions {
+    fn default() -> Self {
+        Self {
+            root: PathBuf::from("/"),
+            ld_library_path: Vec::new(),
+            nss: true,
+        }
+    }
+}
+
+/// One path the image needs, as it is below the root.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum NeededPath {
+    /// A regular file; `host` is where to read it.
+    File { host: PathBuf },
+    /// A symlink with this target, kept as a symlink.
+    Symlink { target: String },
+}
+
+/// Why a path is in the closure.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClosureEntry {
+    pub path: NeededPath,
+    pub reason: String,
+}
+
+/// A library the loader would load.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ResolvedLibrary {
+    /// The DT_NEEDED name (`libssl.so.3`).
+    pub name: String,
+    /// Where the loader finds it (`/usr/lib/x86_64-linux-gnu/libssl.so.3`).
+    pub found_at: String,
+    /// The real file behind it.
+    pub real_path: String,
+    /// The object that needs it.
+    pub needed_by: String,
+}
+
+/// The result of a resolution.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Closure {
+    /// Every path to ship (absolute image paths), with the reason.
+    pub paths: BTreeMap<String, ClosureEntry>,
+    /// The loader (PT_INTERP) as named by the binary.
+    pub interpreter: Option<String>,
+    /// Libraries in the order found.
+    pub libraries: Vec<ResolvedLibrary>,
+    /// Libraries that could not be found: (name, needed by).
+    pub missing: Vec<(String, String)>,
+}
+
+struct Object {
+    image_path: String,
+    facts: ElfFacts,
+}
+
+/// Resolves the closure of the binary at `image_path`, whose bytes are `bytes`.
+pub fn resolve(image_path: &str, bytes: &[u8], options: &ClosureOptions) -> Result<Closure, Error> {
+    let facts = inspect(bytes)?;
+    let mut closure = Closure::default();
+    if facts.linkage != Linkage::Dynamic {
+        return Ok(closure);
+    }
+    let resolver = Resolver::new(options, &facts)?;
+    if let Some(interp) = &facts.interpreter {
+        closure.interpreter = Some(interp.clone());
+        match resolver.walk(interp) {
+            Some((_, steps)) => resolver.record(
+                &mut closure,
+                steps,
+                &format!("dynamic loader of {image_path}"),
+            ),
+            None => closure
+                .missing
+                .push((interp.clone(), image_path.to_string())),
+        }
+    }
+    let executable_rpath = if facts.runpath.is_empty() {
+        facts.rpath.clone()
+    } else {
+        Vec::new()
+    };
+    let mut queue = VecDeque::from([Object {
+        image_path: image_path.to_string(),
+        facts,
+    }]);
+    let mut loaded: HashSet<String> = HashSet::new();
+    let mut seen_real: HashSet<String> = HashSet::new();
+    let mut has_glibc = false;
+    let mut objects = 0;
+    while let Some(object) = queue.pop_front() {
+        objects += 1;
+        if objects > MAX_OBJECTS {
+            return Err(Error::Malformed(format!(
+                "more than {MAX_OBJECTS} shared objects; refusing to go on"
+            )));
+        }
+        for name in &object.facts.needed {
+            if !loaded.insert(name.clone()) {
+                continue;
+            }
+            has_glibc |= name.starts_with("libc.so.");
+            match resolver.find(name, &object, &executable_rpath)? {
+                Some(found) => {
+                    let reason = if object.image_path == image_path {
+                        format!("needed by {image_path}")
+                    } else {
+                        format!(
+                            "needed by {image_path} via {}",
+                            file_name(&object.image_path)
+                        )
+                    };
+                    resolver.record(&mut closure, found.steps, &reason);
+                    closure.libraries.push(ResolvedLibrary {
+                        name: name.clone(),
+                        found_at: found.path.clone(),
+                        real_path: found.real.clone(),
+                        needed_by: object.image_path.clone(),
+                    });
+                    if seen_real.insert(found.real.clone()) {
+                        queue.push_back(Object {
+                            image_path: found.path,
+                            facts: found.facts,
+                        });
+                    }
+                }
+                None => closure
+                    .missing
+                    .push((name.clone(), object.image_path.clone())),
+            }
+        }
+        if queue.is_empty() && has_glibc && options.nss {
+            has_glibc = false;
+            for module in ["libnss_files.so.2", "libnss_dns.so.2"] {
+                if loaded.contains(module) {
+                    continue;
+                }
+                let libc = Object {
+                    image_path: "libc.so.6".into(),
+                    facts: ElfFacts {
+                        needed: Vec::new(),
+                        rpath: Vec::new(),
+                        runpath: Vec::new(),
+                        ..object.facts.clone()
+                    },
+                };
+                if let Some(found) = resolver.find(module, &libc, &[])? {
+                    loaded.insert(module.to_string());
+                    resolver.record(
+                        &mut closure,
+                        found.steps,
+                        &format!(
+                            "{module}: glibc loads it to resolve names (nsswitch.conf: files, dns)"
+                        ),
+                    );
+                    if seen_real.insert(found.real.clone()) {
+                        queue.push_back(Object {
+                            image_path: found.path,
+                            facts: found.facts,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(closure)
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// One step of walking a path below the root.
+enum Step {
+    Link { path: String, target: String },
+    File { path: String, host: PathBuf },
+}
+
+struct Found {
+    path: String,
+    real: String,
+    facts: ElfFacts,
+    steps: Vec<Step>,
+}
+
+struct Resolver<'a> {
+    options: &'a ClosureOptions,
+    is_64: bool,
+    machine: u16,
+    system_dirs: Vec<String>,
+}
+
+impl<'a> Resolver<'a> {
+    fn new(options: &'a ClosureOptions, exe: &ElfFacts) -> Result<Self, Error> {
+        let mut system_dirs = Vec::new();
+        let mut visited = HashSet::new();
+        read_ld_so_conf(
+            &options.root,
+            "/etc/ld.so.conf",
+            &mut system_dirs,
+            &mut visited,
+            0,
+        );
+        let triple = match (exe.machine, exe.is_64) {
+            (goblin::elf::header::EM_X86_64, true) => "x86_64-linux-gnu",
+            (goblin::elf::header::EM_AARCH64, _) => "aarch64-linux-gnu",
+            (goblin::elf::header::EM_386, _) => "i386-linux-gnu",
+            (goblin::elf::header::EM_ARM, _) => "arm-linux-gnueabihf",
+            (goblin::elf::header::EM_PPC64, _) => "powerpc64le-linux-gnu",
+            (goblin::elf::header::EM_S390, _) => "s390x-linux-gnu",
+            (goblin::elf::header::EM_RISCV, _) => "riscv64-linux-gnu",
+            _ => "",
+        };
+        let mut defaults = Vec::new();
+        if !triple.is_empty() {
+            defaults.push(format!("/lib/{triple}"));
+            defaults.push(format!("/usr/lib/{triple}"));
+        }
+        if exe.is_64 {
+            defaults.extend(["/lib64".to_string(), "/usr/lib64".to_string()]);
+        }
+        defaults.extend(["/lib".to_string(), "/usr/lib".to_string()]);
+        for d in defaults {
+            if !system_dirs.contains(&d) {
+                system_dirs.push(d);
+            }
+        }
+        Ok(Self {
+            options,
+            is_64: exe.is_64,
+            machine: exe.machine,
+            system_dirs,
+        })
+    }
+
+    fn find(
+        &self,
+        name: &str,
+        object: &Object,
+        executable_rpath: &[String],
+    ) -> Result<Option<Found>, Error> {
+        if name.contains('/') {
+            let path = if name.starts_with('/') {
+                name.to_string()
+            } else {
+                format!("/{name}")
+            };
+            return self.try_candidate(&path);
+        }
+        let origin =
+            object
+                .image_path
+                .rsplit_once('/')
+                .map_or("/", |(d, _)| if d.is_empty() { "/" } else { d });
+        let mut dirs: Vec<String> = Vec::new();
+        if object.facts.runpath.is_empty() {
+            dirs.extend(object.facts.rpath.iter().cloned());
+            dirs.extend(executable_rpath.iter().cloned());
+        }
+        dirs.extend(self.options.ld_library_path.iter().cloned());
+        dirs.extend(object.facts.runpath.iter().cloned());
+        dirs.extend(self.system_dirs.iter().cloned());
+        let mut tried = HashSet::new();
+        for dir in dirs {
+            let dir = dir.replace("${ORIGIN}", origin).replace("$ORIGIN", origin);
+            if !dir.starts_with('/') || !tried.insert(dir.clone()) {
+                continue;
+            }
+            if let Some(found) =
+                self.try_candidate(&format!("{}/{name}", dir.trim_end_matches('/')))?
+            {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A candidate is taken when it exists below the root and is an ELF object of the right class
+    /// and machine (the loader skips others and keeps searching).
+    fn try_candidate(&self, path: &str) -> Result<Option<Found>, Error> {
+        let Some((real, steps)) = self.walk(path) else {
+            return Ok(None);
+        };
+        let host = self.host(&real);
+        let mut bytes = Vec::new();
+        let file = std::fs::File::open(&host).map_err(|e| Error::Io {
+            path: host.display().to_string(),
+            source: e,
+        })?;
+        file.take(MAX_OBJECT)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::Io {
+                path: host.display().to_string(),
+                source: e,
+            })?;
+        if !is_elf(&bytes) {
+            return Ok(None);
+        }
+        let Ok(facts) = inspect(&bytes) else {
+            return Ok(None);
+        };
+        if facts.is_64 != self.is_64 || facts.machine != self.machine {
+            return Ok(None);
+        }
+        Ok(Some(Found {
+            path: path.to_string(),
+            real,
+            facts,
+            steps,
+        }))
+    }
+
+    fn host(&self, image_path: &str) -> PathBuf {
+        self.options.root.join(image_path.trim_start_matches('/'))
+    }
+
+    /// Walks `path` below the root component by component, following symlinks (kept inside the
+    /// root), and returns the real path of the regular file it names and every step on the way.
+    fn walk(&self, path: &str) -> Option<(String, Vec<Step>)> {
+        let mut queue: VecDeque<String> = path.split('/').map(str::to_string).collect();
+        let mut current: Vec<String> = Vec::new();
+        let mut steps = Vec::new();
+        let mut hops = 0;
+        while let Some(part) = queue.pop_front() {
+            match part.as_str() {
+                "" | "." => continue,
+                ".." => {
+                    current.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            current.push(part);
+            let image = format!("/{}", current.join("/"));
+            let meta = std::fs::symlink_metadata(self.host(&image)).ok()?;
+            if meta.file_type().is_symlink() {
+                hops += 1;
+                if hops > MAX_HOPS {
+                    return None;
+                }
+                let target = std::fs::read_link(self.host(&image)).ok()?;
+                let target = target.to_str()?.to_string();
+                steps.push(Step::Link {
+                    path: image,
+                    target: target.clone(),
+                });
+                current.pop();
+                if target.starts_with('/') {
+                    current.clear();
+                }
+                for p in target.split('/').rev() {
+                    queue.push_front(p.to_string());
+                }
+            } else if !queue.iter().all(|p| p.is_empty() || p == ".") && !meta.is_dir() {
+                return None;
+            }
+        }
+        let real = format!("/{}", current.join("/"));
+        let host = self.host(&real);
+        if !std::fs::metadata(&host).ok()?.is_file() {
+            return None;
+        }
+        steps.push(Step::File {
+            path: real.clone(),
+            host,
+        });
+        Some((real, steps))
+    }
+
+    fn record(&self, closure: &mut Closure, steps: Vec<Step>, reason: &str) {
+        for step in steps {
+            let (path, needed) = match step {
+                Step::Link { path, target } => (path, NeededPath::Symlink { target }),
+                Step::File { path, host } => (path, NeededPath::File { host }),
+            };
+            closure.paths.entry(path).or_insert_with(|| ClosureEntry {
+                path: needed,
+                reason: reason.to_string(),
+            });
+        }
+    }
+}
+
+/// Adds the directories named by an ld.so.conf file (and its `include` globs) below `root`.
+fn read_ld_so_conf(
+    root: &Path,
+    path: &str,
+    dirs: &mut Vec<String>,
+    visited: &mut HashSet<String>,
+    depth: usize,
+) {
+    if depth > 8 || !visited.insert(path.to_string()) {
+        return;
+    }
+    let Ok(text) = std::fs::read_to_string(root.join(path.trim_start_matches('/'))) else {
+        return;
+    };
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if let Some(pattern) = line.strip_prefix("include") {
+            let pattern = pattern.trim();
+            let pattern = if pattern.starts_with('/') {
+                pattern.to_string()
+            } else {
+                format!("/etc/{pattern}")
+            };
+            for file in glob_files(root, &pattern) {
+                read_ld_so_conf(root, &file, dirs, visited, depth + 1);
+            }
+        } else if line.starts_with('/') {
+            for dir in line
+                .split([':', ',', ' ', '\t'])
+                .filter(|d| d.starts_with('/'))
+            {
+                let dir = dir.trim_end_matches('/').to_string();
+                if !dirs.contains(&dir) {
+                    dirs.push(dir);
+                }
+            }
+        }
+    }
+}
+
+/// Expands a `/dir/prefix*suffix` pattern (one `*`, in the file name only) below `root`, sorted.
+fn glob_files(root: &Path, pattern: &str) -> Vec<String> {
+    let Some((dir, name_pattern)) = pattern.rsplit_once('/') else {
+        return Vec::new();
+    };
+    let (prefix, suffix) = name_pattern.split_once('*').unwrap_or((name_pattern, ""));
+    let exact = !name_pattern.contains('*');
+    let Ok(entries) = std::fs::read_dir(root.join(dir.trim_start_matches('/'))) else {
+        return Vec::new();
+    };
+    let mut files: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| {
+            if exact {
+                n == name_pattern
+            } else {
+                n.starts_with(prefix) && n.ends_with(suffix)
+            }
+        })
+        .map(|n| format!("{dir}/{n}"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_test_binary_resolves_to_libc_on_this_host() {
+        if !cfg!(target_env = "gnu") {
+            return;
+        }
+        let bytes = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let closure = resolve("/app", &bytes, &ClosureOptions::default()).unwrap();
+        assert!(closure.missing.is_empty(), "{:?}", closure.missing);
+        assert!(closure.libraries.iter().any(|l| l.name == "libc.so.6"));
+        let interp = closure.interpreter.clone().unwrap();
+        assert!(
+            closure.paths.contains_key(&interp)
+                || closure
+                    .paths
+                    .keys()
+                    .any(|p| p.ends_with("ld-linux-x86-64.so.2"))
+        );
+        assert!(closure
+            .paths
+            .values()
+            .any(|e| e.reason.contains("needed by /app")));
+    }
+
+    #[test]
+    fn links_never_leave_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("lib")).unwrap();
+        std::os::unix::fs::symlink("/../../../../etc/passwd", root.join("lib/libescape.so"))
+            .unwrap();
+        std::os::unix::fs::symlink("libloop.so", root.join("lib/libloop.so")).unwrap();
+        let options = ClosureOptions {
+            root: root.to_path_buf(),
+            ..ClosureOptions::default()
+        };
+        let me = inspect(&std::fs::read(std::env::current_exe().unwrap()).unwrap()).unwrap();
+        let resolver = Resolver::new(&options, &me).unwrap();
+        // The escaping link lands on <root>/etc/passwd, which does not exist: not found, not the host's.
+        assert!(resolver.walk("/lib/libescape.so").is_none());
+        assert!(resolver.walk("/lib/libloop.so").is_none());
+    }
+
+    #[test]
+    fn ld_so_conf_includes_are_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("etc/ld.so.conf.d")).unwrap();
+        std::fs::write(
+            root.join("etc/ld.so.conf"),
+            "include /etc/ld.so.conf.d/*.conf\n/opt/lib # comment\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("etc/ld.so.conf.d/a.conf"), "/usr/local/lib\n").unwrap();
+        std::fs::write(
+            root.join("etc/ld.so.conf.d/b.conf"),
+            "include /etc/ld.so.conf\n/srv/lib\n",
+        )
+        .unwrap();
+        let mut dirs = Vec::new();
+        read_ld_so_conf(root, "/etc/ld.so.conf", &mut dirs, &mut HashSet::new(), 0);
+        assert_eq!(dirs, ["/usr/local/lib", "/srv/lib", "/opt/lib"]);
+    }
+}
