@@ -173,6 +173,12 @@ pub struct BuildArgs {
     /// Timestamp for files and `created`, in seconds since the epoch.
     #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECONDS")]
     pub source_date_epoch: Option<String>,
+    /// Do not add the loader and shared libraries of copied dynamic ELF files.
+    #[arg(long)]
+    pub no_closure: bool,
+    /// Resolve shared libraries below this root instead of the build host's `/`.
+    #[arg(long, value_name = "DIR")]
+    pub sysroot: Option<PathBuf>,
     /// Always compress layers, even ones the output layout already holds.
     #[arg(long)]
     pub no_reuse: bool,

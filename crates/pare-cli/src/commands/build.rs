@@ -111,6 +111,12 @@ pub fn options_from(args: &BuildArgs) -> Result<BuildOptions> {
         options.credentials =
             Some(pare_registry::Credentials::parse(creds).map_err(|e| UsageError(e.to_string()))?);
     }
+    if args.no_closure {
+        options.closure = false;
+    }
+    if let Some(root) = &args.sysroot {
+        options.sysroot.clone_from(root);
+    }
     if args.no_reuse {
         options.reuse_layers = false;
     }
@@ -156,6 +162,12 @@ fn print_human(report: &pare::build::BuildReport) {
             layer.created_by,
             if layer.reused { "  (reused)" } else { "" }
         );
+    }
+    if !report.libraries.is_empty() {
+        println!("  shared libraries added:");
+        for lib in &report.libraries {
+            println!("    {}  ({})", lib.path, lib.reason);
+        }
     }
     println!(
         "  total     {} stored ({} bytes), {} uncompressed ({} bytes)",

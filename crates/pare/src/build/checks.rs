@@ -226,7 +226,7 @@ fn check_elf(
     };
     Err(Error::Refused(format!(
         "the image would not start: {program} is dynamically linked and needs {loader} and {needed}, \
-         which the base does not have. Link it statically (gcc -static; CGO_ENABLED=0 go build; \
+         which the image does not have (with --no-closure pare does not add them). Link it statically (gcc -static; CGO_ENABLED=0 go build; \
          cargo build --target x86_64-unknown-linux-musl) or copy the loader and libraries in"
     )))
 }

@@ -46,6 +46,10 @@ pub struct ImageSection {
     /// A PEM file, or `false` for no CA bundle.
     pub ca_bundle: Option<CaSetting>,
     pub platform: Option<String>,
+    /// Add shared libraries of dynamic binaries (default true).
+    pub closure: Option<bool>,
+    /// Root to resolve libraries in.
+    pub sysroot: Option<String>,
 }
 
 /// `ca_bundle = "path"` or `ca_bundle = false`.
@@ -127,6 +131,12 @@ impl BuildFile {
             None | Some(CaSetting::Enabled(true)) => {}
             Some(CaSetting::Enabled(false)) => options.ca_bundle = CaBundle::Omit,
             Some(CaSetting::Path(p)) => options.ca_bundle = CaBundle::File(relative(&p)),
+        }
+        if let Some(closure) = image.closure {
+            options.closure = closure;
+        }
+        if let Some(root) = image.sysroot {
+            options.sysroot = relative(&root);
         }
         if let Some(platform) = image.platform {
             options.platform = Platform::parse(&platform)?;

@@ -7,6 +7,7 @@ pub mod base;
 pub mod checks;
 pub mod copy;
 pub mod file;
+pub mod libraries;
 pub mod options;
 pub mod view;
 
@@ -65,6 +66,8 @@ pub struct BuildReport {
     pub compressed_size: u64,
     /// Sum of the uncompressed layer sizes.
     pub uncompressed_size: u64,
+    /// Files the shared-library closure added, with the reason for each.
+    pub libraries: Vec<libraries::AddedLibrary>,
 }
 
 /// Where a build's result goes, validated.
@@ -116,6 +119,51 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         if !key.is_empty() && view.get(&key).is_none() && artifacts.get(&key).is_none() {
             artifacts.insert(key, Entry::dir(0o755))?;
         }
+    }
+    let mut added_libraries = Vec::new();
+    if options.closure && !artifacts.is_empty() {
+        let ld_library_path: Vec<String> = options
+            .env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "LD_LIBRARY_PATH")
+            .map(|(_, v)| {
+                v.split(':')
+                    .filter(|d| !d.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (mut tree, added) = libraries::libraries_layer(
+            &artifacts,
+            &view,
+            &options.sysroot,
+            &ld_library_path,
+            reporter,
+        )?;
+        if !tree.is_empty() {
+            tree.add_parents(&|p| view.get(p).cloned());
+            view.apply(&tree)?;
+            let programs: std::collections::BTreeSet<&str> = added
+                .iter()
+                .filter_map(|a| {
+                    a.reason
+                        .strip_prefix("needed by ")
+                        .or_else(|| a.reason.strip_prefix("dynamic loader of "))
+                })
+                .map(|r| r.split(' ').next().unwrap_or(r))
+                .collect();
+            layers.push(PlannedLayer {
+                tree,
+                created_by: format!(
+                    "pare build: shared libraries for {} ({} paths)",
+                    programs.into_iter().collect::<Vec<_>>().join(" "),
+                    added.len()
+                ),
+                comment: Some("loader and libraries, resolved like ld.so".into()),
+            });
+        }
+        added_libraries = added;
     }
     if !artifacts.is_empty() {
         artifacts.add_parents(&|p| view.get(p).cloned());
@@ -265,6 +313,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         compressed_size: layer_reports.iter().map(|l| l.size).sum(),
         uncompressed_size: layer_reports.iter().map(|l| l.uncompressed_size).sum(),
         layers: layer_reports,
+        libraries: added_libraries,
     })
 }
 

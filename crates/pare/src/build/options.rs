@@ -165,6 +165,10 @@ pub struct BuildOptions {
     pub extra_tags: Vec<String>,
     /// Reuse layers already stored in the output layout (default on).
     pub reuse_layers: bool,
+    /// Bring the loader and shared libraries of copied dynamic ELF files (default on).
+    pub closure: bool,
+    /// The root libraries are resolved against (default `/`, the build host).
+    pub sysroot: PathBuf,
     /// For a `docker://` output: allow plain HTTP to a registry that is not on loopback.
     pub insecure: bool,
     /// For a `docker://` output: credentials (default: the usual auth files).
@@ -195,6 +199,8 @@ impl Default for BuildOptions {
             output: None,
             extra_tags: Vec::new(),
             reuse_layers: true,
+            closure: true,
+            sysroot: PathBuf::from("/"),
             insecure: false,
             credentials: None,
         }
