@@ -540,12 +540,22 @@ fn bad_input_is_exit_2_with_a_clear_message_and_no_layout_left() {
         ),
         (
             vec![
+                "--no-closure".into(),
                 "--copy".into(),
                 "/bin/true:/app".into(),
                 "--entrypoint".into(),
                 "/app".into(),
             ],
             "dynamically linked",
+        ),
+        (
+            vec![
+                "--copy".into(),
+                format!("{}:/app", needs_missing_library(dir.path()).display()),
+                "--entrypoint".into(),
+                "/app".into(),
+            ],
+            "libpare_gone.so (needed by /app)",
         ),
         (
             vec!["--user".into(), "alice".into()],
@@ -571,10 +581,11 @@ fn bad_input_is_exit_2_with_a_clear_message_and_no_layout_left() {
         assert!(!stderr.contains("panicked"), "{stderr}");
         assert!(!out.exists(), "{args:?} left a layout behind");
     }
-    // The dynamic-binary refusal names the loader and the libraries.
+    // Without the closure, the dynamic-binary refusal names the loader and the libraries.
     let (_, _, stderr) = run(pare()
         .args([
             "build",
+            "--no-closure",
             "--copy",
             "/bin/true:/app",
             "--entrypoint",
@@ -651,4 +662,33 @@ fn a_killed_build_leaves_a_valid_layout_and_the_next_build_cleans_up() {
         .filter(|n| n.starts_with(".pare-tmp"))
         .collect();
     assert!(leftovers.is_empty(), "stale temporary files: {leftovers:?}");
+}
+
+/// A program linked against a shared library that is then deleted from the machine.
+fn needs_missing_library(dir: &Path) -> std::path::PathBuf {
+    let lib_dir = dir.join("gone");
+    fs::create_dir_all(&lib_dir).unwrap();
+    fs::write(
+        lib_dir.join("gone.c"),
+        "int pare_gone(void) { return 7; }\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("uses.c"),
+        "int pare_gone(void);\nint main(void) { return pare_gone(); }\n",
+    )
+    .unwrap();
+    ok(Command::new("gcc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(lib_dir.join("libpare_gone.so"))
+        .arg(lib_dir.join("gone.c")));
+    let program = dir.join("uses-gone");
+    ok(Command::new("gcc")
+        .arg("-o")
+        .arg(&program)
+        .arg(dir.join("uses.c"))
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg("-lpare_gone"));
+    fs::remove_file(lib_dir.join("libpare_gone.so")).unwrap();
+    program
 }
