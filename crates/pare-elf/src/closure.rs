@@ -510,6 +510,89 @@ mod tests {
             .any(|e| e.reason.contains("needed by /app")));
     }
 
+    /// Real files ldd reports for a program (loader included, the vDSO left out), and the names it
+    /// cannot find.
+    fn ldd(path: &Path) -> Option<(std::collections::BTreeSet<PathBuf>, Vec<String>)> {
+        let out = std::process::Command::new("ldd").arg(path).output().ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let mut files = std::collections::BTreeSet::new();
+        let mut missing = Vec::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let line = line.trim();
+            if let Some((name, rest)) = line.split_once(" => ") {
+                if rest.starts_with("not found") {
+                    missing.push(name.to_string());
+                } else if let Some(p) = rest.split(" (").next() {
+                    files.insert(std::fs::canonicalize(p).ok()?);
+                }
+            } else if line.starts_with('/') {
+                let p = line.split(" (").next()?;
+                files.insert(std::fs::canonicalize(p).ok()?);
+            }
+        }
+        Some((files, missing))
+    }
+
+    #[test]
+    fn matches_ldd_on_at_least_100_host_binaries() {
+        let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        if !cfg!(all(target_os = "linux", target_env = "gnu")) || !Path::new("/usr/bin/ldd").exists() {
+            assert!(!in_ci, "CI machines are glibc Linux with ldd");
+            return;
+        }
+        let me = inspect(&std::fs::read(std::env::current_exe().unwrap()).unwrap()).unwrap();
+        let mut entries: Vec<PathBuf> = std::fs::read_dir("/usr/bin")
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        let options = ClosureOptions {
+            nss: false,
+            ..ClosureOptions::default()
+        };
+        let mut compared = 0;
+        let mut differences = Vec::new();
+        for path in entries {
+            let Ok(meta) = std::fs::metadata(&path) else { continue };
+            if !meta.is_file() || meta.len() > 64 << 20 {
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(&path) else { continue };
+            let Ok(facts) = inspect(&bytes) else { continue };
+            if facts.linkage != Linkage::Dynamic || facts.machine != me.machine || facts.is_64 != me.is_64 {
+                continue;
+            }
+            let Some((theirs, their_missing)) = ldd(&path) else { continue };
+            let image_path = path.to_string_lossy().into_owned();
+            let closure = resolve(&image_path, &bytes, &options).unwrap();
+            let mut ours = std::collections::BTreeSet::new();
+            for lib in &closure.libraries {
+                ours.insert(std::fs::canonicalize(&lib.real_path).unwrap());
+            }
+            if let Some(interp) = &closure.interpreter {
+                ours.insert(std::fs::canonicalize(interp).unwrap());
+            }
+            let our_missing: Vec<String> = closure.missing.iter().map(|(n, _)| n.clone()).collect();
+            if ours != theirs || our_missing != their_missing {
+                differences.push(format!(
+                    "{image_path}: only pare {:?}, only ldd {:?}, missing pare {our_missing:?} ldd {their_missing:?}",
+                    ours.difference(&theirs).collect::<Vec<_>>(),
+                    theirs.difference(&ours).collect::<Vec<_>>()
+                ));
+            }
+            compared += 1;
+            if compared == 200 {
+                break;
+            }
+        }
+        eprintln!("compared the closure with ldd on {compared} binaries of /usr/bin");
+        assert!(compared >= 100, "only {compared} dynamic binaries in /usr/bin");
+        assert!(differences.is_empty(), "{} of {compared} differ:\n{}", differences.len(), differences.join("\n"));
+    }
+
     #[test]
     fn links_never_leave_the_root() {
         let dir = tempfile::tempdir().unwrap();
