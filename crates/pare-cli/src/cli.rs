@@ -48,6 +48,30 @@ pub enum Command {
     /// Copy an image between any two of oci:, oci-archive:, docker-archive: and docker://.
     #[command(after_help = COPY_EXAMPLES)]
     Copy(TransferArgs),
+    /// Show what an ELF binary is made of and which libraries it needs.
+    #[command(name = "inspect-binary", after_help = INSPECT_EXAMPLES)]
+    InspectBinary(InspectBinaryArgs),
+}
+
+const INSPECT_EXAMPLES: &str = "\
+Examples:
+  pare inspect-binary target/release/app
+  pare inspect-binary --root /srv/sysroot --format json ./app
+Shows linkage, loader, needed libraries, RPATH/RUNPATH, the newest GLIBC version needed, Go build
+info, cargo-auditable dependencies, and the library closure the loader would resolve.";
+
+/// Arguments of inspect-binary.
+#[derive(Args, Debug)]
+pub struct InspectBinaryArgs {
+    /// The ELF file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Resolve libraries below this root instead of `/`.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// Do not resolve the library closure.
+    #[arg(long)]
+    pub no_closure: bool,
 }
 
 const PUSH_EXAMPLES: &str = "\

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         cli::Command::Pull(args) => {
             commands::transfer::run(commands::transfer::Verb::Pull, args, &cli.global)
         }
+        cli::Command::InspectBinary(args) => commands::inspect::run(args, &cli.global),
         cli::Command::Copy(args) => {
             commands::transfer::run(commands::transfer::Verb::Copy, args, &cli.global)
         }

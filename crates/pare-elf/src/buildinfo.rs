@@ -74,17 +74,15 @@ pub fn go_build_info(bytes: &[u8]) -> Result<Option<GoBuildInfo>, Error> {
         ));
     }
     let mut rest = &data[32..];
-    let version = read_varint_string(&mut rest)?;
-    let modinfo = read_varint_string(&mut rest)?;
-    // The module text is framed by 16-byte sentinels.
-    let modinfo = if modinfo.len() >= 33 && modinfo.as_bytes()[modinfo.len() - 17] == b'\n' {
-        modinfo
-            .get(16..modinfo.len() - 16)
-            .unwrap_or("")
-            .to_string()
+    let version = String::from_utf8_lossy(read_varint_bytes(&mut rest)?).into_owned();
+    let raw = read_varint_bytes(&mut rest)?;
+    // The module text is framed by 16-byte binary sentinels; cut them off before decoding.
+    let text = if raw.len() >= 33 && raw[raw.len() - 17] == b'\n' {
+        &raw[16..raw.len() - 16]
     } else {
-        modinfo
+        raw
     };
+    let modinfo = String::from_utf8_lossy(text);
     let mut info = GoBuildInfo {
         go_version: version,
         ..GoBuildInfo::default()
@@ -116,7 +114,7 @@ pub fn go_build_info(bytes: &[u8]) -> Result<Option<GoBuildInfo>, Error> {
     Ok(Some(info))
 }
 
-fn read_varint_string(data: &mut &[u8]) -> Result<String, Error> {
+fn read_varint_bytes<'a>(data: &mut &'a [u8]) -> Result<&'a [u8], Error> {
     let mut len: u64 = 0;
     let mut shift = 0;
     loop {
@@ -148,7 +146,7 @@ fn read_varint_string(data: &mut &[u8]) -> Result<String, Error> {
         ));
     };
     *data = rest;
-    Ok(String::from_utf8_lossy(text).into_owned())
+    Ok(text)
 }
 
 /// One package in cargo-auditable data.
@@ -207,13 +205,13 @@ mod tests {
     #[test]
     fn varint_strings_are_bounded() {
         let mut data: &[u8] = &[3, b'a', b'b', b'c', 1, b'x'];
-        assert_eq!(read_varint_string(&mut data).unwrap(), "abc");
-        assert_eq!(read_varint_string(&mut data).unwrap(), "x");
-        assert!(read_varint_string(&mut data).is_err());
+        assert_eq!(read_varint_bytes(&mut data).unwrap(), b"abc");
+        assert_eq!(read_varint_bytes(&mut data).unwrap(), b"x");
+        assert!(read_varint_bytes(&mut data).is_err());
         let mut huge: &[u8] = &[0xff, 0xff, 0xff, 0xff, 0x0f];
-        assert!(read_varint_string(&mut huge).is_err());
+        assert!(read_varint_bytes(&mut huge).is_err());
         let mut short: &[u8] = &[10, b'a'];
-        assert!(read_varint_string(&mut short).is_err());
+        assert!(read_varint_bytes(&mut short).is_err());
     }
 
     #[test]

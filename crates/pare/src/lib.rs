@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod error;
+pub mod inspect;
 pub mod reporter;
 pub mod transfer;
 
