@@ -6,7 +6,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{in_ci, ok, pare, require, require_docker, run, static_hello, Registry};
+use crate::support::{
+    in_ci, ok, pare, require, require_docker, runc_run, static_hello, unpack, Registry,
+};
 
 /// Builds the static hello image into `output`, returning the manifest digest.
 fn build_hello(output: &str, extra: &[&str]) -> String {
@@ -90,11 +92,7 @@ fn umoci_unpacks_and_runc_runs_the_image_as_nonroot() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     build_hello(&format!("oci:{}:latest", out.display()), &[]);
-    let bundle = dir.path().join("bundle");
-    ok(Command::new("umoci")
-        .args(["unpack", "--image"])
-        .arg(format!("{}:latest", out.display()))
-        .arg(&bundle));
+    let bundle = unpack(&out, "latest", dir.path());
     let rootfs = bundle.join("rootfs");
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(rootfs.join("home/nonroot")).unwrap();
@@ -106,20 +104,10 @@ fn umoci_unpacks_and_runc_runs_the_image_as_nonroot() {
         std::fs::metadata(rootfs.join("tmp")).unwrap().mode() & 0o7777,
         0o1777
     );
-    // runc without a terminal: rewrite the generated config.
-    let config_path = bundle.join("config.json");
-    let mut config: Value = serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
-    config["process"]["terminal"] = Value::Bool(false);
+    let config: Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["process"]["user"]["uid"], 65532);
-    std::fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
-    let state = dir.path().join("runc-state");
-    let id = format!("pare-it-{}", std::process::id());
-    let (code, stdout, stderr) = run(Command::new("runc")
-        .arg("--root")
-        .arg(&state)
-        .args(["run", "--bundle"])
-        .arg(&bundle)
-        .arg(&id));
+    let (code, stdout, stderr) = runc_run(&bundle, dir.path());
     assert_eq!(code, 0, "runc failed: {stderr}");
     assert_eq!(stdout.trim(), "hello from pare, uid 65532");
 }

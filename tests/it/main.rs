@@ -4,5 +4,6 @@
 
 mod build;
 mod build_interop;
+mod closure;
 mod support;
 mod transfer;

@@ -474,3 +474,33 @@ pub fn assert_layout_intact(layout: &Path) {
         );
     }
 }
+
+/// Unpacks `layout:tag` with umoci into a runc bundle under `dir` (the process without a terminal).
+pub fn unpack(layout: &Path, tag: &str, dir: &Path) -> PathBuf {
+    let bundle = dir.join(format!("bundle-{tag}"));
+    ok(Command::new("umoci")
+        .args(["unpack", "--image"])
+        .arg(format!("{}:{tag}", layout.display()))
+        .arg(&bundle));
+    let config_path = bundle.join("config.json");
+    let mut config: Value = serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
+    config["process"]["terminal"] = Value::Bool(false);
+    std::fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
+    bundle
+}
+
+/// Runs a bundle with runc (state kept under `dir`); returns (exit code, stdout, stderr).
+pub fn runc_run(bundle: &Path, dir: &Path) -> (i32, String, String) {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let id = format!(
+        "pare-it-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    run(Command::new("runc")
+        .arg("--root")
+        .arg(dir.join("runc-state"))
+        .args(["run", "--bundle"])
+        .arg(bundle)
+        .arg(id))
+}

@@ -538,7 +538,9 @@ mod tests {
     #[test]
     fn matches_ldd_on_at_least_100_host_binaries() {
         let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        if !cfg!(all(target_os = "linux", target_env = "gnu")) || !Path::new("/usr/bin/ldd").exists() {
+        if !cfg!(all(target_os = "linux", target_env = "gnu"))
+            || !Path::new("/usr/bin/ldd").exists()
+        {
             assert!(!in_ci, "CI machines are glibc Linux with ldd");
             return;
         }
@@ -556,16 +558,25 @@ mod tests {
         let mut compared = 0;
         let mut differences = Vec::new();
         for path in entries {
-            let Ok(meta) = std::fs::metadata(&path) else { continue };
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
             if !meta.is_file() || meta.len() > 64 << 20 {
                 continue;
             }
-            let Ok(bytes) = std::fs::read(&path) else { continue };
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
             let Ok(facts) = inspect(&bytes) else { continue };
-            if facts.linkage != Linkage::Dynamic || facts.machine != me.machine || facts.is_64 != me.is_64 {
+            if facts.linkage != Linkage::Dynamic
+                || facts.machine != me.machine
+                || facts.is_64 != me.is_64
+            {
                 continue;
             }
-            let Some((theirs, their_missing)) = ldd(&path) else { continue };
+            let Some((theirs, their_missing)) = ldd(&path) else {
+                continue;
+            };
             let image_path = path.to_string_lossy().into_owned();
             let closure = resolve(&image_path, &bytes, &options).unwrap();
             let mut ours = std::collections::BTreeSet::new();
@@ -589,8 +600,16 @@ mod tests {
             }
         }
         eprintln!("compared the closure with ldd on {compared} binaries of /usr/bin");
-        assert!(compared >= 100, "only {compared} dynamic binaries in /usr/bin");
-        assert!(differences.is_empty(), "{} of {compared} differ:\n{}", differences.len(), differences.join("\n"));
+        assert!(
+            compared >= 100,
+            "only {compared} dynamic binaries in /usr/bin"
+        );
+        assert!(
+            differences.is_empty(),
+            "{} of {compared} differ:\n{}",
+            differences.len(),
+            differences.join("\n")
+        );
     }
 
     #[test]

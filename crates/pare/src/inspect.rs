@@ -43,16 +43,23 @@ pub struct BinaryReport {
 /// Inspects one file.
 pub fn inspect_binary(options: &InspectOptions) -> Result<BinaryReport> {
     let path = &options.file;
-    let file = std::fs::File::open(path).map_err(|e| Error::Input(format!("cannot open {}: {e}", path.display())))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::Input(format!("cannot open {}: {e}", path.display())))?;
     let mut bytes = Vec::new();
     file.take(MAX_FILE + 1)
         .read_to_end(&mut bytes)
         .map_err(Error::io("read", path))?;
     if bytes.len() as u64 > MAX_FILE {
-        return Err(Error::Input(format!("{} is larger than {MAX_FILE} bytes", path.display())));
+        return Err(Error::Input(format!(
+            "{} is larger than {MAX_FILE} bytes",
+            path.display()
+        )));
     }
     if !pare_elf::is_elf(&bytes) {
-        return Err(Error::Input(format!("{} is not an ELF file", path.display())));
+        return Err(Error::Input(format!(
+            "{} is not an ELF file",
+            path.display()
+        )));
     }
     let bad = |e: pare_elf::Error| Error::Input(format!("{}: {e}", path.display()));
     let facts = pare_elf::inspect(&bytes).map_err(bad)?;
@@ -80,7 +87,9 @@ pub fn inspect_binary(options: &InspectOptions) -> Result<BinaryReport> {
             c.paths
                 .values()
                 .filter_map(|e| match &e.path {
-                    pare_elf::closure::NeededPath::File { host } => std::fs::metadata(host).ok().map(|m| m.len()),
+                    pare_elf::closure::NeededPath::File { host } => {
+                        std::fs::metadata(host).ok().map(|m| m.len())
+                    }
                     pare_elf::closure::NeededPath::Symlink { .. } => None,
                 })
                 .sum()
@@ -101,6 +110,11 @@ pub fn inspect_binary(options: &InspectOptions) -> Result<BinaryReport> {
 fn image_name(path: &Path) -> String {
     match path.canonicalize() {
         Ok(p) => p.display().to_string(),
-        Err(_) => format!("/{}", path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()),
+        Err(_) => format!(
+            "/{}",
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ),
     }
 }

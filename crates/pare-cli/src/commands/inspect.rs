@@ -38,7 +38,11 @@ fn print_human(r: &BinaryReport) {
         if f.is_64 { "64" } else { "32" },
         r.architecture.as_deref().unwrap_or("unknown machine"),
         f.linkage,
-        if f.stripped { ", stripped" } else { ", not stripped" }
+        if f.stripped {
+            ", stripped"
+        } else {
+            ", not stripped"
+        }
     );
     if let Some(i) = &f.interpreter {
         println!("  loader       {i}");
@@ -56,7 +60,14 @@ fn print_human(r: &BinaryReport) {
         println!("  runpath      {}", f.runpath.join(":"));
     }
     if let Some(go) = &r.go {
-        println!("  go           {}{}", go.go_version, go.path.as_deref().map(|p| format!(", {p}")).unwrap_or_default());
+        println!(
+            "  go           {}{}",
+            go.go_version,
+            go.path
+                .as_deref()
+                .map(|p| format!(", {p}"))
+                .unwrap_or_default()
+        );
         if let Some(cgo) = go.setting("CGO_ENABLED") {
             println!("  cgo          CGO_ENABLED={cgo}");
         }
@@ -69,7 +80,11 @@ fn print_human(r: &BinaryReport) {
         if c.paths.is_empty() {
             println!("  closure      nothing: runs on an empty root");
         } else {
-            println!("  closure      {} paths, {}:", c.paths.len(), human_bytes(r.closure_size));
+            println!(
+                "  closure      {} paths, {}:",
+                c.paths.len(),
+                human_bytes(r.closure_size)
+            );
             for (path, entry) in &c.paths {
                 println!("    {path}  ({})", entry.reason);
             }
