@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-5}
 PARE=${PARE:-$PWD/target/release/pare}
-[ -x "$PARE" ] || cargo build --release -p pare-cli >&2
+[ -n "${PARE_PREBUILT:-}" ] || cargo build -q --release -p pare-cli >&2   # no-op when up to date
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pare-bench.XXXXXX")
 

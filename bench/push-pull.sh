@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-5}
 PARE=${PARE:-$PWD/target/release/pare}
-[ -x "$PARE" ] || cargo build --release -p pare-cli >&2
+[ -n "${PARE_PREBUILT:-}" ] || cargo build -q --release -p pare-cli >&2   # no-op when up to date
 for tool in skopeo umoci docker-registry curl; do
   command -v "$tool" >/dev/null || { echo "missing $tool; run scripts/peers.sh" >&2; exit 2; }
 done
