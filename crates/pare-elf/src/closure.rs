@@ -613,6 +613,87 @@ mod tests {
     }
 
     #[test]
+    fn needed_loops_end_and_missing_libraries_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let lib = root.join("usr/lib");
+        std::fs::create_dir_all(&lib).unwrap();
+        let gcc = |args: &[&str]| {
+            let status = std::process::Command::new("gcc")
+                .args(args)
+                .current_dir(dir.path())
+                .status();
+            assert!(status.is_ok_and(|s| s.success()), "gcc {args:?}");
+        };
+        std::fs::write(
+            dir.path().join("a.c"),
+            "int b(void); int a(void) { return 1; }\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("b.c"),
+            "int a(void); int b(void) { return a(); }\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("m.c"),
+            "int a(void); int main(void) { return a(); }\n",
+        )
+        .unwrap();
+        let libdir = lib.to_str().unwrap();
+        // libA needs libB and libB needs libA.
+        gcc(&[
+            "-shared",
+            "-fPIC",
+            "-o",
+            &format!("{libdir}/libA.so"),
+            "a.c",
+        ]);
+        gcc(&[
+            "-shared",
+            "-fPIC",
+            "-o",
+            &format!("{libdir}/libB.so"),
+            "b.c",
+            &format!("-L{libdir}"),
+            "-lA",
+        ]);
+        gcc(&[
+            "-shared",
+            "-fPIC",
+            "-o",
+            &format!("{libdir}/libA.so"),
+            "a.c",
+            "-Wl,--no-as-needed",
+            &format!("-L{libdir}"),
+            "-lB",
+        ]);
+        gcc(&["-o", "m", "m.c", &format!("-L{libdir}"), "-lA"]);
+        let bytes = std::fs::read(dir.path().join("m")).unwrap();
+        let options = ClosureOptions {
+            root: root.clone(),
+            ..ClosureOptions::default()
+        };
+        let closure = resolve("/m", &bytes, &options).unwrap();
+        let names: Vec<&str> = closure.libraries.iter().map(|l| l.name.as_str()).collect();
+        assert!(
+            names.contains(&"libA.so") && names.contains(&"libB.so"),
+            "{names:?}"
+        );
+        // This root has no libc and no loader: both are reported, nothing is taken from the host.
+        assert!(
+            closure.missing.iter().any(|(n, _)| n == "libc.so.6"),
+            "{:?}",
+            closure.missing
+        );
+        assert!(
+            closure.paths.keys().all(|p| p.starts_with("/usr/lib/")),
+            "{:?}",
+            closure.paths.keys()
+        );
+    }
+
+    #[test]
     fn links_never_leave_the_root() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();

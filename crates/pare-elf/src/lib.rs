@@ -265,6 +265,26 @@ mod tests {
         assert!(!is_elf(b"#!/bin/sh\n"));
     }
 
+    #[test]
+    fn the_fuzz_corpus_parses_as_expected() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/inspect");
+        let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+        assert_eq!(inspect(&read("dynamic")).unwrap().linkage, Linkage::Dynamic);
+        assert!(inspect(&read("dynamic-stripped")).unwrap().stripped);
+        assert!(!inspect(&read("dynamic")).unwrap().stripped);
+        let shared = inspect(&read("shared.so")).unwrap();
+        assert!(shared.is_shared_object && shared.interpreter.is_none());
+        assert!(inspect(&read("truncated-header")).is_err());
+        assert!(inspect(&read("truncated-1000")).is_err());
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            let _ = inspect(&bytes);
+            let _ = inspect_static_prefix(&bytes);
+            let _ = buildinfo::go_build_info(&bytes);
+            let _ = buildinfo::cargo_auditable(&bytes);
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
         /// Random corruption of a real binary's first 8 KiB never panics any parser here.
