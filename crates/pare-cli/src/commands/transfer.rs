@@ -42,16 +42,16 @@ pub fn run(verb: Verb, args: &TransferArgs, global: &GlobalArgs) -> Result<ExitC
         _ => {}
     }
     let mut options = TransferOptions::new(source, destination);
-    options.insecure = args.insecure;
-    options.jobs = args.jobs.max(1);
+    options.access.insecure = args.insecure;
+    options.access.jobs = args.jobs.max(1);
     options.extra_tags.clone_from(&args.tag);
-    options.chunk_size = args.chunk_size;
+    options.access.chunk_size = args.chunk_size;
     if let Some(creds) = &args.creds {
-        options.credentials =
+        options.access.credentials =
             Some(pare_registry::Credentials::parse(creds).map_err(|e| UsageError(e.to_string()))?);
     }
     if let Some(p) = &args.platform {
-        options.platform = Some(Platform::parse(p).map_err(pare::Error::from)?);
+        options.access.platform = Some(Platform::parse(p).map_err(pare::Error::from)?);
     }
     let reporter = TerminalReporter::new(global.quiet);
     let report = copy(&options, &reporter)?;

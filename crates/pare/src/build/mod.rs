@@ -484,8 +484,8 @@ fn write_target(target: &Target, cx: &WriteContext<'_>, options: &BuildOptions) 
                 },
                 ImageRef::Registry(name.clone()),
             );
-            transfer.insecure = options.insecure;
-            transfer.credentials.clone_from(&options.credentials);
+            transfer.access.insecure = options.insecure;
+            transfer.access.credentials.clone_from(&options.credentials);
             transfer.extra_tags.clone_from(&options.extra_tags);
             let opened = crate::transfer::OpenedImage::in_layout(layout, stored.manifest.clone());
             let mut report = crate::transfer::TransferReport::default();

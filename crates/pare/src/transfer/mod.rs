@@ -18,11 +18,9 @@ use serde::Serialize;
 
 use crate::{Error, Reporter, Result};
 
-/// What to move where.
+/// How to reach registries: shared by every verb that reads or writes images.
 #[derive(Clone, Debug)]
-pub struct TransferOptions {
-    pub source: ImageRef,
-    pub destination: ImageRef,
+pub struct Access {
     /// Allow plain HTTP to registries that are not on loopback.
     pub insecure: bool,
     /// Credentials for the registry side(s); None looks them up in the usual auth files.
@@ -31,10 +29,30 @@ pub struct TransferOptions {
     pub platform: Option<Platform>,
     /// Blobs moved at once.
     pub jobs: usize,
-    /// More tags at the destination.
-    pub extra_tags: Vec<String>,
     /// Blobs larger than this are uploaded in chunks of this size (default 64 MiB).
     pub chunk_size: Option<u64>,
+}
+
+impl Default for Access {
+    fn default() -> Self {
+        Self {
+            insecure: false,
+            credentials: None,
+            platform: None,
+            jobs: 4,
+            chunk_size: None,
+        }
+    }
+}
+
+/// What to move where.
+#[derive(Clone, Debug)]
+pub struct TransferOptions {
+    pub source: ImageRef,
+    pub destination: ImageRef,
+    pub access: Access,
+    /// More tags at the destination.
+    pub extra_tags: Vec<String>,
 }
 
 impl TransferOptions {
@@ -43,12 +61,8 @@ impl TransferOptions {
         Self {
             source,
             destination,
-            insecure: false,
-            credentials: None,
-            platform: None,
-            jobs: 4,
+            access: Access::default(),
             extra_tags: Vec::new(),
-            chunk_size: None,
         }
     }
 }
@@ -98,11 +112,18 @@ pub fn copy(options: &TransferOptions, reporter: &dyn Reporter) -> Result<Transf
     if let (ImageRef::Registry(name), ImageRef::Layout { dir, tag }) =
         (&options.source, &options.destination)
     {
-        let client = client_for(name, options)?;
+        let client = client_for(name, &options.access)?;
         let created = !dir.exists();
         let result = (|| -> Result<Descriptor> {
             let layout = Layout::create_or_open(dir)?;
-            let manifest = registry::pull(&client, name, options, &layout, reporter, &mut report)?;
+            let manifest = registry::pull(
+                &client,
+                name,
+                &options.access,
+                &layout,
+                reporter,
+                &mut report,
+            )?;
             layout.set_tags(&manifest, &dest_tags(tag, &options.extra_tags))?;
             Ok(manifest)
         })();
@@ -121,7 +142,7 @@ pub fn copy(options: &TransferOptions, reporter: &dyn Reporter) -> Result<Transf
             }
         };
     }
-    let source = open_source(options, reporter, &mut report)?;
+    let source = open_image(&options.source, &options.access, reporter, &mut report)?;
     write_destination(&source, options, reporter, &mut report)?;
     Ok(report)
 }
@@ -144,12 +165,15 @@ impl OpenedImage {
     }
 }
 
-fn open_source(
-    options: &TransferOptions,
+/// Opens any image reference for reading: a layout in place, archives and registries through a
+/// throwaway staging layout. `report` learns about conversions and registry traffic.
+pub fn open_image(
+    source: &ImageRef,
+    access: &Access,
     reporter: &dyn Reporter,
     report: &mut TransferReport,
 ) -> Result<OpenedImage> {
-    match &options.source {
+    match source {
         ImageRef::Layout { dir, tag } => {
             let layout = Layout::open(dir)?;
             let manifest = layout.resolve(tag.as_deref())?;
@@ -192,9 +216,9 @@ fn open_source(
             })
         }
         ImageRef::Registry(name) => {
-            let client = client_for(name, options)?;
+            let client = client_for(name, access)?;
             let (staging, layout) = staging()?;
-            let manifest = registry::pull(&client, name, options, &layout, reporter, report)?;
+            let manifest = registry::pull(&client, name, access, &layout, reporter, report)?;
             finish_stats(&client, report);
             Ok(OpenedImage {
                 layout,
@@ -280,7 +304,7 @@ pub fn write_destination(
             Ok(())
         }
         ImageRef::Registry(name) => {
-            let client = client_for(name, options)?;
+            let client = client_for(name, &options.access)?;
             registry::push(
                 &client,
                 name,
@@ -340,15 +364,15 @@ fn staging() -> Result<(tempfile::TempDir, Layout)> {
 }
 
 /// A client for the registry a name points at.
-pub fn client_for(name: &DockerName, options: &TransferOptions) -> Result<Client> {
+pub fn client_for(name: &DockerName, access: &Access) -> Result<Client> {
     let host = registry_host(name);
     Ok(Client::new(&host, {
         let defaults = ClientOptions::default();
         ClientOptions {
-            insecure: options.insecure,
-            credentials: options.credentials.clone(),
-            monolithic_limit: options.chunk_size.unwrap_or(defaults.monolithic_limit),
-            chunk_size: options.chunk_size.unwrap_or(defaults.monolithic_limit),
+            insecure: access.insecure,
+            credentials: access.credentials.clone(),
+            monolithic_limit: access.chunk_size.unwrap_or(defaults.monolithic_limit),
+            chunk_size: access.chunk_size.unwrap_or(defaults.monolithic_limit),
             ..defaults
         }
     })?)

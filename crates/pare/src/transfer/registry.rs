@@ -12,7 +12,7 @@ use pare_oci::reference::DockerName;
 use pare_registry::{Client, RequestStats};
 use serde_json::Value;
 
-use super::{mounts, registry_repo, TransferOptions, TransferReport};
+use super::{mounts, registry_repo, Access, TransferOptions, TransferReport};
 use crate::{Error, Reporter, Result};
 
 const INDEX_TYPES: [&str; 2] = [
@@ -100,7 +100,7 @@ pub fn push(
     let manifest_bytes = layout.read_blob(manifest.digest().as_ref(), manifest.size())?;
     let blobs = blobs_of(&manifest_bytes, manifest.digest().as_ref())?;
     let present = AtomicUsize::new(0);
-    parallel(&blobs, options.jobs, |(digest, size)| {
+    parallel(&blobs, options.access.jobs, |(digest, size)| {
         if client.blob_size(&repo, digest)? == Some(*size) {
             present.fetch_add(1, Ordering::Relaxed);
             return Ok(());
@@ -142,7 +142,7 @@ pub fn push(
 pub fn pull(
     client: &Client,
     name: &DockerName,
-    options: &TransferOptions,
+    access: &Access,
     layout: &Layout,
     reporter: &dyn Reporter,
     report: &mut TransferReport,
@@ -156,7 +156,7 @@ pub fn pull(
     let mut manifest = client.get_manifest(&repo, &reference)?;
     let mut platform_of = None;
     if INDEX_TYPES.contains(&manifest.media_type.as_str()) || is_index(&manifest.bytes) {
-        let want = options.platform.clone().unwrap_or_else(Platform::host);
+        let want = access.platform.clone().unwrap_or_else(Platform::host);
         let (digest, platform) = choose_platform(&manifest.bytes, &want, &name.to_string())?;
         reporter.step(&format!("{name} is multi-platform; taking {platform}"));
         manifest = client.get_manifest(&repo, &digest)?;
@@ -165,7 +165,7 @@ pub fn pull(
     let blobs = blobs_of(&manifest.bytes, &manifest.digest)?;
     report.blobs = blobs.len();
     let present = AtomicUsize::new(0);
-    parallel(&blobs, options.jobs, |(digest, size)| {
+    parallel(&blobs, access.jobs, |(digest, size)| {
         if layout.has_valid_blob(digest, *size) {
             present.fetch_add(1, Ordering::Relaxed);
             return Ok(());
