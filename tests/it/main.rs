@@ -5,5 +5,6 @@
 mod build;
 mod build_interop;
 mod closure;
+mod diff;
 mod support;
 mod transfer;

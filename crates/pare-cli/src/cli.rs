@@ -32,6 +32,8 @@ pub enum Format {
     Human,
     /// JSON with a versioned schema (docs/json.md).
     Json,
+    /// Markdown, for a pull-request comment (diff and gate).
+    Markdown,
 }
 
 #[derive(Subcommand, Debug)]
@@ -48,6 +50,12 @@ pub enum Command {
     /// Copy an image between any two of oci:, oci-archive:, docker-archive: and docker://.
     #[command(after_help = COPY_EXAMPLES)]
     Copy(TransferArgs),
+    /// Show what changed between two images: files, sizes, layers, config.
+    #[command(after_help = DIFF_EXAMPLES)]
+    Diff(DiffArgs),
+    /// Fail (exit 1) when an image grew past a limit against a baseline.
+    #[command(after_help = GATE_EXAMPLES)]
+    Gate(GateArgs),
     /// Show what an ELF binary is made of and which libraries it needs.
     #[command(name = "inspect-binary", after_help = INSPECT_EXAMPLES)]
     InspectBinary(InspectBinaryArgs),
@@ -59,6 +67,78 @@ Examples:
   pare inspect-binary --root /srv/sysroot --format json ./app
 Shows linkage, loader, needed libraries, RPATH/RUNPATH, the newest GLIBC version needed, Go build
 info, cargo-auditable dependencies, and the library closure the loader would resolve.";
+
+const DIFF_EXAMPLES: &str = "\
+Examples:
+  pare diff oci:old:1.3 oci:new:1.4
+  pare diff docker-archive:a.tar oci:out:latest --format markdown >> pr-comment.md";
+
+const GATE_EXAMPLES: &str = "\
+Examples:
+  pare gate oci:out:latest --baseline size-baseline.json --max-growth 5%
+  pare gate oci:out:latest --baseline size-baseline.json --update-baseline     # accept the new size
+  pare gate oci:new:1.4 --baseline-image oci:old:1.3 --max-growth 200KiB --by uncompressed
+Exit codes: 0 within the limit, 1 past it, 2 bad input.";
+
+/// Registry flags shared by the verbs that read images.
+#[derive(Args, Debug, Default)]
+pub struct ReadArgs {
+    /// Allow plain HTTP to a registry that is not on this machine.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Registry credentials USER:PASSWORD.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub creds: Option<String>,
+    /// Platform to take from a multi-platform image.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+}
+
+/// Arguments of diff.
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// The image before (any reference form).
+    #[arg(value_name = "A")]
+    pub a: String,
+    /// The image after.
+    #[arg(value_name = "B")]
+    pub b: String,
+    /// Rows per list in text and markdown output.
+    #[arg(long, default_value_t = 30, value_name = "N")]
+    pub limit: usize,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+/// Arguments of gate.
+#[derive(Args, Debug)]
+pub struct GateArgs {
+    /// The image to judge.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// Baseline file (JSON, kept in your repository).
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "baseline_image",
+        conflicts_with = "baseline_image"
+    )]
+    pub baseline: Option<PathBuf>,
+    /// Compare against another image instead of a file.
+    #[arg(long, value_name = "REF")]
+    pub baseline_image: Option<String>,
+    /// Allowed growth: a percentage (5%) or a size (200KiB, 1MB).
+    #[arg(long, default_value = "5%", value_name = "LIMIT")]
+    pub max_growth: String,
+    /// Which size to judge: compressed (what users pull) or uncompressed.
+    #[arg(long, value_name = "SIZE", default_value = "compressed", value_parser = ["compressed", "uncompressed"])]
+    pub by: String,
+    /// Write the image as the new baseline file instead of judging it.
+    #[arg(long, requires = "baseline")]
+    pub update_baseline: bool,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
 
 /// Arguments of inspect-binary.
 #[derive(Args, Debug)]

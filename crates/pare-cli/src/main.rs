@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use clap::Parser;
 
 /// Exit code for a failed policy, gate or lint.
-#[allow(dead_code)]
 pub const EXIT_POLICY: u8 = 1;
 /// Exit code for bad usage or bad input.
 pub const EXIT_INPUT: u8 = 2;
@@ -27,6 +26,8 @@ fn main() -> ExitCode {
         cli::Command::Pull(args) => {
             commands::transfer::run(commands::transfer::Verb::Pull, args, &cli.global)
         }
+        cli::Command::Diff(args) => commands::compare::diff(args, &cli.global),
+        cli::Command::Gate(args) => commands::compare::gate(args, &cli.global),
         cli::Command::InspectBinary(args) => commands::inspect::run(args, &cli.global),
         cli::Command::Copy(args) => {
             commands::transfer::run(commands::transfer::Verb::Copy, args, &cli.global)

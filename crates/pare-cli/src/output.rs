@@ -4,20 +4,7 @@ use std::io::IsTerminal;
 
 use pare::Reporter;
 
-/// Formats a byte count in binary units with one decimal (`1.5 MiB`), bytes below 1 KiB.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
+pub use pare::units::human_bytes;
 
 /// An error and its causes on one line, without repeating a cause the message already includes.
 pub fn chain(error: &anyhow::Error) -> String {
@@ -30,6 +17,27 @@ pub fn chain(error: &anyhow::Error) -> String {
         }
     }
     text
+}
+
+/// Prints a report as pretty JSON with its `schema` field.
+pub fn print_json(value: &impl serde::Serialize, schema: &str) -> anyhow::Result<()> {
+    let mut value = serde_json::to_value(value)?;
+    if let Some(map) = value.as_object_mut() {
+        map.insert("schema".into(), schema.into());
+    }
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
+/// Refuses `--format markdown` for verbs that have no markdown form.
+pub fn text_or_json(format: crate::cli::Format, verb: &str) -> anyhow::Result<()> {
+    if format == crate::cli::Format::Markdown {
+        return Err(crate::commands::UsageError(format!(
+            "{verb} prints text or JSON; --format markdown is for pare diff and pare gate"
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// Prints warnings to stderr, and steps too when stderr is a terminal and not --quiet.
@@ -58,18 +66,5 @@ impl Reporter for TerminalReporter {
         if !self.quiet {
             eprintln!("warning: {message}");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_read_well() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1023), "1023 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(20 * 1024 * 1024), "20.0 MiB");
     }
 }

@@ -3,10 +3,14 @@
 //! the [`Reporter`] trait. Nothing here parses arguments, prints, or exits: that is `pare-cli`.
 
 pub mod build;
+pub mod contents;
+pub mod diff;
 pub mod error;
+pub mod gate;
 pub mod inspect;
 pub mod reporter;
 pub mod transfer;
+pub mod units;
 
 pub use error::{Error, Result};
 pub use reporter::{NullReporter, Reporter};

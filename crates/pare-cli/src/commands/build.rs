@@ -18,19 +18,14 @@ use crate::output::{human_bytes, TerminalReporter};
 pub const BUILD_JSON_SCHEMA: &str = "pare.build/v1";
 
 pub fn run(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitCode> {
+    crate::output::text_or_json(global.format, "pare build")?;
     let options = options_from(args)?;
     let reporter = TerminalReporter::new(global.quiet);
     let report = pare::build::build(&options, &reporter)?;
     match global.format {
-        Format::Json => {
-            let mut value = serde_json::to_value(&report)?;
-            if let Some(map) = value.as_object_mut() {
-                map.insert("schema".into(), BUILD_JSON_SCHEMA.into());
-            }
-            println!("{}", serde_json::to_string_pretty(&value)?);
-        }
-        Format::Human if !global.quiet => print_human(&report),
-        Format::Human => {}
+        Format::Json => crate::output::print_json(&report, BUILD_JSON_SCHEMA)?,
+        Format::Human | Format::Markdown if !global.quiet => print_human(&report),
+        Format::Human | Format::Markdown => {}
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -12,20 +12,15 @@ use crate::output::human_bytes;
 pub const INSPECT_JSON_SCHEMA: &str = "pare.inspect-binary/v1";
 
 pub fn run(args: &InspectBinaryArgs, global: &GlobalArgs) -> Result<ExitCode> {
+    crate::output::text_or_json(global.format, "pare inspect-binary")?;
     let report = inspect_binary(&InspectOptions {
         file: args.file.clone(),
         root: args.root.clone(),
         closure: !args.no_closure,
     })?;
     match global.format {
-        Format::Json => {
-            let mut value = serde_json::to_value(&report)?;
-            if let Some(map) = value.as_object_mut() {
-                map.insert("schema".into(), INSPECT_JSON_SCHEMA.into());
-            }
-            println!("{}", serde_json::to_string_pretty(&value)?);
-        }
-        Format::Human => print_human(&report),
+        Format::Json => crate::output::print_json(&report, INSPECT_JSON_SCHEMA)?,
+        Format::Human | Format::Markdown => print_human(&report),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! One module per verb: each turns its arguments into the library's options and prints the report.
 
 pub mod build;
+pub mod compare;
 pub mod inspect;
 pub mod transfer;
 

@@ -24,6 +24,7 @@ pub enum Verb {
 }
 
 pub fn run(verb: Verb, args: &TransferArgs, global: &GlobalArgs) -> Result<ExitCode> {
+    crate::output::text_or_json(global.format, "push, pull and copy")?;
     let source = ImageRef::parse(&args.source).map_err(pare::Error::from)?;
     let destination = ImageRef::parse(&args.destination).map_err(pare::Error::from)?;
     match verb {
@@ -56,15 +57,9 @@ pub fn run(verb: Verb, args: &TransferArgs, global: &GlobalArgs) -> Result<ExitC
     let reporter = TerminalReporter::new(global.quiet);
     let report = copy(&options, &reporter)?;
     match global.format {
-        Format::Json => {
-            let mut value = serde_json::to_value(&report)?;
-            if let Some(map) = value.as_object_mut() {
-                map.insert("schema".into(), TRANSFER_JSON_SCHEMA.into());
-            }
-            println!("{}", serde_json::to_string_pretty(&value)?);
-        }
-        Format::Human if !global.quiet => print_human(&report),
-        Format::Human => {}
+        Format::Json => crate::output::print_json(&report, TRANSFER_JSON_SCHEMA)?,
+        Format::Human | Format::Markdown if !global.quiet => print_human(&report),
+        Format::Human | Format::Markdown => {}
     }
     Ok(ExitCode::SUCCESS)
 }

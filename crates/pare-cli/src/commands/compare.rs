@@ -1,0 +1,203 @@
+//! `pare diff` and `pare gate`: references -> `pare::contents::read_image` -> `pare::diff` /
+//! `pare::gate` -> text, JSON or markdown.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use pare::contents::{read_image, ImageContents};
+use pare::diff::{diff as diff_images, markdown, percent, signed_bytes, DiffReport};
+use pare::gate::{gate as run_gate, BaselineSource, GateOptions, GateReport, Limit, Measure};
+use pare::transfer::Access;
+use pare_oci::image::Platform;
+use pare_oci::reference::ImageRef;
+
+use super::UsageError;
+use crate::cli::{DiffArgs, Format, GateArgs, GlobalArgs, ReadArgs};
+use crate::output::{human_bytes, print_json, TerminalReporter};
+
+/// Versions of the JSON documents.
+pub const DIFF_JSON_SCHEMA: &str = "pare.diff/v1";
+pub const GATE_JSON_SCHEMA: &str = "pare.gate/v1";
+
+fn access(read: &ReadArgs) -> Result<Access> {
+    let mut access = Access {
+        insecure: read.insecure,
+        ..Access::default()
+    };
+    if let Some(creds) = &read.creds {
+        access.credentials =
+            Some(pare_registry::Credentials::parse(creds).map_err(|e| UsageError(e.to_string()))?);
+    }
+    if let Some(p) = &read.platform {
+        access.platform = Some(Platform::parse(p).map_err(pare::Error::from)?);
+    }
+    Ok(access)
+}
+
+fn read(reference: &str, access: &Access, global: &GlobalArgs) -> Result<ImageContents> {
+    let reference = ImageRef::parse(reference).map_err(pare::Error::from)?;
+    Ok(read_image(
+        &reference,
+        access,
+        &TerminalReporter::new(global.quiet),
+    )?)
+}
+
+pub fn diff(args: &DiffArgs, global: &GlobalArgs) -> Result<ExitCode> {
+    let access = access(&args.read)?;
+    let a = read(&args.a, &access, global)?;
+    let b = read(&args.b, &access, global)?;
+    let report = diff_images(&a, &b);
+    match global.format {
+        Format::Json => print_json(&report, DIFF_JSON_SCHEMA)?,
+        Format::Markdown => print!("{}", markdown(&report, args.limit)),
+        Format::Human => print_diff(&report, args.limit),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_diff(r: &DiffReport, limit: usize) {
+    println!("{} -> {}", r.a, r.b);
+    for (name, d) in [
+        ("compressed", r.compressed_size),
+        ("uncompressed", r.uncompressed_size),
+        ("files", r.file_bytes),
+    ] {
+        println!(
+            "  {name:<13} {:>10} -> {:>10}  {} ({})",
+            human_bytes(d.a),
+            human_bytes(d.b),
+            signed_bytes(d.delta),
+            percent(d.percent)
+        );
+    }
+    println!(
+        "  layers        {} shared, {} added, {} removed",
+        r.layers_shared,
+        r.layers_added.len(),
+        r.layers_removed.len()
+    );
+    for f in r.added.iter().take(limit) {
+        println!("  + {:>10}  {}", human_bytes(f.size), f.path);
+    }
+    for f in r.removed.iter().take(limit) {
+        println!("  - {:>10}  {}", human_bytes(f.size), f.path);
+    }
+    for c in r.changed.iter().take(limit) {
+        println!(
+            "  ~ {:>10}  {} ({})",
+            signed_bytes(c.size.delta),
+            c.path,
+            c.what.join(", ")
+        );
+    }
+    let hidden = [r.added.len(), r.removed.len(), r.changed.len()]
+        .iter()
+        .map(|n| n.saturating_sub(limit))
+        .sum::<usize>();
+    if hidden > 0 {
+        println!("  ... {hidden} more (--limit, or --format json for all)");
+    }
+    for c in &r.config {
+        println!("  config {}: {} -> {}", c.field, c.a, c.b);
+    }
+    if r.added.is_empty() && r.removed.is_empty() && r.changed.is_empty() && r.config.is_empty() {
+        println!("  no file or config changes");
+    }
+}
+
+pub fn gate(args: &GateArgs, global: &GlobalArgs) -> Result<ExitCode> {
+    let access = access(&args.read)?;
+    let options = GateOptions {
+        measure: if args.by == "uncompressed" {
+            Measure::Uncompressed
+        } else {
+            Measure::Compressed
+        },
+        limit: Limit::parse(&args.max_growth)?,
+        baseline_file: args.baseline.clone(),
+        update: args.update_baseline,
+    };
+    let image = read(&args.image, &access, global)?;
+    let source = match (&args.baseline, &args.baseline_image) {
+        (Some(file), _) => BaselineSource::File(file.clone()),
+        (None, Some(reference)) => {
+            BaselineSource::Image(Box::new(read(reference, &access, global)?))
+        }
+        (None, None) => {
+            return Err(UsageError("give --baseline FILE or --baseline-image REF".into()).into())
+        }
+    };
+    let report = run_gate(&image, source, &options)?;
+    match global.format {
+        Format::Json => print_json(&report, GATE_JSON_SCHEMA)?,
+        Format::Markdown => print!("{}", gate_markdown(&report)),
+        Format::Human => print_gate(&report),
+    }
+    Ok(if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::EXIT_POLICY)
+    })
+}
+
+fn verdict(r: &GateReport) -> &'static str {
+    match (r.updated_baseline, r.passed) {
+        (true, _) => "BASELINE UPDATED",
+        (false, true) => "PASS",
+        (false, false) => "FAIL",
+    }
+}
+
+fn print_gate(r: &GateReport) {
+    let measure = match r.measure {
+        Measure::Compressed => "compressed",
+        Measure::Uncompressed => "uncompressed",
+    };
+    println!(
+        "{}: {} ({measure} size, limit {})",
+        verdict(r),
+        r.reason,
+        r.limit
+    );
+    println!(
+        "  {} ({} bytes) -> {} ({} bytes): {} ({})",
+        human_bytes(r.size.a),
+        r.size.a,
+        human_bytes(r.size.b),
+        r.size.b,
+        signed_bytes(r.size.delta),
+        percent(r.size.percent)
+    );
+    println!("  baseline {}", r.baseline);
+    if !r.biggest_changes.is_empty() && !r.updated_baseline {
+        println!("  biggest file changes (uncompressed):");
+        for c in &r.biggest_changes {
+            println!("    {:>10}  {}", signed_bytes(c.size.delta), c.path);
+        }
+    }
+}
+
+fn gate_markdown(r: &GateReport) -> String {
+    let mut out = format!(
+        "### Image size gate: {}\n\n{} → {} ({}, {}); limit {}. {}\n",
+        verdict(r),
+        human_bytes(r.size.a),
+        human_bytes(r.size.b),
+        signed_bytes(r.size.delta),
+        percent(r.size.percent),
+        r.limit,
+        r.reason
+    );
+    if !r.biggest_changes.is_empty() && !r.updated_baseline {
+        out.push_str("\n| file | change |\n|---|---:|\n");
+        for c in &r.biggest_changes {
+            out.push_str(&format!(
+                "| `{}` | {} |\n",
+                c.path,
+                signed_bytes(c.size.delta)
+            ));
+        }
+    }
+    out
+}

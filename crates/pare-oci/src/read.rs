@@ -1,0 +1,304 @@
+//! Reads image layers without unpacking them: each layer blob is checked against its digest, then
+//! decompressed (gzip, zstd or plain, told by its first bytes) and walked as a tar stream, once. Entry
+//! names are normalized and any that climbs out of the root is an error; whiteouts and opaque whiteouts
+//! become events; regular files are hashed on the way so changed content can be told from unchanged.
+//! Decompression is bounded: a layer that expands past a ratio of its stored size is refused as a bomb.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+
+use sha2::{Digest as _, Sha256};
+
+use crate::digest::format_sha256;
+use crate::layout::Layout;
+use crate::{Error, Result};
+
+/// What an entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    File,
+    Dir,
+    Symlink,
+    Hardlink,
+    Char,
+    Block,
+    Fifo,
+}
+
+/// One entry of a layer.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FileInfo {
+    /// Normalized path without leading `/` (`usr/bin/app`); empty for the root.
+    pub path: String,
+    pub kind: FileKind,
+    pub size: u64,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    /// Link target for symlinks and hard links.
+    pub link: Option<String>,
+    /// sha256 of a regular file's content.
+    pub digest: Option<String>,
+}
+
+/// What walking a layer finds, in tar order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LayerEvent {
+    Entry(FileInfo),
+    /// `.wh.NAME`: NAME (and what is below it) is deleted from the layers below.
+    Whiteout(String),
+    /// `.wh..wh..opq`: everything the layers below put in this directory is hidden.
+    Opaque(String),
+}
+
+/// Limits for reading layers.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadLimits {
+    /// A layer may expand to at most this many times its stored size...
+    pub max_ratio: u64,
+    /// ...or this many bytes, whichever is larger.
+    pub min_allowance: u64,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        Self {
+            max_ratio: 100,
+            min_allowance: 256 << 20,
+        }
+    }
+}
+
+/// Sizes found while walking a layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LayerStats {
+    pub uncompressed_size: u64,
+    pub entries: u64,
+}
+
+/// Walks the layer blob `digest` of `layout`, calling `on_event` for each entry. `diff_id`, when known,
+/// must match the uncompressed stream.
+pub fn read_layer(
+    layout: &Layout,
+    digest: &str,
+    size: u64,
+    diff_id: Option<&str>,
+    limits: ReadLimits,
+    mut on_event: impl FnMut(LayerEvent) -> Result<()>,
+) -> Result<LayerStats> {
+    let path = layout.blob_path(digest)?;
+    if !layout.has_blob(digest, size) {
+        return Err(Error::Blob {
+            digest: digest.into(),
+            path,
+            reason: "the layer blob is missing or has the wrong size".into(),
+        });
+    }
+    if !layout.has_valid_blob(digest, size) {
+        return Err(Error::Blob {
+            digest: digest.into(),
+            path,
+            reason: "content does not match the digest (the blob is corrupt)".into(),
+        });
+    }
+    let bad = |reason: String| Error::Blob {
+        digest: digest.to_string(),
+        path: path.clone(),
+        reason,
+    };
+    let mut file = BufReader::with_capacity(
+        1 << 20,
+        File::open(&path).map_err(Error::io("open layer", &path))?,
+    );
+    let head = io::BufRead::fill_buf(&mut file).map_err(Error::io("read layer", &path))?;
+    let decompressed: Box<dyn Read> = if head.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::bufread::MultiGzDecoder::new(file))
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(
+            zstd::stream::read::Decoder::with_buffer(file)
+                .map_err(|e| bad(format!("cannot start zstd decoding: {e}")))?,
+        )
+    } else {
+        Box::new(file)
+    };
+    let allowance = size
+        .saturating_mul(limits.max_ratio)
+        .max(limits.min_allowance);
+    let counted = Counted {
+        inner: decompressed,
+        hasher: Sha256::new(),
+        read: 0,
+        limit: allowance,
+    };
+    let mut archive = tar::Archive::new(counted);
+    let mut entries = 0u64;
+    let broken = |e: io::Error| {
+        if e.to_string().contains("decompression bomb") {
+            bad(format!("{e}"))
+        } else {
+            bad(format!(
+                "the layer is not a readable tar stream: {e} (truncated or corrupt)"
+            ))
+        }
+    };
+    for entry in archive.entries().map_err(broken)? {
+        let mut entry = match entry {
+            Ok(entry) => entry,
+            // Some writers (umoci 0.4) end the stream right after the last entry's data, without the
+            // padding and end-of-archive blocks. Every byte that was there has been read and hashed,
+            // and the diff_id check below still vouches for the stream.
+            Err(e) if e.to_string() == "unexpected EOF during skip" => break,
+            Err(e) => return Err(broken(e)),
+        };
+        entries += 1;
+        let raw = entry.path_bytes().into_owned();
+        let name = String::from_utf8_lossy(&raw).into_owned();
+        let normalized = normalize_entry(&name).ok_or_else(|| {
+            bad(format!(
+                "entry {name:?} points outside the image root (hostile layer)"
+            ))
+        })?;
+        let (dir, base) = match normalized.rsplit_once('/') {
+            Some((d, b)) => (d.to_string(), b.to_string()),
+            None => (String::new(), normalized.clone()),
+        };
+        if base == ".wh..wh..opq" {
+            on_event(LayerEvent::Opaque(dir))?;
+            continue;
+        }
+        if let Some(hidden) = base.strip_prefix(".wh.") {
+            let target = if dir.is_empty() {
+                hidden.to_string()
+            } else {
+                format!("{dir}/{hidden}")
+            };
+            on_event(LayerEvent::Whiteout(target))?;
+            continue;
+        }
+        let header = entry.header();
+        let kind = match header.entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Continuous => FileKind::File,
+            tar::EntryType::Directory => FileKind::Dir,
+            tar::EntryType::Symlink => FileKind::Symlink,
+            tar::EntryType::Link => FileKind::Hardlink,
+            tar::EntryType::Char => FileKind::Char,
+            tar::EntryType::Block => FileKind::Block,
+            tar::EntryType::Fifo => FileKind::Fifo,
+            _ => continue,
+        };
+        let link = match kind {
+            FileKind::Symlink | FileKind::Hardlink => entry
+                .link_name_bytes()
+                .map(|l| String::from_utf8_lossy(&l).into_owned()),
+            _ => None,
+        };
+        let mode = header.mode().unwrap_or(0) & 0o7777;
+        let uid = header.uid().unwrap_or(0);
+        let gid = header.gid().unwrap_or(0);
+        let declared = header.size().unwrap_or(0);
+        let (size, digest) = if kind == FileKind::File {
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut total = 0u64;
+            loop {
+                let n = entry.read(&mut buf).map_err(broken)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                total += n as u64;
+            }
+            if total != declared {
+                return Err(bad(format!(
+                    "{normalized:?} ends after {total} of {declared} bytes (truncated layer)"
+                )));
+            }
+            (total, Some(format_sha256(&hasher.finalize())))
+        } else {
+            (0, None)
+        };
+        on_event(LayerEvent::Entry(FileInfo {
+            path: normalized,
+            kind,
+            size,
+            mode,
+            uid,
+            gid,
+            link,
+            digest,
+        }))?;
+    }
+    // Read what follows the end-of-archive blocks, so the diff_id covers the whole stream.
+    let mut counted = archive.into_inner();
+    io::copy(&mut counted, &mut io::sink()).map_err(broken)?;
+    let actual = format_sha256(&counted.hasher.finalize());
+    if let Some(expected) = diff_id {
+        if actual != expected {
+            return Err(bad(format!(
+                "the uncompressed layer has digest {actual}, but the config's diff_id is {expected}"
+            )));
+        }
+    }
+    Ok(LayerStats {
+        uncompressed_size: counted.read,
+        entries,
+    })
+}
+
+/// Normalizes a tar entry name: strips `./` and leading `/`, resolves `..` without leaving the root;
+/// None when it would leave the root.
+fn normalize_entry(name: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in name.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// Counts and hashes the uncompressed stream, refusing to go past its limit.
+struct Counted {
+    inner: Box<dyn Read>,
+    hasher: Sha256,
+    read: u64,
+    limit: u64,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read > self.limit {
+            return Err(io::Error::other(format!(
+                "decompression bomb: the layer expands past {} bytes; refusing to read on",
+                self.limit
+            )));
+        }
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_names_stay_inside() {
+        assert_eq!(normalize_entry("./usr/bin/").as_deref(), Some("usr/bin"));
+        assert_eq!(
+            normalize_entry("/etc/passwd").as_deref(),
+            Some("etc/passwd")
+        );
+        assert_eq!(normalize_entry("a/../b").as_deref(), Some("b"));
+        assert_eq!(normalize_entry("./").as_deref(), Some(""));
+        assert_eq!(normalize_entry("../evil"), None);
+        assert_eq!(normalize_entry("a/../../evil"), None);
+    }
+}

@@ -1,0 +1,270 @@
+//! What an image holds: its config, its layers (sizes, history) and the merged file tree after every
+//! layer with whiteouts and opaque whiteouts applied, read in one streaming pass per layer. The base of
+//! `pare diff` and `pare gate` (and of `pare audit`, which adds findings on top).
+
+use std::collections::BTreeMap;
+
+use pare_oci::layout::Layout;
+use pare_oci::read::{read_layer, FileInfo, LayerEvent, ReadLimits};
+use pare_oci::reference::ImageRef;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::transfer::{open_image, Access, TransferReport};
+use crate::{Error, Reporter, Result};
+
+/// One layer as read.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerInfo {
+    pub digest: String,
+    pub diff_id: String,
+    pub media_type: String,
+    /// Stored (compressed) bytes.
+    pub size: u64,
+    pub uncompressed_size: u64,
+    pub entries: u64,
+    /// The history step that made it, if the config says.
+    pub created_by: Option<String>,
+}
+
+/// A path in the merged file tree, with the layer (0-based) that put it there.
+#[derive(Clone, Debug, Serialize)]
+pub struct FileState {
+    #[serde(flatten)]
+    pub info: FileInfo,
+    pub layer: usize,
+}
+
+/// Everything read from an image.
+#[derive(Clone, Debug, Serialize)]
+pub struct ImageContents {
+    pub reference: String,
+    pub manifest_digest: String,
+    pub config: Value,
+    pub layers: Vec<LayerInfo>,
+    /// The final file tree, by normalized path.
+    pub files: BTreeMap<String, FileState>,
+    pub compressed_size: u64,
+    pub uncompressed_size: u64,
+}
+
+impl ImageContents {
+    /// Sum of the sizes of regular files in the final tree.
+    pub fn file_bytes(&self) -> u64 {
+        self.files.values().map(|f| f.info.size).sum()
+    }
+}
+
+/// Reads `reference` (any transport) into [`ImageContents`].
+pub fn read_image(
+    reference: &ImageRef,
+    access: &Access,
+    reporter: &dyn Reporter,
+) -> Result<ImageContents> {
+    let mut transfer = TransferReport::default();
+    let image = open_image(reference, access, reporter, &mut transfer)?;
+    read_opened(
+        &image.layout,
+        &image.manifest,
+        &reference.to_string(),
+        reporter,
+    )
+}
+
+/// Reads an image that is already in a layout.
+pub fn read_opened(
+    layout: &Layout,
+    manifest: &oci_spec::image::Descriptor,
+    reference: &str,
+    reporter: &dyn Reporter,
+) -> Result<ImageContents> {
+    let manifest_digest = manifest.digest().to_string();
+    let bytes = layout.read_blob(&manifest_digest, manifest.size())?;
+    let manifest_json: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Input(format!("{reference}: the manifest is not JSON: {e}")))?;
+    if manifest_json.get("manifests").is_some() {
+        return Err(Error::Input(format!(
+            "{reference} is a multi-platform index; name one image of it (--platform when pulling)"
+        )));
+    }
+    let descriptor = |d: &Value, what: &str| -> Result<(String, u64, String)> {
+        match (d["digest"].as_str(), d["size"].as_u64()) {
+            (Some(digest), Some(size)) if pare_oci::digest::sha256_hex(digest).is_some() => Ok((
+                digest.to_string(),
+                size,
+                d["mediaType"].as_str().unwrap_or_default().to_string(),
+            )),
+            _ => Err(Error::Input(format!(
+                "{reference}: the manifest's {what} has no valid sha256 digest and size"
+            ))),
+        }
+    };
+    let (config_digest, config_size, _) = descriptor(&manifest_json["config"], "config")?;
+    if config_digest == manifest_digest {
+        return Err(Error::Input(format!(
+            "{reference}: the manifest names itself as its config"
+        )));
+    }
+    let config_bytes = layout.read_blob(&config_digest, config_size)?;
+    let config: Value = serde_json::from_slice(&config_bytes)
+        .map_err(|e| Error::Input(format!("{reference}: the image config is not JSON: {e}")))?;
+    let layer_values = manifest_json["layers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if diff_ids.len() != layer_values.len() {
+        return Err(Error::Input(format!(
+            "{reference}: the manifest has {} layers but the config lists {} diff_ids",
+            layer_values.len(),
+            diff_ids.len()
+        )));
+    }
+    let history: Vec<Option<String>> = config["history"]
+        .as_array()
+        .map(|h| {
+            h.iter()
+                .filter(|e| !e["empty_layer"].as_bool().unwrap_or(false))
+                .map(|e| e["created_by"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut files: BTreeMap<String, FileState> = BTreeMap::new();
+    let mut layers = Vec::new();
+    for (index, (value, diff_id)) in layer_values.iter().zip(&diff_ids).enumerate() {
+        let (digest, size, media_type) = descriptor(value, "layer")?;
+        reporter.step(&format!(
+            "reading layer {}/{}: {digest}",
+            index + 1,
+            layer_values.len()
+        ));
+        let stats = read_layer(
+            layout,
+            &digest,
+            size,
+            Some(diff_id),
+            ReadLimits::default(),
+            |event| {
+                apply(&mut files, index, event);
+                Ok(())
+            },
+        )?;
+        layers.push(LayerInfo {
+            digest,
+            diff_id: diff_id.clone(),
+            media_type,
+            size,
+            uncompressed_size: stats.uncompressed_size,
+            entries: stats.entries,
+            created_by: history.get(index).cloned().flatten(),
+        });
+    }
+    Ok(ImageContents {
+        reference: reference.to_string(),
+        manifest_digest,
+        config,
+        compressed_size: layers.iter().map(|l| l.size).sum(),
+        uncompressed_size: layers.iter().map(|l| l.uncompressed_size).sum(),
+        layers,
+        files,
+    })
+}
+
+/// Applies one layer event to the merged tree: whiteouts and opaque directories hide only what lower
+/// layers put there; an entry replaces what was at its path (and a non-directory hides what was below).
+pub fn apply(files: &mut BTreeMap<String, FileState>, layer: usize, event: LayerEvent) {
+    let below = |files: &BTreeMap<String, FileState>, dir: &str, lower_only: bool| -> Vec<String> {
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        files
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter(|(k, f)| !k.is_empty() && (!lower_only || f.layer < layer))
+            .map(|(k, _)| k.clone())
+            .collect()
+    };
+    match event {
+        LayerEvent::Whiteout(path) => {
+            if files.get(&path).is_some_and(|f| f.layer < layer) {
+                files.remove(&path);
+            }
+            for k in below(files, &path, true) {
+                files.remove(&k);
+            }
+        }
+        LayerEvent::Opaque(dir) => {
+            for k in below(files, &dir, true) {
+                files.remove(&k);
+            }
+        }
+        LayerEvent::Entry(info) => {
+            if info.kind != pare_oci::read::FileKind::Dir {
+                for k in below(files, &info.path, false) {
+                    files.remove(&k);
+                }
+            }
+            files.insert(info.path.clone(), FileState { info, layer });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pare_oci::read::FileKind;
+
+    fn file(path: &str, size: u64) -> LayerEvent {
+        LayerEvent::Entry(FileInfo {
+            path: path.into(),
+            kind: if size == 0 {
+                FileKind::Dir
+            } else {
+                FileKind::File
+            },
+            size,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            link: None,
+            digest: None,
+        })
+    }
+
+    #[test]
+    fn whiteouts_and_opaque_directories_hide_lower_layers_only() {
+        let mut files = BTreeMap::new();
+        for e in [
+            file("etc", 0),
+            file("etc/a", 1),
+            file("etc/b", 2),
+            file("opt", 0),
+            file("opt/x", 3),
+            file("optical", 4),
+        ] {
+            apply(&mut files, 0, e);
+        }
+        apply(&mut files, 1, file("opt/y", 5));
+        apply(&mut files, 1, LayerEvent::Opaque("opt".into()));
+        apply(&mut files, 1, LayerEvent::Whiteout("etc/a".into()));
+        let paths: Vec<&str> = files.keys().map(String::as_str).collect();
+        assert_eq!(paths, ["etc", "etc/b", "opt", "opt/y", "optical"]);
+        apply(&mut files, 2, LayerEvent::Whiteout("etc".into()));
+        let paths: Vec<&str> = files.keys().map(String::as_str).collect();
+        assert_eq!(paths, ["opt", "opt/y", "optical"]);
+        apply(&mut files, 3, file("opt", 9));
+        assert_eq!(
+            files.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["opt", "optical"]
+        );
+    }
+}
