@@ -40,6 +40,9 @@ pub struct FileInfo {
     pub link: Option<String>,
     /// sha256 of a regular file's content.
     pub digest: Option<String>,
+    /// The first bytes of a regular file, as many as the caller asked for (see [`read_layer`]).
+    #[serde(skip)]
+    pub sample: Vec<u8>,
 }
 
 /// What walking a layer finds, in tar order.
@@ -78,13 +81,15 @@ pub struct LayerStats {
 }
 
 /// Walks the layer blob `digest` of `layout`, calling `on_event` for each entry. `diff_id`, when known,
-/// must match the uncompressed stream.
+/// must match the uncompressed stream. `sample(path, size)` says how many leading bytes of a regular
+/// file to hand over in [`FileInfo::sample`] (0 for none).
 pub fn read_layer(
     layout: &Layout,
     digest: &str,
     size: u64,
     diff_id: Option<&str>,
     limits: ReadLimits,
+    sample: &dyn Fn(&str, u64) -> usize,
     mut on_event: impl FnMut(LayerEvent) -> Result<()>,
 ) -> Result<LayerStats> {
     let path = layout.blob_path(digest)?;
@@ -197,7 +202,9 @@ pub fn read_layer(
         let uid = header.uid().unwrap_or(0);
         let gid = header.gid().unwrap_or(0);
         let declared = header.size().unwrap_or(0);
+        let mut kept = Vec::new();
         let (size, digest) = if kind == FileKind::File {
+            let want = sample(&normalized, declared);
             let mut hasher = Sha256::new();
             let mut buf = vec![0u8; 64 * 1024];
             let mut total = 0u64;
@@ -207,6 +214,10 @@ pub fn read_layer(
                     break;
                 }
                 hasher.update(&buf[..n]);
+                if kept.len() < want {
+                    let take = (want - kept.len()).min(n);
+                    kept.extend_from_slice(&buf[..take]);
+                }
                 total += n as u64;
             }
             if total != declared {
@@ -227,6 +238,7 @@ pub fn read_layer(
             gid,
             link,
             digest,
+            sample: kept,
         }))?;
     }
     // Read what follows the end-of-archive blocks, so the diff_id covers the whole stream.

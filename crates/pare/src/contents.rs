@@ -61,6 +61,16 @@ pub fn read_image(
     access: &Access,
     reporter: &dyn Reporter,
 ) -> Result<ImageContents> {
+    read_image_with(reference, access, reporter, &mut NoObserver)
+}
+
+/// Reads `reference` while an observer sees every layer event (with file samples) before it is applied.
+pub fn read_image_with(
+    reference: &ImageRef,
+    access: &Access,
+    reporter: &dyn Reporter,
+    observer: &mut dyn Observer,
+) -> Result<ImageContents> {
     let mut transfer = TransferReport::default();
     let image = open_image(reference, access, reporter, &mut transfer)?;
     read_opened(
@@ -68,8 +78,26 @@ pub fn read_image(
         &image.manifest,
         &reference.to_string(),
         reporter,
+        observer,
     )
 }
+
+/// Sees an image while it is read: the config first, then every layer event in order.
+pub trait Observer {
+    /// The config, before any layer (to learn the entrypoint, say).
+    fn config(&mut self, _config: &Value) {}
+    /// How many leading bytes of a regular file to sample for [`Observer::event`].
+    fn sample(&self, _path: &str, _size: u64) -> usize {
+        0
+    }
+    /// One layer event, before it is applied to the merged tree.
+    fn event(&mut self, _layer: usize, _event: &LayerEvent) {}
+}
+
+/// Sees nothing.
+pub struct NoObserver;
+
+impl Observer for NoObserver {}
 
 /// Reads an image that is already in a layout.
 pub fn read_opened(
@@ -77,6 +105,7 @@ pub fn read_opened(
     manifest: &oci_spec::image::Descriptor,
     reference: &str,
     reporter: &dyn Reporter,
+    observer: &mut dyn Observer,
 ) -> Result<ImageContents> {
     let manifest_digest = manifest.digest().to_string();
     let bytes = layout.read_blob(&manifest_digest, manifest.size())?;
@@ -108,6 +137,7 @@ pub fn read_opened(
     let config_bytes = layout.read_blob(&config_digest, config_size)?;
     let config: Value = serde_json::from_slice(&config_bytes)
         .map_err(|e| Error::Input(format!("{reference}: the image config is not JSON: {e}")))?;
+    observer.config(&config);
     let layer_values = manifest_json["layers"]
         .as_array()
         .cloned()
@@ -145,17 +175,27 @@ pub fn read_opened(
             index + 1,
             layer_values.len()
         ));
+        let sample = |path: &str, size: u64| observer.sample(path, size);
+        let mut events = Vec::new();
         let stats = read_layer(
             layout,
             &digest,
             size,
             Some(diff_id),
             ReadLimits::default(),
+            &sample,
             |event| {
-                apply(&mut files, index, event);
+                events.push(event);
                 Ok(())
             },
         )?;
+        for mut event in events {
+            observer.event(index, &event);
+            if let LayerEvent::Entry(info) = &mut event {
+                info.sample = Vec::new();
+            }
+            apply(&mut files, index, event);
+        }
         layers.push(LayerInfo {
             digest,
             diff_id: diff_id.clone(),
