@@ -50,6 +50,9 @@ pub enum Command {
     /// Copy an image between any two of oci:, oci-archive:, docker-archive: and docker://.
     #[command(after_help = COPY_EXAMPLES)]
     Copy(TransferArgs),
+    /// Explain an image: layers, waste, attack surface, secrets, and whether it will start.
+    #[command(after_help = AUDIT_EXAMPLES)]
+    Audit(AuditArgs),
     /// Show what changed between two images: files, sizes, layers, config.
     #[command(after_help = DIFF_EXAMPLES)]
     Diff(DiffArgs),
@@ -67,6 +70,26 @@ Examples:
   pare inspect-binary --root /srv/sysroot --format json ./app
 Shows linkage, loader, needed libraries, RPATH/RUNPATH, the newest GLIBC version needed, Go build
 info, cargo-auditable dependencies, and the library closure the loader would resolve.";
+
+const AUDIT_EXAMPLES: &str = "\
+Examples:
+  pare audit oci:out:latest
+  pare audit docker-archive:app.tar --format json > report.json
+  pare audit oci:out --fail-on critical       # exit 1 only for critical findings
+Exit codes: 0 no finding at or above --fail-on, 1 otherwise, 2 bad input.";
+
+/// Arguments of audit.
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// The image (any reference form).
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// Fail (exit 1) on findings at or above this severity: info, low, medium, high, critical.
+    #[arg(long, default_value = "high", value_name = "SEVERITY")]
+    pub fail_on: String,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
 
 const DIFF_EXAMPLES: &str = "\
 Examples:

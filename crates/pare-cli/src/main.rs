@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         cli::Command::Pull(args) => {
             commands::transfer::run(commands::transfer::Verb::Pull, args, &cli.global)
         }
+        cli::Command::Audit(args) => commands::compare::audit(args, &cli.global),
         cli::Command::Diff(args) => commands::compare::diff(args, &cli.global),
         cli::Command::Gate(args) => commands::compare::gate(args, &cli.global),
         cli::Command::InspectBinary(args) => commands::inspect::run(args, &cli.global),

@@ -2,6 +2,7 @@
 //! (`build::build(&BuildOptions, &dyn Reporter)`), returning a report; progress and warnings go through
 //! the [`Reporter`] trait. Nothing here parses arguments, prints, or exits: that is `pare-cli`.
 
+pub mod audit;
 pub mod build;
 pub mod contents;
 pub mod diff;

@@ -1,5 +1,5 @@
-//! `pare diff` and `pare gate`: references -> `pare::contents::read_image` -> `pare::diff` /
-//! `pare::gate` -> text, JSON or markdown.
+//! `pare audit`, `pare diff` and `pare gate`: references -> `pare::contents` -> `pare::audit`,
+//! `pare::diff` or `pare::gate` -> text, JSON or markdown.
 
 use std::process::ExitCode;
 
@@ -12,9 +12,11 @@ use pare_oci::image::Platform;
 use pare_oci::reference::ImageRef;
 
 use super::UsageError;
-use crate::cli::{DiffArgs, Format, GateArgs, GlobalArgs, ReadArgs};
+use crate::cli::{AuditArgs, DiffArgs, Format, GateArgs, GlobalArgs, ReadArgs};
 use crate::output::{human_bytes, print_json, TerminalReporter};
 
+/// Version of `pare audit --format json`.
+pub const AUDIT_JSON_SCHEMA: &str = "pare.audit/v1";
 /// Versions of the JSON documents.
 pub const DIFF_JSON_SCHEMA: &str = "pare.diff/v1";
 pub const GATE_JSON_SCHEMA: &str = "pare.gate/v1";
@@ -200,4 +202,104 @@ fn gate_markdown(r: &GateReport) -> String {
         }
     }
     out
+}
+
+pub fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<ExitCode> {
+    crate::output::text_or_json(global.format, "pare audit")?;
+    let options = pare::audit::AuditOptions {
+        image: ImageRef::parse(&args.image).map_err(pare::Error::from)?,
+        access: access(&args.read)?,
+        fail_on: pare::audit::Severity::parse(&args.fail_on)?,
+    };
+    let report = pare::audit::audit(&options, &TerminalReporter::new(global.quiet))?;
+    match global.format {
+        Format::Json => print_json(&report, AUDIT_JSON_SCHEMA)?,
+        _ => print_audit(&report),
+    }
+    Ok(if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::EXIT_POLICY)
+    })
+}
+
+fn print_audit(r: &pare::audit::AuditReport) {
+    println!("{} ({})", r.image, r.manifest_digest);
+    println!(
+        "  os {}   user {}",
+        r.os.as_deref().unwrap_or("unknown"),
+        if r.user.is_empty() {
+            "(unset: root)"
+        } else {
+            r.user.as_str()
+        }
+    );
+    println!(
+        "  size {} stored, {} uncompressed, {} in files",
+        human_bytes(r.compressed_size),
+        human_bytes(r.uncompressed_size),
+        human_bytes(r.file_bytes)
+    );
+    println!("  layers:");
+    for (i, l) in r.layers.iter().enumerate() {
+        println!(
+            "    {:>2} {:>10} stored {:>10} uncompressed {:>6} entries  {}",
+            i,
+            human_bytes(l.info.size),
+            human_bytes(l.info.uncompressed_size),
+            l.info.entries,
+            l.info.created_by.as_deref().unwrap_or("")
+        );
+        for (path, size) in l.largest_files.iter().take(3) {
+            println!("         {:>10}  {path}", human_bytes(*size));
+        }
+    }
+    println!(
+        "  waste: {} ({} bytes)",
+        human_bytes(r.waste_bytes),
+        r.waste_bytes
+    );
+    for (kind, bytes) in &r.waste_by_kind {
+        println!(
+            "    {:<16} {}",
+            serde_json::to_value(kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            human_bytes(*bytes)
+        );
+    }
+    for w in r.waste.iter().take(10) {
+        println!(
+            "    {:>10}  {} (layer {})",
+            human_bytes(w.bytes),
+            w.path,
+            w.layer
+        );
+    }
+    if r.findings.is_empty() {
+        println!("  findings: none");
+    } else {
+        println!("  findings:");
+        for f in &r.findings {
+            let severity = serde_json::to_value(f.severity)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let place = match (&f.path, f.layer) {
+                (Some(p), Some(l)) => format!(" {p} (layer {l})"),
+                (Some(p), None) => format!(" {p}"),
+                _ => String::new(),
+            };
+            println!("    {severity:<8} {}{place}: {}", f.rule, f.reason);
+        }
+    }
+    println!(
+        "  {}",
+        if r.passed {
+            "PASS"
+        } else {
+            "FAIL: findings at or above the --fail-on severity"
+        }
+    );
 }

@@ -1,0 +1,858 @@
+//! `pare audit`: explains an image in one streaming pass: layers and their biggest files, waste
+//! (bytes shipped but not in the final tree, each counted once, the kept copy never counted; metadata-only
+//! rewrites; identical content at several paths; package-manager residue), findings (shells, package
+//! managers, network and build tools, setuid, world-writable, devices, root or unknown user, root
+//! directory mode, private keys and tokens in files, ENV and history, `.git`, a missing CA bundle) and
+//! "will it start". Every finding has a rule id, a severity, the path and layer, and a reason.
+
+use std::collections::{BTreeMap, HashMap};
+
+use pare_oci::read::{FileKind, LayerEvent};
+use pare_oci::reference::ImageRef;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::contents::{read_opened, FileState, ImageContents, LayerInfo, Observer};
+use crate::transfer::{open_image, Access, TransferReport};
+use crate::{Error, Reporter, Result};
+
+/// How bad a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// Parses `info`, `low`, `medium`, `high`, `critical`.
+    pub fn parse(text: &str) -> Result<Self> {
+        Ok(match text {
+            "info" => Severity::Info,
+            "low" => Severity::Low,
+            "medium" => Severity::Medium,
+            "high" => Severity::High,
+            "critical" => Severity::Critical,
+            other => {
+                return Err(Error::Input(format!(
+                    "severity {other:?} is not one of info, low, medium, high, critical"
+                )))
+            }
+        })
+    }
+}
+
+/// One finding.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub severity: Severity,
+    /// Image path, when the finding is about a file.
+    pub path: Option<String>,
+    /// 0-based layer that ships it.
+    pub layer: Option<usize>,
+    pub reason: String,
+}
+
+/// Why bytes are counted as waste.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WasteKind {
+    /// Replaced by a later layer with other content.
+    Overwritten,
+    /// Deleted (whiteout) by a later layer.
+    Deleted,
+    /// Re-shipped by a later layer only to change mode or owner.
+    MetadataOnly,
+    /// The same content at another path of the final tree.
+    Duplicate,
+    /// Package-manager caches and lists in the final tree.
+    PackageResidue,
+}
+
+/// Bytes counted as waste.
+#[derive(Clone, Debug, Serialize)]
+pub struct Waste {
+    pub kind: WasteKind,
+    pub path: String,
+    pub layer: usize,
+    pub bytes: u64,
+}
+
+/// A layer with its biggest files.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditLayer {
+    #[serde(flatten)]
+    pub info: LayerInfo,
+    /// Up to five (path, bytes), biggest first.
+    pub largest_files: Vec<(String, u64)>,
+}
+
+/// What `pare audit` found.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditReport {
+    pub image: String,
+    pub manifest_digest: String,
+    pub os: Option<String>,
+    pub user: String,
+    pub compressed_size: u64,
+    pub uncompressed_size: u64,
+    /// Bytes of regular files in the final tree.
+    pub file_bytes: u64,
+    pub layers: Vec<AuditLayer>,
+    pub waste_bytes: u64,
+    pub waste_by_kind: BTreeMap<WasteKind, u64>,
+    /// Waste items, biggest first (at most 100).
+    pub waste: Vec<Waste>,
+    pub findings: Vec<Finding>,
+    pub fail_on: Severity,
+    pub passed: bool,
+}
+
+/// What to audit and how strictly.
+#[derive(Clone, Debug)]
+pub struct AuditOptions {
+    pub image: ImageRef,
+    pub access: Access,
+    /// Findings at or above this severity fail the audit (exit 1).
+    pub fail_on: Severity,
+}
+
+/// Largest file scanned for secrets (first bytes only).
+const SECRET_SAMPLE: usize = 64 * 1024;
+
+#[derive(Default)]
+struct Recorder {
+    /// Per layer: (path, size, digest) of every regular file shipped.
+    shipped: Vec<Vec<(String, u64, Option<String>)>>,
+    findings: Vec<Finding>,
+    /// Latest content of the small files audit reads (passwd, group, os-release).
+    small: HashMap<String, Vec<u8>>,
+}
+
+const SMALL_FILES: [&str; 4] = [
+    "etc/passwd",
+    "etc/group",
+    "etc/os-release",
+    "usr/lib/os-release",
+];
+
+impl Observer for Recorder {
+    fn sample(&self, path: &str, _size: u64) -> usize {
+        if SMALL_FILES.contains(&path) {
+            1 << 20
+        } else {
+            SECRET_SAMPLE
+        }
+    }
+
+    fn event(&mut self, layer: usize, event: &LayerEvent) {
+        if self.shipped.len() <= layer {
+            self.shipped.resize(layer + 1, Vec::new());
+        }
+        let LayerEvent::Entry(info) = event else {
+            return;
+        };
+        if info.kind != FileKind::File {
+            return;
+        }
+        self.shipped[layer].push((info.path.clone(), info.size, info.digest.clone()));
+        if SMALL_FILES.contains(&info.path.as_str()) {
+            self.small.insert(info.path.clone(), info.sample.clone());
+        }
+        for (rule, reason) in secrets_in(&info.path, &info.sample) {
+            self.findings.push(Finding {
+                rule,
+                severity: Severity::Critical,
+                path: Some(format!("/{}", info.path)),
+                layer: Some(layer),
+                reason,
+            });
+        }
+    }
+}
+
+/// Audits an image.
+pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditReport> {
+    let mut transfer = TransferReport::default();
+    let opened = open_image(&options.image, &options.access, reporter, &mut transfer)?;
+    let mut recorder = Recorder::default();
+    let contents = read_opened(
+        &opened.layout,
+        &opened.manifest,
+        &options.image.to_string(),
+        reporter,
+        &mut recorder,
+    )?;
+    let mut findings = std::mem::take(&mut recorder.findings);
+    findings.extend(tree_findings(&contents));
+    findings.extend(config_findings(&contents, &recorder));
+    findings.extend(start_findings(&contents, &opened, reporter)?);
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.rule.cmp(b.rule))
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    let waste = waste(&contents, &recorder);
+    let mut waste_by_kind: BTreeMap<WasteKind, u64> = BTreeMap::new();
+    for w in &waste {
+        *waste_by_kind.entry(w.kind).or_default() += w.bytes;
+    }
+    let waste_bytes = waste.iter().map(|w| w.bytes).sum();
+    let layers = contents
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, info)| {
+            let mut files: Vec<(String, u64)> = recorder
+                .shipped
+                .get(i)
+                .map(|v| v.iter().map(|(p, s, _)| (format!("/{p}"), *s)).collect())
+                .unwrap_or_default();
+            files.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            files.truncate(5);
+            AuditLayer {
+                info: info.clone(),
+                largest_files: files,
+            }
+        })
+        .collect();
+    let os = os_name(&recorder, &contents);
+    let passed = !findings.iter().any(|f| f.severity >= options.fail_on);
+    let mut waste_top = waste;
+    waste_top.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
+    waste_top.truncate(100);
+    Ok(AuditReport {
+        image: contents.reference.clone(),
+        manifest_digest: contents.manifest_digest.clone(),
+        os,
+        user: contents.config["config"]["User"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+        compressed_size: contents.compressed_size,
+        uncompressed_size: contents.uncompressed_size,
+        file_bytes: contents.file_bytes(),
+        layers,
+        waste_bytes,
+        waste_by_kind,
+        waste: waste_top,
+        findings,
+        fail_on: options.fail_on,
+        passed,
+    })
+}
+
+fn os_name(recorder: &Recorder, contents: &ImageContents) -> Option<String> {
+    let text = ["etc/os-release", "usr/lib/os-release"]
+        .iter()
+        .filter(|p| contents.files.contains_key(**p))
+        .find_map(|p| recorder.small.get(*p))?;
+    let text = String::from_utf8_lossy(text);
+    text.lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim_matches('"').to_string())
+}
+
+/// Waste: every shipped copy that is not the one in the final tree, plus duplicates and residue.
+fn waste(contents: &ImageContents, recorder: &Recorder) -> Vec<Waste> {
+    let mut out = Vec::new();
+    for (layer, files) in recorder.shipped.iter().enumerate() {
+        for (path, size, digest) in files {
+            if *size == 0 {
+                continue;
+            }
+            let kind = match contents.files.get(path) {
+                Some(kept) if kept.layer == layer => continue,
+                Some(kept) if kept.info.digest == *digest && kept.layer > layer => {
+                    WasteKind::MetadataOnly
+                }
+                Some(_) => WasteKind::Overwritten,
+                None => WasteKind::Deleted,
+            };
+            out.push(Waste {
+                kind,
+                path: format!("/{path}"),
+                layer,
+                bytes: *size,
+            });
+        }
+    }
+    let mut by_digest: BTreeMap<&str, Vec<&FileState>> = BTreeMap::new();
+    for f in contents.files.values() {
+        if let (FileKind::File, Some(d), true) =
+            (f.info.kind, f.info.digest.as_deref(), f.info.size > 0)
+        {
+            by_digest.entry(d).or_default().push(f);
+        }
+    }
+    for copies in by_digest.values().filter(|c| c.len() > 1) {
+        for extra in &copies[1..] {
+            out.push(Waste {
+                kind: WasteKind::Duplicate,
+                path: format!("/{}", extra.info.path),
+                layer: extra.layer,
+                bytes: extra.info.size,
+            });
+        }
+    }
+    const RESIDUE: [&str; 7] = [
+        "var/lib/apt/lists/",
+        "var/cache/apt/",
+        "var/cache/apk/",
+        "root/.cache/pip/",
+        "root/.npm/",
+        "var/cache/yum/",
+        "var/cache/dnf/",
+    ];
+    for f in contents.files.values() {
+        if f.info.kind == FileKind::File
+            && f.info.size > 0
+            && RESIDUE.iter().any(|r| f.info.path.starts_with(r))
+            && !f.info.path.ends_with("/lock")
+        {
+            out.push(Waste {
+                kind: WasteKind::PackageResidue,
+                path: format!("/{}", f.info.path),
+                layer: f.layer,
+                bytes: f.info.size,
+            });
+        }
+    }
+    out
+}
+
+const BIN_DIRS: [&str; 6] = [
+    "bin",
+    "sbin",
+    "usr/bin",
+    "usr/sbin",
+    "usr/local/bin",
+    "usr/local/sbin",
+];
+
+/// (names, rule, severity, what) for tools an attacker would love.
+const TOOLS: [(&[&str], &str, Severity, &str); 4] = [
+    (
+        &["sh", "bash", "dash", "ash", "zsh", "ksh", "busybox"],
+        "PARE-SHELL",
+        Severity::Medium,
+        "a shell lets an attacker run anything",
+    ),
+    (
+        &[
+            "apt", "apt-get", "dpkg", "apk", "yum", "dnf", "rpm", "pip", "pip3", "npm", "gem",
+        ],
+        "PARE-PACKAGE-MANAGER",
+        Severity::Medium,
+        "a package manager lets an attacker install tools",
+    ),
+    (
+        &[
+            "curl", "wget", "nc", "ncat", "netcat", "telnet", "ssh", "scp", "socat",
+        ],
+        "PARE-NETWORK-TOOL",
+        Severity::Medium,
+        "a network tool helps an attacker fetch payloads and exfiltrate",
+    ),
+    (
+        &[
+            "gcc", "cc", "g++", "c++", "clang", "make", "go", "rustc", "cargo", "javac", "as", "ld",
+        ],
+        "PARE-BUILD-TOOL",
+        Severity::Medium,
+        "build tools belong in the build stage, not the runtime image",
+    ),
+];
+
+fn tree_findings(contents: &ImageContents) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut add = |rule, severity, f: &FileState, reason: String| {
+        out.push(Finding {
+            rule,
+            severity,
+            path: Some(format!("/{}", f.info.path)),
+            layer: Some(f.layer),
+            reason,
+        });
+    };
+    for f in contents.files.values() {
+        let path = f.info.path.as_str();
+        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+        if BIN_DIRS.contains(&dir) && f.info.kind != FileKind::Dir {
+            for (names, rule, severity, why) in TOOLS {
+                if names.contains(&name) {
+                    add(rule, severity, f, format!("{name}: {why}"));
+                }
+            }
+        }
+        let mode = f.info.mode;
+        if f.info.kind == FileKind::File && mode & 0o6000 != 0 {
+            add(
+                "PARE-SETUID",
+                Severity::High,
+                f,
+                format!("mode {mode:04o}: runs with its owner's or group's rights"),
+            );
+        }
+        let world_writable = mode & 0o002 != 0;
+        match f.info.kind {
+            FileKind::Dir if world_writable && mode & 0o1000 == 0 => add(
+                "PARE-WORLD-WRITABLE",
+                Severity::Medium,
+                f,
+                format!(
+                    "directory mode {mode:04o}: anyone can replace files in it (no sticky bit)"
+                ),
+            ),
+            FileKind::File if world_writable => add(
+                "PARE-WORLD-WRITABLE",
+                Severity::Medium,
+                f,
+                format!("file mode {mode:04o}: anyone can change it"),
+            ),
+            FileKind::Char | FileKind::Block => add(
+                "PARE-DEVICE",
+                Severity::Medium,
+                f,
+                "device node shipped in the image; runtimes provide /dev".into(),
+            ),
+            _ => {}
+        }
+        if f.info.kind == FileKind::Dir && (name == ".git") {
+            add(
+                "PARE-GIT-DIR",
+                Severity::Medium,
+                f,
+                "a .git directory ships source history and maybe credentials".into(),
+            );
+        }
+        if f.info.kind == FileKind::Dir && path.is_empty() && mode != 0o755 {
+            add(
+                "PARE-ROOT-MODE",
+                Severity::High,
+                f,
+                format!(
+                    "the root directory has mode {mode:04o}; 0755 is needed for non-root users"
+                ),
+            );
+        }
+    }
+    let tls_client = contents.files.keys().any(|p| {
+        let name = p.rsplit('/').next().unwrap_or(p);
+        name.starts_with("libssl.so")
+            || name.starts_with("libgnutls.so")
+            || (name == "curl" || name == "wget")
+    });
+    let has_bundle = [
+        "etc/ssl/certs/ca-certificates.crt",
+        "etc/pki/tls/certs/ca-bundle.crt",
+        "etc/ssl/cert.pem",
+    ]
+    .iter()
+    .any(|p| contents.files.contains_key(*p));
+    let env_bundle = env_of(contents).iter().any(|(k, _)| k == "SSL_CERT_FILE");
+    if tls_client && !has_bundle && !env_bundle {
+        out.push(Finding {
+            rule: "PARE-NO-CA-BUNDLE",
+            severity: Severity::Medium,
+            path: None,
+            layer: None,
+            reason: "the image ships a TLS library or client but no CA bundle; TLS connections will fail to verify".into(),
+        });
+    }
+    out
+}
+
+fn env_of(contents: &ImageContents) -> Vec<(String, String)> {
+    contents.config["config"]["Env"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .filter_map(|kv| {
+                    kv.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn config_findings(contents: &ImageContents, recorder: &Recorder) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let user = contents.config["config"]["User"].as_str().unwrap_or("");
+    let name = user.split(':').next().unwrap_or("");
+    let finding = |rule, severity, reason: String| Finding {
+        rule,
+        severity,
+        path: None,
+        layer: None,
+        reason,
+    };
+    if name.is_empty() || name == "0" || name == "root" {
+        out.push(finding(
+            "PARE-USER-ROOT",
+            Severity::High,
+            format!(
+                "the image runs as root (User {user:?}); a compromised process owns the container"
+            ),
+        ));
+    } else if name.parse::<u32>().is_err() {
+        let known = contents.files.contains_key("etc/passwd")
+            && recorder.small.get("etc/passwd").is_some_and(|p| {
+                String::from_utf8_lossy(p)
+                    .lines()
+                    .any(|l| l.split(':').next() == Some(name))
+            });
+        if !known {
+            out.push(finding(
+                "PARE-USER-UNKNOWN",
+                Severity::High,
+                format!(
+                    "User {name:?} is not in the image's /etc/passwd; the container will not start"
+                ),
+            ));
+        }
+    }
+    for (key, value) in env_of(contents) {
+        let upper = key.to_ascii_uppercase();
+        let secret_name = [
+            "PASSWORD",
+            "SECRET",
+            "TOKEN",
+            "API_KEY",
+            "PRIVATE_KEY",
+            "ACCESS_KEY",
+        ]
+        .iter()
+        .any(|s| upper.contains(s));
+        if (secret_name && !value.is_empty()) || !secrets_in("env", value.as_bytes()).is_empty() {
+            out.push(finding(
+                "PARE-SECRET-ENV",
+                Severity::Critical,
+                format!("ENV {key} holds a secret; anyone who pulls the image can read it"),
+            ));
+        }
+    }
+    if let Some(history) = contents.config["history"].as_array() {
+        for h in history {
+            let created_by = h["created_by"].as_str().unwrap_or("");
+            for (rule, reason) in secrets_in("history", created_by.as_bytes()) {
+                out.push(finding(
+                    rule,
+                    Severity::Critical,
+                    format!("image history: {reason}"),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Secret patterns found in a file's first bytes: (rule, reason).
+pub fn secrets_in(path: &str, bytes: &[u8]) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if name == ".env" || name.starts_with(".env.") {
+        out.push((
+            "PARE-SECRET-DOTENV",
+            format!("{name}: environment files usually hold credentials"),
+        ));
+    }
+    let text = String::from_utf8_lossy(bytes);
+    const KEY_MARKERS: [&str; 6] = [
+        "-----BEGIN RSA PRIVATE KEY-----",
+        "-----BEGIN OPENSSH PRIVATE KEY-----",
+        "-----BEGIN EC PRIVATE KEY-----",
+        "-----BEGIN DSA PRIVATE KEY-----",
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----",
+        "-----BEGIN PRIVATE KEY-----",
+    ];
+    if let Some(marker) = KEY_MARKERS.iter().find(|m| text.contains(**m)) {
+        out.push((
+            "PARE-SECRET-PRIVATE-KEY",
+            format!("a PEM private key ({})", marker.trim_matches('-')),
+        ));
+    }
+    let token = |prefix: &str, len: usize, charset: fn(u8) -> bool| {
+        text.match_indices(prefix).any(|(i, _)| {
+            let rest = &text.as_bytes()[i + prefix.len()..];
+            rest.len() >= len && rest[..len].iter().all(|&b| charset(b))
+        })
+    };
+    let alnum = |b: u8| b.is_ascii_alphanumeric();
+    let upper_digit = |b: u8| b.is_ascii_uppercase() || b.is_ascii_digit();
+    let gitlab = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    if token("AKIA", 16, upper_digit) || token("ASIA", 16, upper_digit) {
+        out.push(("PARE-SECRET-CLOUD-KEY", "an AWS access key id".into()));
+    }
+    if ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"]
+        .iter()
+        .any(|p| token(p, 36, alnum))
+        || token("github_pat_", 40, gitlab)
+    {
+        out.push(("PARE-SECRET-TOKEN", "a GitHub token".into()));
+    }
+    if token("glpat-", 20, gitlab) {
+        out.push(("PARE-SECRET-TOKEN", "a GitLab token".into()));
+    }
+    if token("npm_", 36, alnum) {
+        out.push(("PARE-SECRET-TOKEN", "an npm token".into()));
+    }
+    if text.contains("pypi-AgEIcHlwaS5vcmc") {
+        out.push(("PARE-SECRET-TOKEN", "a PyPI token".into()));
+    }
+    if name == "config.json"
+        && path.contains(".docker/")
+        && text.contains("\"auths\"")
+        && text.contains("\"auth\"")
+    {
+        out.push((
+            "PARE-SECRET-DOCKER-AUTH",
+            "docker registry credentials (.docker/config.json auths)".into(),
+        ));
+    }
+    out
+}
+
+/// "Will it start": the program exists, is executable by the user, and a dynamic ELF finds its loader
+/// and the libraries it names directly.
+fn start_findings(
+    contents: &ImageContents,
+    opened: &crate::transfer::OpenedImage,
+    reporter: &dyn Reporter,
+) -> Result<Vec<Finding>> {
+    let config = &contents.config["config"];
+    let first = |v: &Value| {
+        v.as_array()
+            .and_then(|a| a.first())
+            .and_then(|s| s.as_str())
+            .map(str::to_string)
+    };
+    let Some(program) = first(&config["Entrypoint"]).or_else(|| first(&config["Cmd"])) else {
+        return Ok(vec![start(
+            "the image has no entrypoint and no cmd".into(),
+            None,
+        )]);
+    };
+    let path_env = env_of(contents)
+        .into_iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    let candidates: Vec<String> = if program.contains('/') {
+        vec![program.clone()]
+    } else {
+        path_env
+            .split(':')
+            .filter(|d| d.starts_with('/'))
+            .map(|d| format!("{d}/{program}"))
+            .collect()
+    };
+    let Some((path, state)) = candidates.iter().find_map(|c| resolve(&contents.files, c)) else {
+        return Ok(vec![start(
+            format!("the program {program} does not exist in the image"),
+            None,
+        )]);
+    };
+    let mut out = Vec::new();
+    if state.info.kind != FileKind::File {
+        out.push(start(
+            format!("{program} (/{path}) is not a regular file"),
+            Some(&path),
+        ));
+        return Ok(out);
+    }
+    if state.info.mode & 0o111 == 0 {
+        out.push(start(
+            format!(
+                "{program} (/{path}) is not executable (mode {:04o})",
+                state.info.mode
+            ),
+            Some(&path),
+        ));
+    }
+    // Read the program itself from its layer to see what it links.
+    let layer = &contents.layers[state.layer];
+    let want = path.clone();
+    let mut bytes = Vec::new();
+    pare_oci::read::read_layer(
+        &opened.layout,
+        &layer.digest,
+        layer.size,
+        Some(&layer.diff_id),
+        pare_oci::read::ReadLimits::default(),
+        &|p: &str, size: u64| {
+            if p == want {
+                usize::try_from(size).unwrap_or(0)
+            } else {
+                0
+            }
+        },
+        |event| {
+            if let LayerEvent::Entry(info) = event {
+                if info.path == want {
+                    bytes = info.sample;
+                }
+            }
+            Ok(())
+        },
+    )?;
+    reporter.step(&format!("checked {program} ({} bytes)", bytes.len()));
+    if pare_elf::is_elf(&bytes) {
+        match pare_elf::inspect(&bytes) {
+            Err(e) => out.push(start(format!("{program}: {e}"), Some(&path))),
+            Ok(facts) if facts.linkage == pare_elf::Linkage::Dynamic => {
+                if let Some(interp) = &facts.interpreter {
+                    if resolve(&contents.files, interp).is_none() {
+                        out.push(start(format!("{program} needs the loader {interp}, which the image does not have"), Some(&path)));
+                    }
+                }
+                let dirs = library_dirs(&facts);
+                for needed in &facts.needed {
+                    if !dirs
+                        .iter()
+                        .any(|d| resolve(&contents.files, &format!("{d}/{needed}")).is_some())
+                    {
+                        out.push(start(
+                            format!("{program} needs {needed}, which the image does not have"),
+                            Some(&path),
+                        ));
+                    }
+                }
+            }
+            Ok(_) => {}
+        }
+    } else if let Some(rest) = bytes.strip_prefix(b"#!") {
+        let line = String::from_utf8_lossy(
+            &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())],
+        )
+        .into_owned();
+        if let Some(interp) = line.split_whitespace().next() {
+            if resolve(&contents.files, interp).is_none() {
+                out.push(start(
+                    format!("{program} is a script for {interp}, which the image does not have"),
+                    Some(&path),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn start(reason: String, path: Option<&str>) -> Finding {
+    Finding {
+        rule: "PARE-WONT-START",
+        severity: Severity::Critical,
+        path: path.map(|p| format!("/{p}")),
+        layer: None,
+        reason,
+    }
+}
+
+fn library_dirs(facts: &pare_elf::ElfFacts) -> Vec<String> {
+    let mut dirs: Vec<String> = facts.rpath.iter().chain(&facts.runpath).cloned().collect();
+    let triple = match facts.machine {
+        goblin_machine::X86_64 => "x86_64-linux-gnu",
+        goblin_machine::AARCH64 => "aarch64-linux-gnu",
+        _ => "",
+    };
+    for base in ["/lib", "/usr/lib", "/usr/local/lib"] {
+        if !triple.is_empty() {
+            dirs.push(format!("{base}/{triple}"));
+        }
+        dirs.push(base.to_string());
+    }
+    dirs.extend(["/lib64".to_string(), "/usr/lib64".to_string()]);
+    dirs
+}
+
+/// ELF machine numbers audit cares about.
+mod goblin_machine {
+    pub const X86_64: u16 = 62;
+    pub const AARCH64: u16 = 183;
+}
+
+/// Resolves a path in the final tree, following symlinks (inside the tree) and hard links.
+fn resolve<'a>(
+    files: &'a BTreeMap<String, FileState>,
+    path: &str,
+) -> Option<(String, &'a FileState)> {
+    let mut queue: std::collections::VecDeque<String> =
+        path.split('/').map(str::to_string).collect();
+    let mut current: Vec<String> = Vec::new();
+    let mut hops = 0;
+    while let Some(part) = queue.pop_front() {
+        match part.as_str() {
+            "" | "." => continue,
+            ".." => {
+                current.pop();
+                continue;
+            }
+            _ => {}
+        }
+        current.push(part);
+        let key = current.join("/");
+        let state = files.get(&key)?;
+        if state.info.kind == FileKind::Symlink {
+            hops += 1;
+            if hops > 40 {
+                return None;
+            }
+            let target = state.info.link.clone().unwrap_or_default();
+            current.pop();
+            if target.starts_with('/') {
+                current.clear();
+            }
+            for p in target.split('/').rev() {
+                queue.push_front(p.to_string());
+            }
+        }
+    }
+    let key = current.join("/");
+    let state = files.get(&key)?;
+    if state.info.kind == FileKind::Hardlink {
+        let target =
+            pare_oci::tree::normalize_image_path(&format!("/{}", state.info.link.as_deref()?))
+                .ok()?;
+        return files.get(&target).map(|s| (target.clone(), s));
+    }
+    Some((key, state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_patterns() {
+        let key = b"-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n";
+        assert_eq!(secrets_in("home/x/id", key)[0].0, "PARE-SECRET-PRIVATE-KEY");
+        let gh = format!("token={}", format!("ghp_{}", "a1B2".repeat(9)));
+        assert_eq!(secrets_in("x", gh.as_bytes())[0].1, "a GitHub token");
+        assert_eq!(
+            secrets_in("x", b"AKIAABCDEFGHIJKLMNOP")[0].0,
+            "PARE-SECRET-CLOUD-KEY"
+        );
+        assert_eq!(secrets_in("app/.env", b"X=1")[0].0, "PARE-SECRET-DOTENV");
+        assert!(secrets_in("x", b"ghp_short").is_empty());
+        assert!(secrets_in("etc/ssl/certs/ca.crt", b"-----BEGIN CERTIFICATE-----").is_empty());
+        let docker = br#"{"auths":{"r":{"auth":"eDp5"}}}"#;
+        assert_eq!(
+            secrets_in("root/.docker/config.json", docker)[0].0,
+            "PARE-SECRET-DOCKER-AUTH"
+        );
+    }
+
+    #[test]
+    fn severities_order_and_parse() {
+        assert!(Severity::Critical > Severity::High && Severity::Info < Severity::Low);
+        assert_eq!(Severity::parse("medium").unwrap(), Severity::Medium);
+        assert!(Severity::parse("urgent").is_err());
+    }
+}
