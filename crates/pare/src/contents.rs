@@ -277,6 +277,7 @@ mod tests {
             gid: 0,
             link: None,
             digest: None,
+            sample: Vec::new(),
         })
     }
 
