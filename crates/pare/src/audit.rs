@@ -833,7 +833,7 @@ mod tests {
     fn secret_patterns() {
         let key = b"-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n";
         assert_eq!(secrets_in("home/x/id", key)[0].0, "PARE-SECRET-PRIVATE-KEY");
-        let gh = format!("token={}", format!("ghp_{}", "a1B2".repeat(9)));
+        let gh = format!("token=ghp_{}", "a1B2".repeat(9));
         assert_eq!(secrets_in("x", gh.as_bytes())[0].1, "a GitHub token");
         assert_eq!(
             secrets_in("x", b"AKIAABCDEFGHIJKLMNOP")[0].0,
