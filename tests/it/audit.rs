@@ -1,0 +1,295 @@
+//! `pare audit` end to end: no findings on pare's own images, every planted finding reported on an image
+//! full of them, waste checked against a hand computation on layers umoci added, and exit codes.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{ok, pare, require, run, static_hello};
+
+fn audit(reference: &str, extra: &[&str]) -> (i32, Value) {
+    let (code, stdout, stderr) = run(pare()
+        .args(["audit", "--format", "json", reference])
+        .args(extra));
+    assert!(code == 0 || code == 1, "audit failed: {stderr}");
+    (
+        code,
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}")),
+    )
+}
+
+fn rules(report: &Value) -> Vec<(String, String)> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["path"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn pare_images_have_no_findings_and_no_waste() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("out");
+    ok(pare()
+        .args(["build", "-q", "--copy"])
+        .arg(format!("{}:/hello", static_hello().display()))
+        .args(["--entrypoint", "/hello", "--tzdata", "--output"])
+        .arg(format!("oci:{}:static", layout.display())));
+    let (code, report) = audit(&format!("oci:{}:static", layout.display()), &[]);
+    assert_eq!(code, 0);
+    assert_eq!(report["schema"], "pare.audit/v1");
+    assert_eq!(
+        report["findings"],
+        serde_json::json!([]),
+        "no false positives on a pare static image"
+    );
+    assert_eq!(report["waste_bytes"], 0);
+    assert_eq!(report["os"], "pare static base 1");
+    assert_eq!(report["layers"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        report["layers"][0]["largest_files"][0][0],
+        "/etc/ssl/certs/ca-certificates.crt"
+    );
+}
+
+#[test]
+fn planted_findings_are_all_reported_and_waste_is_counted_once() {
+    if !require("umoci") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    for d in [
+        "bin",
+        "usr/bin",
+        "usr/local/bin",
+        "srv/shared",
+        "srv/app/.git",
+        "root/.docker",
+    ] {
+        fs::create_dir_all(tree.join(d)).unwrap();
+    }
+    fs::copy(static_hello(), tree.join("bin/sh")).unwrap();
+    fs::write(tree.join("usr/bin/curl"), "not really curl\n").unwrap();
+    fs::write(tree.join("usr/bin/apt-get"), "not really apt\n").unwrap();
+    fs::write(tree.join("usr/bin/gcc"), "not really gcc\n").unwrap();
+    fs::write(tree.join("usr/local/bin/helper"), "helper\n").unwrap();
+    fs::set_permissions(
+        tree.join("usr/local/bin/helper"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    fs::set_permissions(tree.join("srv/shared"), fs::Permissions::from_mode(0o777)).unwrap();
+    fs::write(tree.join("srv/app/.git/config"), "[core]\n").unwrap();
+    fs::write(tree.join("srv/app/.env"), "DB_HOST=db\n").unwrap();
+    fs::write(
+        tree.join("srv/app/id_ed25519"),
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaA==\n-----END OPENSSH PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    fs::write(
+        tree.join("srv/app/deploy.sh"),
+        format!("export GH=ghp_{}\n", "Zz09".repeat(9)),
+    )
+    .unwrap();
+    fs::write(
+        tree.join("root/.docker/config.json"),
+        r#"{"auths":{"registry.invalid":{"auth":"dTpw"}}}"#,
+    )
+    .unwrap();
+    fs::write(tree.join("srv/big.bin"), vec![1u8; 30_000]).unwrap();
+    fs::write(tree.join("srv/deleted.bin"), vec![2u8; 12_000]).unwrap();
+    fs::write(tree.join("srv/mode.bin"), vec![3u8; 7_000]).unwrap();
+    fs::write(tree.join("srv/copy-a.bin"), vec![4u8; 5_000]).unwrap();
+    fs::write(tree.join("srv/copy-b.bin"), vec![4u8; 5_000]).unwrap();
+    let layout = dir.path().join("out");
+    ok(pare()
+        .args(["build", "-q", "--base", "static", "--copy"])
+        .arg(format!("{}:/", tree.display()))
+        .args(["--copy"])
+        .arg(format!(
+            "{}:/usr/local/bin/helper:4755",
+            tree.join("usr/local/bin/helper").display()
+        ))
+        .args([
+            "--user",
+            "0",
+            "--env",
+            "API_TOKEN=abc123",
+            "--entrypoint",
+            "/bin/sh",
+            "--output",
+        ])
+        .arg(format!("oci:{}:fat", layout.display())));
+    // Layers nobody here wrote: an overwrite, a deletion and a chmod-only rewrite, by umoci.
+    let image = |tag: &str| format!("{}:{tag}", layout.display());
+    let newer = dir.path().join("big.bin");
+    fs::write(&newer, vec![5u8; 31_000]).unwrap();
+    ok(Command::new("umoci")
+        .args(["insert", "--image", &image("fat"), "--tag", "t1"])
+        .arg(&newer)
+        .arg("/srv/big.bin"));
+    ok(Command::new("umoci").args([
+        "insert",
+        "--image",
+        &image("t1"),
+        "--tag",
+        "t2",
+        "--whiteout",
+        "/srv/deleted.bin",
+    ]));
+    let same = dir.path().join("mode.bin");
+    fs::write(&same, vec![3u8; 7_000]).unwrap();
+    fs::set_permissions(&same, fs::Permissions::from_mode(0o600)).unwrap();
+    ok(Command::new("umoci")
+        .args(["insert", "--image", &image("t2"), "--tag", "planted"])
+        .arg(&same)
+        .arg("/srv/mode.bin"));
+
+    let (code, report) = audit(&format!("oci:{}", image("planted")), &[]);
+    assert_eq!(
+        code, 1,
+        "high and critical findings fail the default --fail-on high"
+    );
+    let found = rules(&report);
+    let has = |rule: &str, path: &str| found.iter().any(|(r, p)| r == rule && p == path);
+    for (rule, path) in [
+        ("PARE-SHELL", "/bin/sh"),
+        ("PARE-NETWORK-TOOL", "/usr/bin/curl"),
+        ("PARE-PACKAGE-MANAGER", "/usr/bin/apt-get"),
+        ("PARE-BUILD-TOOL", "/usr/bin/gcc"),
+        ("PARE-SETUID", "/usr/local/bin/helper"),
+        ("PARE-WORLD-WRITABLE", "/srv/shared"),
+        ("PARE-GIT-DIR", "/srv/app/.git"),
+        ("PARE-SECRET-DOTENV", "/srv/app/.env"),
+        ("PARE-SECRET-PRIVATE-KEY", "/srv/app/id_ed25519"),
+        ("PARE-SECRET-TOKEN", "/srv/app/deploy.sh"),
+        ("PARE-SECRET-DOCKER-AUTH", "/root/.docker/config.json"),
+        ("PARE-USER-ROOT", ""),
+        ("PARE-SECRET-ENV", ""),
+    ] {
+        assert!(has(rule, path), "{rule} {path} missing from {found:#?}");
+    }
+    // curl without a CA bundle would be flagged; this image has the static base's bundle.
+    assert!(
+        !found.iter().any(|(r, _)| r == "PARE-NO-CA-BUNDLE"),
+        "{found:#?}"
+    );
+    // Waste by hand: the first big.bin (30,000, overwritten), deleted.bin (12,000), the first mode.bin
+    // (7,000, re-shipped for a chmod), one of the two identical copies (5,000).
+    assert_eq!(report["waste_by_kind"]["overwritten"], 30_000);
+    assert_eq!(report["waste_by_kind"]["deleted"], 12_000);
+    assert_eq!(report["waste_by_kind"]["metadata-only"], 7_000);
+    assert_eq!(report["waste_by_kind"]["duplicate"], 5_000);
+    assert_eq!(report["waste_bytes"], 30_000 + 12_000 + 7_000 + 5_000);
+    // Only critical findings fail with --fail-on critical; still failing (secrets are critical).
+    let (code, _) = audit(
+        &format!("oci:{}", image("planted")),
+        &["--fail-on", "critical"],
+    );
+    assert_eq!(code, 1);
+    let (code, text, _) = run(pare()
+        .args(["audit"])
+        .arg(format!("oci:{}", image("planted"))));
+    assert_eq!(code, 1);
+    assert!(
+        text.contains("PARE-SECRET-PRIVATE-KEY") && text.contains("FAIL"),
+        "{text}"
+    );
+}
+
+#[test]
+fn images_that_will_not_start_are_reported() {
+    if !require("umoci") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("out");
+    // A dynamic binary without its libraries: built without an entrypoint (so no guard rail runs),
+    // then given one by umoci.
+    ok(pare()
+        .args([
+            "build",
+            "-q",
+            "--no-closure",
+            "--copy",
+            "/bin/true:/app",
+            "--output",
+        ])
+        .arg(format!("oci:{}:nolibs", layout.display())));
+    let image = |tag: &str| format!("{}:{tag}", layout.display());
+    ok(Command::new("umoci").args([
+        "config",
+        "--image",
+        &image("nolibs"),
+        "--tag",
+        "broken",
+        "--config.entrypoint",
+        "/app",
+    ]));
+    let (code, report) = audit(
+        &format!("oci:{}", image("broken")),
+        &["--fail-on", "critical"],
+    );
+    assert_eq!(code, 1);
+    let reasons: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("needs the loader /lib64/ld-linux-x86-64.so.2")),
+        "{reasons:#?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("needs libc.so.6")),
+        "{reasons:#?}"
+    );
+    // The program deleted by a later layer.
+    ok(Command::new("umoci").args([
+        "insert",
+        "--image",
+        &image("broken"),
+        "--tag",
+        "gone",
+        "--whiteout",
+        "/app",
+    ]));
+    let (_, report) = audit(&format!("oci:{}", image("gone")), &[]);
+    let reasons: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("/app does not exist")),
+        "{reasons:#?}"
+    );
+    // With the closure, the same binary is fine.
+    ok(pare()
+        .args([
+            "build",
+            "-q",
+            "--copy",
+            "/bin/true:/app",
+            "--entrypoint",
+            "/app",
+            "--output",
+        ])
+        .arg(format!("oci:{}:closure", layout.display())));
+    let (code, report) = audit(&format!("oci:{}", image("closure")), &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["findings"], serde_json::json!([]));
+}
