@@ -196,6 +196,40 @@ fn planted_findings_are_all_reported_and_waste_is_counted_once() {
         &["--fail-on", "critical"],
     );
     assert_eq!(code, 1);
+    // dive on the same image (as a docker-archive): per-layer sizes agree; its waste figure counts the
+    // kept copy of every rewritten file too (31,000 + 7,000) and ignores identical content at other paths.
+    if require("dive") {
+        let archive = dir.path().join("planted.tar");
+        ok(pare()
+            .args(["copy", "-q", &format!("oci:{}", image("planted"))])
+            .arg(format!("docker-archive:{}:planted/x:1", archive.display())));
+        let dive_json = dir.path().join("dive.json");
+        ok(Command::new("dive")
+            .args(["--source", "docker-archive"])
+            .arg(&archive)
+            .arg("--json")
+            .arg(&dive_json)
+            .env("CI", "true"));
+        let dive: Value = serde_json::from_slice(&fs::read(&dive_json).unwrap()).unwrap();
+        let theirs: Vec<u64> = dive["layer"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["sizeBytes"].as_u64().unwrap())
+            .collect();
+        let ours: Vec<u64> = report["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["file_bytes"].as_u64().unwrap())
+            .collect();
+        assert_eq!(ours, theirs, "per-layer file bytes, pare vs dive");
+        let kept_copies_of_rewritten = 31_000 + 7_000;
+        assert_eq!(
+            dive["image"]["inefficientBytes"].as_u64().unwrap(),
+            30_000 + 12_000 + 7_000 + kept_copies_of_rewritten
+        );
+    }
     let (code, text, _) = run(pare()
         .args(["audit"])
         .arg(format!("oci:{}", image("planted"))));

@@ -87,6 +87,8 @@ pub struct Waste {
 pub struct AuditLayer {
     #[serde(flatten)]
     pub info: LayerInfo,
+    /// Bytes of the regular files this layer ships (what dive reports as a layer's size).
+    pub file_bytes: u64,
     /// Up to five (path, bytes), biggest first.
     pub largest_files: Vec<(String, u64)>,
 }
@@ -213,10 +215,12 @@ pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditRep
                 .get(i)
                 .map(|v| v.iter().map(|(p, s, _)| (format!("/{p}"), *s)).collect())
                 .unwrap_or_default();
+            let file_bytes = files.iter().map(|(_, s)| s).sum();
             files.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             files.truncate(5);
             AuditLayer {
                 info: info.clone(),
+                file_bytes,
                 largest_files: files,
             }
         })
