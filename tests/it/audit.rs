@@ -327,3 +327,179 @@ fn images_that_will_not_start_are_reported() {
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["findings"], serde_json::json!([]));
 }
+
+/// A real Debian minbase rootfs (debootstrap, from the host's own mirror), packed by umoci, with a layer
+/// deleting the apt lists, a layer re-shipping a binary with another mode, and a planted token.
+#[test]
+fn a_debootstrap_image_with_planted_layers() {
+    if !require("debootstrap") || !require("umoci") || !require("syft") {
+        return;
+    }
+    let Some((mirror, codename)) = crate::support::debian_mirror() else {
+        assert!(
+            !crate::support::in_ci(),
+            "CI machines have an apt configuration"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = dir.path().join("rootfs");
+    ok(Command::new("debootstrap")
+        .args(["--variant=minbase", &codename])
+        .arg(&rootfs)
+        .arg(&mirror));
+    let layout = dir.path().join("oci");
+    let image = |tag: &str| format!("{}:{tag}", layout.display());
+    ok(Command::new("umoci")
+        .args(["init", "--layout"])
+        .arg(&layout));
+    ok(Command::new("umoci").args(["new", "--image", &image("base")]));
+    ok(Command::new("umoci")
+        .args(["insert", "--image", &image("base")])
+        .arg(&rootfs)
+        .arg("/"));
+    // Hand computation of what the planted layers waste.
+    let deleted_bytes: u64 = walk_file_bytes(&rootfs.join("var/lib/apt/lists"))
+        + walk_file_bytes(&rootfs.join("usr/share/doc"));
+    let ls = rootfs.join("usr/bin/ls");
+    let ls_bytes = fs::metadata(&ls).unwrap().len();
+    ok(Command::new("umoci").args([
+        "insert",
+        "--image",
+        &image("base"),
+        "--tag",
+        "l1",
+        "--whiteout",
+        "/var/lib/apt/lists",
+    ]));
+    ok(Command::new("umoci").args([
+        "insert",
+        "--image",
+        &image("l1"),
+        "--whiteout",
+        "/usr/share/doc",
+    ]));
+    let ls_copy = dir.path().join("ls");
+    fs::copy(&ls, &ls_copy).unwrap();
+    fs::set_permissions(&ls_copy, fs::Permissions::from_mode(0o700)).unwrap();
+    ok(Command::new("umoci")
+        .args(["insert", "--image", &image("l1"), "--tag", "l2"])
+        .arg(&ls_copy)
+        .arg("/usr/bin/ls"));
+    let npmrc = dir.path().join("npmrc");
+    fs::write(
+        &npmrc,
+        format!("//registry.invalid/:_authToken=npm_{}\n", "Ab1".repeat(12)),
+    )
+    .unwrap();
+    ok(Command::new("umoci")
+        .args(["insert", "--image", &image("l2"), "--tag", "planted"])
+        .arg(&npmrc)
+        .arg("/root/.npmrc"));
+
+    let (code, report) = audit(&format!("oci:{}", image("planted")), &[]);
+    assert_eq!(code, 1);
+    let found = rules(&report);
+    for (rule, path) in [
+        ("PARE-SHELL", "/usr/bin/sh"),
+        ("PARE-SHELL", "/usr/bin/bash"),
+        ("PARE-PACKAGE-MANAGER", "/usr/bin/apt-get"),
+        ("PARE-PACKAGE-MANAGER", "/usr/bin/dpkg"),
+        ("PARE-SECRET-TOKEN", "/root/.npmrc"),
+        ("PARE-USER-ROOT", ""),
+    ] {
+        assert!(
+            found.iter().any(|(r, p)| r == rule && p == path),
+            "{rule} {path} missing: {found:#?}"
+        );
+    }
+    assert!(
+        report["os"]
+            .as_str()
+            .unwrap()
+            .starts_with("Debian GNU/Linux"),
+        "{}",
+        report["os"]
+    );
+    assert_eq!(
+        report["waste_by_kind"]["metadata-only"], ls_bytes,
+        "the chmod layer re-ships ls"
+    );
+    assert!(
+        deleted_bytes > 100_000,
+        "minbase ships docs: {deleted_bytes}"
+    );
+    assert_eq!(
+        report["waste_by_kind"]["deleted"], deleted_bytes,
+        "the deleted apt lists and docs"
+    );
+
+    // The dpkg package list agrees with syft's.
+    let ours: std::collections::BTreeSet<(String, String)> = report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(ours.len() > 50, "{} packages", ours.len());
+    // syft reads a layout with one image: copy the planted one out.
+    let single = dir.path().join("single");
+    ok(pare()
+        .args(["copy", "-q", &format!("oci:{}", image("planted"))])
+        .arg(format!("oci:{}:planted", single.display())));
+    let syft: Value = serde_json::from_str(&ok(Command::new("syft")
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+        .args(["scan", "-q", "-o", "json"])
+        .arg(format!("oci-dir:{}", single.display()))))
+    .unwrap();
+    let theirs: std::collections::BTreeSet<(String, String)> = syft["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["type"] == "deb")
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_string(),
+                a["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ours,
+        theirs,
+        "pare vs syft: only pare {:?}, only syft {:?}",
+        ours.difference(&theirs).collect::<Vec<_>>(),
+        theirs.difference(&ours).collect::<Vec<_>>()
+    );
+    let dpkg = report["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "dpkg")
+        .unwrap();
+    assert!(dpkg["file_bytes"].as_u64().unwrap() > 100_000, "{dpkg}");
+}
+
+fn walk_file_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let meta = e.path().symlink_metadata().unwrap();
+            if meta.is_dir() {
+                walk_file_bytes(&e.path())
+            } else if meta.is_file() {
+                meta.len()
+            } else {
+                0
+            }
+        })
+        .sum()
+}

@@ -504,3 +504,61 @@ pub fn runc_run(bundle: &Path, dir: &Path) -> (i32, String, String) {
         .arg(bundle)
         .arg(id))
 }
+
+/// The Debian mirror this machine's apt uses for its own release (read from the apt configuration at
+/// run time; no mirror is written into the tests), and the release's codename.
+pub fn debian_mirror() -> Option<(String, String)> {
+    let os_release = std::fs::read_to_string("/etc/os-release").ok()?;
+    let codename = os_release
+        .lines()
+        .find_map(|l| l.strip_prefix("VERSION_CODENAME="))?
+        .trim_matches('"')
+        .to_string();
+    let mut texts = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/etc/apt/sources.list.d") {
+        for e in dir.flatten() {
+            if let Ok(t) = std::fs::read_to_string(e.path()) {
+                texts.push((e.path().extension().is_some_and(|x| x == "sources"), t));
+            }
+        }
+    }
+    if let Ok(t) = std::fs::read_to_string("/etc/apt/sources.list") {
+        texts.push((false, t));
+    }
+    for (deb822, text) in texts {
+        if deb822 {
+            for stanza in text.split("\n\n") {
+                let field = |name: &str| {
+                    stanza
+                        .lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .map(|v| v.trim().to_string())
+                };
+                let (Some(uris), Some(suites)) = (field("URIs:"), field("Suites:")) else {
+                    continue;
+                };
+                if suites.split_whitespace().any(|s| s == codename) {
+                    return uris
+                        .split_whitespace()
+                        .next()
+                        .map(|u| (u.to_string(), codename.clone()));
+                }
+            }
+        } else {
+            for line in text
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with("deb "))
+            {
+                let words: Vec<&str> = line
+                    .split_whitespace()
+                    .filter(|w| !w.starts_with('['))
+                    .collect();
+                if words.len() >= 3 && words[2] == codename {
+                    return Some((words[1].to_string(), codename.clone()));
+                }
+            }
+        }
+    }
+    None
+}

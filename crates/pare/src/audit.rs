@@ -93,6 +93,18 @@ pub struct AuditLayer {
     pub largest_files: Vec<(String, u64)>,
 }
 
+/// An installed package, from the package manager's own database in the image.
+#[derive(Clone, Debug, Serialize)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    /// `dpkg` (status or distroless status.d) or `apk`.
+    pub manager: &'static str,
+    /// Bytes of the package's files present in the final tree (0 when it lists none).
+    pub file_bytes: u64,
+}
+
 /// What `pare audit` found.
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditReport {
@@ -110,6 +122,8 @@ pub struct AuditReport {
     /// Waste items, biggest first (at most 100).
     pub waste: Vec<Waste>,
     pub findings: Vec<Finding>,
+    /// Installed packages, by name.
+    pub packages: Vec<Package>,
     pub fail_on: Severity,
     pub passed: bool,
 }
@@ -144,8 +158,8 @@ const SMALL_FILES: [&str; 4] = [
 
 impl Observer for Recorder {
     fn sample(&self, path: &str, _size: u64) -> usize {
-        if SMALL_FILES.contains(&path) {
-            1 << 20
+        if SMALL_FILES.contains(&path) || is_package_database(path) {
+            MAX_DATABASE
         } else {
             SECRET_SAMPLE
         }
@@ -162,7 +176,7 @@ impl Observer for Recorder {
             return;
         }
         self.shipped[layer].push((info.path.clone(), info.size, info.digest.clone()));
-        if SMALL_FILES.contains(&info.path.as_str()) {
+        if SMALL_FILES.contains(&info.path.as_str()) || is_package_database(&info.path) {
             self.small.insert(info.path.clone(), info.sample.clone());
         }
         for (rule, reason) in secrets_in(&info.path, &info.sample) {
@@ -226,6 +240,7 @@ pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditRep
         })
         .collect();
     let os = os_name(&recorder, &contents);
+    let packages = packages(&recorder, &contents);
     let passed = !findings.iter().any(|f| f.severity >= options.fail_on);
     let mut waste_top = waste;
     waste_top.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
@@ -246,9 +261,143 @@ pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditRep
         waste_by_kind,
         waste: waste_top,
         findings,
+        packages,
         fail_on: options.fail_on,
         passed,
     })
+}
+
+/// Largest package database or file list read.
+const MAX_DATABASE: usize = 64 << 20;
+
+/// Files that describe installed packages.
+fn is_package_database(path: &str) -> bool {
+    path == "var/lib/dpkg/status"
+        || path == "lib/apk/db/installed"
+        || path.starts_with("var/lib/dpkg/status.d/")
+        || (path.starts_with("var/lib/dpkg/info/") && path.ends_with(".list"))
+}
+
+/// The packages the image's dpkg and apk databases list as installed, with their files' bytes.
+fn packages(recorder: &Recorder, contents: &ImageContents) -> Vec<Package> {
+    let present = |p: &str| contents.files.contains_key(p);
+    let text = |p: &str| {
+        recorder
+            .small
+            .get(p)
+            .filter(|_| present(p))
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    };
+    let size_of = |paths: &mut dyn Iterator<Item = String>| -> u64 {
+        paths
+            .filter_map(|p| contents.files.get(p.trim_start_matches('/')))
+            .filter(|f| f.info.kind == FileKind::File)
+            .map(|f| f.info.size)
+            .sum()
+    };
+    let mut out: BTreeMap<(String, String), Package> = BTreeMap::new();
+    let mut add_dpkg = |paragraph: &str, files: u64| {
+        let field = |name: &str| {
+            paragraph
+                .lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
+                .map(|v| v.trim().to_string())
+        };
+        let (Some(name), Some(version)) = (field("Package"), field("Version")) else {
+            return;
+        };
+        if let Some(status) = field("Status") {
+            if !status.ends_with(" installed") {
+                return;
+            }
+        }
+        let architecture = field("Architecture").unwrap_or_default();
+        out.insert(
+            (name.clone(), architecture.clone()),
+            Package {
+                name,
+                version,
+                architecture,
+                manager: "dpkg",
+                file_bytes: files,
+            },
+        );
+    };
+    let list_bytes = |name: &str, arch: &str| -> u64 {
+        let candidates = [
+            format!("var/lib/dpkg/info/{name}:{arch}.list"),
+            format!("var/lib/dpkg/info/{name}.list"),
+        ];
+        candidates
+            .iter()
+            .find_map(|p| text(p))
+            .map(|t| size_of(&mut t.lines().map(str::to_string)))
+            .unwrap_or(0)
+    };
+    if let Some(status) = text("var/lib/dpkg/status") {
+        for paragraph in status.split("\n\n") {
+            let get = |f: &str| {
+                paragraph
+                    .lines()
+                    .find_map(|l| l.strip_prefix(f).and_then(|r| r.strip_prefix(':')))
+                    .map(|v| v.trim().to_string())
+            };
+            let bytes = match (get("Package"), get("Architecture")) {
+                (Some(n), Some(a)) => list_bytes(&n, &a),
+                _ => 0,
+            };
+            add_dpkg(paragraph, bytes);
+        }
+    }
+    for (path, bytes) in recorder.small.iter().filter(|(p, _)| {
+        p.starts_with("var/lib/dpkg/status.d/") && !p.ends_with(".md5sums") && present(p)
+    }) {
+        let paragraph = String::from_utf8_lossy(bytes).into_owned();
+        let md5sums = text(&format!("{path}.md5sums")).unwrap_or_default();
+        let files = size_of(
+            &mut md5sums
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string)),
+        );
+        add_dpkg(&paragraph, files);
+    }
+    if let Some(db) = text("lib/apk/db/installed") {
+        for paragraph in db.split("\n\n") {
+            let mut name = None;
+            let mut version = None;
+            let mut arch = String::new();
+            let mut dir = String::new();
+            let mut files = Vec::new();
+            for line in paragraph.lines() {
+                match line.split_once(':') {
+                    Some(("P", v)) => name = Some(v.to_string()),
+                    Some(("V", v)) => version = Some(v.to_string()),
+                    Some(("A", v)) => arch = v.to_string(),
+                    Some(("F", v)) => dir = v.to_string(),
+                    Some(("R", v)) => files.push(if dir.is_empty() {
+                        v.to_string()
+                    } else {
+                        format!("{dir}/{v}")
+                    }),
+                    _ => {}
+                }
+            }
+            if let (Some(name), Some(version)) = (name, version) {
+                let file_bytes = size_of(&mut files.into_iter());
+                out.insert(
+                    (name.clone(), arch.clone()),
+                    Package {
+                        name,
+                        version,
+                        architecture: arch,
+                        manager: "apk",
+                        file_bytes,
+                    },
+                );
+            }
+        }
+    }
+    out.into_values().collect()
 }
 
 fn os_name(recorder: &Recorder, contents: &ImageContents) -> Option<String> {
