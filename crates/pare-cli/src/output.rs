@@ -40,31 +40,84 @@ pub fn text_or_json(format: crate::cli::Format, verb: &str) -> anyhow::Result<()
     Ok(())
 }
 
-/// Prints warnings to stderr, and steps too when stderr is a terminal and not --quiet.
+/// Prints warnings to stderr; on a terminal (and not --quiet) also steps, and a progress bar per blob
+/// while blobs move.
 pub struct TerminalReporter {
     quiet: bool,
-    show_steps: bool,
+    bars: Option<std::sync::Mutex<Bars>>,
+}
+
+struct Bars {
+    multi: indicatif::MultiProgress,
+    by_id: std::collections::HashMap<String, indicatif::ProgressBar>,
 }
 
 impl TerminalReporter {
     pub fn new(quiet: bool) -> Self {
+        let interactive = !quiet && std::io::stderr().is_terminal();
         Self {
             quiet,
-            show_steps: !quiet && std::io::stderr().is_terminal(),
+            bars: interactive.then(|| {
+                std::sync::Mutex::new(Bars {
+                    multi: indicatif::MultiProgress::new(),
+                    by_id: std::collections::HashMap::new(),
+                })
+            }),
         }
+    }
+
+    fn bars(&self) -> Option<std::sync::MutexGuard<'_, Bars>> {
+        // A poisoned lock only means a bar update panicked; drawing can go on.
+        self.bars
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 }
 
 impl Reporter for TerminalReporter {
     fn step(&self, message: &str) {
-        if self.show_steps {
-            eprintln!("  {message}");
+        if let Some(bars) = self.bars() {
+            // Printing through the bars keeps them intact on screen.
+            let _ = bars.multi.println(format!("  {message}"));
         }
     }
 
     fn warn(&self, message: &str) {
-        if !self.quiet {
-            eprintln!("warning: {message}");
+        if self.quiet {
+            return;
+        }
+        match self.bars() {
+            Some(bars) => {
+                let _ = bars.multi.println(format!("warning: {message}"));
+            }
+            None => eprintln!("warning: {message}"),
+        }
+    }
+
+    fn transfer(&self, id: &str, done: u64, total: u64) {
+        let Some(mut bars) = self.bars() else { return };
+        let multi = bars.multi.clone();
+        let bar = bars.by_id.entry(id.to_string()).or_insert_with(|| {
+            let style = indicatif::ProgressStyle::with_template(
+                "  {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            let short = id.strip_prefix("sha256:").unwrap_or(id);
+            multi.add(
+                indicatif::ProgressBar::new(total)
+                    .with_style(style)
+                    .with_message(short.chars().take(12).collect::<String>()),
+            )
+        });
+        bar.set_position(done);
+    }
+
+    fn transfer_done(&self, id: &str) {
+        if let Some(mut bars) = self.bars() {
+            if let Some(bar) = bars.by_id.remove(id) {
+                bar.finish_and_clear();
+            }
         }
     }
 }

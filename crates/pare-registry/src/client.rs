@@ -84,12 +84,34 @@ impl RequestStats {
 pub enum Body<'a> {
     Empty,
     Bytes(&'a [u8]),
-    /// `len` bytes of a file from `offset`.
+    /// `len` bytes of a file from `offset`; `progress` hears the file position as bytes go out.
     File {
         path: &'a Path,
         offset: u64,
         len: u64,
+        progress: Progress<'a>,
     },
+}
+
+/// Hears how many bytes of a blob have moved so far (restarts from 0 when a transfer is retried).
+pub type Progress<'a> = Option<&'a (dyn Fn(u64) + Sync)>;
+
+/// A reader that reports its position.
+struct Reporting<'a, R> {
+    inner: R,
+    position: u64,
+    progress: Progress<'a>,
+}
+
+impl<R: Read> Read for Reporting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.position += n as u64;
+        if let Some(p) = self.progress {
+            p(self.position);
+        }
+        Ok(n)
+    }
 }
 
 /// A downloaded manifest or index.
@@ -221,12 +243,19 @@ impl Client {
 
     /// Uploads a blob from a file, in one request or in chunks, restarting the upload session on a
     /// retryable failure.
-    pub fn upload_blob(&self, repo: &str, digest: &str, size: u64, path: &Path) -> Result<()> {
+    pub fn upload_blob(
+        &self,
+        repo: &str,
+        digest: &str,
+        size: u64,
+        path: &Path,
+        progress: Progress<'_>,
+    ) -> Result<()> {
         let action = format!("upload blob {digest} to {repo}");
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.upload_once(repo, digest, size, path, &action) {
+            match self.upload_once(repo, digest, size, path, progress, &action) {
                 Ok(()) => {
                     RequestStats::add(&self.stats.blobs_uploaded, 1);
                     RequestStats::add(&self.stats.bytes_uploaded, size);
@@ -247,6 +276,7 @@ impl Client {
         digest: &str,
         size: u64,
         path: &Path,
+        progress: Progress<'_>,
         action: &str,
     ) -> Result<()> {
         let scopes = [push_scope(repo)];
@@ -264,7 +294,12 @@ impl Client {
                     ("Content-Type", "application/octet-stream"),
                     ("Content-Range", range.as_str()),
                 ];
-                let body = Body::File { path, offset, len };
+                let body = Body::File {
+                    path,
+                    offset,
+                    len,
+                    progress,
+                };
                 let resp =
                     self.request("PATCH", &location, &scopes, &headers, body, false, action)?;
                 let resp = self.expect(resp, &[202], action)?;
@@ -280,6 +315,7 @@ impl Client {
                 path,
                 offset: 0,
                 len: size,
+                progress,
             };
             let resp = self.request("PUT", &url, &scopes, &octet, body, false, action)?;
             self.expect(resp, &[201], action).map(drop)
@@ -366,13 +402,14 @@ impl Client {
         digest: &str,
         size: u64,
         file: &mut File,
+        progress: Progress<'_>,
     ) -> Result<()> {
         let url = format!("{}/v2/{repo}/blobs/{digest}", self.base);
         let action = format!("download blob {digest} from {repo}");
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.download_once(&url, repo, digest, size, file, &action) {
+            match self.download_once(&url, repo, digest, size, file, progress, &action) {
                 Ok(()) => {
                     RequestStats::add(&self.stats.blobs_downloaded, 1);
                     RequestStats::add(&self.stats.bytes_downloaded, size);
@@ -394,6 +431,7 @@ impl Client {
         digest: &str,
         size: u64,
         file: &mut File,
+        progress: Progress<'_>,
         action: &str,
     ) -> Result<()> {
         let local = |e: io::Error| Error::Io {
@@ -433,6 +471,9 @@ impl Client {
             hasher.update(&buf[..n]);
             out.write_all(&buf[..n]).map_err(local)?;
             total += n as u64;
+            if let Some(p) = progress {
+                p(total);
+            }
         }
         out.flush().map_err(local)?;
         drop(out);
@@ -480,7 +521,12 @@ impl Client {
             let result = match body {
                 Body::Empty => req.call(),
                 Body::Bytes(bytes) => req.send_bytes(bytes),
-                Body::File { path, offset, len } => {
+                Body::File {
+                    path,
+                    offset,
+                    len,
+                    progress,
+                } => {
                     let mut file = File::open(path).map_err(|e| Error::Io {
                         action: "open",
                         path: path.display().to_string(),
@@ -491,8 +537,12 @@ impl Client {
                         path: path.display().to_string(),
                         source: e,
                     })?;
-                    req.set("Content-Length", &len.to_string())
-                        .send(io::BufReader::with_capacity(1 << 20, file.take(len)))
+                    let reader = Reporting {
+                        inner: io::BufReader::with_capacity(1 << 20, file.take(len)),
+                        position: offset,
+                        progress,
+                    };
+                    req.set("Content-Length", &len.to_string()).send(reader)
                 }
             };
             let can_retry = retry && attempt < self.options.max_attempts;

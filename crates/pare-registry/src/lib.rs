@@ -10,5 +10,5 @@ pub mod client;
 pub mod error;
 
 pub use auth::Credentials;
-pub use client::{Body, Client, ClientOptions, Manifest, RequestStats};
+pub use client::{Body, Client, ClientOptions, Manifest, Progress, RequestStats};
 pub use error::{Error, Result};

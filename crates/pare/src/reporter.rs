@@ -7,6 +7,10 @@ pub trait Reporter: Sync {
     fn step(&self, message: &str);
     /// Something the user should know that does not stop the pipeline.
     fn warn(&self, message: &str);
+    /// `done` of `total` bytes of the transfer `id` (a blob digest) have moved.
+    fn transfer(&self, _id: &str, _done: u64, _total: u64) {}
+    /// The transfer `id` finished.
+    fn transfer_done(&self, _id: &str) {}
 }
 
 /// A reporter that drops everything.

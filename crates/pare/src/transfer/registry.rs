@@ -112,7 +112,15 @@ pub fn push(
             }
         }
         reporter.step(&format!("uploading {digest} ({size} bytes)"));
-        client.upload_blob(&repo, digest, *size, &layout.blob_path(digest)?)?;
+        let progress = |done: u64| reporter.transfer(digest, done, *size);
+        client.upload_blob(
+            &repo,
+            digest,
+            *size,
+            &layout.blob_path(digest)?,
+            Some(&progress),
+        )?;
+        reporter.transfer_done(digest);
         Ok(())
     })?;
     let media_type = serde_json::from_slice::<Value>(&manifest_bytes)
@@ -172,7 +180,9 @@ pub fn pull(
         }
         reporter.step(&format!("downloading {digest} ({size} bytes)"));
         let (mut temp, _) = layout.temp_blob()?;
-        client.download_blob(&repo, digest, *size, temp.as_file_mut())?;
+        let progress = |done: u64| reporter.transfer(digest, done, *size);
+        client.download_blob(&repo, digest, *size, temp.as_file_mut(), Some(&progress))?;
+        reporter.transfer_done(digest);
         layout.commit_blob(temp, digest)?;
         Ok(())
     })?;
