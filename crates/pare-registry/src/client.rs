@@ -404,12 +404,11 @@ impl Client {
         file: &mut File,
         progress: Progress<'_>,
     ) -> Result<()> {
-        let url = format!("{}/v2/{repo}/blobs/{digest}", self.base);
         let action = format!("download blob {digest} from {repo}");
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.download_once(&url, repo, digest, size, file, progress, &action) {
+            match self.download_once(repo, digest, size, file, progress, &action) {
                 Ok(()) => {
                     RequestStats::add(&self.stats.blobs_downloaded, 1);
                     RequestStats::add(&self.stats.bytes_downloaded, size);
@@ -426,7 +425,6 @@ impl Client {
 
     fn download_once(
         &self,
-        url: &str,
         repo: &str,
         digest: &str,
         size: u64,
@@ -439,11 +437,12 @@ impl Client {
             path: digest.to_string(),
             source: e,
         };
+        let url = format!("{}/v2/{repo}/blobs/{digest}", self.base);
         file.set_len(0).map_err(local)?;
         file.seek(SeekFrom::Start(0)).map_err(local)?;
         let resp = self.request(
             "GET",
-            url,
+            &url,
             &[pull_scope(repo)],
             &[],
             Body::Empty,
