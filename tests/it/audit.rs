@@ -190,6 +190,17 @@ fn planted_findings_are_all_reported_and_waste_is_counted_once() {
     assert_eq!(report["waste_by_kind"]["metadata-only"], 7_000);
     assert_eq!(report["waste_by_kind"]["duplicate"], 5_000);
     assert_eq!(report["waste_bytes"], 30_000 + 12_000 + 7_000 + 5_000);
+    // A waste limit in a policy turns the 54,000 wasted bytes into a finding.
+    let policy = dir.path().join("waste.toml");
+    fs::write(&policy, "[waste]\nmax_bytes = 50000\n").unwrap();
+    let (_, limited) = audit(
+        &format!("oci:{}", image("planted")),
+        &["--policy", policy.to_str().unwrap()],
+    );
+    assert!(
+        rules(&limited).iter().any(|(r, _)| r == "PARE-WASTE"),
+        "{limited}"
+    );
     // Only critical findings fail with --fail-on critical; still failing (secrets are critical).
     let (code, _) = audit(
         &format!("oci:{}", image("planted")),
@@ -502,4 +513,78 @@ fn walk_file_bytes(dir: &std::path::Path) -> u64 {
             }
         })
         .sum()
+}
+
+#[test]
+fn policies_regrade_and_silence_rules_and_sarif_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("out");
+    ok(pare()
+        .args(["build", "-q", "--copy"])
+        .arg(format!("{}:/bin/sh", static_hello().display()))
+        .args(["--entrypoint", "/bin/sh", "--output"])
+        .arg(format!("oci:{}:shell", layout.display())));
+    let image = format!("oci:{}:shell", layout.display());
+    let (code, report) = audit(&image, &[]);
+    assert_eq!(
+        code, 0,
+        "a medium finding passes the default --fail-on high: {report}"
+    );
+    assert_eq!(
+        rules(&report),
+        [("PARE-SHELL".to_string(), "/bin/sh".to_string())]
+    );
+    assert_eq!(audit(&image, &["--fail-on", "medium"]).0, 1);
+
+    let policy = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let off = policy(
+        "off.toml",
+        "fail_on = \"medium\"\n[rules]\nPARE-SHELL = \"off\"\n",
+    );
+    let (code, report) = audit(&image, &["--policy", &off]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["findings"], serde_json::json!([]));
+    assert_eq!(report["fail_on"], "medium");
+    let critical = policy("critical.toml", "[rules]\nPARE-SHELL = \"critical\"\n");
+    let (code, report) = audit(&image, &["--policy", &critical]);
+    assert_eq!(
+        (code, report["findings"][0]["severity"].as_str()),
+        (1, Some("critical"))
+    );
+    let waste = policy(
+        "waste.toml",
+        "[rules]\nPARE-SHELL = \"off\"\n[waste]\nmax_bytes = 0\n",
+    );
+    let (code, report) = audit(&image, &["--policy", &waste]);
+    assert_eq!(code, 0, "no waste, no finding: {report}");
+
+    let sarif: Value = serde_json::from_str(&ok(pare().args([
+        "audit",
+        "--format",
+        "sarif",
+        "--fail-on",
+        "critical",
+        &image,
+    ])))
+    .unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "PARE-SHELL");
+    assert_eq!(result["level"], "warning");
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "bin/sh"
+    );
+    assert_eq!(sarif["runs"][0]["tool"]["driver"]["name"], "pare");
+
+    let bad = policy("bad.toml", "[rules]\nPARE-SHELL = \"sometimes\"\n");
+    let (code, _, stderr) = run(pare().args(["audit", "--policy", &bad, &image]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("PARE-SHELL"), "{stderr}");
+    let typo = policy("typo.toml", "fail_onn = \"low\"\n");
+    assert_eq!(run(pare().args(["audit", "--policy", &typo, &image])).0, 2);
 }

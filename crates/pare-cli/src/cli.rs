@@ -34,6 +34,8 @@ pub enum Format {
     Json,
     /// Markdown, for a pull-request comment (diff and gate).
     Markdown,
+    /// SARIF 2.1.0, for code-scanning dashboards (audit).
+    Sarif,
 }
 
 #[derive(Subcommand, Debug)]
@@ -76,6 +78,7 @@ Examples:
   pare audit oci:out:latest
   pare audit docker-archive:app.tar --format json > report.json
   pare audit oci:out --fail-on critical       # exit 1 only for critical findings
+  pare audit oci:out --policy pare-policy.toml --format sarif > audit.sarif
 Exit codes: 0 no finding at or above --fail-on, 1 otherwise, 2 bad input.";
 
 /// Arguments of audit.
@@ -84,9 +87,13 @@ pub struct AuditArgs {
     /// The image (any reference form).
     #[arg(value_name = "IMAGE")]
     pub image: String,
-    /// Fail (exit 1) on findings at or above this severity: info, low, medium, high, critical.
-    #[arg(long, default_value = "high", value_name = "SEVERITY")]
-    pub fail_on: String,
+    /// Fail (exit 1) on findings at or above this severity: info, low, medium, high, critical
+    /// (default: the policy's, else high).
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<String>,
+    /// Policy file (TOML): rules to turn off or re-grade, fail_on, waste limits (see README).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
     #[command(flatten)]
     pub read: ReadArgs,
 }

@@ -31,9 +31,12 @@ pub fn print_json(value: &impl serde::Serialize, schema: &str) -> anyhow::Result
 
 /// Refuses `--format markdown` for verbs that have no markdown form.
 pub fn text_or_json(format: crate::cli::Format, verb: &str) -> anyhow::Result<()> {
-    if format == crate::cli::Format::Markdown {
+    if matches!(
+        format,
+        crate::cli::Format::Markdown | crate::cli::Format::Sarif
+    ) {
         return Err(crate::commands::UsageError(format!(
-            "{verb} prints text or JSON; --format markdown is for pare diff and pare gate"
+            "{verb} prints text or JSON; --format markdown is for diff and gate, sarif for audit"
         ))
         .into());
     }

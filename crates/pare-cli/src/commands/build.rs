@@ -24,8 +24,8 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitCode> {
     let report = pare::build::build(&options, &reporter)?;
     match global.format {
         Format::Json => crate::output::print_json(&report, BUILD_JSON_SCHEMA)?,
-        Format::Human | Format::Markdown if !global.quiet => print_human(&report),
-        Format::Human | Format::Markdown => {}
+        Format::Human | Format::Markdown | Format::Sarif if !global.quiet => print_human(&report),
+        Format::Human | Format::Markdown | Format::Sarif => {}
     }
     Ok(ExitCode::SUCCESS)
 }

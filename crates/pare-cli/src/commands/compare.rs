@@ -53,7 +53,7 @@ pub fn diff(args: &DiffArgs, global: &GlobalArgs) -> Result<ExitCode> {
     match global.format {
         Format::Json => print_json(&report, DIFF_JSON_SCHEMA)?,
         Format::Markdown => print!("{}", markdown(&report, args.limit)),
-        Format::Human => print_diff(&report, args.limit),
+        Format::Human | Format::Sarif => print_diff(&report, args.limit),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -134,7 +134,7 @@ pub fn gate(args: &GateArgs, global: &GlobalArgs) -> Result<ExitCode> {
     match global.format {
         Format::Json => print_json(&report, GATE_JSON_SCHEMA)?,
         Format::Markdown => print!("{}", gate_markdown(&report)),
-        Format::Human => print_gate(&report),
+        Format::Human | Format::Sarif => print_gate(&report),
     }
     Ok(if report.passed {
         ExitCode::SUCCESS
@@ -205,15 +205,31 @@ fn gate_markdown(r: &GateReport) -> String {
 }
 
 pub fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<ExitCode> {
-    crate::output::text_or_json(global.format, "pare audit")?;
+    if global.format == Format::Markdown {
+        return Err(UsageError("pare audit prints text, JSON or SARIF".into()).into());
+    }
+    let policy = match &args.policy {
+        Some(path) => pare::policy::Policy::load(path)?,
+        None => pare::policy::Policy::default(),
+    };
+    let flag = args
+        .fail_on
+        .as_deref()
+        .map(pare::audit::Severity::parse)
+        .transpose()?;
     let options = pare::audit::AuditOptions {
         image: ImageRef::parse(&args.image).map_err(pare::Error::from)?,
         access: access(&args.read)?,
-        fail_on: pare::audit::Severity::parse(&args.fail_on)?,
+        fail_on: flag.unwrap_or(pare::audit::Severity::High),
     };
-    let report = pare::audit::audit(&options, &TerminalReporter::new(global.quiet))?;
+    let mut report = pare::audit::audit(&options, &TerminalReporter::new(global.quiet))?;
+    policy.apply(&mut report, flag)?;
     match global.format {
         Format::Json => print_json(&report, AUDIT_JSON_SCHEMA)?,
+        Format::Sarif => println!(
+            "{}",
+            serde_json::to_string_pretty(&pare::policy::sarif(&report))?
+        ),
         _ => print_audit(&report),
     }
     Ok(if report.passed {

@@ -20,7 +20,7 @@ pub fn run(args: &InspectBinaryArgs, global: &GlobalArgs) -> Result<ExitCode> {
     })?;
     match global.format {
         Format::Json => crate::output::print_json(&report, INSPECT_JSON_SCHEMA)?,
-        Format::Human | Format::Markdown => print_human(&report),
+        Format::Human | Format::Markdown | Format::Sarif => print_human(&report),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -58,8 +58,8 @@ pub fn run(verb: Verb, args: &TransferArgs, global: &GlobalArgs) -> Result<ExitC
     let report = copy(&options, &reporter)?;
     match global.format {
         Format::Json => crate::output::print_json(&report, TRANSFER_JSON_SCHEMA)?,
-        Format::Human | Format::Markdown if !global.quiet => print_human(&report),
-        Format::Human | Format::Markdown => {}
+        Format::Human | Format::Markdown | Format::Sarif if !global.quiet => print_human(&report),
+        Format::Human | Format::Markdown | Format::Sarif => {}
     }
     Ok(ExitCode::SUCCESS)
 }

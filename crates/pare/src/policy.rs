@@ -1,0 +1,164 @@
+//! Audit policy files (`--policy FILE`, TOML): which rules count and how much, the severity that
+//! fails, and waste limits. A policy changes the verdict, never what pare reads.
+//!
+//! ```toml
+//! fail_on = "high"
+//! [rules]
+//! PARE-SHELL = "off"          # ignore this rule
+//! PARE-BUILD-TOOL = "high"    # count it as high
+//! [waste]
+//! max_bytes = 10485760        # a PARE-WASTE finding past 10 MiB of waste
+//! max_percent = 5.0           # or past 5% of the uncompressed size
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::audit::{AuditReport, Finding, Severity};
+use crate::{Error, Result};
+
+/// A parsed policy.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub fail_on: Option<String>,
+    #[serde(default)]
+    pub rules: BTreeMap<String, String>,
+    #[serde(default)]
+    pub waste: WasteLimits,
+}
+
+/// Waste limits.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WasteLimits {
+    pub max_bytes: Option<u64>,
+    pub max_percent: Option<f64>,
+}
+
+impl Policy {
+    /// Reads a policy file, checking every rule setting.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = pare_oci::layout::read_bounded(path, 1 << 20)
+            .map_err(|e| Error::Input(format!("cannot read the policy: {e}")))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Error::Input(format!("{} is not UTF-8", path.display())))?;
+        let policy: Policy = toml::from_str(&text)
+            .map_err(|e| Error::Input(format!("{} is not a valid policy: {e}", path.display())))?;
+        if let Some(f) = &policy.fail_on {
+            Severity::parse(f)?;
+        }
+        for (rule, setting) in &policy.rules {
+            if setting != "off" {
+                Severity::parse(setting)
+                    .map_err(|e| Error::Input(format!("{}: rule {rule}: {e}", path.display())))?;
+            }
+        }
+        Ok(policy)
+    }
+
+    /// Applies the policy to a report: drops and re-grades findings, adds waste findings, and sets the
+    /// verdict for `fail_on` (the policy's unless `fail_on_flag` overrides it).
+    pub fn apply(&self, report: &mut AuditReport, fail_on_flag: Option<Severity>) -> Result<()> {
+        let mut findings = Vec::new();
+        for mut f in std::mem::take(&mut report.findings) {
+            match self.rules.get(f.rule).map(String::as_str) {
+                Some("off") => continue,
+                Some(level) => f.severity = Severity::parse(level)?,
+                None => {}
+            }
+            findings.push(f);
+        }
+        let percent = (report.uncompressed_size > 0)
+            .then(|| report.waste_bytes as f64 * 100.0 / report.uncompressed_size as f64);
+        let over_bytes = self.waste.max_bytes.is_some_and(|m| report.waste_bytes > m);
+        let over_percent = matches!((self.waste.max_percent, percent), (Some(m), Some(p)) if p > m);
+        if (over_bytes || over_percent)
+            && self.rules.get("PARE-WASTE").map(String::as_str) != Some("off")
+        {
+            let severity = match self.rules.get("PARE-WASTE") {
+                Some(level) => Severity::parse(level)?,
+                None => Severity::High,
+            };
+            findings.push(Finding {
+                rule: "PARE-WASTE",
+                severity,
+                path: None,
+                layer: None,
+                reason: format!(
+                    "the image ships {} bytes of waste ({}); the policy allows {}",
+                    report.waste_bytes,
+                    percent.map_or("n/a".to_string(), |p| format!(
+                        "{p:.1}% of its uncompressed size"
+                    )),
+                    match (self.waste.max_bytes, self.waste.max_percent) {
+                        (Some(b), Some(p)) => format!("{b} bytes and {p}%"),
+                        (Some(b), None) => format!("{b} bytes"),
+                        (None, Some(p)) => format!("{p}%"),
+                        (None, None) => "any amount".into(),
+                    }
+                ),
+            });
+        }
+        findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.rule.cmp(b.rule))
+                .then_with(|| a.path.cmp(&b.path))
+        });
+        report.findings = findings;
+        report.fail_on = match (fail_on_flag, &self.fail_on) {
+            (Some(flag), _) => flag,
+            (None, Some(p)) => Severity::parse(p)?,
+            (None, None) => Severity::High,
+        };
+        report.passed = !report.findings.iter().any(|f| f.severity >= report.fail_on);
+        Ok(())
+    }
+}
+
+/// The report as SARIF 2.1.0 (for code-scanning dashboards).
+pub fn sarif(report: &AuditReport) -> serde_json::Value {
+    use serde_json::json;
+    let mut rules: BTreeMap<&str, &str> = BTreeMap::new();
+    for f in &report.findings {
+        rules.entry(f.rule).or_insert(&f.reason);
+    }
+    let level = |s: Severity| match s {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Info => "note",
+    };
+    let results: Vec<serde_json::Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let mut result = json!({
+                "ruleId": f.rule,
+                "level": level(f.severity),
+                "message": {"text": f.reason},
+                "properties": {"severity": f.severity, "layer": f.layer, "image": report.image},
+            });
+            if let Some(path) = &f.path {
+                result["locations"] = json!([{
+                    "physicalLocation": {"artifactLocation": {"uri": path.trim_start_matches('/')}}
+                }]);
+            }
+            result
+        })
+        .collect();
+    json!({
+        "version": "2.1.0",
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "pare",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules.iter().map(|(id, text)| json!({"id": id, "shortDescription": {"text": text}})).collect::<Vec<_>>(),
+            }},
+            "results": results,
+        }]
+    })
+}
