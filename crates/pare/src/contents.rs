@@ -175,8 +175,11 @@ pub fn read_opened(
             index + 1,
             layer_values.len()
         ));
-        let sample = |path: &str, size: u64| observer.sample(path, size);
-        let mut events = Vec::new();
+        // The observer is asked for a sample size and then told of the entry, one after the other,
+        // never at once: a RefCell lets both callbacks reach it, and each sample is dropped as soon
+        // as it has been seen, so memory stays at one file's sample.
+        let cell = std::cell::RefCell::new(&mut *observer);
+        let sample = |path: &str, size: u64| cell.borrow().sample(path, size);
         let stats = read_layer(
             layout,
             &digest,
@@ -184,18 +187,15 @@ pub fn read_opened(
             Some(diff_id),
             ReadLimits::default(),
             &sample,
-            |event| {
-                events.push(event);
+            |mut event| {
+                cell.borrow_mut().event(index, &event);
+                if let LayerEvent::Entry(info) = &mut event {
+                    info.sample = Vec::new();
+                }
+                apply(&mut files, index, event);
                 Ok(())
             },
         )?;
-        for mut event in events {
-            observer.event(index, &event);
-            if let LayerEvent::Entry(info) = &mut event {
-                info.sample = Vec::new();
-            }
-            apply(&mut files, index, event);
-        }
         layers.push(LayerInfo {
             digest,
             diff_id: diff_id.clone(),
