@@ -252,20 +252,24 @@ impl Client {
         progress: Progress<'_>,
     ) -> Result<()> {
         let action = format!("upload blob {digest} to {repo}");
+        self.with_retries(|| self.upload_once(repo, digest, size, path, progress, &action))?;
+        RequestStats::add(&self.stats.blobs_uploaded, 1);
+        RequestStats::add(&self.stats.bytes_uploaded, size);
+        Ok(())
+    }
+
+    /// Runs a whole operation again (a new upload session, a download from the start) after a
+    /// retryable failure, with backoff, up to the attempt limit.
+    fn with_retries(&self, mut operation: impl FnMut() -> Result<()>) -> Result<()> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.upload_once(repo, digest, size, path, progress, &action) {
-                Ok(()) => {
-                    RequestStats::add(&self.stats.blobs_uploaded, 1);
-                    RequestStats::add(&self.stats.bytes_uploaded, size);
-                    return Ok(());
-                }
+            match operation() {
                 Err(e) if attempt < self.options.max_attempts && retryable(&e) => {
                     RequestStats::add(&self.stats.retries, 1);
                     std::thread::sleep(self.backoff(attempt));
                 }
-                Err(e) => return Err(e),
+                other => return other,
             }
         }
     }
@@ -405,22 +409,10 @@ impl Client {
         progress: Progress<'_>,
     ) -> Result<()> {
         let action = format!("download blob {digest} from {repo}");
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.download_once(repo, digest, size, file, progress, &action) {
-                Ok(()) => {
-                    RequestStats::add(&self.stats.blobs_downloaded, 1);
-                    RequestStats::add(&self.stats.bytes_downloaded, size);
-                    return Ok(());
-                }
-                Err(e) if attempt < self.options.max_attempts && retryable(&e) => {
-                    RequestStats::add(&self.stats.retries, 1);
-                    std::thread::sleep(self.backoff(attempt));
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        self.with_retries(|| self.download_once(repo, digest, size, file, progress, &action))?;
+        RequestStats::add(&self.stats.blobs_downloaded, 1);
+        RequestStats::add(&self.stats.bytes_downloaded, size);
+        Ok(())
     }
 
     fn download_once(

@@ -321,18 +321,7 @@ fn plan_target(output: &ImageRef, extra_tags: &[String]) -> Result<Target> {
     for tag in extra_tags {
         validate_tag(tag).map_err(Error::Input)?;
     }
-    let tags_with = |tag: &Option<String>| -> Vec<String> {
-        let mut tags: Vec<String> = tag.iter().cloned().collect();
-        for t in extra_tags {
-            if !tags.contains(t) {
-                tags.push(t.clone());
-            }
-        }
-        if tags.is_empty() {
-            tags.push("latest".into());
-        }
-        tags
-    };
+    let tags_with = |tag: &Option<String>| crate::transfer::dest_tags(tag, extra_tags);
     let check_parent = |file: &Path| -> Result<()> {
         let parent = file
             .parent()

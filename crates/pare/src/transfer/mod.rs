@@ -331,7 +331,8 @@ fn copy_blob(from: &Layout, to: &Layout, digest: &str, size: u64) -> Result<()> 
     Ok(())
 }
 
-fn dest_tags(tag: &Option<String>, extra: &[String]) -> Vec<String> {
+/// The tags an image gets at a destination: the reference's own, then the extra ones, else `latest`.
+pub(crate) fn dest_tags(tag: &Option<String>, extra: &[String]) -> Vec<String> {
     let mut tags: Vec<String> = tag.iter().cloned().collect();
     for t in extra {
         if !tags.contains(t) {
