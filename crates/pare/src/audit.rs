@@ -936,46 +936,17 @@ fn resolve<'a>(
     files: &'a BTreeMap<String, FileState>,
     path: &str,
 ) -> Option<(String, &'a FileState)> {
-    let mut queue: std::collections::VecDeque<String> =
-        path.split('/').map(str::to_string).collect();
-    let mut current: Vec<String> = Vec::new();
-    let mut hops = 0;
-    while let Some(part) = queue.pop_front() {
-        match part.as_str() {
-            "" | "." => continue,
-            ".." => {
-                current.pop();
-                continue;
-            }
-            _ => {}
-        }
-        current.push(part);
-        let key = current.join("/");
-        let state = files.get(&key)?;
-        if state.info.kind == FileKind::Symlink {
-            hops += 1;
-            if hops > 40 {
-                return None;
-            }
-            let target = state.info.link.clone().unwrap_or_default();
-            current.pop();
-            if target.starts_with('/') {
-                current.clear();
-            }
-            for p in target.split('/').rev() {
-                queue.push_front(p.to_string());
-            }
-        }
-    }
-    let key = current.join("/");
-    let state = files.get(&key)?;
-    if state.info.kind == FileKind::Hardlink {
-        let target =
-            pare_oci::tree::normalize_image_path(&format!("/{}", state.info.link.as_deref()?))
-                .ok()?;
-        return files.get(&target).map(|s| (target.clone(), s));
-    }
-    Some((key, state))
+    use crate::paths::Node;
+    let key = crate::paths::resolve(path, |k| {
+        files.get(k).map(|f| match f.info.kind {
+            FileKind::Dir => Node::Dir,
+            FileKind::Symlink => Node::Symlink(f.info.link.as_deref().unwrap_or("")),
+            FileKind::Hardlink => Node::Hardlink(f.info.link.as_deref().unwrap_or("")),
+            _ => Node::Other,
+        })
+    })
+    .ok()?;
+    files.get(&key).map(|f| (key, f))
 }
 
 #[cfg(test)]

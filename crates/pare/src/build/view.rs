@@ -2,35 +2,12 @@
 //! the finished image will contain: does the entrypoint exist, is its loader there, who is user `app`.
 //! Path resolution follows symlinks the way the kernel would inside the image root, never outside it.
 
-use std::collections::VecDeque;
-
 use pare_oci::tree::{Entry, EntryKind, FileSource, LayerTree};
 
+use crate::paths::Node;
 use crate::{Error, Result};
 
-/// Longest chain of symlinks followed before giving up (the kernel's limit is 40).
-const MAX_SYMLINK_HOPS: usize = 40;
-
-/// Why a path does not resolve in the image.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Unresolved {
-    /// Nothing at this path (normalized, without leading `/`).
-    Missing(String),
-    /// A component that must be a directory is something else.
-    NotADirectory(String),
-    /// Too many symlinks.
-    Loop,
-}
-
-impl std::fmt::Display for Unresolved {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Unresolved::Missing(p) => write!(f, "/{p} does not exist in the image"),
-            Unresolved::NotADirectory(p) => write!(f, "/{p} is not a directory in the image"),
-            Unresolved::Loop => write!(f, "too many levels of symbolic links"),
-        }
-    }
-}
+pub use crate::paths::Unresolved;
 
 /// The image's merged file tree.
 #[derive(Default)]
@@ -55,60 +32,18 @@ impl ImageView {
     /// Resolves an absolute or root-relative path, following symlinks (also in the middle of the path)
     /// and hard links, and returns the final normalized path and entry.
     pub fn resolve(&self, path: &str) -> std::result::Result<(String, &Entry), Unresolved> {
-        let mut queue: VecDeque<String> = path.split('/').map(str::to_string).collect();
-        let mut current: Vec<String> = Vec::new();
-        let mut hops = 0;
-        while let Some(component) = queue.pop_front() {
-            match component.as_str() {
-                "" | "." => continue,
-                ".." => {
-                    current.pop();
-                    continue;
-                }
-                _ => {}
-            }
-            current.push(component);
-            let key = current.join("/");
-            let Some(entry) = self.tree.get(&key) else {
-                return Err(Unresolved::Missing(key));
-            };
-            match &entry.kind {
-                EntryKind::Symlink { target } => {
-                    hops += 1;
-                    if hops > MAX_SYMLINK_HOPS {
-                        return Err(Unresolved::Loop);
-                    }
-                    current.pop();
-                    if target.starts_with('/') {
-                        current.clear();
-                    }
-                    for part in target.split('/').rev() {
-                        queue.push_front(part.to_string());
-                    }
-                }
-                EntryKind::Directory => {}
-                _ if !queue.iter().all(|c| c.is_empty() || c == ".") => {
-                    return Err(Unresolved::NotADirectory(key));
-                }
-                _ => {}
-            }
-        }
-        let key = current.join("/");
-        match self.tree.get(&key) {
-            Some(Entry {
-                kind: EntryKind::Hardlink { target },
-                ..
-            }) => {
-                let target = target.clone();
-                self.tree
-                    .get(&target)
-                    .map(|e| (target.clone(), e))
-                    .ok_or(Unresolved::Missing(target))
-            }
-            Some(entry) => Ok((key, entry)),
-            None if key.is_empty() => Err(Unresolved::Missing(key)),
-            None => Err(Unresolved::Missing(key)),
-        }
+        let key = crate::paths::resolve(path, |k| {
+            self.tree.get(k).map(|e| match &e.kind {
+                EntryKind::Directory => Node::Dir,
+                EntryKind::Symlink { target } => Node::Symlink(target),
+                EntryKind::Hardlink { target } => Node::Hardlink(target),
+                EntryKind::File { .. } => Node::Other,
+            })
+        })?;
+        self.tree
+            .get(&key)
+            .map(|e| (key.clone(), e))
+            .ok_or(Unresolved::Missing(key))
     }
 
     /// Reads up to `limit` bytes of a regular file in the image.

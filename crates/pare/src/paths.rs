@@ -1,0 +1,98 @@
+//! Path resolution inside an image's file tree, the way the kernel resolves paths below a container's
+//! root: symlinks anywhere in the path (absolute ones restart at the image root), `..` that stops at the
+//! root, a hop limit, and hard links followed once at the end. One walker for every tree pare keeps
+//! (the tree a build plans, the tree an audit reads); each supplies a lookup.
+
+use std::collections::VecDeque;
+
+/// Longest chain of symlinks followed (the kernel's limit is 40).
+const MAX_SYMLINK_HOPS: usize = 40;
+
+/// What a path is, as far as resolution cares.
+pub enum Node<'a> {
+    Dir,
+    Symlink(&'a str),
+    /// A hard link to another path of the tree (normalized or with a leading `/`).
+    Hardlink(&'a str),
+    Other,
+}
+
+/// Why a path does not resolve in the image.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unresolved {
+    /// Nothing at this path (normalized, without leading `/`).
+    Missing(String),
+    /// A component that must be a directory is something else.
+    NotADirectory(String),
+    /// Too many symlinks.
+    Loop,
+}
+
+impl std::fmt::Display for Unresolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unresolved::Missing(p) => write!(f, "/{p} does not exist in the image"),
+            Unresolved::NotADirectory(p) => write!(f, "/{p} is not a directory in the image"),
+            Unresolved::Loop => write!(f, "too many levels of symbolic links"),
+        }
+    }
+}
+
+/// Resolves `path` and returns the normalized key (no leading `/`) of what it finally names.
+pub fn resolve<'a>(
+    path: &str,
+    lookup: impl Fn(&str) -> Option<Node<'a>>,
+) -> Result<String, Unresolved> {
+    let mut queue: VecDeque<String> = path.split('/').map(str::to_string).collect();
+    let mut current: Vec<String> = Vec::new();
+    let mut hops = 0;
+    while let Some(component) = queue.pop_front() {
+        match component.as_str() {
+            "" | "." => continue,
+            ".." => {
+                current.pop();
+                continue;
+            }
+            _ => {}
+        }
+        current.push(component);
+        let key = current.join("/");
+        match lookup(&key) {
+            None => return Err(Unresolved::Missing(key)),
+            Some(Node::Symlink(target)) => {
+                hops += 1;
+                if hops > MAX_SYMLINK_HOPS {
+                    return Err(Unresolved::Loop);
+                }
+                current.pop();
+                if target.starts_with('/') {
+                    current.clear();
+                }
+                for part in target.split('/').rev() {
+                    queue.push_front(part.to_string());
+                }
+            }
+            Some(Node::Dir) => {}
+            Some(_) if !queue.iter().all(|c| c.is_empty() || c == ".") => {
+                return Err(Unresolved::NotADirectory(key));
+            }
+            Some(_) => {}
+        }
+    }
+    let key = current.join("/");
+    match lookup(&key) {
+        Some(Node::Hardlink(target)) => {
+            let target = target
+                .split('/')
+                .filter(|c| !c.is_empty() && *c != ".")
+                .collect::<Vec<_>>()
+                .join("/");
+            match lookup(&target) {
+                Some(_) => Ok(target),
+                None => Err(Unresolved::Missing(target)),
+            }
+        }
+        Some(_) => Ok(key),
+        None => Err(Unresolved::Missing(key)),
+    }
+}
