@@ -58,6 +58,17 @@ fn pare_images_have_no_findings_and_no_waste() {
         report["layers"][0]["largest_files"][0][0],
         "/etc/ssl/certs/ca-certificates.crt"
     );
+    let base: Vec<bool> = report["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["base"].as_bool().unwrap())
+        .collect();
+    assert_eq!(
+        base,
+        [true, false, false],
+        "pare's history marks its base layer"
+    );
 }
 
 #[test]
@@ -190,6 +201,18 @@ fn planted_findings_are_all_reported_and_waste_is_counted_once() {
     assert_eq!(report["waste_by_kind"]["metadata-only"], 7_000);
     assert_eq!(report["waste_by_kind"]["duplicate"], 5_000);
     assert_eq!(report["waste_bytes"], 30_000 + 12_000 + 7_000 + 5_000);
+    // Named as the base, the image umoci started from marks the bottom layers.
+    let (_, based) = audit(
+        &format!("oci:{}", image("planted")),
+        &["--base-image", &format!("oci:{}", image("fat"))],
+    );
+    let base: Vec<bool> = based["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["base"].as_bool().unwrap())
+        .collect();
+    assert_eq!(base, [true, true, false, false, false]);
     // A waste limit in a policy turns the 54,000 wasted bytes into a finding.
     let policy = dir.path().join("waste.toml");
     fs::write(&policy, "[waste]\nmax_bytes = 50000\n").unwrap();

@@ -94,6 +94,9 @@ pub struct AuditArgs {
     /// Policy file (TOML): rules to turn off or re-grade, fail_on, waste limits (see README).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// The image this one was built on: its layers are marked as base layers.
+    #[arg(long, value_name = "REF")]
+    pub base_image: Option<String>,
     #[command(flatten)]
     pub read: ReadArgs,
 }

@@ -22,8 +22,10 @@ const LAYOUT_FILE: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 /// An open, locked OCI image layout directory.
 pub struct Layout {
     root: PathBuf,
-    // Held for the lifetime of the Layout: an exclusive flock on the layout directory itself.
+    // Held for the lifetime of the Layout: a flock on the layout directory itself, exclusive for
+    // writers, shared for readers.
     _lock: File,
+    writable: bool,
 }
 
 impl Layout {
@@ -64,6 +66,27 @@ impl Layout {
         Ok(layout)
     }
 
+    /// Opens an existing layout for reading only: a shared lock, so any number of readers (also in
+    /// one process) can look at it while no writer changes it. Writing through it is refused.
+    pub fn open_shared(root: &Path) -> Result<Self> {
+        if !root.join("oci-layout").is_file() || !root.join("index.json").is_file() {
+            return Err(Error::Invalid(format!(
+                "{} is not an OCI image layout (no oci-layout or index.json file)",
+                root.display()
+            )));
+        }
+        let dir = File::open(root).map_err(Error::io("open the image layout", root))?;
+        dir.lock_shared()
+            .map_err(Error::io("lock the image layout", root))?;
+        let layout = Self {
+            root: root.to_path_buf(),
+            _lock: dir,
+            writable: false,
+        };
+        layout.check_marker()?;
+        Ok(layout)
+    }
+
     fn lock(root: &Path) -> Result<Self> {
         let dir = File::open(root).map_err(Error::io("open the image layout", root))?;
         dir.lock()
@@ -71,9 +94,21 @@ impl Layout {
         let layout = Self {
             root: root.to_path_buf(),
             _lock: dir,
+            writable: true,
         };
         layout.remove_stale_temp_files();
         Ok(layout)
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if self.writable {
+            Ok(())
+        } else {
+            Err(Error::Invalid(format!(
+                "{} was opened for reading; pare does not write through a shared lock",
+                self.root.display()
+            )))
+        }
     }
 
     /// Removes temporary files a killed pare process left behind. Only the lock holder writes
@@ -144,6 +179,7 @@ impl Layout {
 
     /// A new temporary file beside the blobs, to be passed to [`Layout::commit_blob`].
     pub fn temp_blob(&self) -> Result<(tempfile::NamedTempFile, PathBuf)> {
+        self.check_writable()?;
         let dir = self.root.join("blobs");
         let temp = temp_file_in(&dir)?;
         let path = temp.path().to_path_buf();
@@ -153,6 +189,7 @@ impl Layout {
     /// Syncs a fully written temporary blob and renames it to its digest. A blob already stored under
     /// that name is replaced atomically (it may be a corrupt copy; the new one was hashed as written).
     pub fn commit_blob(&self, temp: tempfile::NamedTempFile, digest: &str) -> Result<()> {
+        self.check_writable()?;
         let dest = self.blob_path(digest)?;
         temp.as_file()
             .sync_all()
@@ -237,6 +274,7 @@ impl Layout {
     /// Points each tag at `manifest` in `index.json` (replacing what the tags pointed at before; other
     /// entries are kept). With no tags the manifest is added untagged. Written atomically.
     pub fn set_tags(&self, manifest: &Descriptor, tags: &[String]) -> Result<()> {
+        self.check_writable()?;
         let mut index = self.read_index()?;
         let mut manifests: Vec<Descriptor> = index
             .manifests()
@@ -299,6 +337,7 @@ impl Layout {
     }
 
     fn write_index(&self, index: &ImageIndex) -> Result<()> {
+        self.check_writable()?;
         let bytes = canonical_json::to_vec(index, "index.json")?;
         self.write_atomic(&self.root.join("index.json"), &bytes)
     }
@@ -403,6 +442,17 @@ mod tests {
         assert!(err.contains("corrupt"), "{err}");
         assert!(layout.read_blob(&digest, 4).is_err());
         assert!(layout.blob_path("sha256:../../x").is_err());
+    }
+
+    #[test]
+    fn readers_share_and_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Layout::create_or_open(dir.path()).unwrap());
+        let a = Layout::open_shared(dir.path()).unwrap();
+        let b = Layout::open_shared(dir.path()).unwrap();
+        assert!(a.read_index().is_ok() && b.read_index().is_ok());
+        assert!(a.write_blob(b"x").is_err());
+        assert!(b.temp_blob().is_err());
     }
 
     #[test]

@@ -89,6 +89,9 @@ pub struct AuditLayer {
     pub info: LayerInfo,
     /// Bytes of the regular files this layer ships (what dive reports as a layer's size).
     pub file_bytes: u64,
+    /// True for layers that come from the base image (named with `--base-image`, else told by pare's
+    /// own history comments).
+    pub base: bool,
     /// Up to five (path, bytes), biggest first.
     pub largest_files: Vec<(String, u64)>,
 }
@@ -135,6 +138,8 @@ pub struct AuditOptions {
     pub access: Access,
     /// Findings at or above this severity fail the audit (exit 1).
     pub fail_on: Severity,
+    /// The base image: layers it shares (by diff_id, from the bottom) are marked as base layers.
+    pub base: Option<ImageRef>,
 }
 
 /// Largest file scanned for secrets (first bytes only).
@@ -219,6 +224,25 @@ pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditRep
         *waste_by_kind.entry(w.kind).or_default() += w.bytes;
     }
     let waste_bytes = waste.iter().map(|w| w.bytes).sum();
+    let base_layers = match &options.base {
+        Some(reference) => shared_prefix(
+            &contents,
+            &base_diff_ids(reference, &options.access, reporter)?,
+        ),
+        None => contents.config["history"]
+            .as_array()
+            .map(|h| {
+                h.iter()
+                    .filter(|e| !e["empty_layer"].as_bool().unwrap_or(false))
+                    .take_while(|e| {
+                        e["comment"]
+                            .as_str()
+                            .is_some_and(|c| c.starts_with("pare ") && c.ends_with(" base"))
+                    })
+                    .count()
+            })
+            .unwrap_or(0),
+    };
     let layers = contents
         .layers
         .iter()
@@ -235,6 +259,7 @@ pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditRep
             AuditLayer {
                 info: info.clone(),
                 file_bytes,
+                base: i < base_layers,
                 largest_files: files,
             }
         })
@@ -398,6 +423,49 @@ fn packages(recorder: &Recorder, contents: &ImageContents) -> Vec<Package> {
         }
     }
     out.into_values().collect()
+}
+
+/// The diff_ids of a base image (its config only; no layer is read).
+fn base_diff_ids(
+    reference: &ImageRef,
+    access: &Access,
+    reporter: &dyn Reporter,
+) -> Result<Vec<String>> {
+    let mut transfer = TransferReport::default();
+    let opened = open_image(reference, access, reporter, &mut transfer)?;
+    let manifest = opened
+        .layout
+        .read_blob(opened.manifest.digest().as_ref(), opened.manifest.size())?;
+    let manifest: Value = serde_json::from_slice(&manifest)
+        .map_err(|e| Error::Input(format!("base image {reference}: manifest is not JSON: {e}")))?;
+    let (Some(digest), Some(size)) = (
+        manifest["config"]["digest"].as_str(),
+        manifest["config"]["size"].as_u64(),
+    ) else {
+        return Err(Error::Input(format!(
+            "base image {reference}: the manifest has no config descriptor"
+        )));
+    };
+    let config: Value = serde_json::from_slice(&opened.layout.read_blob(digest, size)?)
+        .map_err(|e| Error::Input(format!("base image {reference}: config is not JSON: {e}")))?;
+    Ok(config["rootfs"]["diff_ids"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// How many bottom layers the image shares with a base, by diff_id.
+fn shared_prefix(contents: &ImageContents, base: &[String]) -> usize {
+    contents
+        .layers
+        .iter()
+        .zip(base)
+        .take_while(|(layer, diff_id)| layer.diff_id == **diff_id)
+        .count()
 }
 
 fn os_name(recorder: &Recorder, contents: &ImageContents) -> Option<String> {

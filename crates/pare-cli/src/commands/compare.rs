@@ -221,6 +221,12 @@ pub fn audit(args: &AuditArgs, global: &GlobalArgs) -> Result<ExitCode> {
         image: ImageRef::parse(&args.image).map_err(pare::Error::from)?,
         access: access(&args.read)?,
         fail_on: flag.unwrap_or(pare::audit::Severity::High),
+        base: args
+            .base_image
+            .as_deref()
+            .map(ImageRef::parse)
+            .transpose()
+            .map_err(pare::Error::from)?,
     };
     let mut report = pare::audit::audit(&options, &TerminalReporter::new(global.quiet))?;
     policy.apply(&mut report, flag)?;
@@ -259,8 +265,9 @@ fn print_audit(r: &pare::audit::AuditReport) {
     println!("  layers:");
     for (i, l) in r.layers.iter().enumerate() {
         println!(
-            "    {:>2} {:>10} stored {:>10} uncompressed {:>6} entries  {}",
+            "    {:>2}{} {:>10} stored {:>10} uncompressed {:>6} entries  {}",
             i,
+            if l.base { " base" } else { "" },
             human_bytes(l.info.size),
             human_bytes(l.info.uncompressed_size),
             l.info.entries,

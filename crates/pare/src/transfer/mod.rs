@@ -175,7 +175,7 @@ pub fn open_image(
 ) -> Result<OpenedImage> {
     match source {
         ImageRef::Layout { dir, tag } => {
-            let layout = Layout::open(dir)?;
+            let layout = Layout::open_shared(dir)?;
             let manifest = layout.resolve(tag.as_deref())?;
             Ok(OpenedImage::in_layout(layout, manifest))
         }
