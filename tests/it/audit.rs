@@ -611,3 +611,63 @@ fn policies_regrade_and_silence_rules_and_sarif_is_written() {
     let typo = policy("typo.toml", "fail_onn = \"low\"\n");
     assert_eq!(run(pare().args(["audit", "--policy", &typo, &image])).0, 2);
 }
+
+#[test]
+fn binaries_report_the_go_modules_and_crates_they_were_built_from() {
+    if !require("dive") || !require("objcopy") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dive = std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join("dive"))
+                .find(|p| p.is_file())
+        })
+        .and_then(|p| fs::canonicalize(p).ok())
+        .unwrap();
+    let json = r#"{"packages":[{"name":"demo","version":"0.3.0","source":"local","root":true,"dependencies":[1]},{"name":"serde","version":"1.0.219","source":"crates.io"}]}"#;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut z, json.as_bytes()).unwrap();
+    fs::write(dir.path().join("dep-v0"), z.finish().unwrap()).unwrap();
+    let auditable = dir.path().join("demo");
+    ok(Command::new("objcopy")
+        .arg(format!(
+            "--add-section=.dep-v0={}",
+            dir.path().join("dep-v0").display()
+        ))
+        .arg(static_hello())
+        .arg(&auditable));
+    let layout = dir.path().join("out");
+    ok(pare()
+        .args(["build", "-q", "--copy"])
+        .arg(format!("{}:/usr/local/bin/dive:0755", dive.display()))
+        .arg("--copy")
+        .arg(format!("{}:/app:0755", auditable.display()))
+        .args(["--entrypoint", "/app", "--output"])
+        .arg(format!("oci:{}:bins", layout.display())));
+    let (_, report) = audit(&format!("oci:{}:bins", layout.display()), &[]);
+    let packages = report["packages"].as_array().unwrap();
+    let by = |manager: &str| {
+        packages
+            .iter()
+            .filter(|p| p["manager"] == manager)
+            .collect::<Vec<_>>()
+    };
+    let go = by("go");
+    assert_eq!(go[0]["name"], "github.com/wagoodman/dive");
+    assert_eq!(
+        go[0]["file_bytes"].as_u64().unwrap(),
+        fs::metadata(&dive).unwrap().len()
+    );
+    assert_eq!(
+        go.len(),
+        1 + 1 + 54,
+        "main module, stdlib and 54 dependencies (as go version -m lists them)"
+    );
+    let cargo: Vec<(&str, &str)> = by("cargo")
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["version"].as_str().unwrap()))
+        .collect();
+    assert_eq!(cargo, [("demo", "0.3.0"), ("serde", "1.0.219")]);
+}

@@ -102,7 +102,8 @@ pub struct Package {
     pub name: String,
     pub version: String,
     pub architecture: String,
-    /// `dpkg` (status or distroless status.d) or `apk`.
+    /// `dpkg` (status or distroless status.d), `apk`, `go` (build info in a binary) or `cargo`
+    /// (cargo-auditable data in a binary).
     pub manager: &'static str,
     /// Bytes of the package's files present in the final tree (0 when it lists none).
     pub file_bytes: u64,
@@ -152,7 +153,13 @@ struct Recorder {
     findings: Vec<Finding>,
     /// Latest content of the small files audit reads (passwd, group, os-release).
     small: HashMap<String, Vec<u8>>,
+    /// Packages found inside binaries (Go build info, cargo-auditable), with the path and layer of
+    /// the binary; kept only if that binary is in the final tree.
+    binary_packages: Vec<(String, usize, Package)>,
 }
+
+/// Largest binary read whole for its build info.
+const MAX_BINARY: u64 = 256 << 20;
 
 const SMALL_FILES: [&str; 4] = [
     "etc/passwd",
@@ -162,9 +169,13 @@ const SMALL_FILES: [&str; 4] = [
 ];
 
 impl Observer for Recorder {
-    fn sample(&self, path: &str, _size: u64) -> usize {
+    fn sample(&self, path: &str, size: u64) -> usize {
         if SMALL_FILES.contains(&path) || is_package_database(path) {
             MAX_DATABASE
+        } else if size <= MAX_BINARY {
+            // Whole files, so ELF binaries can be asked for their build info; each sample is dropped
+            // once seen, so this costs one file's size of memory at a time.
+            usize::try_from(size).unwrap_or(SECRET_SAMPLE)
         } else {
             SECRET_SAMPLE
         }
@@ -184,7 +195,15 @@ impl Observer for Recorder {
         if SMALL_FILES.contains(&info.path.as_str()) || is_package_database(&info.path) {
             self.small.insert(info.path.clone(), info.sample.clone());
         }
-        for (rule, reason) in secrets_in(&info.path, &info.sample) {
+        if pare_elf::is_elf(&info.sample) && info.mode & 0o111 != 0 {
+            self.binary_packages.extend(
+                packages_in_binary(&info.path, &info.sample, info.size)
+                    .into_iter()
+                    .map(|p| (info.path.clone(), layer, p)),
+            );
+        }
+        let head = &info.sample[..info.sample.len().min(SECRET_SAMPLE)];
+        for (rule, reason) in secrets_in(&info.path, head) {
             self.findings.push(Finding {
                 rule,
                 severity: Severity::Critical,
@@ -290,6 +309,55 @@ pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditRep
         fail_on: options.fail_on,
         passed,
     })
+}
+
+/// Go modules and cargo-auditable packages a binary says it was built from. The binary's own module
+/// (Go) or root package (cargo) carries the binary's size.
+fn packages_in_binary(path: &str, bytes: &[u8], size: u64) -> Vec<Package> {
+    let mut out = Vec::new();
+    if let Ok(Some(go)) = pare_elf::buildinfo::go_build_info(bytes) {
+        let arch = go.setting("GOARCH").unwrap_or_default().to_string();
+        let main = go.main.clone().unwrap_or(pare_elf::buildinfo::GoModule {
+            path: go.path.clone().unwrap_or_else(|| format!("/{path}")),
+            version: go.go_version.clone(),
+            sum: None,
+        });
+        out.push(Package {
+            name: main.path,
+            version: main.version,
+            architecture: arch.clone(),
+            manager: "go",
+            file_bytes: size,
+        });
+        out.push(Package {
+            name: "stdlib".into(),
+            version: go.go_version.clone(),
+            architecture: arch.clone(),
+            manager: "go",
+            file_bytes: 0,
+        });
+        for dep in go.deps {
+            out.push(Package {
+                name: dep.path,
+                version: dep.version,
+                architecture: arch.clone(),
+                manager: "go",
+                file_bytes: 0,
+            });
+        }
+    }
+    if let Ok(Some(crates)) = pare_elf::buildinfo::cargo_auditable(bytes) {
+        for krate in crates {
+            out.push(Package {
+                file_bytes: if krate.root { size } else { 0 },
+                name: krate.name,
+                version: krate.version,
+                architecture: String::new(),
+                manager: "cargo",
+            });
+        }
+    }
+    out
 }
 
 /// Largest package database or file list read.
@@ -422,7 +490,13 @@ fn packages(recorder: &Recorder, contents: &ImageContents) -> Vec<Package> {
             }
         }
     }
-    out.into_values().collect()
+    let mut list: Vec<Package> = out.into_values().collect();
+    for (path, layer, package) in &recorder.binary_packages {
+        if contents.files.get(path).is_some_and(|f| f.layer == *layer) {
+            list.push(package.clone());
+        }
+    }
+    list
 }
 
 /// The diff_ids of a base image (its config only; no layer is read).
