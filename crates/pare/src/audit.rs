@@ -940,15 +940,8 @@ fn start_findings(
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| v)
         .unwrap_or_default();
-    let candidates: Vec<String> = if program.contains('/') {
-        vec![program.clone()]
-    } else {
-        path_env
-            .split(':')
-            .filter(|d| d.starts_with('/'))
-            .map(|d| format!("{d}/{program}"))
-            .collect()
-    };
+    let workdir = config["WorkingDir"].as_str().unwrap_or("");
+    let candidates = crate::paths::program_candidates(&program, &path_env, workdir);
     let Some((path, state)) = candidates.iter().find_map(|c| resolve(&contents.files, c)) else {
         return Ok(vec![start(
             format!("the program {program} does not exist in the image"),

@@ -38,6 +38,23 @@ impl std::fmt::Display for Unresolved {
     }
 }
 
+/// Where the kernel would look for the program a container starts (`ENTRYPOINT[0]` or `CMD[0]`):
+/// itself when absolute, below the working directory when relative with a `/`, else in each absolute
+/// directory of `PATH`.
+pub fn program_candidates(program: &str, path_env: &str, workdir: &str) -> Vec<String> {
+    if program.starts_with('/') {
+        vec![program.to_string()]
+    } else if program.contains('/') {
+        vec![format!("{workdir}/{program}")]
+    } else {
+        path_env
+            .split(':')
+            .filter(|d| d.starts_with('/'))
+            .map(|d| format!("{d}/{program}"))
+            .collect()
+    }
+}
+
 /// Resolves `path` and returns the normalized key (no leading `/`) of what it finally names.
 pub fn resolve<'a>(
     path: &str,

@@ -107,17 +107,7 @@ pub fn check_program(
     platform: &Platform,
     reporter: &dyn Reporter,
 ) -> Result<()> {
-    let candidates: Vec<String> = if program.starts_with('/') {
-        vec![program.to_string()]
-    } else if program.contains('/') {
-        vec![format!("{workdir}/{program}")]
-    } else {
-        path_env
-            .split(':')
-            .filter(|d| d.starts_with('/'))
-            .map(|d| format!("{d}/{program}"))
-            .collect()
-    };
+    let candidates = crate::paths::program_candidates(program, path_env, workdir);
     let found = candidates.iter().find_map(|c| view.resolve(c).ok());
     let Some((path, entry)) = found else {
         let where_ = if program.contains('/') {

@@ -457,14 +457,7 @@ fn write_target(target: &Target, cx: &WriteContext<'_>, options: &BuildOptions) 
         }
         Target::Registry { name } => {
             // Layers go to a throwaway store (uploads stream from it and can be retried), then up.
-            let dir = tempfile::Builder::new()
-                .prefix("pare-push-")
-                .tempdir()
-                .map_err(Error::io(
-                    "create a staging directory in",
-                    std::env::temp_dir(),
-                ))?;
-            let layout = Layout::create_or_open(dir.path())?;
+            let (dir, layout) = crate::transfer::staging()?;
             let (stored, written) = write_image(&layout, cx)?;
             let mut transfer = crate::transfer::TransferOptions::new(
                 ImageRef::Layout {

@@ -352,7 +352,8 @@ fn same_dir(a: &Path, b: &Path) -> bool {
     }
 }
 
-fn staging() -> Result<(tempfile::TempDir, Layout)> {
+/// A throwaway layout in the temporary directory, removed when the returned guard is dropped.
+pub(crate) fn staging() -> Result<(tempfile::TempDir, Layout)> {
     let dir = tempfile::Builder::new()
         .prefix("pare-staging-")
         .tempdir()
