@@ -345,6 +345,60 @@ fn images_that_will_not_start_are_reported() {
         reasons.iter().any(|r| r.contains("/app does not exist")),
         "{reasons:#?}"
     );
+    // Libraries are followed transitively: /app needs libA.so (shipped), which needs libB.so (not).
+    let libs = dir.path().join("libs");
+    fs::create_dir_all(&libs).unwrap();
+    fs::write(libs.join("b.c"), "int b(void) { return 2; }\n").unwrap();
+    fs::write(
+        libs.join("a.c"),
+        "int b(void);\nint a(void) { return b(); }\n",
+    )
+    .unwrap();
+    fs::write(
+        libs.join("m.c"),
+        "int a(void);\nint main(void) { return a(); }\n",
+    )
+    .unwrap();
+    let gcc = |args: &[&str]| ok(Command::new("gcc").current_dir(&libs).args(args));
+    gcc(&["-shared", "-fPIC", "-o", "libB.so", "b.c"]);
+    gcc(&["-shared", "-fPIC", "-o", "libA.so", "a.c", "-L.", "-lB"]);
+    gcc(&["-o", "m", "m.c", "-L.", "-lA", "-Wl,-rpath-link,."]);
+    ok(pare()
+        .args(["build", "-q", "--no-closure", "--copy"])
+        .arg(format!("{}:/app", libs.join("m").display()))
+        .arg("--copy")
+        .arg(format!(
+            "{}:/usr/lib/libA.so",
+            libs.join("libA.so").display()
+        ))
+        .arg("--output")
+        .arg(format!("oci:{}:transitive", layout.display())));
+    ok(Command::new("umoci").args([
+        "config",
+        "--image",
+        &image("transitive"),
+        "--tag",
+        "transitive-app",
+        "--config.entrypoint",
+        "/app",
+    ]));
+    let (_, report) = audit(&format!("oci:{}", image("transitive-app")), &[]);
+    let reasons: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("needs libB.so (via libA.so)")),
+        "{reasons:#?}"
+    );
+    assert!(
+        !reasons.iter().any(|r| r.contains("needs libA.so,")),
+        "libA.so is there: {reasons:#?}"
+    );
     // With the closure, the same binary is fine.
     ok(pare()
         .args([

@@ -156,6 +156,8 @@ struct Recorder {
     /// Packages found inside binaries (Go build info, cargo-auditable), with the path and layer of
     /// the binary; kept only if that binary is in the final tree.
     binary_packages: Vec<(String, usize, Package)>,
+    /// Linkage facts of every ELF file read whole, by (path, layer): for the transitive library check.
+    elf_facts: HashMap<(String, usize), pare_elf::ElfFacts>,
 }
 
 /// Largest binary read whole for its build info.
@@ -195,6 +197,11 @@ impl Observer for Recorder {
         if SMALL_FILES.contains(&info.path.as_str()) || is_package_database(&info.path) {
             self.small.insert(info.path.clone(), info.sample.clone());
         }
+        if pare_elf::is_elf(&info.sample) && info.sample.len() as u64 == info.size {
+            if let Ok(facts) = pare_elf::inspect(&info.sample) {
+                self.elf_facts.insert((info.path.clone(), layer), facts);
+            }
+        }
         if pare_elf::is_elf(&info.sample) && info.mode & 0o111 != 0 {
             self.binary_packages.extend(
                 packages_in_binary(&info.path, &info.sample, info.size)
@@ -230,7 +237,7 @@ pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditRep
     let mut findings = std::mem::take(&mut recorder.findings);
     findings.extend(tree_findings(&contents));
     findings.extend(config_findings(&contents, &recorder));
-    findings.extend(start_findings(&contents, &opened, reporter)?);
+    findings.extend(start_findings(&contents, &opened, &recorder, reporter)?);
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -920,6 +927,7 @@ pub fn secrets_in(path: &str, bytes: &[u8]) -> Vec<(&'static str, String)> {
 fn start_findings(
     contents: &ImageContents,
     opened: &crate::transfer::OpenedImage,
+    recorder: &Recorder,
     reporter: &dyn Reporter,
 ) -> Result<Vec<Finding>> {
     let config = &contents.config["config"];
@@ -1001,16 +1009,36 @@ fn start_findings(
                         out.push(start(format!("{program} needs the loader {interp}, which the image does not have"), Some(&path)));
                     }
                 }
-                let dirs = library_dirs(&facts);
-                for needed in &facts.needed {
-                    if !dirs
-                        .iter()
-                        .any(|d| resolve(&contents.files, &format!("{d}/{needed}")).is_some())
-                    {
-                        out.push(start(
-                            format!("{program} needs {needed}, which the image does not have"),
-                            Some(&path),
-                        ));
+                // Breadth first through the libraries the image has, as the loader would.
+                let mut queue = std::collections::VecDeque::from([(program.clone(), facts)]);
+                let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+                while let Some((object, facts)) = queue.pop_front() {
+                    let dirs = library_dirs(&facts);
+                    for needed in &facts.needed {
+                        if !seen.insert(needed.clone()) {
+                            continue;
+                        }
+                        let found = dirs
+                            .iter()
+                            .find_map(|d| resolve(&contents.files, &format!("{d}/{needed}")));
+                        match found {
+                            None => {
+                                let via = if object == program {
+                                    String::new()
+                                } else {
+                                    format!(" (via {object})")
+                                };
+                                out.push(start(
+                                    format!("{program} needs {needed}{via}, which the image does not have"),
+                                    Some(&path),
+                                ));
+                            }
+                            Some((key, state)) => {
+                                if let Some(lib) = recorder.elf_facts.get(&(key, state.layer)) {
+                                    queue.push_back((needed.clone(), lib.clone()));
+                                }
+                            }
+                        }
                     }
                 }
             }
