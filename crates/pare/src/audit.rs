@@ -158,7 +158,12 @@ struct Recorder {
     binary_packages: Vec<(String, usize, Package)>,
     /// Linkage facts of every ELF file read whole, by (path, layer): for the transitive library check.
     elf_facts: HashMap<(String, usize), pare_elf::ElfFacts>,
+    /// The first bytes of every executable file, by (path, layer): ELF magic or `#!` line.
+    heads: HashMap<(String, usize), Vec<u8>>,
 }
+
+/// Bytes kept of each executable file for the will-it-start check.
+const HEAD: usize = 4096;
 
 /// Largest binary read whole for its build info.
 const MAX_BINARY: u64 = 256 << 20;
@@ -201,6 +206,10 @@ impl Observer for Recorder {
             if let Ok(facts) = pare_elf::inspect(&info.sample) {
                 self.elf_facts.insert((info.path.clone(), layer), facts);
             }
+        }
+        if info.mode & 0o111 != 0 {
+            let head = info.sample[..info.sample.len().min(HEAD)].to_vec();
+            self.heads.insert((info.path.clone(), layer), head);
         }
         if pare_elf::is_elf(&info.sample) && info.mode & 0o111 != 0 {
             self.binary_packages.extend(
@@ -973,35 +982,21 @@ fn start_findings(
             Some(&path),
         ));
     }
-    // Read the program itself from its layer to see what it links.
-    let layer = &contents.layers[state.layer];
-    let want = path.clone();
-    let mut bytes = Vec::new();
-    pare_oci::read::read_layer(
-        &opened.layout,
-        &layer.digest,
-        layer.size,
-        Some(&layer.diff_id),
-        pare_oci::read::ReadLimits::default(),
-        &|p: &str, size: u64| {
-            if p == want {
-                usize::try_from(size).unwrap_or(0)
-            } else {
-                0
-            }
-        },
-        |event| {
-            if let LayerEvent::Entry(info) = event {
-                if info.path == want {
-                    bytes = info.sample;
-                }
-            }
-            Ok(())
-        },
-    )?;
-    reporter.step(&format!("checked {program} ({} bytes)", bytes.len()));
+    // What the program is was seen while reading; only a binary too big to keep whole (or one that
+    // is not executable) is read again from its layer.
+    let key = (path.clone(), state.layer);
+    let reread = || read_from_layer(opened, &contents.layers[state.layer], &path);
+    let bytes = match recorder.heads.get(&key) {
+        Some(head) => head.clone(),
+        None => reread()?,
+    };
+    reporter.step(&format!("checked {program}"));
     if pare_elf::is_elf(&bytes) {
-        match pare_elf::inspect(&bytes) {
+        let facts = match recorder.elf_facts.get(&key) {
+            Some(facts) => Ok(facts.clone()),
+            None => pare_elf::inspect(&reread()?),
+        };
+        match facts {
             Err(e) => out.push(start(format!("{program}: {e}"), Some(&path))),
             Ok(facts) if facts.linkage == pare_elf::Linkage::Dynamic => {
                 if let Some(interp) = &facts.interpreter {
@@ -1059,6 +1054,38 @@ fn start_findings(
         }
     }
     Ok(out)
+}
+
+/// Reads one file of a layer whole.
+fn read_from_layer(
+    opened: &crate::transfer::OpenedImage,
+    layer: &LayerInfo,
+    path: &str,
+) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    pare_oci::read::read_layer(
+        &opened.layout,
+        &layer.digest,
+        layer.size,
+        Some(&layer.diff_id),
+        pare_oci::read::ReadLimits::default(),
+        &|p: &str, size: u64| {
+            if p == path {
+                usize::try_from(size).unwrap_or(0)
+            } else {
+                0
+            }
+        },
+        |event| {
+            if let LayerEvent::Entry(info) = event {
+                if info.path == path {
+                    bytes = info.sample;
+                }
+            }
+            Ok(())
+        },
+    )?;
+    Ok(bytes)
 }
 
 fn start(reason: String, path: Option<&str>) -> Finding {
