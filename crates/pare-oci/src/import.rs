@@ -306,12 +306,12 @@ fn select_docker<'a>(
     }
 }
 
-/// Copies every entry for which `digest_of(name)` gives a digest into the layout, checking it.
-fn copy_blobs<R: Read>(
+/// Calls `visit` with the normalized name of every regular-file entry of the archive (entries whose
+/// names leave the archive root are skipped: they never name anything pare reads).
+fn each_file<R: Read>(
     mut archive: tar::Archive<R>,
-    layout: &Layout,
     file: &Path,
-    digest_of: impl Fn(&str) -> Option<String>,
+    mut visit: impl FnMut(&str, &mut tar::Entry<'_, R>) -> Result<()>,
 ) -> Result<()> {
     for entry in archive.entries().map_err(Error::io("read archive", file))? {
         let mut entry = entry.map_err(|e| {
@@ -320,17 +320,28 @@ fn copy_blobs<R: Read>(
         if !entry.header().entry_type().is_file() {
             continue;
         }
-        let Some(name) = entry_name(&entry) else {
-            continue;
-        };
-        let Some(expected) = digest_of(&name) else {
-            continue;
-        };
-        let size = entry.size();
-        if layout.has_valid_blob(&expected, size) {
-            continue;
+        if let Some(name) = entry_name(&entry) {
+            visit(&name, &mut entry)?;
         }
-        let (digest, _) = store_entry(&mut entry, layout, file, &name)?;
+    }
+    Ok(())
+}
+
+/// Copies every entry for which `digest_of(name)` gives a digest into the layout, checking it.
+fn copy_blobs<R: Read>(
+    archive: tar::Archive<R>,
+    layout: &Layout,
+    file: &Path,
+    digest_of: impl Fn(&str) -> Option<String>,
+) -> Result<()> {
+    each_file(archive, file, |name, entry| {
+        let Some(expected) = digest_of(name) else {
+            return Ok(());
+        };
+        if layout.has_valid_blob(&expected, entry.size()) {
+            return Ok(());
+        }
+        let (digest, _) = store_entry(entry, layout, file, name)?;
         if digest != expected {
             return Err(Error::Blob {
                 digest: expected,
@@ -338,34 +349,25 @@ fn copy_blobs<R: Read>(
                 reason: format!("the archive's {name} has digest {digest}; the archive is corrupt"),
             });
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Copies the named entries into the layout, returning name -> (digest, size).
 fn copy_named<R: Read>(
-    mut archive: tar::Archive<R>,
+    archive: tar::Archive<R>,
     layout: &Layout,
     file: &Path,
     wanted: &[String],
 ) -> Result<HashMap<String, (String, u64)>> {
     let mut stored = HashMap::new();
-    for entry in archive.entries().map_err(Error::io("read archive", file))? {
-        let mut entry = entry.map_err(|e| {
-            Error::Invalid(format!("archive {}: broken tar entry: {e}", file.display()))
-        })?;
-        if !entry.header().entry_type().is_file() {
-            continue;
+    each_file(archive, file, |name, entry| {
+        if wanted.iter().any(|w| w == name) && !stored.contains_key(name) {
+            let found = store_entry(entry, layout, file, name)?;
+            stored.insert(name.to_string(), found);
         }
-        let Some(name) = entry_name(&entry) else {
-            continue;
-        };
-        if !wanted.contains(&name) || stored.contains_key(&name) {
-            continue;
-        }
-        let found = store_entry(&mut entry, layout, file, &name)?;
-        stored.insert(name, found);
-    }
+        Ok(())
+    })?;
     Ok(stored)
 }
 
