@@ -5,13 +5,14 @@
 
 pub mod cache;
 pub mod control;
-//pub mod deb;
+pub mod deb;
+pub mod install;
 pub mod fetch;
 pub mod index;
-//pub mod lock;
+pub mod lock;
 pub mod relation;
 pub mod release;
-//pub mod resolve;
+pub mod resolve;
 pub mod sources;
 pub mod version;
 

@@ -1,0 +1,189 @@
+//! `pare.lock`: the exact packages an image is built from (name, version, architecture, SHA256, size,
+//! pool path, source repository and the layer it goes into), plus a digest of the request that
+//! produced it so a stale lock is detected. TOML, sorted, stable across runs.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::fetch::hex;
+use crate::{io_err, Error, Result};
+
+/// The lock format's version.
+pub const LOCK_VERSION: u32 = 1;
+
+/// What a lock was made for: the recipe, the extra packages and the exclusion list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockRequest {
+    pub recipe: Option<String>,
+    pub packages: Vec<String>,
+    pub exclude: Vec<String>,
+    pub architecture: String,
+    pub repositories: Vec<String>,
+}
+
+impl LockRequest {
+    /// A digest of the request; a lock is stale when it differs.
+    pub fn digest(&self) -> String {
+        let mut h = Sha256::new();
+        let text = toml::to_string(self).unwrap_or_default();
+        h.update(text.as_bytes());
+        format!("sha256:{}", hex(&h.finalize()))
+    }
+}
+
+/// A repository the lock's packages come from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedRepository {
+    pub uri: String,
+    pub suite: String,
+    pub components: Vec<String>,
+    /// Fingerprint of the key that signed its InRelease when locked (absent if insecure).
+    pub signed_by: Option<String>,
+}
+
+/// One locked package.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedPackage {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    pub sha256: String,
+    pub size: u64,
+    pub filename: String,
+    /// `URI SUITE` of the repository it comes from.
+    pub repository: String,
+    /// The layer it goes into (`base`, `runtime`, `extra`).
+    pub layer: String,
+    /// Why it is in (`requested`, `Depends of python3.11`).
+    pub why: String,
+}
+
+/// The whole lock file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lock {
+    pub version: u32,
+    /// [`LockRequest::digest`] of the request it was made from.
+    pub request: String,
+    pub architecture: String,
+    #[serde(rename = "repository", default)]
+    pub repositories: Vec<LockedRepository>,
+    #[serde(rename = "package", default)]
+    pub packages: Vec<LockedPackage>,
+}
+
+impl Lock {
+    /// Reads and validates a lock file.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(io_err(format!("reading {}", path.display())))?;
+        let lock: Lock = toml::from_str(&text).map_err(|e| {
+            Error::Parse(format!(
+                "{} is not a valid pare.lock: {e}; regenerate it with pare lock",
+                path.display()
+            ))
+        })?;
+        if lock.version != LOCK_VERSION {
+            return Err(Error::Parse(format!(
+                "{}: lock version {} is not {LOCK_VERSION}; regenerate it with pare lock",
+                path.display(),
+                lock.version
+            )));
+        }
+        for p in &lock.packages {
+            let bad = |why: &str| Error::Parse(format!("{}: package {}: {why}", path.display(), p.name));
+            if p.sha256.len() != 64 || !p.sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+                return Err(bad("sha256 is not 64 lower-case hex digits"));
+            }
+            if p.filename.starts_with('/') || p.filename.split('/').any(|c| c == "..") {
+                return Err(bad("filename escapes the repository"));
+            }
+            if !lock.repositories.iter().any(|r| format!("{} {}", r.uri, r.suite) == p.repository) {
+                return Err(bad("its repository is not among the lock's repositories"));
+            }
+        }
+        Ok(lock)
+    }
+
+    /// The lock as TOML text, packages sorted by name.
+    pub fn to_toml(&self) -> Result<String> {
+        let mut sorted = self.clone();
+        sorted.packages.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.version.cmp(&b.version)));
+        let body = toml::to_string(&sorted).map_err(|e| Error::Parse(format!("serializing the lock: {e}")))?;
+        Ok(format!("# pare.lock: written by `pare lock`; do not edit by hand.\n{body}"))
+    }
+
+    /// Writes the lock atomically (temporary file, then rename).
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = self.to_toml()?;
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(format!("creating a file in {}", dir.display())))?;
+        std::io::Write::write_all(&mut temp, text.as_bytes()).map_err(io_err(format!("writing {}", path.display())))?;
+        temp.persist(path)
+            .map_err(|e| io_err(format!("writing {}", path.display()))(e.error))?;
+        Ok(())
+    }
+
+    /// The URL of a locked package.
+    pub fn url(&self, package: &LockedPackage) -> Result<String> {
+        let repo = self
+            .repositories
+            .iter()
+            .find(|r| format!("{} {}", r.uri, r.suite) == package.repository)
+            .ok_or_else(|| Error::Parse(format!("package {} names an unknown repository", package.name)))?;
+        Ok(format!("{}/{}", repo.uri, package.filename))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Lock {
+        Lock {
+            version: LOCK_VERSION,
+            request: LockRequest::default().digest(),
+            architecture: "amd64".into(),
+            repositories: vec![LockedRepository {
+                uri: "http://repo.invalid/debian".into(),
+                suite: "stable".into(),
+                components: vec!["main".into()],
+                signed_by: Some("ABCD".into()),
+            }],
+            packages: vec![LockedPackage {
+                name: "zlib1g".into(),
+                version: "1:1.2.13.dfsg-1".into(),
+                architecture: "amd64".into(),
+                sha256: "a".repeat(64),
+                size: 10,
+                filename: "pool/main/z/zlib/zlib1g.deb".into(),
+                repository: "http://repo.invalid/debian stable".into(),
+                layer: "base".into(),
+                why: "requested".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trips_and_validates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pare.lock");
+        let lock = sample();
+        lock.write(&path).unwrap();
+        assert_eq!(Lock::read(&path).unwrap(), lock);
+        assert_eq!(lock.url(&lock.packages[0]).unwrap(), "http://repo.invalid/debian/pool/main/z/zlib/zlib1g.deb");
+        let text = std::fs::read_to_string(&path).unwrap().replace("pool/main", "../main");
+        std::fs::write(&path, text).unwrap();
+        assert!(Lock::read(&path).unwrap_err().to_string().contains("escapes"));
+        std::fs::write(&path, "version = [").unwrap();
+        assert!(Lock::read(&path).is_err());
+    }
+
+    #[test]
+    fn request_digest_changes_with_the_request() {
+        let a = LockRequest { packages: vec!["a".into()], ..Default::default() };
+        let b = LockRequest { packages: vec!["b".into()], ..Default::default() };
+        assert_ne!(a.digest(), b.digest());
+        assert_eq!(a.digest(), a.clone().digest());
+    }
+}
