@@ -7,5 +7,6 @@ mod build;
 mod build_interop;
 mod closure;
 mod diff;
+mod packages;
 mod support;
 mod transfer;

@@ -43,6 +43,9 @@ pub enum Command {
     /// Build a reproducible, minimal, non-root OCI image from your binaries.
     #[command(after_help = BUILD_EXAMPLES)]
     Build(Box<BuildArgs>),
+    /// Resolve a build's Debian recipe and packages against the apt repositories and write pare.lock.
+    #[command(after_help = LOCK_EXAMPLES)]
+    Lock(Box<BuildArgs>),
     /// Push an image from a layout or archive to a registry (only the blobs it lacks).
     #[command(after_help = PUSH_EXAMPLES)]
     Push(TransferArgs),
@@ -234,6 +237,16 @@ pub struct TransferArgs {
     pub chunk_size: Option<u64>,
 }
 
+const LOCK_EXAMPLES: &str = "\
+Examples:
+  # lock what pare.toml asks for ([image] base = \"python3\", [packages] debian = [...])
+  pare lock -f pare.toml
+
+  # lock a recipe plus one package, from the host's apt sources
+  pare lock --base python3 --package libpq5 --lock pare.lock
+
+pare build uses the lock when it matches the request; `pare build --locked` fails when it does not.";
+
 const BUILD_EXAMPLES: &str = "\
 Examples:
   # a static binary on the distroless-static equivalent, as an OCI layout
@@ -328,4 +341,25 @@ pub struct BuildArgs {
     /// Where the image goes: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], docker://HOST/REPO:TAG.
     #[arg(long, short = 'o', value_name = "REF")]
     pub output: Option<String>,
+    /// Debian package to install with its dependencies (name or name=version). Repeatable.
+    #[arg(long = "package", short = 'p', value_name = "NAME")]
+    pub package: Vec<String>,
+    /// Lock file (default: pare.lock beside pare.toml, or in the current directory).
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+    /// Fail if the lock file is missing or stale instead of locking again.
+    #[arg(long)]
+    pub locked: bool,
+    /// Add a busybox layer at /busybox and make /busybox/sh the entrypoint (a debug variant sharing every other layer).
+    #[arg(long)]
+    pub debug: bool,
+    /// Keep /usr/share/doc/*/copyright files from packages.
+    #[arg(long)]
+    pub keep_copyright: bool,
+    /// Accept apt repositories whose InRelease is unsigned or badly signed.
+    #[arg(long)]
+    pub allow_insecure_repositories: bool,
+    /// Use the apt sources and keyrings below this root instead of the host's /etc/apt.
+    #[arg(long, value_name = "DIR", env = "PARE_APT_ROOT")]
+    pub apt_root: Option<PathBuf>,
 }

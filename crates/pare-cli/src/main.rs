@@ -20,6 +20,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match &cli.command {
         cli::Command::Build(args) => commands::build::run(args, &cli.global),
+        cli::Command::Lock(args) => commands::build::lock(args, &cli.global),
         cli::Command::Push(args) => {
             commands::transfer::run(commands::transfer::Verb::Push, args, &cli.global)
         }

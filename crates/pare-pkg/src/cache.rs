@@ -33,7 +33,10 @@ impl Cache {
     /// checked too and a corrupt file is removed.
     pub fn get(&self, expected: &Expected, verify: bool) -> Result<Option<PathBuf>> {
         if !is_hex64(&expected.sha256) {
-            return Err(Error::Parse(format!("{:?} is not a SHA256", expected.sha256)));
+            return Err(Error::Parse(format!(
+                "{:?} is not a SHA256",
+                expected.sha256
+            )));
         }
         let path = self.path(&expected.sha256);
         match std::fs::metadata(&path) {
@@ -62,7 +65,10 @@ impl Cache {
         let mut temp = tempfile::Builder::new()
             .prefix(".partial-")
             .tempfile_in(&dir)
-            .map_err(io_err(format!("creating a temporary file in {}", dir.display())))?;
+            .map_err(io_err(format!(
+                "creating a temporary file in {}",
+                dir.display()
+            )))?;
         fetcher.download_to(url, expected, temp.as_file_mut())?;
         temp.as_file()
             .sync_all()
@@ -75,7 +81,9 @@ impl Cache {
 }
 
 fn is_hex64(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 #[cfg(test)]
@@ -103,7 +111,10 @@ mod tests {
             sha256: hex(&Sha256::digest(b"other")),
             size: 5,
         };
-        let err = cache.fetch(&fetcher, &url, &wrong_hash).unwrap_err().to_string();
+        let err = cache
+            .fetch(&fetcher, &url, &wrong_hash)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("SHA256"), "{err}");
         let short = Expected {
             sha256: good.sha256.clone(),
@@ -113,7 +124,9 @@ mod tests {
         let err = cache.fetch(&fetcher, &url, &short).unwrap_err().to_string();
         assert!(err.contains("truncated"), "{err}");
         // Nothing but the failed downloads' absence: no partial file remains.
-        let left: Vec<_> = std::fs::read_dir(dir.path().join("cache/sha256")).unwrap().collect();
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("cache/sha256"))
+            .unwrap()
+            .collect();
         assert!(left.is_empty(), "{left:?}");
     }
 }

@@ -123,7 +123,10 @@ mod tests {
         let ps = paragraphs(text, "test").unwrap();
         assert_eq!(ps.len(), 2);
         assert_eq!(ps[0].get("package"), Some("a"));
-        assert_eq!(ps[0].get("Description"), Some("short\n long line\n .\n more"));
+        assert_eq!(
+            ps[0].get("Description"),
+            Some("short\n long line\n .\n more")
+        );
         assert_eq!(ps[1].get("Depends"), Some("x,\n y"));
         assert_eq!(ps[1].line, 10);
         assert_eq!(

@@ -50,7 +50,8 @@ pub struct DebContents {
 
 /// Reads a `.deb` file. `what` names it in errors.
 pub fn read_deb(path: &Path, what: &str) -> Result<DebContents> {
-    let file = std::fs::File::open(path).map_err(io_err(format!("opening {what} ({})", path.display())))?;
+    let file = std::fs::File::open(path)
+        .map_err(io_err(format!("opening {what} ({})", path.display())))?;
     let deb_size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let limit = MIN_DATA_LIMIT.max(deb_size.saturating_mul(MAX_RATIO));
     let mut archive = ar::Archive::new(std::io::BufReader::new(file));
@@ -60,7 +61,9 @@ pub fn read_deb(path: &Path, what: &str) -> Result<DebContents> {
     let bad = |why: String| Error::Deb(format!("{what}: {why}"));
     while let Some(member) = archive.next_entry() {
         let mut member = member.map_err(|e| bad(format!("not a valid .deb (ar archive): {e}")))?;
-        let name = String::from_utf8_lossy(member.header().identifier()).trim_end_matches('/').to_string();
+        let name = String::from_utf8_lossy(member.header().identifier())
+            .trim_end_matches('/')
+            .to_string();
         if name == "debian-binary" {
             let mut text = String::new();
             member
@@ -69,7 +72,10 @@ pub fn read_deb(path: &Path, what: &str) -> Result<DebContents> {
                 .read_to_string(&mut text)
                 .map_err(|e| bad(format!("reading debian-binary: {e}")))?;
             if !text.starts_with("2.") {
-                return Err(bad(format!("unsupported .deb format version {:?}", text.trim())));
+                return Err(bad(format!(
+                    "unsupported .deb format version {:?}",
+                    text.trim()
+                )));
             }
             saw_version = true;
         } else if let Some(suffix) = name.strip_prefix("control.tar") {
@@ -83,7 +89,8 @@ pub fn read_deb(path: &Path, what: &str) -> Result<DebContents> {
     if !saw_version {
         return Err(bad("no debian-binary member; not a .deb".into()));
     }
-    let (control, md5sums, conffiles) = control.ok_or_else(|| bad("no control.tar member".into()))?;
+    let (control, md5sums, conffiles) =
+        control.ok_or_else(|| bad("no control.tar member".into()))?;
     let entries = data.ok_or_else(|| bad("no data.tar member".into()))?;
     Ok(DebContents {
         control,
@@ -93,13 +100,22 @@ pub fn read_deb(path: &Path, what: &str) -> Result<DebContents> {
     })
 }
 
-fn decompressor<'a>(suffix: &str, reader: &'a mut dyn Read) -> std::result::Result<Box<dyn Read + 'a>, String> {
+fn decompressor<'a>(
+    suffix: &str,
+    reader: &'a mut dyn Read,
+) -> std::result::Result<Box<dyn Read + 'a>, String> {
     Ok(match suffix {
         ".xz" => Box::new(liblzma::read::XzDecoder::new(reader)),
-        ".zst" => Box::new(zstd::stream::read::Decoder::new(reader).map_err(|e| format!("zstd: {e}"))?),
+        ".zst" => {
+            Box::new(zstd::stream::read::Decoder::new(reader).map_err(|e| format!("zstd: {e}"))?)
+        }
         ".gz" => Box::new(flate2::read::GzDecoder::new(reader)),
         "" => Box::new(reader),
-        other => return Err(format!("unsupported member compression tar{other} (pare reads xz, zst, gz)")),
+        other => {
+            return Err(format!(
+                "unsupported member compression tar{other} (pare reads xz, zst, gz)"
+            ))
+        }
     })
 }
 
@@ -114,7 +130,8 @@ fn read_control(reader: impl Read, what: &str) -> Result<ControlFiles> {
         .entries()
         .map_err(|e| Error::Deb(format!("{what}: reading control.tar: {e}")))?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| Error::Deb(format!("{what}: reading control.tar: {e}")))?;
+        let mut entry =
+            entry.map_err(|e| Error::Deb(format!("{what}: reading control.tar: {e}")))?;
         let path = entry
             .path()
             .map_err(|e| Error::Deb(format!("{what}: control.tar path: {e}")))?
@@ -133,7 +150,8 @@ fn read_control(reader: impl Read, what: &str) -> Result<ControlFiles> {
             .map_err(|e| Error::Deb(format!("{what}: control.tar {path}: {e}")))?;
         *slot = Some(text);
     }
-    let control = control.ok_or_else(|| Error::Deb(format!("{what}: control.tar has no control file")))?;
+    let control =
+        control.ok_or_else(|| Error::Deb(format!("{what}: control.tar has no control file")))?;
     Ok((control, md5sums, conffiles))
 }
 
@@ -149,7 +167,9 @@ pub fn normalize_data_path(raw: &str, what: &str) -> Result<String> {
                     "{what}: entry {raw:?} climbs out of the root with '..'; refusing the package"
                 )))
             }
-            p if p.contains('\0') => return Err(Error::Deb(format!("{what}: entry name with a NUL byte"))),
+            p if p.contains('\0') => {
+                return Err(Error::Deb(format!("{what}: entry name with a NUL byte")))
+            }
             p => parts.push(p),
         }
     }
@@ -164,7 +184,11 @@ fn read_data(reader: impl Read, limit: u64, what: &str) -> Result<Vec<DataEntry>
         .entries()
         .map_err(|e| Error::Deb(format!("{what}: reading data.tar: {e}")))?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| Error::Deb(format!("{what}: reading data.tar (truncated or corrupt?): {e}")))?;
+        let mut entry = entry.map_err(|e| {
+            Error::Deb(format!(
+                "{what}: reading data.tar (truncated or corrupt?): {e}"
+            ))
+        })?;
         let raw = entry
             .path()
             .map_err(|e| Error::Deb(format!("{what}: data.tar path: {e}")))?
@@ -209,7 +233,13 @@ fn read_data(reader: impl Read, limit: u64, what: &str) -> Result<Vec<DataEntry>
                 )))
             }
         };
-        out.push(DataEntry { path, kind, mode, uid, gid });
+        out.push(DataEntry {
+            path,
+            kind,
+            mode,
+            uid,
+            gid,
+        });
     }
     Ok(out)
 }
@@ -220,9 +250,15 @@ mod tests {
 
     #[test]
     fn normalizes_and_refuses_escapes() {
-        assert_eq!(normalize_data_path("./usr/bin/x", "t").unwrap(), "usr/bin/x");
+        assert_eq!(
+            normalize_data_path("./usr/bin/x", "t").unwrap(),
+            "usr/bin/x"
+        );
         assert_eq!(normalize_data_path("./", "t").unwrap(), "");
-        assert_eq!(normalize_data_path("/etc//passwd", "t").unwrap(), "etc/passwd");
+        assert_eq!(
+            normalize_data_path("/etc//passwd", "t").unwrap(),
+            "etc/passwd"
+        );
         assert!(normalize_data_path("./usr/../../etc/shadow", "t").is_err());
     }
 

@@ -40,7 +40,10 @@ impl Fetcher {
 
     /// Opens `url` for reading; `Ok(None)` when the server says 404 (or a `file:` path is missing).
     fn open(&self, url: &str) -> Result<Option<Box<dyn Read + Send>>> {
-        if let Some(path) = url.strip_prefix("file://").or_else(|| url.strip_prefix("file:")) {
+        if let Some(path) = url
+            .strip_prefix("file://")
+            .or_else(|| url.strip_prefix("file:"))
+        {
             return match std::fs::File::open(path) {
                 Ok(f) => Ok(Some(Box::new(f))),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -79,7 +82,9 @@ impl Fetcher {
             .read_to_end(&mut bytes)
             .map_err(|e| Error::Fetch(format!("GET {url}: {e}")))?;
         if bytes.len() as u64 > max {
-            return Err(Error::Fetch(format!("GET {url}: more than {max} bytes; refusing")));
+            return Err(Error::Fetch(format!(
+                "GET {url}: more than {max} bytes; refusing"
+            )));
         }
         Ok(Some(bytes))
     }
@@ -146,7 +151,8 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// SHA256 of a file, hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut file = std::fs::File::open(path).map_err(io_err(format!("opening {}", path.display())))?;
+    let mut file =
+        std::fs::File::open(path).map_err(io_err(format!("opening {}", path.display())))?;
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher).map_err(io_err(format!("reading {}", path.display())))?;
     Ok(hex(&hasher.finalize()))

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use crate::cache::Cache;
 use crate::control::paragraphs;
 use crate::fetch::{Expected, Fetcher};
-use crate::release::{verify_inrelease, Keyring, Release};
 use crate::relation::parse_relations;
+use crate::release::{verify_inrelease, Keyring, Release};
 use crate::sources::Repository;
 use crate::version::Version;
 use crate::{io_err, Error, Result};
@@ -86,7 +86,11 @@ pub struct IndexOptions {
 
 impl PackageIndex {
     /// Loads every repository's indexes.
-    pub fn load(repositories: &[Repository], options: &IndexOptions, fetcher: &Fetcher) -> Result<Self> {
+    pub fn load(
+        repositories: &[Repository],
+        options: &IndexOptions,
+        fetcher: &Fetcher,
+    ) -> Result<Self> {
         let mut index = PackageIndex::default();
         for repository in repositories {
             let loaded = load_release(repository, options, fetcher)?;
@@ -98,7 +102,9 @@ impl PackageIndex {
                     dirs.push(format!("{component}/binary-all"));
                 }
                 for dir in dirs {
-                    if let Some(text) = fetch_packages(repository, &loaded.release, &dir, options, fetcher)? {
+                    if let Some(text) =
+                        fetch_packages(repository, &loaded.release, &dir, options, fetcher)?
+                    {
                         texts.push((dir, text));
                     } else if dir.ends_with(&format!("binary-{}", options.architecture)) {
                         return Err(Error::Fetch(format!(
@@ -138,7 +144,10 @@ impl PackageIndex {
             for group in provides {
                 for p in group {
                     let version = p.constraint.map(|(_, v)| v);
-                    self.providers.entry(p.name).or_default().push((id, version));
+                    self.providers
+                        .entry(p.name)
+                        .or_default()
+                        .push((id, version));
                 }
             }
         }
@@ -147,12 +156,18 @@ impl PackageIndex {
 
     /// The packages with this name, any version.
     pub fn by_name(&self, name: &str) -> &[usize] {
-        self.by_name.get(name).map(Vec::as_slice).unwrap_or_default()
+        self.by_name
+            .get(name)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// The packages providing this virtual name, with the provided version.
     pub fn providers(&self, name: &str) -> &[(usize, Option<Version>)] {
-        self.providers.get(name).map(Vec::as_slice).unwrap_or_default()
+        self.providers
+            .get(name)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// A package by id.
@@ -161,7 +176,11 @@ impl PackageIndex {
     }
 }
 
-fn load_release(repository: &Repository, options: &IndexOptions, fetcher: &Fetcher) -> Result<LoadedRepository> {
+fn load_release(
+    repository: &Repository,
+    options: &IndexOptions,
+    fetcher: &Fetcher,
+) -> Result<LoadedRepository> {
     let url = repository.dists_url("InRelease");
     let bytes = fetcher.get_bytes(&url, MAX_RELEASE)?.ok_or_else(|| {
         Error::Fetch(format!(
@@ -171,20 +190,22 @@ fn load_release(repository: &Repository, options: &IndexOptions, fetcher: &Fetch
             repository.suite
         ))
     })?;
-    let text = String::from_utf8(bytes).map_err(|_| Error::Parse(format!("{url} is not UTF-8 text")))?;
-    let (signed_text, signed_by) = if text.starts_with("-----BEGIN PGP SIGNED MESSAGE-----") || !options.allow_insecure {
-        let keyring = Keyring::for_repository(&repository.signed_by, &options.root)?;
-        match verify_inrelease(&text, &keyring, &url) {
-            Ok((signed, fpr)) => (signed, Some(fpr)),
-            Err(e) if options.allow_insecure || repository.trusted => {
-                let _ = e;
-                (strip_cleartext(&text), None)
+    let text =
+        String::from_utf8(bytes).map_err(|_| Error::Parse(format!("{url} is not UTF-8 text")))?;
+    let (signed_text, signed_by) =
+        if text.starts_with("-----BEGIN PGP SIGNED MESSAGE-----") || !options.allow_insecure {
+            let keyring = Keyring::for_repository(&repository.signed_by, &options.root)?;
+            match verify_inrelease(&text, &keyring, &url) {
+                Ok((signed, fpr)) => (signed, Some(fpr)),
+                Err(e) if options.allow_insecure || repository.trusted => {
+                    let _ = e;
+                    (strip_cleartext(&text), None)
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
-        }
-    } else {
-        (text.clone(), None)
-    };
+        } else {
+            (text.clone(), None)
+        };
     let release = Release::parse(&signed_text, &url)?;
     if let Some(until) = release.valid_until {
         if until < options.now && !options.allow_insecure {
@@ -204,10 +225,7 @@ fn load_release(repository: &Repository, options: &IndexOptions, fetcher: &Fetch
 
 /// The text of a cleartext-signed message without its armor (used only for insecure repositories).
 fn strip_cleartext(text: &str) -> String {
-    let body = text
-        .split_once("\n\n")
-        .map(|(_, b)| b)
-        .unwrap_or(text);
+    let body = text.split_once("\n\n").map(|(_, b)| b).unwrap_or(text);
     body.split("-----BEGIN PGP SIGNATURE-----")
         .next()
         .unwrap_or(body)
@@ -273,13 +291,20 @@ fn decompress_file(path: &Path, suffix: &str, what: &str) -> Result<String> {
         .read_to_string(&mut text)
         .map_err(|e| Error::Parse(format!("{what}: cannot decompress the Packages index: {e}")))?;
     if text.len() as u64 > MAX_PACKAGES {
-        return Err(Error::Parse(format!("{what}: the Packages index is bigger than {MAX_PACKAGES} bytes")));
+        return Err(Error::Parse(format!(
+            "{what}: the Packages index is bigger than {MAX_PACKAGES} bytes"
+        )));
     }
     Ok(text)
 }
 
 /// Reads the packages of a `Packages` index that run on `architecture` (or are `all`).
-pub fn parse_packages(text: &str, repository: usize, architecture: &str, what: &str) -> Result<Vec<Package>> {
+pub fn parse_packages(
+    text: &str,
+    repository: usize,
+    architecture: &str,
+    what: &str,
+) -> Result<Vec<Package>> {
     let mut out = Vec::new();
     for paragraph in paragraphs(text, what)? {
         let at = || format!("{what} line {}", paragraph.line);
@@ -293,7 +318,8 @@ pub fn parse_packages(text: &str, repository: usize, architecture: &str, what: &
             continue;
         }
         let name = need("Package")?;
-        let version = Version::parse(need("Version")?).map_err(|e| Error::Parse(format!("{}: {e}", at())))?;
+        let version =
+            Version::parse(need("Version")?).map_err(|e| Error::Parse(format!("{}: {e}", at())))?;
         let size = need("Size")?
             .parse::<u64>()
             .map_err(|_| Error::Parse(format!("{}: Size is not a number", at())))?;
@@ -303,7 +329,10 @@ pub fn parse_packages(text: &str, repository: usize, architecture: &str, what: &
         }
         let filename = need("Filename")?;
         if filename.split('/').any(|c| c == "..") || filename.starts_with('/') {
-            return Err(Error::Parse(format!("{}: Filename {filename:?} escapes the repository", at())));
+            return Err(Error::Parse(format!(
+                "{}: Filename {filename:?} escapes the repository",
+                at()
+            )));
         }
         let field = |f: &str| paragraph.get(f).unwrap_or("").to_string();
         out.push(Package {
@@ -340,7 +369,10 @@ Package: c\nVersion: 1\nArchitecture: all\nFilename: pool/c.deb\nSize: 10\nSHA25
     #[test]
     fn reads_packages_of_the_architecture() {
         let packages = parse_packages(SAMPLE, 0, "amd64", "t").unwrap();
-        assert_eq!(packages.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["a", "c"]);
+        assert_eq!(
+            packages.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+            ["a", "c"]
+        );
         let mut index = PackageIndex::default();
         for p in packages {
             index.add(p);

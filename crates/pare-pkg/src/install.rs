@@ -57,9 +57,15 @@ pub fn is_dropped(path: &str, options: &InstallOptions) -> bool {
         let keep = options.keep_copyright && (!rest.contains('/') || rest.ends_with("/copyright"));
         return !keep;
     }
-    ["usr/share/man", "usr/share/info", "usr/share/lintian", "usr/share/locale", "usr/share/doc-base"]
-        .iter()
-        .any(|d| path == *d || path.starts_with(&format!("{d}/")))
+    [
+        "usr/share/man",
+        "usr/share/info",
+        "usr/share/lintian",
+        "usr/share/locale",
+        "usr/share/doc-base",
+    ]
+    .iter()
+    .any(|d| path == *d || path.starts_with(&format!("{d}/")))
 }
 
 /// Where a package path lands on a merged-/usr system.
@@ -93,7 +99,11 @@ fn absolute_target(original_path: &str, target: &str) -> String {
 }
 
 /// Adds one package's data to `tree`, plus its `status.d` record and md5sums.
-pub fn install_package(tree: &mut LayerTree, deb: &DebContents, options: &InstallOptions) -> Result<InstalledPackage> {
+pub fn install_package(
+    tree: &mut LayerTree,
+    deb: &DebContents,
+    options: &InstallOptions,
+) -> Result<InstalledPackage> {
     let field = |name: &str| {
         deb.control
             .lines()
@@ -108,7 +118,9 @@ pub fn install_package(tree: &mut LayerTree, deb: &DebContents, options: &Instal
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b))
     {
-        return Err(Error::Deb(format!("a package's control file has a bad Package name {name:?}")));
+        return Err(Error::Deb(format!(
+            "a package's control file has a bad Package name {name:?}"
+        )));
     }
     let mut installed = InstalledPackage {
         name: name.clone(),
@@ -121,7 +133,9 @@ pub fn install_package(tree: &mut LayerTree, deb: &DebContents, options: &Instal
         if entry.path.is_empty() {
             continue;
         }
-        if MERGED_USR_DIRS.contains(&entry.path.as_str()) && matches!(entry.kind, DataKind::Directory) {
+        if MERGED_USR_DIRS.contains(&entry.path.as_str())
+            && matches!(entry.kind, DataKind::Directory)
+        {
             continue; // the merged-/usr link stands for it
         }
         if is_dropped(&entry.path, options) {
@@ -160,13 +174,19 @@ pub fn install_package(tree: &mut LayerTree, deb: &DebContents, options: &Instal
                 EntryKind::Hardlink { target }
             }
         };
-        tree.insert(path.clone(), Entry::owned(kind, entry.mode, entry.uid, entry.gid))
-            .map_err(|e| Error::Deb(format!("package {name}: cannot place /{path}: {e}")))?;
+        tree.insert(
+            path.clone(),
+            Entry::owned(kind, entry.mode, entry.uid, entry.gid),
+        )
+        .map_err(|e| Error::Deb(format!("package {name}: cannot place /{path}: {e}")))?;
         installed.entries += 1;
     }
     let record = status_record(&deb.control);
-    tree.insert(format!("{STATUS_DIR}/{name}"), Entry::bytes(record.into_bytes(), 0o644))
-        .map_err(|e| Error::Deb(format!("package {name}: status.d record: {e}")))?;
+    tree.insert(
+        format!("{STATUS_DIR}/{name}"),
+        Entry::bytes(record.into_bytes(), 0o644),
+    )
+    .map_err(|e| Error::Deb(format!("package {name}: status.d record: {e}")))?;
     if let Some(md5sums) = &deb.md5sums {
         tree.insert(
             format!("{STATUS_DIR}/{name}.md5sums"),
@@ -246,7 +266,10 @@ mod tests {
                 entry("bin", DataKind::Directory),
                 entry("bin/demo", file(b"ELF")),
                 entry("lib/x86_64-linux-gnu/libdemo.so.1", file(b"lib")),
-                entry("lib/libdemo.so", DataKind::Symlink("../usr/lib/real.so".into())),
+                entry(
+                    "lib/libdemo.so",
+                    DataKind::Symlink("../usr/lib/real.so".into()),
+                ),
                 entry("usr/share/doc/demo/copyright", file(b"(c)")),
                 entry("usr/share/doc/demo/changelog.gz", file(b"log")),
                 entry("usr/share/man/man1/demo.1.gz", file(b"man")),
@@ -262,12 +285,17 @@ mod tests {
         assert!(tree.get("usr/lib/x86_64-linux-gnu/libdemo.so.1").is_some());
         assert_eq!(
             tree.get("usr/lib/libdemo.so").unwrap().kind,
-            EntryKind::Symlink { target: "/usr/lib/real.so".into() }
+            EntryKind::Symlink {
+                target: "/usr/lib/real.so".into()
+            }
         );
         assert!(tree.get("usr/share/doc/demo/copyright").is_none());
         let status = tree.get("var/lib/dpkg/status.d/demo").unwrap();
         match &status.kind {
-            EntryKind::File { source: FileSource::Bytes(b), .. } => {
+            EntryKind::File {
+                source: FileSource::Bytes(b),
+                ..
+            } => {
                 assert_eq!(&b[..], b"Package: demo\nStatus: install ok installed\nVersion: 1.0\nArchitecture: amd64\n")
             }
             other => panic!("{other:?}"),
@@ -275,7 +303,14 @@ mod tests {
         assert!(tree.get("var/lib/dpkg/status.d/demo.md5sums").is_some());
 
         let mut keep = LayerTree::new();
-        install_package(&mut keep, &deb, &InstallOptions { keep_copyright: true }).unwrap();
+        install_package(
+            &mut keep,
+            &deb,
+            &InstallOptions {
+                keep_copyright: true,
+            },
+        )
+        .unwrap();
         assert!(keep.get("usr/share/doc/demo/copyright").is_some());
         assert!(keep.get("usr/share/doc/demo/changelog.gz").is_none());
     }
@@ -283,8 +318,16 @@ mod tests {
     #[test]
     fn builds_the_ca_bundle() {
         let mut tree = LayerTree::new();
-        tree.insert("usr/share/ca-certificates/mozilla/B.crt".into(), Entry::bytes(b"B".to_vec(), 0o644)).unwrap();
-        tree.insert("usr/share/ca-certificates/mozilla/A.crt".into(), Entry::bytes(b"A\n".to_vec(), 0o644)).unwrap();
+        tree.insert(
+            "usr/share/ca-certificates/mozilla/B.crt".into(),
+            Entry::bytes(b"B".to_vec(), 0o644),
+        )
+        .unwrap();
+        tree.insert(
+            "usr/share/ca-certificates/mozilla/A.crt".into(),
+            Entry::bytes(b"A\n".to_vec(), 0o644),
+        )
+        .unwrap();
         assert_eq!(ca_bundle(&tree).unwrap(), b"A\nB\n");
         assert!(ca_bundle(&LayerTree::new()).is_none());
     }

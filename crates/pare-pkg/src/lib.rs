@@ -6,9 +6,9 @@
 pub mod cache;
 pub mod control;
 pub mod deb;
-pub mod install;
 pub mod fetch;
 pub mod index;
+pub mod install;
 pub mod lock;
 pub mod relation;
 pub mod release;

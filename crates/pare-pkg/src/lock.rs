@@ -76,7 +76,8 @@ pub struct Lock {
 impl Lock {
     /// Reads and validates a lock file.
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(io_err(format!("reading {}", path.display())))?;
+        let text =
+            std::fs::read_to_string(path).map_err(io_err(format!("reading {}", path.display())))?;
         let lock: Lock = toml::from_str(&text).map_err(|e| {
             Error::Parse(format!(
                 "{} is not a valid pare.lock: {e}; regenerate it with pare lock",
@@ -91,14 +92,24 @@ impl Lock {
             )));
         }
         for p in &lock.packages {
-            let bad = |why: &str| Error::Parse(format!("{}: package {}: {why}", path.display(), p.name));
-            if p.sha256.len() != 64 || !p.sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+            let bad =
+                |why: &str| Error::Parse(format!("{}: package {}: {why}", path.display(), p.name));
+            if p.sha256.len() != 64
+                || !p
+                    .sha256
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            {
                 return Err(bad("sha256 is not 64 lower-case hex digits"));
             }
             if p.filename.starts_with('/') || p.filename.split('/').any(|c| c == "..") {
                 return Err(bad("filename escapes the repository"));
             }
-            if !lock.repositories.iter().any(|r| format!("{} {}", r.uri, r.suite) == p.repository) {
+            if !lock
+                .repositories
+                .iter()
+                .any(|r| format!("{} {}", r.uri, r.suite) == p.repository)
+            {
                 return Err(bad("its repository is not among the lock's repositories"));
             }
         }
@@ -108,17 +119,27 @@ impl Lock {
     /// The lock as TOML text, packages sorted by name.
     pub fn to_toml(&self) -> Result<String> {
         let mut sorted = self.clone();
-        sorted.packages.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.version.cmp(&b.version)));
-        let body = toml::to_string(&sorted).map_err(|e| Error::Parse(format!("serializing the lock: {e}")))?;
-        Ok(format!("# pare.lock: written by `pare lock`; do not edit by hand.\n{body}"))
+        sorted
+            .packages
+            .sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.version.cmp(&b.version)));
+        let body = toml::to_string(&sorted)
+            .map_err(|e| Error::Parse(format!("serializing the lock: {e}")))?;
+        Ok(format!(
+            "# pare.lock: written by `pare lock`; do not edit by hand.\n{body}"
+        ))
     }
 
     /// Writes the lock atomically (temporary file, then rename).
     pub fn write(&self, path: &Path) -> Result<()> {
         let text = self.to_toml()?;
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(format!("creating a file in {}", dir.display())))?;
-        std::io::Write::write_all(&mut temp, text.as_bytes()).map_err(io_err(format!("writing {}", path.display())))?;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut temp = tempfile::NamedTempFile::new_in(dir)
+            .map_err(io_err(format!("creating a file in {}", dir.display())))?;
+        std::io::Write::write_all(&mut temp, text.as_bytes())
+            .map_err(io_err(format!("writing {}", path.display())))?;
         temp.persist(path)
             .map_err(|e| io_err(format!("writing {}", path.display()))(e.error))?;
         Ok(())
@@ -130,7 +151,12 @@ impl Lock {
             .repositories
             .iter()
             .find(|r| format!("{} {}", r.uri, r.suite) == package.repository)
-            .ok_or_else(|| Error::Parse(format!("package {} names an unknown repository", package.name)))?;
+            .ok_or_else(|| {
+                Error::Parse(format!(
+                    "package {} names an unknown repository",
+                    package.name
+                ))
+            })?;
         Ok(format!("{}/{}", repo.uri, package.filename))
     }
 }
@@ -171,18 +197,32 @@ mod tests {
         let lock = sample();
         lock.write(&path).unwrap();
         assert_eq!(Lock::read(&path).unwrap(), lock);
-        assert_eq!(lock.url(&lock.packages[0]).unwrap(), "http://repo.invalid/debian/pool/main/z/zlib/zlib1g.deb");
-        let text = std::fs::read_to_string(&path).unwrap().replace("pool/main", "../main");
+        assert_eq!(
+            lock.url(&lock.packages[0]).unwrap(),
+            "http://repo.invalid/debian/pool/main/z/zlib/zlib1g.deb"
+        );
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("pool/main", "../main");
         std::fs::write(&path, text).unwrap();
-        assert!(Lock::read(&path).unwrap_err().to_string().contains("escapes"));
+        assert!(Lock::read(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("escapes"));
         std::fs::write(&path, "version = [").unwrap();
         assert!(Lock::read(&path).is_err());
     }
 
     #[test]
     fn request_digest_changes_with_the_request() {
-        let a = LockRequest { packages: vec!["a".into()], ..Default::default() };
-        let b = LockRequest { packages: vec!["b".into()], ..Default::default() };
+        let a = LockRequest {
+            packages: vec!["a".into()],
+            ..Default::default()
+        };
+        let b = LockRequest {
+            packages: vec!["b".into()],
+            ..Default::default()
+        };
         assert_ne!(a.digest(), b.digest());
         assert_eq!(a.digest(), a.clone().digest());
     }

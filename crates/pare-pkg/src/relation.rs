@@ -80,8 +80,8 @@ fn parse_one(text: &str, what: &str) -> Result<Dependency> {
                 .unwrap_or(inner.len());
             let op = Relation::parse(&inner[..op_len])
                 .ok_or_else(|| bad("an unknown version operator"))?;
-            let version = Version::parse(inner[op_len..].trim())
-                .map_err(|e| bad(&e.to_string()))?;
+            let version =
+                Version::parse(inner[op_len..].trim()).map_err(|e| bad(&e.to_string()))?;
             (rest[..open].trim(), Some((op, version)))
         }
         None => (rest, None),
@@ -117,7 +117,10 @@ mod tests {
         .unwrap();
         assert_eq!(r.len(), 4);
         assert_eq!(r[0][0].name, "libc6");
-        assert_eq!(r[0][0].constraint.as_ref().unwrap().0, Relation::GreaterEqual);
+        assert_eq!(
+            r[0][0].constraint.as_ref().unwrap().0,
+            Relation::GreaterEqual
+        );
         assert_eq!(r[1].len(), 2);
         assert_eq!(r[2][0].arch.as_deref(), Some("any"));
         assert_eq!(r[2][0].to_string(), "python3:any (<< 3.12~)");

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use pgp::composed::{CleartextSignedMessage, Deserializable, SignedPublicKey};
 use pgp::types::KeyDetails;
 
-use crate::control::{value_lines, paragraphs};
+use crate::control::{paragraphs, value_lines};
 use crate::sources::SignedBy;
 use crate::{io_err, Error, Result};
 
@@ -26,7 +26,8 @@ pub struct Keyring {
 impl Keyring {
     /// Reads keys from a file holding one or more keys, binary (`.gpg`) or ASCII-armored (`.asc`).
     pub fn add_file(&mut self, path: &Path) -> Result<()> {
-        let bytes = std::fs::read(path).map_err(io_err(format!("reading keyring {}", path.display())))?;
+        let bytes =
+            std::fs::read(path).map_err(io_err(format!("reading keyring {}", path.display())))?;
         let before = self.keys.len();
         self.add_bytes(&bytes)
             .map_err(|e| Error::Signature(format!("keyring {}: {e}", path.display())))?;
@@ -99,7 +100,10 @@ impl Keyring {
                         wanted.iter().any(|w| fp.ends_with(w.as_str()))
                     })
                     .collect();
-                Ok(Keyring { keys, sources: all.sources })
+                Ok(Keyring {
+                    keys,
+                    sources: all.sources,
+                })
             }
             SignedBy::Inline(armored) => {
                 let mut ring = Keyring::default();
@@ -122,7 +126,10 @@ impl Keyring {
 
     /// Fingerprints (upper-case hex) of the primary keys.
     pub fn fingerprints(&self) -> Vec<String> {
-        self.keys.iter().map(|k| hex_upper(k.fingerprint().as_bytes())).collect()
+        self.keys
+            .iter()
+            .map(|k| hex_upper(k.fingerprint().as_bytes()))
+            .collect()
     }
 }
 
@@ -148,11 +155,17 @@ pub fn verify_inrelease(text: &str, keyring: &Keyring, what: &str) -> Result<(St
     }
     for key in &keyring.keys {
         if message.verify(key).is_ok() {
-            return Ok((message.signed_text().replace("\r\n", "\n"), hex_upper(key.fingerprint().as_bytes())));
+            return Ok((
+                message.signed_text().replace("\r\n", "\n"),
+                hex_upper(key.fingerprint().as_bytes()),
+            ));
         }
         for sub in &key.public_subkeys {
             if message.verify(sub).is_ok() && sub.verify_bindings(&key.primary_key).is_ok() {
-                return Ok((message.signed_text().replace("\r\n", "\n"), hex_upper(key.fingerprint().as_bytes())));
+                return Ok((
+                    message.signed_text().replace("\r\n", "\n"),
+                    hex_upper(key.fingerprint().as_bytes()),
+                ));
             }
         }
     }
@@ -245,7 +258,9 @@ impl Release {
                 .parse::<u64>()
                 .map_err(|_| Error::Parse(format!("{what}: bad size in SHA256 line {line:?}")))?;
             if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(Error::Parse(format!("{what}: bad hash in SHA256 line {line:?}")));
+                return Err(Error::Parse(format!(
+                    "{what}: bad hash in SHA256 line {line:?}"
+                )));
             }
             files.insert(
                 path.to_string(),
@@ -291,13 +306,20 @@ pub fn parse_rfc2822(text: &str) -> Option<u64> {
         return None;
     };
     let day: u64 = day.parse().ok()?;
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        .iter()
-        .position(|m| m.eq_ignore_ascii_case(month))? as u64
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| m.eq_ignore_ascii_case(month))? as u64
         + 1;
     let year: i64 = year.parse().ok()?;
-    let hms: Vec<u64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
-    let [h, m, s] = hms.as_slice() else { return None };
+    let hms: Vec<u64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, s] = hms.as_slice() else {
+        return None;
+    };
     let offset: i64 = match zone.first().copied() {
         None | Some("UTC" | "GMT" | "Z") => 0,
         Some(z) if (z.starts_with('+') || z.starts_with('-')) && z.len() == 5 => {
@@ -309,7 +331,11 @@ pub fn parse_rfc2822(text: &str) -> Option<u64> {
         _ => return None,
     };
     // Days from civil (proleptic Gregorian), Howard Hinnant's algorithm.
-    let (y, mo) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let (y, mo) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let doy = (153 * mo as i64 + 2) / 5 + day as i64 - 1;
@@ -326,8 +352,14 @@ mod tests {
     #[test]
     fn dates() {
         assert_eq!(parse_rfc2822("Thu, 01 Jan 1970 00:00:00 UTC"), Some(0));
-        assert_eq!(parse_rfc2822("Sat, 11 Jul 2026 10:16:37 UTC"), Some(1_783_764_997));
-        assert_eq!(parse_rfc2822("Sat, 11 Jul 2026 12:16:37 +0200"), Some(1_783_764_997));
+        assert_eq!(
+            parse_rfc2822("Sat, 11 Jul 2026 10:16:37 UTC"),
+            Some(1_783_764_997)
+        );
+        assert_eq!(
+            parse_rfc2822("Sat, 11 Jul 2026 12:16:37 +0200"),
+            Some(1_783_764_997)
+        );
         assert_eq!(parse_rfc2822("yesterday"), None);
     }
 
@@ -339,7 +371,10 @@ mod tests {
         let r = Release::parse(text, "t").unwrap();
         assert!(r.by_hash && !r.arch_all_separate);
         let separate = text.replace("No-Support-for-Architecture-all: Packages\n", "");
-        assert!(!Release::parse(&separate, "t").unwrap().arch_all_separate, "no 'all' architecture");
+        assert!(
+            !Release::parse(&separate, "t").unwrap().arch_all_separate,
+            "no 'all' architecture"
+        );
         let separate = separate.replace("amd64 arm64", "all amd64 arm64");
         assert!(Release::parse(&separate, "t").unwrap().arch_all_separate);
         assert_eq!(r.files["main/binary-amd64/Packages.xz"].size, 8_790_396);

@@ -17,21 +17,39 @@ use crate::{Error, Result};
 /// prompts, dpkg triggers, user creation, init scripts). pare runs no scripts, so a dependency on one
 /// of these is dropped unless the user requests the package or removes it from the list.
 pub const SCRIPT_ONLY: &[(&str, &str)] = &[
-    ("dpkg", "package database and triggers; images are not managed with dpkg at runtime"),
+    (
+        "dpkg",
+        "package database and triggers; images are not managed with dpkg at runtime",
+    ),
     ("debconf", "configuration prompts in maintainer scripts"),
     ("debconf-2.0", "virtual debconf, for maintainer scripts"),
     ("cdebconf", "configuration prompts in maintainer scripts"),
-    ("install-info", "updates the info directory from maintainer scripts"),
-    ("init-system-helpers", "service registration in maintainer scripts"),
+    (
+        "install-info",
+        "updates the info directory from maintainer scripts",
+    ),
+    (
+        "init-system-helpers",
+        "service registration in maintainer scripts",
+    ),
     ("adduser", "creates system users in maintainer scripts"),
     ("passwd", "user tools used by maintainer scripts"),
     ("ucf", "configuration file merging in maintainer scripts"),
     ("lsb-base", "init-script helpers"),
     ("sysvinit-utils", "init-script helpers"),
-    ("debianutils", "run-parts and add-shell for maintainer scripts"),
+    (
+        "debianutils",
+        "run-parts and add-shell for maintainer scripts",
+    ),
     ("perl-base", "interpreter of maintainer scripts"),
-    ("ca-certificates-java", "builds the Java trust store in a maintainer script; pare writes it itself"),
-    ("java-common", "update-java-alternatives for maintainer scripts"),
+    (
+        "ca-certificates-java",
+        "builds the Java trust store in a maintainer script; pare writes it itself",
+    ),
+    (
+        "java-common",
+        "update-java-alternatives for maintainer scripts",
+    ),
 ];
 
 /// Dependencies of one package on another that serve only its maintainer scripts.
@@ -41,8 +59,16 @@ pub const SCRIPT_ONLY_EDGES: &[(&str, &str, &str)] = &[
         "openssl",
         "update-ca-certificates runs openssl rehash; pare builds the CA bundle itself",
     ),
-    ("base-files", "awk", "base-files' maintainer scripts run awk"),
-    ("base-files", "mawk", "base-files' maintainer scripts run awk"),
+    (
+        "base-files",
+        "awk",
+        "base-files' maintainer scripts run awk",
+    ),
+    (
+        "base-files",
+        "mawk",
+        "base-files' maintainer scripts run awk",
+    ),
 ];
 
 /// What to resolve.
@@ -112,14 +138,19 @@ pub fn resolve(index: &PackageIndex, options: &ResolveOptions) -> Result<Resolve
             continue;
         }
         let id = state.choose(&dependency).map_err(|why| {
-            Error::Resolve(format!("cannot install the requested package {root}: {why}"))
+            Error::Resolve(format!(
+                "cannot install the requested package {root}: {why}"
+            ))
         })?;
         state.select(id, "requested".into());
     }
     let mut dropped = Vec::new();
     while let Some(id) = state.queue.pop_front() {
         let package = index.get(id);
-        let mut fields = vec![("Pre-Depends", &package.pre_depends), ("Depends", &package.depends)];
+        let mut fields = vec![
+            ("Pre-Depends", &package.pre_depends),
+            ("Depends", &package.depends),
+        ];
         if options.recommends {
             fields.push(("Recommends", &package.recommends));
         }
@@ -198,7 +229,11 @@ fn parse_root(root: &str) -> Result<Dependency> {
 }
 
 fn describe_group(group: &[Dependency]) -> String {
-    group.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(" | ")
+    group
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 fn drop_reason(package: &str, group: &[Dependency]) -> String {
@@ -209,7 +244,12 @@ fn drop_reason(package: &str, group: &[Dependency]) -> String {
                 .iter()
                 .find(|(from, to, _)| *from == package && *to == d.name)
                 .map(|(_, _, why)| why.to_string())
-                .or_else(|| SCRIPT_ONLY.iter().find(|(n, _)| *n == d.name).map(|(_, w)| w.to_string()))
+                .or_else(|| {
+                    SCRIPT_ONLY
+                        .iter()
+                        .find(|(n, _)| *n == d.name)
+                        .map(|(_, w)| w.to_string())
+                })
                 .unwrap_or_else(|| "excluded in pare.toml".into())
         })
         .collect::<Vec<_>>()
@@ -240,13 +280,21 @@ impl State<'_> {
         }
         if let Some(&id) = self.selected.get(&dependency.name) {
             let version = &self.index.get(id).version;
-            if dependency.constraint.as_ref().is_none_or(|(op, v)| op.holds(version, v)) {
+            if dependency
+                .constraint
+                .as_ref()
+                .is_none_or(|(op, v)| op.holds(version, v))
+            {
                 return true;
             }
         }
-        self.provided.get(&dependency.name).is_some_and(|providers| {
-            providers.iter().any(|(_, provided)| provides_match(dependency, provided.as_ref()))
-        })
+        self.provided
+            .get(&dependency.name)
+            .is_some_and(|providers| {
+                providers
+                    .iter()
+                    .any(|(_, provided)| provides_match(dependency, provided.as_ref()))
+            })
     }
 
     fn choose(&self, dependency: &Dependency) -> std::result::Result<usize, String> {
@@ -301,7 +349,10 @@ impl State<'_> {
                 dependency.name
             ))
         } else {
-            let versions: Vec<String> = real.iter().map(|id| self.index.get(*id).version.to_string()).collect();
+            let versions: Vec<String> = real
+                .iter()
+                .map(|id| self.index.get(*id).version.to_string())
+                .collect();
             Err(format!(
                 "{dependency} wanted, only {} {} available",
                 dependency.name,
@@ -346,11 +397,22 @@ impl State<'_> {
     fn check_conflicts(&self) -> Result<()> {
         for (name, &id) in &self.selected {
             let package = self.index.get(id);
-            for (field, value) in [("Conflicts", &package.conflicts), ("Breaks", &package.breaks)] {
-                for dependency in parse_relations(value, &format!("{} {field}", package.id()))?.into_iter().flatten() {
+            for (field, value) in [
+                ("Conflicts", &package.conflicts),
+                ("Breaks", &package.breaks),
+            ] {
+                for dependency in parse_relations(value, &format!("{} {field}", package.id()))?
+                    .into_iter()
+                    .flatten()
+                {
                     if let Some(&other) = self.selected.get(&dependency.name) {
                         let version = &self.index.get(other).version;
-                        if other != id && dependency.constraint.as_ref().is_none_or(|(op, v)| op.holds(version, v)) {
+                        if other != id
+                            && dependency
+                                .constraint
+                                .as_ref()
+                                .is_none_or(|(op, v)| op.holds(version, v))
+                        {
                             return Err(Error::Resolve(format!(
                                 "{name} {} {field} with {dependency}, but {} {version} is needed too ({}); \
                                  remove one of them from the request",
@@ -449,22 +511,40 @@ mod tests {
         assert_eq!(resolved.dropped[0].dependency, "dpkg (>= 1.0)");
         let mut with_recommends = options(&["app"]);
         with_recommends.recommends = true;
-        assert!(names(&index, &resolve(&index, &with_recommends).unwrap()).contains(&"rec=1".to_string()));
+        assert!(names(&index, &resolve(&index, &with_recommends).unwrap())
+            .contains(&"rec=1".to_string()));
         // Requested explicitly, an excluded package is installed.
-        assert!(names(&index, &resolve(&index, &options(&["app", "dpkg"])).unwrap()).contains(&"dpkg=1.21".into()));
+        assert!(names(
+            &index,
+            &resolve(&index, &options(&["app", "dpkg"])).unwrap()
+        )
+        .contains(&"dpkg=1.21".into()));
     }
 
     #[test]
     fn explains_unmet_dependencies() {
-        let text = [stanza("bar", "1", "Depends: libfoo (>= 2)\n"), stanza("libfoo", "1.5", "")].concat();
+        let text = [
+            stanza("bar", "1", "Depends: libfoo (>= 2)\n"),
+            stanza("libfoo", "1.5", ""),
+        ]
+        .concat();
         let index = index(&text);
         let err = resolve(&index, &options(&["bar"])).unwrap_err().to_string();
-        assert!(err.contains("libfoo (>= 2) wanted, only libfoo 1.5 available"), "{err}");
+        assert!(
+            err.contains("libfoo (>= 2) wanted, only libfoo 1.5 available"),
+            "{err}"
+        );
         assert!(err.contains("Depends of bar"), "{err}");
-        let err = resolve(&index, &options(&["nothere"])).unwrap_err().to_string();
+        let err = resolve(&index, &options(&["nothere"]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no package nothere"), "{err}");
         // Unversioned Provides does not satisfy a versioned dependency.
-        let text = [stanza("a", "1", "Depends: v (>= 1)\n"), stanza("p", "1", "Provides: v\n")].concat();
+        let text = [
+            stanza("a", "1", "Depends: v (>= 1)\n"),
+            stanza("p", "1", "Provides: v\n"),
+        ]
+        .concat();
         assert!(resolve(&index_of(&text), &options(&["a"])).is_err());
     }
 
@@ -481,8 +561,13 @@ mod tests {
         ]
         .concat();
         let index = index(&text);
-        assert_eq!(names(&index, &resolve(&index, &options(&["a"])).unwrap()), ["a=1", "b=1"]);
-        let err = resolve(&index, &options(&["a", "c"])).unwrap_err().to_string();
+        assert_eq!(
+            names(&index, &resolve(&index, &options(&["a"])).unwrap()),
+            ["a=1", "b=1"]
+        );
+        let err = resolve(&index, &options(&["a", "c"]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("Conflicts"), "{err}");
     }
 
@@ -490,7 +575,13 @@ mod tests {
     fn exact_versions_can_be_requested() {
         let text = [stanza("x", "1", ""), stanza("x", "2", "")].concat();
         let index = index(&text);
-        assert_eq!(names(&index, &resolve(&index, &options(&["x=1"])).unwrap()), ["x=1"]);
-        assert_eq!(names(&index, &resolve(&index, &options(&["x"])).unwrap()), ["x=2"]);
+        assert_eq!(
+            names(&index, &resolve(&index, &options(&["x=1"])).unwrap()),
+            ["x=1"]
+        );
+        assert_eq!(
+            names(&index, &resolve(&index, &options(&["x"])).unwrap()),
+            ["x=2"]
+        );
     }
 }

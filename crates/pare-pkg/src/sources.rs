@@ -77,7 +77,8 @@ pub fn host_repositories(root: &Path) -> Result<Vec<Repository>> {
     }
     let mut repos = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).map_err(io_err(format!("reading {}", file.display())))?;
+        let text = std::fs::read_to_string(&file)
+            .map_err(io_err(format!("reading {}", file.display())))?;
         let origin = file.display().to_string();
         if file.extension().and_then(|e| e.to_str()) == Some("sources") {
             repos.extend(parse_deb822_sources(&text, &origin)?);
@@ -105,9 +106,11 @@ pub fn parse_one_line_sources(text: &str, origin: &str) -> Result<Vec<Repository
             continue;
         }
         let what = format!("{origin} line {}", index + 1);
-        let (kind, mut rest) = line
-            .split_once(char::is_whitespace)
-            .ok_or_else(|| Error::Parse(format!("{what}: {line:?} is not 'deb URI SUITE COMPONENT...'")))?;
+        let (kind, mut rest) = line.split_once(char::is_whitespace).ok_or_else(|| {
+            Error::Parse(format!(
+                "{what}: {line:?} is not 'deb URI SUITE COMPONENT...'"
+            ))
+        })?;
         if kind != "deb" {
             continue; // deb-src and anything else
         }
@@ -127,9 +130,16 @@ pub fn parse_one_line_sources(text: &str, origin: &str) -> Result<Vec<Repository
         }
         let words: Vec<&str> = rest.split_whitespace().collect();
         let [uri, suite, components @ ..] = words.as_slice() else {
-            return Err(Error::Parse(format!("{what}: a 'deb' line needs a URI and a suite")));
+            return Err(Error::Parse(format!(
+                "{what}: a 'deb' line needs a URI and a suite"
+            )));
         };
-        let option = |name: &str| options.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let option = |name: &str| {
+            options
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
         if let Some(repo) = make_repository(
             uri,
             suite,
@@ -167,7 +177,9 @@ pub fn parse_deb822_sources(text: &str, origin: &str) -> Result<Vec<Repository>>
         let uris = words("URIs");
         let suites = words("Suites");
         if uris.is_empty() || suites.is_empty() {
-            return Err(Error::Parse(format!("{what}: a deb822 source needs URIs and Suites")));
+            return Err(Error::Parse(format!(
+                "{what}: a deb822 source needs URIs and Suites"
+            )));
         }
         let components = words("Components");
         for uri in &uris {
@@ -205,7 +217,9 @@ fn make_repository(
         )));
     }
     if components.is_empty() {
-        return Err(Error::Parse(format!("{what}: suite {suite:?} names no component")));
+        return Err(Error::Parse(format!(
+            "{what}: suite {suite:?} names no component"
+        )));
     }
     let signed_by = match signed_by.map(str::trim) {
         None | Some("") => SignedBy::Default,
@@ -225,11 +239,19 @@ fn make_repository(
             SignedBy::Inline(key.join("\n"))
         }
         Some(value) => {
-            let items: Vec<&str> = value.split([',', ' ', '\n']).filter(|s| !s.is_empty()).collect();
+            let items: Vec<&str> = value
+                .split([',', ' ', '\n'])
+                .filter(|s| !s.is_empty())
+                .collect();
             if items.iter().all(|i| i.starts_with('/')) {
                 SignedBy::Files(items.iter().map(PathBuf::from).collect())
             } else {
-                SignedBy::Fingerprints(items.iter().map(|s| s.trim_end_matches('!').to_ascii_uppercase()).collect())
+                SignedBy::Fingerprints(
+                    items
+                        .iter()
+                        .map(|s| s.trim_end_matches('!').to_ascii_uppercase())
+                        .collect(),
+                )
             }
         }
     };
@@ -274,7 +296,9 @@ mod tests {
         assert_eq!(repos.len(), 3);
         assert_eq!(repos[1].suite, "bookworm-updates");
         match &repos[2].signed_by {
-            SignedBy::Inline(key) => assert!(key.starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nabc")),
+            SignedBy::Inline(key) => {
+                assert!(key.starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nabc"))
+            }
             other => panic!("{other:?}"),
         }
     }

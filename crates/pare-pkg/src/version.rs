@@ -81,11 +81,18 @@ impl Version {
         if !up.as_bytes()[0].is_ascii_digit() {
             return Err(bad("the upstream version does not start with a digit"));
         }
-        let allowed = |b: u8, extra: &[u8]| b.is_ascii_alphanumeric() || b".+~".contains(&b) || extra.contains(&b);
+        let allowed = |b: u8, extra: &[u8]| {
+            b.is_ascii_alphanumeric() || b".+~".contains(&b) || extra.contains(&b)
+        };
         if !up.bytes().all(|b| allowed(b, b"-:")) {
-            return Err(bad("the upstream version has a character other than A-Za-z0-9.+~-:"));
+            return Err(bad(
+                "the upstream version has a character other than A-Za-z0-9.+~-:",
+            ));
         }
-        if !trimmed[revision.0..revision.1].bytes().all(|b| allowed(b, b"")) {
+        if !trimmed[revision.0..revision.1]
+            .bytes()
+            .all(|b| allowed(b, b""))
+        {
             return Err(bad("the revision has a character other than A-Za-z0-9.+~"));
         }
         Ok(Self {
@@ -260,8 +267,8 @@ mod tests {
     #[test]
     fn orders_like_dpkg() {
         let ordered = [
-            "1.0~rc1", "1.0", "1.0-0.1", "1.0-1", "1.0a", "1.0+b1", "1.00.1", "1.1", "1.10", "2~", "2",
-            "1:0.1",
+            "1.0~rc1", "1.0", "1.0-0.1", "1.0-1", "1.0a", "1.0+b1", "1.00.1", "1.1", "1.10", "2~",
+            "2", "1:0.1",
         ];
         for pair in ordered.windows(2) {
             assert!(v(pair[0]) < v(pair[1]), "{} < {}", pair[0], pair[1]);

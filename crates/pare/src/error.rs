@@ -19,6 +19,9 @@ pub enum Error {
     /// A failure talking to a registry.
     #[error(transparent)]
     Registry(#[from] pare_registry::Error),
+    /// A failure reading Debian repositories or packages.
+    #[error(transparent)]
+    Package(#[from] pare_pkg::Error),
     /// An I/O failure on a named path.
     #[error("{action} {path}: {source}")]
     Io {
@@ -49,6 +52,7 @@ impl Error {
             Error::Input(_) | Error::Refused(_) => true,
             Error::Oci(e) => e.is_input_error(),
             Error::Registry(e) => e.is_input_error(),
+            Error::Package(e) => !matches!(e, pare_pkg::Error::Io { .. }),
             Error::Io { .. } => false,
         }
     }

@@ -19,7 +19,7 @@ pub const BUILD_JSON_SCHEMA: &str = "pare.build/v1";
 
 pub fn run(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitCode> {
     crate::output::text_or_json(global.format, "pare build")?;
-    let options = options_from(args)?;
+    let options = options_from(args, true)?;
     let reporter = TerminalReporter::new(global.quiet);
     let report = pare::build::build(&options, &reporter)?;
     match global.format {
@@ -31,7 +31,7 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitCode> {
 }
 
 /// Merges pare.toml (if any) and flags into the library's options; flags win.
-pub fn options_from(args: &BuildArgs) -> Result<BuildOptions> {
+pub fn options_from(args: &BuildArgs, need_output: bool) -> Result<BuildOptions> {
     let mut options = BuildOptions::default();
     if let Some(path) = &args.file {
         let dir = path
@@ -118,7 +118,21 @@ pub fn options_from(args: &BuildArgs) -> Result<BuildOptions> {
     if let Some(output) = &args.output {
         options.output = Some(ImageRef::parse(output).map_err(pare::Error::from)?);
     }
-    if options.output.is_none() {
+    if args.file.is_none() || args.lock.is_some() {
+        options.packages.lock_file = match &args.lock {
+            Some(lock) => lock.clone(),
+            None => pare::packages::default_lock_file(None),
+        };
+    }
+    options.packages.debian.extend(args.package.iter().cloned());
+    options.packages.locked |= args.locked;
+    options.packages.debug |= args.debug;
+    options.packages.keep_copyright |= args.keep_copyright;
+    options.packages.allow_insecure |= args.allow_insecure_repositories;
+    if let Some(root) = &args.apt_root {
+        options.packages.apt_root.clone_from(root);
+    }
+    if need_output && options.output.is_none() {
         return Err(UsageError(
             "no output: pass --output oci:DIR[:TAG] (or set [build] output in pare.toml)".into(),
         )
@@ -126,6 +140,50 @@ pub fn options_from(args: &BuildArgs) -> Result<BuildOptions> {
     }
     Ok(options)
 }
+
+/// `pare lock`: the build's recipe and packages -> `pare::packages::lock` -> pare.lock.
+pub fn lock(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitCode> {
+    crate::output::text_or_json(global.format, "pare lock")?;
+    let options = options_from(args, false)?;
+    let mut packages = options.packages.clone();
+    if let Base::Recipe(recipe) = options.base {
+        packages.recipe = Some(recipe);
+    }
+    if !packages.in_use() {
+        return Err(UsageError(
+            "nothing to lock: choose a Debian recipe base (--base python3, or [image] base in pare.toml) or packages (--package, [packages] debian)".into(),
+        )
+        .into());
+    }
+    packages.architecture = pare::packages::debian_architecture(
+        &options.platform.architecture,
+        options.platform.variant.as_deref(),
+    )?;
+    let reporter = TerminalReporter::new(global.quiet);
+    let (_, report) = pare::packages::lock(&packages, &reporter)?;
+    match global.format {
+        Format::Json => crate::output::print_json(&report, LOCK_JSON_SCHEMA)?,
+        _ if global.quiet => {}
+        _ => {
+            println!(
+                "locked {} packages ({} to download) into {}",
+                report.packages,
+                human_bytes(report.download_size),
+                report.lock_file
+            );
+            for (layer, count) in &report.layers {
+                println!("  {layer:<10} {count} packages");
+            }
+            for dropped in &report.dropped {
+                println!("  left out: {dropped}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Version of the JSON document `pare lock --format json` prints.
+pub const LOCK_JSON_SCHEMA: &str = "pare.lock-report/v1";
 
 /// A JSON array (`["/app","serve"]`) or plain words, one per flag.
 fn command_words(values: &[String], flag: &str) -> Result<Vec<String>> {

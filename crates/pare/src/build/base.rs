@@ -24,7 +24,7 @@ const GROUP: &str = "root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n";
 const NSSWITCH: &str = "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n\
 networks: files\nprotocols: files\nservices: files\n";
 
-fn os_release() -> String {
+fn os_release_text() -> String {
     format!(
         "PRETTY_NAME=\"pare static base {STATIC_BASE_VERSION}\"\nNAME=\"pare\"\nID=pare\n\
 VERSION_ID=\"{STATIC_BASE_VERSION}\"\nVARIANT=\"static\"\nVARIANT_ID=static\n"
@@ -36,6 +36,8 @@ pub fn base_layers(options: &BuildOptions) -> Result<(Vec<PlannedLayer>, bool)> 
     let ca_source = match (&options.ca_bundle, options.base) {
         (CaBundle::Omit, _) | (CaBundle::Default, Base::Scratch) => None,
         (CaBundle::Default, Base::Static) => Some(options.host_ca_bundle.as_path()),
+        // A recipe's CA bundle comes from Debian's ca-certificates package.
+        (CaBundle::Default, Base::Recipe(_)) => None,
         (CaBundle::File(path), _) => Some(path.as_path()),
     };
     let ca = ca_source.map(read_ca_bundle).transpose()?;
@@ -44,7 +46,7 @@ pub fn base_layers(options: &BuildOptions) -> Result<(Vec<PlannedLayer>, bool)> 
     let mut tree = LayerTree::new();
     let mut parts = Vec::new();
     if options.base == Base::Static {
-        add_static_files(&mut tree)?;
+        add_static_files(&mut tree, true)?;
         parts.push("passwd, group, nsswitch.conf, os-release, /tmp, /home/nonroot");
     }
     if let Some(bytes) = ca {
@@ -63,7 +65,7 @@ pub fn base_layers(options: &BuildOptions) -> Result<(Vec<PlannedLayer>, bool)> 
             comment: Some(format!("pare {} base", options.base.name())),
         });
     }
-    if options.tzdata {
+    if options.tzdata && !matches!(options.base, Base::Recipe(_)) {
         layers.push(PlannedLayer {
             tree: tzdata_tree(&options.zoneinfo_dir)?,
             created_by: "pare build: tzdata (zoneinfo without right/ and posix/)".into(),
@@ -77,7 +79,9 @@ fn key(path: &str) -> Result<String> {
     Ok(normalize_image_path(path)?)
 }
 
-fn add_static_files(tree: &mut LayerTree) -> Result<()> {
+/// pare's own base files: users and groups (root, nobody, nonroot), nsswitch.conf, /tmp,
+/// /home/nonroot, /root, and (unless Debian's base-files provides one) os-release.
+pub fn add_static_files(tree: &mut LayerTree, os_release: bool) -> Result<()> {
     tree.insert(String::new(), Entry::dir(0o755))?;
     tree.insert("etc".into(), Entry::dir(0o755))?;
     tree.insert("etc/passwd".into(), Entry::bytes(PASSWD.as_bytes(), 0o644))?;
@@ -86,10 +90,12 @@ fn add_static_files(tree: &mut LayerTree) -> Result<()> {
         "etc/nsswitch.conf".into(),
         Entry::bytes(NSSWITCH.as_bytes(), 0o644),
     )?;
-    tree.insert(
-        "etc/os-release".into(),
-        Entry::bytes(os_release().into_bytes(), 0o644),
-    )?;
+    if os_release {
+        tree.insert(
+            "etc/os-release".into(),
+            Entry::bytes(os_release_text().into_bytes(), 0o644),
+        )?;
+    }
     tree.insert("home".into(), Entry::dir(0o755))?;
     tree.insert(
         "home/nonroot".into(),

@@ -22,6 +22,28 @@ pub struct BuildFile {
     pub build: BuildSection,
     #[serde(default)]
     pub copy: Vec<CopyEntry>,
+    #[serde(default)]
+    pub packages: PackagesSection,
+}
+
+/// `[packages]`: Debian packages beyond the recipe, and how they are locked and installed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackagesSection {
+    /// Extra packages, resolved with their dependencies (`libpq5`, `name=version`).
+    #[serde(default)]
+    pub debian: Vec<String>,
+    /// More names whose dependencies are dropped.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Names taken off the default list of script-only dependencies (e.g. `dpkg`).
+    #[serde(default)]
+    pub keep: Vec<String>,
+    pub recommends: Option<bool>,
+    /// Lock file path (default `pare.lock` beside this file).
+    pub lock: Option<String>,
+    pub keep_copyright: Option<bool>,
+    pub allow_insecure_repositories: Option<bool>,
 }
 
 /// `[image]`: what the image is and how it runs.
@@ -140,6 +162,23 @@ impl BuildFile {
         }
         if let Some(platform) = image.platform {
             options.platform = Platform::parse(&platform)?;
+        }
+        let packages = self.packages;
+        options.packages.debian.extend(packages.debian);
+        options.packages.exclude.extend(packages.exclude);
+        options.packages.keep.extend(packages.keep);
+        if let Some(r) = packages.recommends {
+            options.packages.recommends = r;
+        }
+        options.packages.lock_file = match packages.lock {
+            Some(lock) => relative(&lock),
+            None => dir.join("pare.lock"),
+        };
+        if let Some(k) = packages.keep_copyright {
+            options.packages.keep_copyright = k;
+        }
+        if let Some(a) = packages.allow_insecure_repositories {
+            options.packages.allow_insecure = a;
         }
         for entry in self.copy {
             let mode = match entry.mode {

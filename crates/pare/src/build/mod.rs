@@ -101,7 +101,30 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
     });
 
     // Plan every layer against the merged view of the ones below it.
-    let (mut layers, has_ca) = base::base_layers(options)?;
+    let (mut layers, mut has_ca) = base::base_layers(options)?;
+    let mut package_options = options.packages.clone();
+    if let options::Base::Recipe(recipe) = options.base {
+        package_options.recipe = Some(recipe);
+    }
+    if package_options.in_use() {
+        package_options.architecture = crate::packages::debian_architecture(
+            &options.platform.architecture,
+            options.platform.variant.as_deref(),
+        )?;
+        let lock = crate::packages::lock_for_build(&package_options, reporter)?;
+        let mut static_files = LayerTree::new();
+        if package_options.recipe.is_some() {
+            base::add_static_files(&mut static_files, false)?;
+        }
+        let (package_layers, package_ca) =
+            crate::packages::package_layers(&lock, &package_options, static_files, reporter)?;
+        layers.extend(package_layers);
+        has_ca |= package_ca;
+    } else if package_options.debug {
+        return Err(Error::Input(
+            "--debug adds busybox from Debian: use it with a Debian recipe base or [packages] debian".into(),
+        ));
+    }
     let mut view = ImageView::default();
     for layer in &mut layers {
         layer.tree.add_parents(&|p| view.get(p).cloned());
@@ -192,6 +215,15 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
             None => env.push((key.clone(), value.clone())),
         }
     }
+    let mut entrypoint = options.entrypoint.clone();
+    let mut cmd = options.cmd.clone();
+    if package_options.debug {
+        if let Some((_, path)) = env.iter_mut().find(|(k, _)| k == "PATH") {
+            path.push_str(":/busybox");
+        }
+        entrypoint = Some(vec!["/busybox/sh".to_string()]);
+        cmd = None;
+    }
     let user = options
         .user
         .clone()
@@ -200,11 +232,10 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
     if run_as.uid == 0 {
         reporter.warn("the image runs as root (uid 0); a compromised process then owns the container. Drop --user to run as 65532:65532 (nonroot)");
     }
-    let program = options
-        .entrypoint
+    let program = entrypoint
         .as_ref()
         .filter(|e| !e.is_empty())
-        .or(options.cmd.as_ref().filter(|c| !c.is_empty()))
+        .or(cmd.as_ref().filter(|c| !c.is_empty()))
         .and_then(|v| v.first());
     match program {
         Some(program) => {
@@ -246,11 +277,11 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>(),
     );
-    if let Some(entrypoint) = &options.entrypoint {
-        config = config.entrypoint(entrypoint.clone());
+    if let Some(entrypoint) = entrypoint {
+        config = config.entrypoint(entrypoint);
     }
-    if let Some(cmd) = &options.cmd {
-        config = config.cmd(cmd.clone());
+    if let Some(cmd) = cmd {
+        config = config.cmd(cmd);
     }
     if let Some(dir) = &workdir {
         config = config.working_dir(dir.clone());

@@ -8,6 +8,7 @@ use pare_oci::compress::Compression;
 use pare_oci::image::Platform;
 use pare_oci::reference::ImageRef;
 
+use crate::packages::{PackageOptions, Recipe};
 use crate::{Error, Result};
 
 /// The UID and GID images run as unless told otherwise (`nonroot` in the static base).
@@ -30,6 +31,8 @@ pub enum Base {
     /// os-release and a CA bundle.
     #[default]
     Static,
+    /// A distroless-equivalent package set from Debian (see `pare::packages::Recipe`).
+    Recipe(Recipe),
 }
 
 impl Base {
@@ -38,9 +41,12 @@ impl Base {
         match name {
             "scratch" => Ok(Base::Scratch),
             "static" => Ok(Base::Static),
-            other => Err(Error::Input(format!(
-                "unknown base {other:?}; pare knows the bases 'scratch' and 'static'"
-            ))),
+            other => Recipe::parse(other).map(Base::Recipe).ok_or_else(|| {
+                Error::Input(format!(
+                    "unknown base {other:?}; pare knows 'scratch', 'static' and the Debian recipes {}",
+                    crate::packages::RECIPE_NAMES
+                ))
+            }),
         }
     }
 
@@ -49,6 +55,7 @@ impl Base {
         match self {
             Base::Scratch => "scratch",
             Base::Static => "static",
+            Base::Recipe(recipe) => recipe.name(),
         }
     }
 }
@@ -173,6 +180,8 @@ pub struct BuildOptions {
     pub insecure: bool,
     /// For a `docker://` output: credentials (default: the usual auth files).
     pub credentials: Option<pare_registry::Credentials>,
+    /// Debian packages: extra packages, lock file, cache, `--debug` (the recipe is `base`).
+    pub packages: PackageOptions,
 }
 
 impl Default for BuildOptions {
@@ -203,6 +212,7 @@ impl Default for BuildOptions {
             sysroot: PathBuf::from("/"),
             insecure: false,
             credentials: None,
+            packages: PackageOptions::default(),
         }
     }
 }

@@ -1,0 +1,682 @@
+//! Debian packages in images: the distroless-equivalent recipes, `pare lock` (resolve the recipe and
+//! the user's packages against the configured apt repositories and write `pare.lock`), and the
+//! package layers `pare build` makes from a lock: downloads into the content-addressed cache, verified
+//! extraction, merged-/usr, status.d records, the CA bundle, a Java trust-store-free JRE, and the
+//! `--debug` busybox layer. The apt and .deb mechanics are `pare-pkg`'s; this module decides what goes
+//! into which layer.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use pare_oci::tree::{Entry, LayerTree};
+use pare_pkg::cache::Cache;
+use pare_pkg::deb::{read_deb, DataKind, DebContents};
+use pare_pkg::fetch::{Expected, Fetcher};
+use pare_pkg::index::{IndexOptions, PackageIndex};
+use pare_pkg::install::{
+    add_merged_usr_links, ca_bundle, install_package, InstallOptions, CA_BUNDLE,
+};
+use pare_pkg::lock::{Lock, LockRequest, LockedPackage, LockedRepository, LOCK_VERSION};
+use pare_pkg::resolve::{resolve, ResolveOptions};
+use pare_pkg::sources::{host_repositories, Repository};
+use serde::Serialize;
+
+use crate::build::PlannedLayer;
+use crate::{Error, Reporter, Result};
+
+/// The package sets pare mirrors from distroless (Debian 12), smallest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recipe {
+    /// base-files, netbase, tzdata and the CA bundle: distroless `static`.
+    StaticDebian,
+    /// static-debian plus glibc: distroless `base-nossl`.
+    BaseNossl,
+    /// base-nossl plus OpenSSL: distroless `base`.
+    Base,
+    /// base plus the GCC runtime libraries: distroless `cc`.
+    Cc,
+    /// cc plus Debian's python3: distroless `python3`.
+    Python3,
+    /// cc plus Debian's nodejs.
+    Nodejs,
+    /// base plus Debian's headless JRE: distroless `java`.
+    Java,
+}
+
+/// Every recipe name, for messages.
+pub const RECIPE_NAMES: &str = "static-debian, base-nossl, base, cc, python3, nodejs, java";
+/// The package the `--debug` layer comes from.
+pub const DEBUG_PACKAGE: &str = "busybox-static";
+/// Applets the debug layer links to busybox.
+const BUSYBOX_APPLETS: &[&str] = &[
+    "[", "awk", "cat", "chmod", "chown", "cp", "cut", "date", "df", "du", "echo", "env", "find",
+    "grep", "head", "hostname", "id", "kill", "less", "ln", "ls", "mkdir", "more", "mv", "netstat",
+    "nslookup", "ping", "printf", "ps", "pwd", "rm", "sed", "sh", "sleep", "sort", "stat", "tail",
+    "tee", "test", "top", "touch", "tr", "uname", "vi", "wc", "wget", "which", "whoami",
+];
+
+impl Recipe {
+    /// Parses a recipe name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "static-debian" => Recipe::StaticDebian,
+            "base-nossl" => Recipe::BaseNossl,
+            "base" => Recipe::Base,
+            "cc" => Recipe::Cc,
+            "python3" => Recipe::Python3,
+            "nodejs" => Recipe::Nodejs,
+            "java" => Recipe::Java,
+            _ => return None,
+        })
+    }
+
+    /// The recipe's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Recipe::StaticDebian => "static-debian",
+            Recipe::BaseNossl => "base-nossl",
+            Recipe::Base => "base",
+            Recipe::Cc => "cc",
+            Recipe::Python3 => "python3",
+            Recipe::Nodejs => "nodejs",
+            Recipe::Java => "java",
+        }
+    }
+
+    /// The recipe's requested packages, grouped by the layer they go into: `base` (shared by every
+    /// recipe), `libraries` (the C and C++ runtime), `runtime` (the language).
+    pub fn groups(self) -> Vec<(&'static str, Vec<&'static str>)> {
+        let base = vec!["base-files", "netbase", "tzdata", "ca-certificates"];
+        let libc = vec!["libc6"];
+        let ssl = vec!["libc6", "libssl3"];
+        let cc = vec!["libc6", "libssl3", "libgcc-s1", "libgomp1", "libstdc++6"];
+        match self {
+            Recipe::StaticDebian => vec![("base", base)],
+            Recipe::BaseNossl => vec![("base", base), ("libraries", libc)],
+            Recipe::Base => vec![("base", base), ("libraries", ssl)],
+            Recipe::Cc => vec![("base", base), ("libraries", cc)],
+            Recipe::Python3 => vec![
+                ("base", base),
+                ("libraries", cc),
+                ("runtime", vec!["python3"]),
+            ],
+            Recipe::Nodejs => vec![
+                ("base", base),
+                ("libraries", cc),
+                ("runtime", vec!["nodejs"]),
+            ],
+            Recipe::Java => vec![
+                ("base", base),
+                ("libraries", ssl),
+                ("runtime", vec!["openjdk-17-jre-headless"]),
+            ],
+        }
+    }
+}
+
+/// What the package side of a build or lock needs.
+#[derive(Clone, Debug)]
+pub struct PackageOptions {
+    pub recipe: Option<Recipe>,
+    /// Extra packages (`[packages] debian`), resolved with their dependencies.
+    pub debian: Vec<String>,
+    /// More names whose dependencies are dropped.
+    pub exclude: Vec<String>,
+    /// Names to take off the default script-only exclusion list.
+    pub keep: Vec<String>,
+    /// Follow Recommends too.
+    pub recommends: bool,
+    /// The lock file (default `pare.lock` beside pare.toml or in the current directory).
+    pub lock_file: PathBuf,
+    /// Fail instead of re-locking when the lock is missing or stale.
+    pub locked: bool,
+    /// Root whose apt configuration and keyrings are used (`/`).
+    pub apt_root: PathBuf,
+    pub allow_insecure: bool,
+    pub keep_copyright: bool,
+    /// Add the busybox debug layer and make `/busybox/sh` the entrypoint.
+    pub debug: bool,
+    /// Download cache (default `<pare cache>/debian`).
+    pub cache_dir: Option<PathBuf>,
+    /// Debian architecture (from the image platform).
+    pub architecture: String,
+}
+
+impl Default for PackageOptions {
+    fn default() -> Self {
+        Self {
+            recipe: None,
+            debian: Vec::new(),
+            exclude: Vec::new(),
+            keep: Vec::new(),
+            recommends: false,
+            lock_file: PathBuf::from("pare.lock"),
+            locked: false,
+            apt_root: PathBuf::from("/"),
+            allow_insecure: false,
+            keep_copyright: false,
+            debug: false,
+            cache_dir: None,
+            architecture: "amd64".into(),
+        }
+    }
+}
+
+impl PackageOptions {
+    /// Whether any Debian package is involved.
+    pub fn in_use(&self) -> bool {
+        self.recipe.is_some() || !self.debian.is_empty()
+    }
+
+    fn cache(&self) -> Result<Cache> {
+        let dir = match &self.cache_dir {
+            Some(d) => d.clone(),
+            None => crate::transfer::cache_dir()
+                .ok_or_else(|| {
+                    Error::Input("no cache directory: set PARE_CACHE_DIR or HOME".into())
+                })?
+                .join("debian"),
+        };
+        Ok(Cache::new(dir))
+    }
+
+    fn repositories(&self) -> Result<Vec<Repository>> {
+        Ok(host_repositories(&self.apt_root)?)
+    }
+
+    /// The request a lock is made from; its digest tells whether a lock is stale.
+    pub fn request(&self, repositories: &[Repository]) -> LockRequest {
+        let mut exclude: Vec<String> = self.exclusions().into_iter().collect();
+        exclude.sort();
+        LockRequest {
+            recipe: self.recipe.map(|r| r.name().to_string()),
+            packages: self.debian.clone(),
+            exclude,
+            architecture: self.architecture.clone(),
+            repositories: repositories.iter().map(Repository::describe).collect(),
+        }
+    }
+
+    fn exclusions(&self) -> std::collections::BTreeSet<String> {
+        let mut set = ResolveOptions::default_exclusions();
+        set.extend(self.exclude.iter().cloned());
+        for k in &self.keep {
+            set.remove(k);
+        }
+        set
+    }
+
+    fn groups(&self) -> Vec<(&'static str, Vec<String>)> {
+        let mut groups: Vec<(&'static str, Vec<String>)> = self
+            .recipe
+            .map(|r| {
+                r.groups()
+                    .into_iter()
+                    .map(|(name, roots)| (name, roots.into_iter().map(str::to_string).collect()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !self.debian.is_empty() {
+            groups.push(("extra", self.debian.clone()));
+        }
+        groups
+    }
+}
+
+/// Maps an OCI architecture (and variant) to Debian's name for it.
+pub fn debian_architecture(oci_arch: &str, variant: Option<&str>) -> Result<String> {
+    Ok(match (oci_arch, variant) {
+        ("amd64", _) => "amd64",
+        ("arm64", _) => "arm64",
+        ("386", _) => "i386",
+        ("ppc64le", _) => "ppc64el",
+        ("s390x", _) => "s390x",
+        ("riscv64", _) => "riscv64",
+        ("arm", Some("v6" | "v5")) => "armel",
+        ("arm", _) => "armhf",
+        (other, _) => {
+            return Err(Error::Input(format!(
+                "no Debian architecture for the platform architecture {other:?}"
+            )))
+        }
+    }
+    .to_string())
+}
+
+/// What `pare lock` did.
+#[derive(Clone, Debug, Serialize)]
+pub struct LockReport {
+    pub lock_file: String,
+    pub packages: usize,
+    /// Sum of the .deb sizes.
+    pub download_size: u64,
+    pub layers: BTreeMap<String, usize>,
+    /// Dependencies left out, with the reason.
+    pub dropped: Vec<String>,
+    pub repositories: Vec<String>,
+}
+
+/// Resolves the request against the repositories and writes the lock.
+pub fn lock(options: &PackageOptions, reporter: &dyn Reporter) -> Result<(Lock, LockReport)> {
+    let repositories = options.repositories()?;
+    reporter.step(&format!(
+        "reading {} repositories ({})",
+        repositories.len(),
+        repositories
+            .iter()
+            .map(|r| format!("{} {}", r.uri, r.suite))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let index = PackageIndex::load(
+        &repositories,
+        &IndexOptions {
+            architecture: options.architecture.clone(),
+            root: options.apt_root.clone(),
+            allow_insecure: options.allow_insecure,
+            cache: options.cache()?,
+            now,
+        },
+        &Fetcher::new(),
+    )?;
+    reporter.step(&format!(
+        "resolving against {} packages",
+        index.packages.len()
+    ));
+    let exclude = options.exclusions();
+    let resolve_roots = |roots: Vec<String>| {
+        resolve(
+            &index,
+            &ResolveOptions {
+                roots,
+                exclude: exclude.clone(),
+                recommends: options.recommends,
+                architecture: options.architecture.clone(),
+            },
+        )
+    };
+    // Each package goes into the first layer whose cumulative request needs it.
+    let mut layer_of: BTreeMap<String, &'static str> = BTreeMap::new();
+    let mut roots = Vec::new();
+    let mut last = None;
+    for (layer, group) in options.groups() {
+        roots.extend(group);
+        let resolved = resolve_roots(roots.clone())?;
+        for id in &resolved.packages {
+            layer_of.entry(index.get(*id).name.clone()).or_insert(layer);
+        }
+        last = Some(resolved);
+    }
+    let mut resolved =
+        last.ok_or_else(|| Error::Input("nothing to lock: name a recipe or packages".into()))?;
+    // The debug layer's package, locked whenever the repositories have it so `--debug` works from
+    // the same lock; a repository without it only loses `--debug`.
+    let debug = match resolve_roots(vec![DEBUG_PACKAGE.to_string()]) {
+        Ok(debug) => debug.packages,
+        Err(e) => {
+            if options.debug {
+                return Err(Error::Input(format!("--debug needs {DEBUG_PACKAGE}: {e}")));
+            }
+            Vec::new()
+        }
+    };
+    for id in debug {
+        let name = index.get(id).name.clone();
+        if !layer_of.contains_key(&name) {
+            layer_of.insert(name.clone(), "debug");
+            resolved.why.insert(name, "the --debug layer".into());
+            resolved.packages.push(id);
+        }
+    }
+    let describe_repo = |i: usize| {
+        let r = &index.repositories[i].repository;
+        format!("{} {}", r.uri, r.suite)
+    };
+    let mut packages = Vec::new();
+    for id in &resolved.packages {
+        let p = index.get(*id);
+        packages.push(LockedPackage {
+            name: p.name.clone(),
+            version: p.version.to_string(),
+            architecture: p.architecture.clone(),
+            sha256: p.sha256.clone(),
+            size: p.size,
+            filename: p.filename.clone(),
+            repository: describe_repo(p.repository),
+            layer: layer_of
+                .get(&p.name)
+                .copied()
+                .unwrap_or("extra")
+                .to_string(),
+            why: resolved.why.get(&p.name).cloned().unwrap_or_default(),
+        });
+    }
+    let used: std::collections::BTreeSet<&str> =
+        packages.iter().map(|p| p.repository.as_str()).collect();
+    let lock = Lock {
+        version: LOCK_VERSION,
+        request: options.request(&repositories).digest(),
+        architecture: options.architecture.clone(),
+        repositories: index
+            .repositories
+            .iter()
+            .filter(|r| {
+                used.contains(format!("{} {}", r.repository.uri, r.repository.suite).as_str())
+            })
+            .map(|r| LockedRepository {
+                uri: r.repository.uri.clone(),
+                suite: r.repository.suite.clone(),
+                components: r.repository.components.clone(),
+                signed_by: r.signed_by.clone(),
+            })
+            .collect(),
+        packages,
+    };
+    lock.write(&options.lock_file)?;
+    let mut layers = BTreeMap::new();
+    for p in &lock.packages {
+        *layers.entry(p.layer.clone()).or_insert(0) += 1;
+    }
+    let report = LockReport {
+        lock_file: options.lock_file.display().to_string(),
+        packages: lock.packages.len(),
+        download_size: lock.packages.iter().map(|p| p.size).sum(),
+        layers,
+        dropped: resolved
+            .dropped
+            .iter()
+            .map(|d| format!("{} -> {}: {}", d.package, d.dependency, d.reason))
+            .collect(),
+        repositories: repositories.iter().map(Repository::describe).collect(),
+    };
+    Ok((lock, report))
+}
+
+/// The lock a build uses: the existing one when it matches the request, else a new one (refused
+/// with `--locked`).
+pub fn lock_for_build(options: &PackageOptions, reporter: &dyn Reporter) -> Result<Lock> {
+    let path = &options.lock_file;
+    if path.exists() {
+        let lock = Lock::read(path)?;
+        let repositories = options.repositories()?;
+        let wanted = options.request(&repositories).digest();
+        if lock.request == wanted {
+            return Ok(lock);
+        }
+        if options.locked {
+            return Err(Error::Input(format!(
+                "{} is stale: it was made for a different recipe, package list, exclusion list, architecture or \
+                 set of apt repositories; run `pare lock` and commit the result",
+                path.display()
+            )));
+        }
+        reporter.warn(&format!("{} is stale; locking again", path.display()));
+    } else if options.locked {
+        return Err(Error::Input(format!(
+            "--locked: no lock file at {}; run `pare lock` first",
+            path.display()
+        )));
+    }
+    Ok(lock(options, reporter)?.0)
+}
+
+/// Downloads (or finds in the cache) every locked package of the given layers; returns paths in lock
+/// order.
+fn fetch_packages(
+    lock: &Lock,
+    wanted: &[&LockedPackage],
+    cache: &Cache,
+    reporter: &dyn Reporter,
+) -> Result<Vec<PathBuf>> {
+    let fetcher = Fetcher::new();
+    let missing: u64 = wanted
+        .iter()
+        .filter(|p| {
+            !matches!(
+                cache.get(
+                    &Expected {
+                        sha256: p.sha256.clone(),
+                        size: p.size
+                    },
+                    false
+                ),
+                Ok(Some(_))
+            )
+        })
+        .map(|p| p.size)
+        .sum();
+    if missing > 0 {
+        reporter.step(&format!(
+            "downloading {} of packages",
+            crate::units::human_bytes(missing)
+        ));
+    }
+    wanted
+        .iter()
+        .map(|p| {
+            let url = lock.url(p)?;
+            cache
+                .fetch(
+                    &fetcher,
+                    &url,
+                    &Expected {
+                        sha256: p.sha256.clone(),
+                        size: p.size,
+                    },
+                )
+                .map_err(|e| Error::Input(format!("package {} {}: {e}", p.name, p.version)))
+        })
+        .collect()
+}
+
+/// Reads .deb files on all cores, keeping their order.
+fn read_debs(paths: &[PathBuf], names: &[String]) -> Result<Vec<DebContents>> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<DebContents>>>> =
+        Mutex::new((0..paths.len()).map(|_| None).collect());
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(paths.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= paths.len() {
+                    break;
+                }
+                let result = read_deb(&paths[i], &names[i]).map_err(Error::from);
+                if let Ok(mut slots) = results.lock() {
+                    slots[i] = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .map_err(|_| Error::Input("a worker reading packages panicked".into()))?
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(Error::Input("a package was not read".into()))))
+        .collect()
+}
+
+/// What the package layers hold, for the build report.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PackageSummary {
+    pub lock_file: String,
+    pub packages: usize,
+    pub layers: Vec<String>,
+}
+
+/// The image's package layers from a lock, in order (`base`, `libraries`, `runtime`, `extra`, then
+/// `debug` when asked for). `static_files` are pare's own base files (passwd, group, /tmp, ...),
+/// added to the first layer. Returns the layers and whether a CA bundle is in them.
+pub fn package_layers(
+    lock: &Lock,
+    options: &PackageOptions,
+    static_files: LayerTree,
+    reporter: &dyn Reporter,
+) -> Result<(Vec<PlannedLayer>, bool)> {
+    let cache = options.cache()?;
+    let order = ["base", "libraries", "runtime", "extra", "debug"];
+    let mut layers = Vec::new();
+    let mut has_ca = false;
+    let install = InstallOptions {
+        keep_copyright: options.keep_copyright,
+    };
+    let mut first = true;
+    for layer_name in order {
+        if layer_name == "debug" && !options.debug {
+            continue;
+        }
+        let wanted: Vec<&LockedPackage> = lock
+            .packages
+            .iter()
+            .filter(|p| p.layer == layer_name)
+            .collect();
+        if wanted.is_empty() {
+            if layer_name == "debug" {
+                return Err(Error::Input(format!(
+                    "--debug: {} locks no {DEBUG_PACKAGE} (the repositories had none when it was made)",
+                    options.lock_file.display()
+                )));
+            }
+            continue;
+        }
+        let paths = fetch_packages(lock, &wanted, &cache, reporter)?;
+        let names: Vec<String> = wanted
+            .iter()
+            .map(|p| format!("{} {} ({})", p.name, p.version, p.filename))
+            .collect();
+        let debs = read_debs(&paths, &names)?;
+        let mut tree = LayerTree::new();
+        if layer_name == "debug" {
+            debug_tree(&mut tree, &debs)?;
+        } else {
+            if first {
+                for (path, entry) in static_files.iter() {
+                    tree.insert(path.clone(), entry.clone())?;
+                }
+                add_merged_usr_links(&mut tree)?;
+            }
+            for deb in &debs {
+                install_package(&mut tree, deb, &install)?;
+            }
+            if let Some(bundle) = ca_bundle(&tree) {
+                tree.insert(CA_BUNDLE.into(), Entry::bytes(bundle, 0o644))?;
+                has_ca = true;
+            }
+            add_alternatives(&mut tree)?;
+        }
+        first = false;
+        reporter.step(&format!("{layer_name} layer: {} packages", wanted.len()));
+        layers.push(PlannedLayer {
+            tree,
+            created_by: format!(
+                "pare build: Debian packages ({layer_name}): {}",
+                wanted
+                    .iter()
+                    .map(|p| format!("{}={}", p.name, p.version))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            comment: Some(format!(
+                "{} packages from {}",
+                wanted.len(),
+                options.lock_file.display()
+            )),
+        });
+    }
+    Ok((layers, has_ca))
+}
+
+/// The `--debug` layer: busybox at `/busybox/busybox` with links for the common applets.
+fn debug_tree(tree: &mut LayerTree, debs: &[DebContents]) -> Result<()> {
+    let busybox = debs
+        .iter()
+        .flat_map(|d| d.entries.iter())
+        .find(|e| e.path == "bin/busybox" || e.path == "usr/bin/busybox")
+        .ok_or_else(|| Error::Input(format!("{DEBUG_PACKAGE} holds no bin/busybox")))?;
+    let DataKind::File(bytes) = &busybox.kind else {
+        return Err(Error::Input(format!(
+            "{DEBUG_PACKAGE}'s busybox is not a regular file"
+        )));
+    };
+    tree.insert("busybox".into(), Entry::dir(0o755))?;
+    tree.insert("busybox/busybox".into(), Entry::bytes(bytes.clone(), 0o755))?;
+    for applet in BUSYBOX_APPLETS {
+        tree.insert(format!("busybox/{applet}"), Entry::symlink("busybox"))?;
+    }
+    Ok(())
+}
+
+/// What `update-alternatives` would have linked for the runtimes the recipes ship.
+fn add_alternatives(tree: &mut LayerTree) -> Result<()> {
+    let java: Option<String> = tree
+        .iter()
+        .map(|(p, _)| p)
+        .find(|p| {
+            p.starts_with("usr/lib/jvm/") && p.ends_with("/bin/java") && p.matches('/').count() == 5
+        })
+        .cloned();
+    if let Some(java) = java {
+        if tree.get("usr/bin/java").is_none() {
+            tree.insert("usr/bin/java".into(), Entry::symlink(format!("/{java}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// Where `pare.lock` lives by default: beside the build file, else in the current directory.
+pub fn default_lock_file(build_file: Option<&Path>) -> PathBuf {
+    build_file
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(|d| d.join("pare.lock"))
+        .unwrap_or_else(|| PathBuf::from("pare.lock"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipes_parse_and_nest() {
+        for name in RECIPE_NAMES.split(", ") {
+            let recipe = Recipe::parse(name).unwrap();
+            assert_eq!(recipe.name(), name);
+            assert_eq!(recipe.groups()[0].0, "base");
+        }
+        assert!(Recipe::parse("alpine").is_none());
+        let python = Recipe::Python3.groups();
+        assert_eq!(python.last().unwrap().1, ["python3"]);
+    }
+
+    #[test]
+    fn architectures_map_to_debian_names() {
+        assert_eq!(debian_architecture("amd64", None).unwrap(), "amd64");
+        assert_eq!(debian_architecture("arm", Some("v7")).unwrap(), "armhf");
+        assert_eq!(debian_architecture("386", None).unwrap(), "i386");
+        assert!(debian_architecture("mips", None).is_err());
+    }
+
+    #[test]
+    fn stale_requests_differ() {
+        let a = PackageOptions {
+            recipe: Some(Recipe::Python3),
+            ..Default::default()
+        };
+        let mut b = a.clone();
+        b.debian.push("libpq5".into());
+        assert_ne!(a.request(&[]).digest(), b.request(&[]).digest());
+        let mut c = a.clone();
+        c.keep.push("dpkg".into());
+        assert_ne!(a.request(&[]).digest(), c.request(&[]).digest());
+    }
+}

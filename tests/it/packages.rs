@@ -1,0 +1,696 @@
+//! `pare lock` and `pare build` with Debian packages: a signed apt repository served on 127.0.0.1 from
+//! `.deb` files made with dpkg-deb in the test (resolver, signatures, corrupt and truncated downloads,
+//! unmet dependencies, cycles, stale locks), and the real Debian archive through the host's configured
+//! mirror (the python3 recipe under runc, syft's package list against pare.lock, reproducibility).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::support::{ok, pare, require, run, runc_run, unpack};
+
+/// A package for the test repository: name, version, control fields beyond the basics, and files
+/// (path in the package, content).
+struct TestPackage {
+    name: &'static str,
+    version: &'static str,
+    fields: &'static str,
+    files: &'static [(&'static str, &'static str)],
+}
+
+const PACKAGES: &[TestPackage] = &[
+    TestPackage {
+        name: "demo-app",
+        version: "1.2-1",
+        fields: "Depends: libdemo1 (>= 1.0), missing-pkg | hello-data, dpkg (>= 1.19)\n",
+        files: &[
+            ("usr/bin/demo-app", HELLO),
+            ("usr/share/doc/demo-app/copyright", "(c) test\n"),
+            ("usr/share/doc/demo-app/changelog.Debian.gz", "log"),
+            ("usr/share/man/man1/demo-app.1.gz", "man"),
+        ],
+    },
+    TestPackage {
+        name: "libdemo1",
+        version: "1.0-1",
+        fields: "",
+        files: &[(
+            "lib/x86_64-linux-gnu/libdemo.so.1",
+            "not really a library\n",
+        )],
+    },
+    TestPackage {
+        name: "hello-data",
+        version: "0.1",
+        fields: "Provides: greeting-data\n",
+        files: &[("usr/share/hello/data.txt", "hello\n")],
+    },
+    TestPackage {
+        name: "dpkg",
+        version: "1.21.22",
+        fields: "",
+        files: &[("usr/bin/dpkg", "not dpkg\n")],
+    },
+    TestPackage {
+        name: "needs-new",
+        version: "1",
+        fields: "Depends: libdemo1 (>= 2)\n",
+        files: &[("usr/share/needs-new/x", "x\n")],
+    },
+    TestPackage {
+        name: "cycle-a",
+        version: "1",
+        fields: "Depends: cycle-b\n",
+        files: &[("usr/share/cycle/a", "a\n")],
+    },
+    TestPackage {
+        name: "cycle-b",
+        version: "1",
+        fields: "Pre-Depends: cycle-a (= 1)\n",
+        files: &[("usr/share/cycle/b", "b\n")],
+    },
+];
+
+/// Stands for the static hello program (built by the test support) as a file's content.
+const HELLO: &str = "@static-hello";
+
+/// A signed apt repository on 127.0.0.1 and an apt root whose sources point at it.
+struct TestRepo {
+    dir: tempfile::TempDir,
+    server: Child,
+    port: u16,
+    gnupg: PathBuf,
+}
+
+impl Drop for TestRepo {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+impl TestRepo {
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+    fn apt_root(&self) -> PathBuf {
+        self.dir.path().join("aptroot")
+    }
+    fn pool(&self, name: &str) -> PathBuf {
+        self.root().join(format!("pool/main/{name}.deb"))
+    }
+    fn dists(&self) -> PathBuf {
+        self.root().join("dists/stable")
+    }
+
+    /// Builds the debs, the index, a key, the signed InRelease and the apt root; starts the server.
+    fn start() -> Option<TestRepo> {
+        if !require("dpkg-deb") || !require("gpg") || !require("python3") {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        std::fs::create_dir_all(root.join("pool/main")).unwrap();
+        std::fs::create_dir_all(root.join("dists/stable/main/binary-amd64")).unwrap();
+        let mut index = String::new();
+        for package in PACKAGES {
+            let build = dir.path().join(format!("build-{}", package.name));
+            std::fs::create_dir_all(build.join("DEBIAN")).unwrap();
+            std::fs::write(
+                build.join("DEBIAN/control"),
+                format!(
+                    "Package: {}\nVersion: {}\nArchitecture: amd64\nMaintainer: pare tests <tests@invalid>\n{}Description: test package\n",
+                    package.name, package.version, package.fields
+                ),
+            )
+            .unwrap();
+            for (path, content) in package.files {
+                let file = build.join(path);
+                std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                if *content == HELLO {
+                    std::fs::copy(crate::support::static_hello(), &file).unwrap();
+                } else {
+                    std::fs::write(&file, content).unwrap();
+                }
+                if path.contains("/bin/") {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755))
+                        .unwrap();
+                }
+            }
+            // md5sums as debhelper writes them (dpkg-deb alone does not).
+            let sums = ok(Command::new("sh")
+                .arg("-c")
+                .arg("find . -path ./DEBIAN -prune -o -type f -print | sed 's|^./||' | sort | xargs md5sum")
+                .current_dir(&build));
+            std::fs::write(build.join("DEBIAN/md5sums"), sums).unwrap();
+            let deb = root.join(format!("pool/main/{}.deb", package.name));
+            ok(Command::new("dpkg-deb")
+                .args(["--root-owner-group", "-Zxz", "--build"])
+                .arg(&build)
+                .arg(&deb));
+            let bytes = std::fs::read(&deb).unwrap();
+            let control = ok(Command::new("dpkg-deb").arg("--field").arg(&deb));
+            index.push_str(control.trim_end());
+            index.push_str(&format!(
+                "\nFilename: pool/main/{}.deb\nSize: {}\nSHA256: {}\n\n",
+                package.name,
+                bytes.len(),
+                hex(&Sha256::digest(&bytes))
+            ));
+        }
+        let packages = root.join("dists/stable/main/binary-amd64/Packages");
+        std::fs::write(&packages, &index).unwrap();
+        ok(Command::new("gzip").arg("-k").arg("-n").arg(&packages));
+
+        let gnupg = dir.path().join("gnupg");
+        std::fs::create_dir_all(&gnupg).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&gnupg, std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        ok(Command::new("gpg").env("GNUPGHOME", &gnupg).args([
+            "--batch",
+            "--passphrase",
+            "",
+            "--quick-generate-key",
+            "pare test archive <archive@invalid>",
+            "ed25519",
+            "sign",
+            "never",
+        ]));
+        let key = ok(Command::new("gpg")
+            .env("GNUPGHOME", &gnupg)
+            .args(["--export", "--armor"]));
+        let apt_root = dir.path().join("aptroot");
+        std::fs::create_dir_all(apt_root.join("etc/apt/sources.list.d")).unwrap();
+        let keyring = apt_root.join("etc/apt/test-archive.asc");
+        std::fs::write(&keyring, key).unwrap();
+
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        std::fs::write(
+            apt_root.join("etc/apt/sources.list.d/test.sources"),
+            format!(
+                // Signed-By names the keyring as seen inside the apt root, as in a chroot.
+                "Types: deb\nURIs: http://127.0.0.1:{port}/\nSuites: stable\nComponents: main\n\
+                 Signed-By: /etc/apt/test-archive.asc\n"
+            ),
+        )
+        .unwrap();
+        let server = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+                "--directory",
+            ])
+            .arg(&root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 http.server starts");
+        let repo = TestRepo {
+            dir,
+            server,
+            port,
+            gnupg,
+        };
+        repo.sign_release();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", repo.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the test repository did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(repo)
+    }
+
+    /// The Release text for the current indexes.
+    fn release_text(&self) -> String {
+        let mut text = String::from(
+            "Origin: pare-test\nLabel: pare-test\nSuite: stable\nCodename: stable\nDate: Tue, 24 Nov 2026 00:00:00 UTC\nArchitectures: amd64\nComponents: main\nSHA256:\n",
+        );
+        for name in ["Packages", "Packages.gz"] {
+            let bytes = std::fs::read(self.dists().join("main/binary-amd64").join(name)).unwrap();
+            text.push_str(&format!(
+                " {} {} main/binary-amd64/{name}\n",
+                hex(&Sha256::digest(&bytes)),
+                bytes.len()
+            ));
+        }
+        text
+    }
+
+    fn sign_release(&self) {
+        let release = self.dists().join("Release");
+        std::fs::write(&release, self.release_text()).unwrap();
+        let inrelease = self.dists().join("InRelease");
+        let _ = std::fs::remove_file(&inrelease);
+        ok(Command::new("gpg")
+            .env("GNUPGHOME", &self.gnupg)
+            .args(["--batch", "--yes", "--clearsign", "--output"])
+            .arg(&inrelease)
+            .arg(&release));
+    }
+
+    /// `pare lock`/`pare build` against this repository, with a private cache.
+    fn pare(&self, verb: &str) -> Command {
+        let mut cmd = pare();
+        cmd.arg(verb)
+            .arg("--apt-root")
+            .arg(self.apt_root())
+            .env("PARE_CACHE_DIR", self.dir.path().join("cache"));
+        cmd
+    }
+
+    fn cache_files(&self) -> Vec<String> {
+        let dir = self.dir.path().join("cache/debian/sha256");
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn lock_names(lock: &Path) -> BTreeSet<String> {
+    let value: toml::Value = toml::from_str(&std::fs::read_to_string(lock).unwrap()).unwrap();
+    value["package"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn lock_and_build_from_a_signed_local_repository() {
+    let Some(repo) = TestRepo::start() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let lock = work.path().join("pare.lock");
+    let out = ok(repo
+        .pare("lock")
+        .args(["--base", "scratch", "--package", "demo-app", "--lock"])
+        .arg(&lock));
+    assert!(
+        out.contains("left out: demo-app -> dpkg (>= 1.19)"),
+        "{out}"
+    );
+    assert_eq!(
+        lock_names(&lock),
+        ["demo-app", "hello-data", "libdemo1"]
+            .map(String::from)
+            .into()
+    );
+    let text = std::fs::read_to_string(&lock).unwrap();
+    assert!(text.contains("why = \"Depends of demo-app\""), "{text}");
+
+    let build = |tag: &str| {
+        let mut cmd = repo.pare("build");
+        cmd.args([
+            "--base",
+            "scratch",
+            "--package",
+            "demo-app",
+            "--locked",
+            "--entrypoint",
+            "/usr/bin/demo-app",
+            "--lock",
+        ])
+        .arg(&lock)
+        .arg("--output")
+        .arg(format!("oci:{}:{tag}", work.path().join("out").display()))
+        .args(["--format", "json"]);
+        let report: Value = serde_json::from_str(&ok(&mut cmd)).unwrap();
+        report["manifest_digest"].as_str().unwrap().to_string()
+    };
+    let first = build("one");
+    assert_eq!(first, build("two"), "two builds from the same lock differ");
+
+    // What the image holds: merged-/usr, no docs or man pages, status.d records.
+    let listing: Value = serde_json::from_str(&ok(pare()
+        .args(["audit", "--format", "json"])
+        .arg(format!("oci:{}:one", work.path().join("out").display()))))
+    .unwrap();
+    let packages: BTreeSet<String> = listing["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        packages,
+        ["demo-app", "hello-data", "libdemo1"]
+            .map(String::from)
+            .into(),
+        "{listing}"
+    );
+    if require("umoci") {
+        let bundle = unpack(&work.path().join("out"), "one", work.path());
+        let rootfs = bundle.join("rootfs");
+        assert!(rootfs
+            .join("usr/lib/x86_64-linux-gnu/libdemo.so.1")
+            .is_file());
+        assert_eq!(
+            std::fs::read_link(rootfs.join("lib")).unwrap(),
+            Path::new("usr/lib")
+        );
+        assert!(!rootfs.join("usr/share/doc").exists() && !rootfs.join("usr/share/man").exists());
+        let status =
+            std::fs::read_to_string(rootfs.join("var/lib/dpkg/status.d/demo-app")).unwrap();
+        assert!(
+            status.starts_with("Package: demo-app\nStatus: install ok installed\n"),
+            "{status}"
+        );
+        assert!(rootfs
+            .join("var/lib/dpkg/status.d/demo-app.md5sums")
+            .is_file());
+        if require("runc") {
+            let (code, stdout, stderr) = runc_run(&bundle, work.path());
+            assert_eq!(code, 0, "{stdout}\n{stderr}");
+            assert!(stdout.contains("65532"), "{stdout}");
+        }
+    }
+
+    // A stale lock is refused with --locked and re-made without it.
+    let (code, _, err) = run(repo
+        .pare("build")
+        .args([
+            "--base",
+            "scratch",
+            "--package",
+            "hello-data",
+            "--locked",
+            "--lock",
+        ])
+        .arg(&lock)
+        .arg("--output")
+        .arg(format!("oci:{}", work.path().join("stale").display())));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("stale"), "{err}");
+    assert!(!work.path().join("stale").exists());
+}
+
+#[test]
+fn resolver_failures_and_cycles() {
+    let Some(repo) = TestRepo::start() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let lock = work.path().join("pare.lock");
+    let (code, _, err) = run(repo
+        .pare("lock")
+        .args(["--base", "scratch", "--package", "needs-new", "--lock"])
+        .arg(&lock));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("libdemo1 (>= 2) wanted, only libdemo1 1.0-1 available"),
+        "{err}"
+    );
+    assert!(err.contains("Depends of needs-new"), "{err}");
+    assert!(!lock.exists(), "a failed lock wrote a file");
+    let (code, _, err) = run(repo
+        .pare("lock")
+        .args([
+            "--base",
+            "scratch",
+            "--package",
+            "no-such-package",
+            "--lock",
+        ])
+        .arg(&lock));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no package no-such-package"), "{err}");
+    // Debian allows dependency cycles (dpkg configures them together); pare resolves them and stops.
+    ok(repo
+        .pare("lock")
+        .args(["--base", "scratch", "--package", "cycle-a", "--lock"])
+        .arg(&lock));
+    assert_eq!(
+        lock_names(&lock),
+        ["cycle-a", "cycle-b"].map(String::from).into()
+    );
+    // Naming a script-only package explicitly installs it.
+    ok(repo
+        .pare("lock")
+        .args([
+            "--base",
+            "scratch",
+            "--package",
+            "demo-app",
+            "--package",
+            "dpkg",
+            "--lock",
+        ])
+        .arg(&lock));
+    assert!(lock_names(&lock).contains("dpkg"));
+}
+
+#[test]
+fn bad_signatures_and_unsigned_repositories_are_refused() {
+    let Some(repo) = TestRepo::start() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let lock = work.path().join("pare.lock");
+    let inrelease = repo.dists().join("InRelease");
+    let signed = std::fs::read_to_string(&inrelease).unwrap();
+    // Altered after signing: the signature no longer matches.
+    std::fs::write(
+        &inrelease,
+        signed.replace("Origin: pare-test", "Origin: pare-evil"),
+    )
+    .unwrap();
+    let (code, _, err) = run(repo
+        .pare("lock")
+        .args(["--base", "scratch", "--package", "hello-data", "--lock"])
+        .arg(&lock));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("BAD or unknown signature"), "{err}");
+    // Unsigned: refused unless insecure repositories are allowed.
+    std::fs::write(&inrelease, repo.release_text()).unwrap();
+    let (code, _, err) = run(repo
+        .pare("lock")
+        .args(["--base", "scratch", "--package", "hello-data", "--lock"])
+        .arg(&lock));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("not an OpenPGP cleartext-signed file"),
+        "{err}"
+    );
+    assert!(!lock.exists());
+    ok(repo
+        .pare("lock")
+        .args([
+            "--base",
+            "scratch",
+            "--package",
+            "hello-data",
+            "--allow-insecure-repositories",
+            "--lock",
+        ])
+        .arg(&lock));
+    assert_eq!(lock_names(&lock), ["hello-data"].map(String::from).into());
+    // A Packages index that differs from what the signed Release lists is refused.
+    repo.sign_release();
+    let packages = repo.dists().join("main/binary-amd64/Packages");
+    let text = std::fs::read_to_string(&packages).unwrap();
+    std::fs::write(&packages, text.replace("Version: 0.1", "Version: 9.9")).unwrap();
+    std::fs::remove_file(repo.dists().join("main/binary-amd64/Packages.gz")).unwrap();
+    let _ = std::fs::remove_dir_all(repo.dir.path().join("cache"));
+    let (code, _, err) = run(repo
+        .pare("lock")
+        .args(["--base", "scratch", "--package", "hello-data", "--lock"])
+        .arg(&lock));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("matches its signed Release"), "{err}");
+}
+
+#[test]
+fn corrupt_and_truncated_downloads_leave_cache_and_output_clean() {
+    let Some(repo) = TestRepo::start() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let lock = work.path().join("pare.lock");
+    ok(repo
+        .pare("lock")
+        .args(["--base", "scratch", "--package", "hello-data", "--lock"])
+        .arg(&lock));
+    let before = repo.cache_files();
+    let deb = repo.pool("hello-data");
+    let good = std::fs::read(&deb).unwrap();
+    let build = |name: &str| {
+        run(repo
+            .pare("build")
+            .args([
+                "--base",
+                "scratch",
+                "--package",
+                "hello-data",
+                "--locked",
+                "--lock",
+            ])
+            .arg(&lock)
+            .arg("--output")
+            .arg(format!("oci:{}", work.path().join(name).display())))
+    };
+    // Same size, one byte changed: the SHA256 differs from the index.
+    let mut flipped = good.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0xff;
+    std::fs::write(&deb, &flipped).unwrap();
+    let (code, _, err) = build("corrupt");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("SHA256") && err.contains("hello-data"),
+        "{err}"
+    );
+    assert!(
+        !work.path().join("corrupt").exists(),
+        "a failed build left its output"
+    );
+    assert_eq!(
+        repo.cache_files(),
+        before,
+        "a bad download stayed in the cache"
+    );
+    // Truncated.
+    std::fs::write(&deb, &good[..good.len() / 2]).unwrap();
+    let (code, _, err) = build("truncated");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("truncated"), "{err}");
+    assert!(!work.path().join("truncated").exists());
+    assert_eq!(repo.cache_files(), before);
+    // Restored, the build works; afterwards it builds offline from the cache.
+    std::fs::write(&deb, &good).unwrap();
+    let (code, _, err) = build("good");
+    assert_eq!(code, 0, "{err}");
+    std::fs::remove_file(&deb).unwrap();
+    let (code, _, err) = build("offline");
+    assert_eq!(code, 0, "offline build from the cache failed: {err}");
+}
+
+/// The python3 recipe from the real Debian archive, through the mirror this machine's apt uses.
+#[test]
+fn python3_recipe_from_the_debian_archive_runs_under_runc() {
+    if !require("runc") || !require("umoci") || !require("syft") {
+        return;
+    }
+    if !Path::new("/etc/apt/sources.list.d").exists()
+        && !Path::new("/etc/apt/sources.list").exists()
+    {
+        assert!(!crate::support::in_ci(), "CI machines have apt sources");
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("main.py"),
+        "import sys\nprint('app', sys.version_info[0])\n",
+    )
+    .unwrap();
+    std::fs::write(
+        work.path().join("pare.toml"),
+        "[image]\nbase = \"python3\"\nentrypoint = [\"/usr/bin/python3\", \"/app/main.py\"]\n\
+         [[copy]]\nsrc = \"main.py\"\ndst = \"/app/\"\n[build]\noutput = \"oci:out:latest\"\n",
+    )
+    .unwrap();
+    let cache = std::env::var_os("PARE_TEST_DEBIAN_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("pare-test-debian-cache"));
+    let build = || {
+        let report: Value = serde_json::from_str(&ok(pare()
+            .env("PARE_CACHE_DIR", &cache)
+            .args(["build", "--format", "json", "-f"])
+            .arg(work.path().join("pare.toml"))))
+        .unwrap();
+        report
+    };
+    let first = build();
+    let second = build();
+    assert_eq!(
+        first["manifest_digest"], second["manifest_digest"],
+        "rebuild from the lock differs"
+    );
+    let layout = work.path().join("out");
+    let bundle = unpack(&layout, "latest", work.path());
+    let config_path = bundle.join("config.json");
+    let mut config: Value = serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
+    config["process"]["args"] = serde_json::json!([
+        "/usr/bin/python3",
+        "-c",
+        "import ssl, sqlite3, json, zlib, ctypes, hashlib, os; print(ssl.OPENSSL_VERSION, os.getuid())"
+    ]);
+    std::fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
+    let (code, stdout, stderr) = runc_run(&bundle, work.path());
+    assert_eq!(code, 0, "python3 failed under runc:\n{stdout}\n{stderr}");
+    assert!(stdout.starts_with("OpenSSL 3."), "{stdout}");
+    assert!(
+        stdout.trim_end().ends_with(" 65532"),
+        "not uid 65532: {stdout}"
+    );
+
+    // syft sees exactly the locked packages (the debug layer's busybox is locked but not installed).
+    let lock: toml::Value =
+        toml::from_str(&std::fs::read_to_string(work.path().join("pare.lock")).unwrap()).unwrap();
+    let locked: BTreeSet<(String, String)> = lock["package"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["layer"].as_str() != Some("debug"))
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let syft: Value = serde_json::from_str(&ok(Command::new("syft")
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+        .args(["scan", "-q", "-o", "json"])
+        .arg(format!("oci-dir:{}", layout.display()))))
+    .unwrap();
+    let seen: BTreeSet<(String, String)> = syft["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["type"] == "deb")
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_string(),
+                a["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        locked,
+        seen,
+        "pare.lock vs syft: only locked {:?}, only syft {:?}",
+        locked.difference(&seen).collect::<Vec<_>>(),
+        seen.difference(&locked).collect::<Vec<_>>()
+    );
+}
