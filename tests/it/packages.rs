@@ -654,6 +654,47 @@ fn python3_recipe_from_the_debian_archive_runs_under_runc() {
         "not uid 65532: {stdout}"
     );
 
+    // The debug variant: one more layer (busybox), every other layer shared, /busybox/sh runs.
+    let debug: Value = serde_json::from_str(&ok(pare()
+        .env("PARE_CACHE_DIR", &cache)
+        .args(["build", "--format", "json", "--debug", "--locked", "-f"])
+        .arg(work.path().join("pare.toml"))
+        .arg("--output")
+        .arg(format!(
+            "oci:{}:debug",
+            work.path().join("debug-out").display()
+        ))))
+    .unwrap();
+    let digests = |report: &Value| -> Vec<String> {
+        report["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["digest"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (normal, with_debug) = (digests(&first), digests(&debug));
+    assert_eq!(with_debug.len(), normal.len() + 1, "{with_debug:?}");
+    assert!(
+        normal.iter().all(|d| with_debug.contains(d)),
+        "the debug image does not share the normal layers"
+    );
+    let debug_bundle = unpack(&work.path().join("debug-out"), "debug", work.path());
+    let busybox_status = debug_bundle.join("rootfs/var/lib/dpkg/status.d/busybox-static");
+    assert!(
+        busybox_status.is_file(),
+        "scanners cannot see busybox in the debug layer"
+    );
+    let config_path = debug_bundle.join("config.json");
+    let mut config: Value = serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
+    assert_eq!(config["process"]["args"][0], "/busybox/sh");
+    config["process"]["args"] =
+        serde_json::json!(["/busybox/sh", "-c", "echo debug-shell $(id -u)"]);
+    std::fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
+    let (code, stdout, stderr) = runc_run(&debug_bundle, work.path());
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_eq!(stdout.trim(), "debug-shell 65532");
+
     // syft sees exactly the locked packages (the debug layer's busybox is locked but not installed).
     let lock: toml::Value =
         toml::from_str(&std::fs::read_to_string(work.path().join("pare.lock")).unwrap()).unwrap();

@@ -596,7 +596,8 @@ pub fn package_layers(
     Ok((layers, has_ca))
 }
 
-/// The `--debug` layer: busybox at `/busybox/busybox` with links for the common applets.
+/// The `--debug` layer: busybox at `/busybox/busybox` with links for the common applets, and its
+/// status.d record so scanners see it.
 fn debug_tree(tree: &mut LayerTree, debs: &[DebContents]) -> Result<()> {
     let busybox = debs
         .iter()
@@ -608,6 +609,18 @@ fn debug_tree(tree: &mut LayerTree, debs: &[DebContents]) -> Result<()> {
             "{DEBUG_PACKAGE}'s busybox is not a regular file"
         )));
     };
+    for deb in debs {
+        let record = pare_pkg::install::status_record(&deb.control);
+        let name = record
+            .lines()
+            .find_map(|l| l.strip_prefix("Package: "))
+            .unwrap_or(DEBUG_PACKAGE)
+            .to_string();
+        tree.insert(
+            format!("{}/{name}", pare_pkg::install::STATUS_DIR),
+            Entry::bytes(record.into_bytes(), 0o644),
+        )?;
+    }
     tree.insert("busybox".into(), Entry::dir(0o755))?;
     tree.insert("busybox/busybox".into(), Entry::bytes(bytes.clone(), 0o755))?;
     for applet in BUSYBOX_APPLETS {
