@@ -735,3 +735,92 @@ fn python3_recipe_from_the_debian_archive_runs_under_runc() {
         seen.difference(&locked).collect::<Vec<_>>()
     );
 }
+
+/// Builds a recipe from the Debian archive (host's mirror) with an app layer, and runs `args` in it
+/// under runc as the default user; returns stdout.
+fn run_recipe(recipe: &str, copies: &[(&Path, &str)], args: &[&str], work: &Path) -> String {
+    let cache = std::env::var_os("PARE_TEST_DEBIAN_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("pare-test-debian-cache"));
+    let layout = work.join(format!("out-{recipe}"));
+    let mut cmd = pare();
+    cmd.env("PARE_CACHE_DIR", &cache)
+        .args(["build", "-q", "--base", recipe, "--lock"])
+        .arg(work.join(format!("{recipe}.lock")))
+        .args(["--entrypoint", args[0]])
+        .arg("--output")
+        .arg(format!("oci:{}:{recipe}", layout.display()));
+    for (src, dst) in copies {
+        cmd.arg("--copy").arg(format!("{}:{dst}", src.display()));
+    }
+    ok(&mut cmd);
+    let bundle = unpack(&layout, recipe, work);
+    let config_path = bundle.join("config.json");
+    let mut config: Value = serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
+    config["process"]["args"] = serde_json::json!(args);
+    std::fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
+    let (code, stdout, stderr) = runc_run(&bundle, work);
+    assert_eq!(
+        code, 0,
+        "{recipe}: {args:?} failed under runc:\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
+/// The java recipe: the JRE starts as uid 65532 and trusts the CA certificates through the JKS trust
+/// store pare writes in place of ca-certificates-java's maintainer script.
+#[test]
+fn java_recipe_trusts_the_ca_certificates() {
+    if !require("runc") || !require("umoci") || !require("javac") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let source = work.path().join("Trust.java");
+    std::fs::write(
+        &source,
+        "import javax.net.ssl.*;\nimport java.security.KeyStore;\n\
+         public class Trust { public static void main(String[] a) throws Exception {\n\
+         TrustManagerFactory f = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());\n\
+         f.init((KeyStore) null);\n\
+         int n = ((X509TrustManager) f.getTrustManagers()[0]).getAcceptedIssuers().length;\n\
+         System.out.println(\"trusted \" + n + \" uid \" + new com.sun.security.auth.module.UnixSystem().getUid()); } }\n",
+    )
+    .unwrap();
+    ok(Command::new("javac")
+        .args(["--release", "17", "-d"])
+        .arg(work.path())
+        .arg(&source));
+    let class = work.path().join("Trust.class");
+    let out = run_recipe(
+        "java",
+        &[(&class, "/app/Trust.class")],
+        &["/usr/bin/java", "-cp", "/app", "Trust"],
+        work.path(),
+    );
+    let count: usize = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected output {out:?}"));
+    assert!(count > 100, "only {count} trusted certificates: {out}");
+    assert!(out.trim_end().ends_with("uid 65532"), "{out}");
+}
+
+/// The nodejs recipe (Debian's nodejs): node starts and has OpenSSL's hashes.
+#[test]
+fn nodejs_recipe_runs_under_runc() {
+    if !require("runc") || !require("umoci") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let out = run_recipe(
+        "nodejs",
+        &[],
+        &["/usr/bin/node", "-e", "console.log(process.versions.node, require('crypto').getHashes().includes('sha256'), process.getuid())"],
+        work.path(),
+    );
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(words.len(), 3, "{out}");
+    assert!(words[0].starts_with("18."), "{out}");
+    assert_eq!(&words[1..], ["true", "65532"], "{out}");
+}

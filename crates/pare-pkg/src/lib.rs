@@ -14,6 +14,7 @@ pub mod relation;
 pub mod release;
 pub mod resolve;
 pub mod sources;
+pub mod truststore;
 pub mod version;
 
 /// What can go wrong reading repositories and packages.

@@ -21,6 +21,7 @@ use pare_pkg::install::{
 use pare_pkg::lock::{Lock, LockRequest, LockedPackage, LockedRepository, LOCK_VERSION};
 use pare_pkg::resolve::{resolve, ResolveOptions};
 use pare_pkg::sources::{host_repositories, Repository};
+use pare_pkg::truststore::{jks, pem_certificates, DEFAULT_PASSWORD, JAVA_CACERTS};
 use serde::Serialize;
 
 use crate::build::PlannedLayer;
@@ -82,6 +83,28 @@ impl Recipe {
             Recipe::Python3 => "python3",
             Recipe::Nodejs => "nodejs",
             Recipe::Java => "java",
+        }
+    }
+
+    /// Dependencies the recipe leaves out beyond the script-only list, with the reason: the headless
+    /// JRE loads these only on demand (printing, sound, smart cards, the NSS PKCS#11 provider) or for its
+    /// maintainer scripts, and distroless's java images leave them out too.
+    pub fn exclusions(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Recipe::Java => &[
+                (
+                    "libcups2",
+                    "printing; loaded only by java.desktop print services",
+                ),
+                ("libasound2", "sound; loaded only by javax.sound"),
+                (
+                    "libpcsclite1",
+                    "smart cards; loaded only by javax.smartcardio",
+                ),
+                ("libnss3", "the optional SunPKCS11-NSS provider"),
+                ("util-linux", "used by the JRE's maintainer scripts"),
+            ],
+            _ => &[],
         }
     }
 
@@ -202,6 +225,9 @@ impl PackageOptions {
     fn exclusions(&self) -> std::collections::BTreeSet<String> {
         let mut set = ResolveOptions::default_exclusions();
         set.extend(self.exclude.iter().cloned());
+        if let Some(recipe) = self.recipe {
+            set.extend(recipe.exclusions().iter().map(|(name, _)| name.to_string()));
+        }
         for k in &self.keep {
             set.remove(k);
         }
@@ -531,6 +557,7 @@ pub fn package_layers(
         keep_copyright: options.keep_copyright,
     };
     let mut first = true;
+    let mut ca_pem: Option<Vec<u8>> = None;
     for layer_name in order {
         if layer_name == "debug" && !options.debug {
             continue;
@@ -569,10 +596,12 @@ pub fn package_layers(
                 install_package(&mut tree, deb, &install)?;
             }
             if let Some(bundle) = ca_bundle(&tree) {
-                tree.insert(CA_BUNDLE.into(), Entry::bytes(bundle, 0o644))?;
+                tree.insert(CA_BUNDLE.into(), Entry::bytes(bundle.clone(), 0o644))?;
+                ca_pem = Some(bundle);
                 has_ca = true;
             }
             add_alternatives(&mut tree)?;
+            add_java_trust_store(&mut tree, ca_pem.as_deref())?;
         }
         first = false;
         reporter.step(&format!("{layer_name} layer: {} packages", wanted.len()));
@@ -643,6 +672,25 @@ fn add_alternatives(tree: &mut LayerTree) -> Result<()> {
             tree.insert("usr/bin/java".into(), Entry::symlink(format!("/{java}")))?;
         }
     }
+    Ok(())
+}
+
+/// The Java trust store ca-certificates-java would have built, in the layer that brings a JRE.
+fn add_java_trust_store(tree: &mut LayerTree, ca_pem: Option<&[u8]>) -> Result<()> {
+    let has_jre = tree
+        .iter()
+        .any(|(p, _)| p.starts_with("usr/lib/jvm/") && p.ends_with("/lib/security/cacerts"));
+    if !has_jre || tree.get(JAVA_CACERTS).is_some() {
+        return Ok(());
+    }
+    let pem = ca_pem.ok_or_else(|| {
+        Error::Input(
+            "a JRE is installed but no CA certificates are: add ca-certificates to the packages"
+                .into(),
+        )
+    })?;
+    let store = jks(&pem_certificates(pem)?, 0, DEFAULT_PASSWORD)?;
+    tree.insert(JAVA_CACERTS.into(), Entry::bytes(store, 0o644))?;
     Ok(())
 }
 
