@@ -454,6 +454,28 @@ fn resolver_failures_and_cycles() {
         lock_names(&lock),
         ["cycle-a", "cycle-b"].map(String::from).into()
     );
+    // Repositories named in pare.toml, with their keyring, instead of the apt sources.
+    let toml_dir = work.path().join("project");
+    std::fs::create_dir_all(&toml_dir).unwrap();
+    std::fs::write(
+        toml_dir.join("pare.toml"),
+        format!(
+            "[image]\nbase = \"scratch\"\n[packages]\ndebian = [\"hello-data\"]\n\
+             [[packages.repository]]\nuri = \"http://127.0.0.1:{}\"\nsuite = \"stable\"\ncomponents = [\"main\"]\n\
+             keyring = \"{}\"\n",
+            repo.port,
+            repo.apt_root().join("etc/apt/test-archive.asc").display()
+        ),
+    )
+    .unwrap();
+    ok(pare()
+        .env("PARE_CACHE_DIR", repo.dir.path().join("cache"))
+        .args(["lock", "-f"])
+        .arg(toml_dir.join("pare.toml")));
+    assert_eq!(
+        lock_names(&toml_dir.join("pare.lock")),
+        ["hello-data"].map(String::from).into()
+    );
     // Naming a script-only package explicitly installs it.
     ok(repo
         .pare("lock")
@@ -643,7 +665,8 @@ fn python3_recipe_from_the_debian_archive_runs_under_runc() {
     config["process"]["args"] = serde_json::json!([
         "/usr/bin/python3",
         "-c",
-        "import ssl, sqlite3, json, zlib, ctypes, hashlib, os; print(ssl.OPENSSL_VERSION, os.getuid())"
+        "import ssl, sqlite3, json, zlib, ctypes, hashlib, os; ctypes.CDLL('libsqlite3.so.0'); \
+         print(ssl.OPENSSL_VERSION, os.getuid())"
     ]);
     std::fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
     let (code, stdout, stderr) = runc_run(&bundle, work.path());

@@ -165,6 +165,8 @@ pub struct PackageOptions {
     pub cache_dir: Option<PathBuf>,
     /// Debian architecture (from the image platform).
     pub architecture: String,
+    /// Repositories to use instead of the apt sources under `apt_root`.
+    pub repositories: Vec<Repository>,
 }
 
 impl Default for PackageOptions {
@@ -183,6 +185,7 @@ impl Default for PackageOptions {
             debug: false,
             cache_dir: None,
             architecture: "amd64".into(),
+            repositories: Vec::new(),
         }
     }
 }
@@ -206,6 +209,9 @@ impl PackageOptions {
     }
 
     fn repositories(&self) -> Result<Vec<Repository>> {
+        if !self.repositories.is_empty() {
+            return Ok(self.repositories.clone());
+        }
         Ok(host_repositories(&self.apt_root)?)
     }
 

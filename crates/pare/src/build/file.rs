@@ -44,6 +44,20 @@ pub struct PackagesSection {
     pub lock: Option<String>,
     pub keep_copyright: Option<bool>,
     pub allow_insecure_repositories: Option<bool>,
+    /// Repositories to use instead of the host's apt sources.
+    #[serde(default)]
+    pub repository: Vec<RepositoryEntry>,
+}
+
+/// One `[[packages.repository]]`: an apt repository suite and its keyring.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryEntry {
+    pub uri: String,
+    pub suite: String,
+    pub components: Vec<String>,
+    /// Keyring file (binary or armored) that signs its InRelease; default: apt's trusted keys.
+    pub keyring: Option<String>,
 }
 
 /// `[image]`: what the image is and how it runs.
@@ -179,6 +193,32 @@ impl BuildFile {
         }
         if let Some(a) = packages.allow_insecure_repositories {
             options.packages.allow_insecure = a;
+        }
+        for (index, entry) in packages.repository.into_iter().enumerate() {
+            let what = format!("[[packages.repository]] #{}", index + 1);
+            if !(entry.uri.starts_with("http://")
+                || entry.uri.starts_with("https://")
+                || entry.uri.starts_with("file:/"))
+                || entry.components.is_empty()
+            {
+                return Err(Error::Input(format!(
+                    "{what}: uri must be http://, https:// or file:/ and components must not be empty"
+                )));
+            }
+            options
+                .packages
+                .repositories
+                .push(pare_pkg::sources::Repository {
+                    uri: entry.uri.trim_end_matches('/').to_string(),
+                    suite: entry.suite,
+                    components: entry.components,
+                    signed_by: match entry.keyring {
+                        Some(k) => pare_pkg::sources::SignedBy::Files(vec![relative(&k)]),
+                        None => pare_pkg::sources::SignedBy::Default,
+                    },
+                    trusted: false,
+                    origin: what,
+                });
         }
         for entry in self.copy {
             let mode = match entry.mode {
