@@ -116,10 +116,28 @@ pub fn write_layer(
     compression: Compression,
     layout: &Layout,
 ) -> Result<WrittenLayer> {
+    write_layer_at(
+        tree,
+        mtime,
+        compression,
+        crate::compress::GZIP_LEVEL,
+        layout,
+    )
+}
+
+/// [`write_layer`] with an explicit gzip level (for layers built once and reused many times).
+pub fn write_layer_at(
+    tree: &LayerTree,
+    mtime: u64,
+    compression: Compression,
+    gzip_level: u32,
+    layout: &Layout,
+) -> Result<WrittenLayer> {
     let (temp, temp_path) = layout.temp_blob()?;
     let fail_write = || Error::io("write layer blob", temp_path.clone());
     let stored = HashingWriter::new(BufWriter::with_capacity(1 << 20, temp));
-    let compressor = Compressor::new(compression, stored).map_err(fail_write())?;
+    let compressor =
+        Compressor::with_gzip_level(compression, stored, gzip_level).map_err(fail_write())?;
     let tar_hasher = write_tar(tree, mtime, HashingWriter::new(compressor))?;
     let (compressor, diff_id, uncompressed_size) = tar_hasher.finish();
     let stored = compressor.finish().map_err(fail_write())?;

@@ -210,6 +210,11 @@ impl LayerTree {
         }
     }
 
+    /// Keeps only the entries for which `keep` returns true.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &Entry) -> bool) {
+        self.entries.retain(|path, entry| keep(path, entry));
+    }
+
     /// Total size of regular file contents.
     pub fn content_size(&self) -> u64 {
         self.entries

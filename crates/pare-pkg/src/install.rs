@@ -1,7 +1,8 @@
 //! Installing packages into an image layer without dpkg: each package's data goes into a
 //! [`LayerTree`] under merged-/usr (`/bin`, `/sbin`, `/lib*` are links into `/usr`, as in Debian 12),
 //! documentation, manual pages, info files, lintian overrides and translations are left out, and
-//! distroless-style `status.d` records let scanners see every package. The few things maintainer
+//! distroless-style `status.d` records let scanners see every package. The leap-second time zones
+//! (`/usr/share/zoneinfo/right`) are left out too. The few things maintainer
 //! scripts would have done that matter at runtime (the CA bundle) are done here by hand.
 
 use pare_oci::tree::{Entry, EntryKind, FileSource, LayerTree};
@@ -63,6 +64,9 @@ pub fn is_dropped(path: &str, options: &InstallOptions) -> bool {
         "usr/share/lintian",
         "usr/share/locale",
         "usr/share/doc-base",
+        // Leap-second ("right/") time zones: used only when TZ names one explicitly; pare's --tzdata
+        // leaves them out too.
+        "usr/share/zoneinfo/right",
     ]
     .iter()
     .any(|d| path == *d || path.starts_with(&format!("{d}/")))
@@ -216,6 +220,18 @@ pub fn status_record(control: &str) -> String {
     out
 }
 
+/// Moves the certificates under `/usr/share/ca-certificates/` into one bundle, the way
+/// `update-ca-certificates` would build it (every certificate, in path order, concatenated), and
+/// leaves the per-certificate copies out of the tree: the bundle holds the same certificates, as in
+/// distroless. `None` (and no change) when the tree has no certificate.
+pub fn take_ca_bundle(tree: &mut LayerTree) -> Option<Vec<u8>> {
+    let bundle = ca_bundle(tree)?;
+    tree.retain(|path, _| {
+        !(path.starts_with("usr/share/ca-certificates/") && path.ends_with(".crt"))
+    });
+    Some(bundle)
+}
+
 /// The CA bundle `update-ca-certificates` would build: every certificate under
 /// `/usr/share/ca-certificates/`, in path order, concatenated. `None` when there is none.
 pub fn ca_bundle(tree: &LayerTree) -> Option<Vec<u8>> {
@@ -329,6 +345,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ca_bundle(&tree).unwrap(), b"A\nB\n");
+        assert_eq!(take_ca_bundle(&mut tree).unwrap(), b"A\nB\n");
+        assert!(tree
+            .get("usr/share/ca-certificates/mozilla/A.crt")
+            .is_none());
         assert!(ca_bundle(&LayerTree::new()).is_none());
     }
 }

@@ -17,6 +17,8 @@ pub const LOCK_VERSION: u32 = 1;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockRequest {
     pub recipe: Option<String>,
+    /// The recipe's requested packages as `layer:package`, so a changed recipe makes old locks stale.
+    pub roots: Vec<String>,
     pub packages: Vec<String>,
     pub exclude: Vec<String>,
     pub architecture: String,

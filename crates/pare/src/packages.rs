@@ -16,7 +16,7 @@ use pare_pkg::deb::{read_deb, DataKind, DebContents};
 use pare_pkg::fetch::{Expected, Fetcher};
 use pare_pkg::index::{IndexOptions, PackageIndex};
 use pare_pkg::install::{
-    add_merged_usr_links, ca_bundle, install_package, InstallOptions, CA_BUNDLE,
+    add_merged_usr_links, install_package, take_ca_bundle, InstallOptions, CA_BUNDLE,
 };
 use pare_pkg::lock::{Lock, LockRequest, LockedPackage, LockedRepository, LOCK_VERSION};
 use pare_pkg::resolve::{resolve, ResolveOptions};
@@ -123,7 +123,12 @@ impl Recipe {
             Recipe::Python3 => vec![
                 ("base", base),
                 ("libraries", cc),
-                ("runtime", vec!["python3"]),
+                // What distroless ships: the interpreter and standard library without Debian's
+                // python3 metapackages; /usr/bin/python3 is linked like update-alternatives would.
+                (
+                    "runtime",
+                    vec!["python3.11-minimal", "libpython3.11-stdlib"],
+                ),
             ],
             Recipe::Nodejs => vec![
                 ("base", base),
@@ -221,6 +226,11 @@ impl PackageOptions {
         exclude.sort();
         LockRequest {
             recipe: self.recipe.map(|r| r.name().to_string()),
+            roots: self
+                .groups()
+                .into_iter()
+                .flat_map(|(layer, roots)| roots.into_iter().map(move |r| format!("{layer}:{r}")))
+                .collect(),
             packages: self.debian.clone(),
             exclude,
             architecture: self.architecture.clone(),
@@ -601,7 +611,7 @@ pub fn package_layers(
             for deb in &debs {
                 install_package(&mut tree, deb, &install)?;
             }
-            if let Some(bundle) = ca_bundle(&tree) {
+            if let Some(bundle) = take_ca_bundle(&mut tree) {
                 tree.insert(CA_BUNDLE.into(), Entry::bytes(bundle.clone(), 0o644))?;
                 ca_pem = Some(bundle);
                 has_ca = true;
@@ -626,6 +636,7 @@ pub fn package_layers(
                 wanted.len(),
                 options.lock_file.display()
             )),
+            thorough: true,
         });
     }
     Ok((layers, has_ca))
@@ -664,7 +675,8 @@ fn debug_tree(tree: &mut LayerTree, debs: &[DebContents]) -> Result<()> {
     Ok(())
 }
 
-/// What `update-alternatives` would have linked for the runtimes the recipes ship.
+/// What `update-alternatives` and the python3 metapackages would have linked for the runtimes the
+/// recipes ship: `/usr/bin/java`, `/usr/bin/python3` and `/usr/bin/python`.
 fn add_alternatives(tree: &mut LayerTree) -> Result<()> {
     let java: Option<String> = tree
         .iter()
@@ -676,6 +688,23 @@ fn add_alternatives(tree: &mut LayerTree) -> Result<()> {
     if let Some(java) = java {
         if tree.get("usr/bin/java").is_none() {
             tree.insert("usr/bin/java".into(), Entry::symlink(format!("/{java}")))?;
+        }
+    }
+    // python3.X-minimal without python3-minimal: link python3 and python to the interpreter.
+    let python: Option<String> = tree
+        .iter()
+        .map(|(p, _)| p)
+        .filter_map(|p| p.strip_prefix("usr/bin/"))
+        .find(|name| {
+            name.strip_prefix("python3.")
+                .is_some_and(|minor| !minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(str::to_string);
+    if let Some(python) = python {
+        for link in ["usr/bin/python3", "usr/bin/python"] {
+            if tree.get(link).is_none() {
+                tree.insert(link.into(), Entry::symlink(python.clone()))?;
+            }
         }
     }
     Ok(())
@@ -722,7 +751,10 @@ mod tests {
         }
         assert!(Recipe::parse("alpine").is_none());
         let python = Recipe::Python3.groups();
-        assert_eq!(python.last().unwrap().1, ["python3"]);
+        assert_eq!(
+            python.last().unwrap().1,
+            ["python3.11-minimal", "libpython3.11-stdlib"]
+        );
     }
 
     #[test]

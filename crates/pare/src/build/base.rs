@@ -63,6 +63,7 @@ pub fn base_layers(options: &BuildOptions) -> Result<(Vec<PlannedLayer>, bool)> 
                 parts.join(", ")
             ),
             comment: Some(format!("pare {} base", options.base.name())),
+            thorough: false,
         });
     }
     if options.tzdata && !matches!(options.base, Base::Recipe(_)) {
@@ -70,6 +71,7 @@ pub fn base_layers(options: &BuildOptions) -> Result<(Vec<PlannedLayer>, bool)> 
             tree: tzdata_tree(&options.zoneinfo_dir)?,
             created_by: "pare build: tzdata (zoneinfo without right/ and posix/)".into(),
             comment: Some("time zone database".into()),
+            thorough: false,
         });
     }
     Ok((layers, has_ca))

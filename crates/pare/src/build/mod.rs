@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::{ConfigBuilder, ImageConfiguration, ImageManifest};
 use pare_oci::compress::Compression;
 use pare_oci::image::{rfc3339, store_image, ImageLayer, ImageSpec, StoredImage};
-use pare_oci::layer::{diff_id, write_layer, WrittenLayer};
+use pare_oci::layer::{diff_id, write_layer_at, WrittenLayer};
 use pare_oci::layout::Layout;
 use pare_oci::reference::{validate_tag, DockerName, ImageRef};
 use pare_oci::tree::{normalize_image_path, Entry, LayerTree};
@@ -35,6 +35,8 @@ pub struct PlannedLayer {
     /// The history line (`created_by`) that explains the layer.
     pub created_by: String,
     pub comment: Option<String>,
+    /// Compress harder: the layer is built once and reused by many builds (Debian package layers).
+    pub thorough: bool,
 }
 
 /// One written layer, as reported.
@@ -184,6 +186,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
                     added.len()
                 ),
                 comment: Some("loader and libraries, resolved like ld.so".into()),
+                thorough: false,
             });
         }
         added_libraries = added;
@@ -196,6 +199,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
             tree: artifacts,
             created_by: describe_copies(&options.copies),
             comment: None,
+            thorough: false,
         });
     }
 
@@ -565,10 +569,16 @@ fn write_image(layout: &Layout, cx: &WriteContext<'_>) -> Result<(StoredImage, V
                         planned.tree.len(),
                         cx.compression.name()
                     ));
-                    Ok(write_layer(
+                    let level = if planned.thorough {
+                        pare_oci::compress::GZIP_LEVEL_THOROUGH
+                    } else {
+                        pare_oci::compress::GZIP_LEVEL
+                    };
+                    Ok(write_layer_at(
                         &planned.tree,
                         cx.mtime,
                         cx.compression,
+                        level,
                         layout,
                     )?)
                 })
