@@ -262,6 +262,79 @@ mod tests {
         assert!(normalize_data_path("./usr/../../etc/shadow", "t").is_err());
     }
 
+    /// A tar with one entry whose name is written raw (the tar crate refuses `..` in set_path).
+    fn raw_tar(name: &str, kind: tar::EntryType, data: &[u8]) -> Vec<u8> {
+        let mut header = tar::Header::new_gnu();
+        {
+            let gnu = header.as_gnu_mut().unwrap();
+            gnu.name[..name.len()].copy_from_slice(name.as_bytes());
+        }
+        header.set_entry_type(kind);
+        header.set_mode(0o644);
+        header.set_size(data.len() as u64);
+        header.set_cksum();
+        let mut builder = tar::Builder::new(Vec::new());
+        builder.append(&header, data).unwrap();
+        builder.into_inner().unwrap()
+    }
+
+    fn deb_with_data(data_tar: Vec<u8>) -> tempfile::NamedTempFile {
+        let control = {
+            let mut b = tar::Builder::new(Vec::new());
+            let text = b"Package: evil\nVersion: 1\nArchitecture: all\n";
+            let mut h = tar::Header::new_gnu();
+            h.set_path("./control").unwrap();
+            h.set_size(text.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append(&h, &text[..]).unwrap();
+            b.into_inner().unwrap()
+        };
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let mut ar = ar::Builder::new(file.reopen().unwrap());
+        for (name, bytes) in [
+            ("debian-binary", b"2.0\n".to_vec()),
+            ("control.tar", control),
+            ("data.tar", data_tar),
+        ] {
+            let header = ar::Header::new(name.as_bytes().to_vec(), bytes.len() as u64);
+            ar.append(&header, &bytes[..]).unwrap();
+        }
+        file
+    }
+
+    #[test]
+    fn hostile_packages_are_refused() {
+        let deb = deb_with_data(raw_tar(
+            "./usr/../../etc/passwd",
+            tar::EntryType::Regular,
+            b"x",
+        ));
+        let err = read_deb(deb.path(), "evil.deb").unwrap_err().to_string();
+        assert!(err.contains("evil.deb") && err.contains(".."), "{err}");
+        let deb = deb_with_data(raw_tar("./dev/sda", tar::EntryType::Block, b""));
+        let err = read_deb(deb.path(), "evil.deb").unwrap_err().to_string();
+        assert!(err.contains("files, directories and links only"), "{err}");
+        let good = deb_with_data(raw_tar("./usr/share/x", tar::EntryType::Regular, b"hello"));
+        let contents = read_deb(good.path(), "good.deb").unwrap();
+        assert_eq!(contents.entries[0].path, "usr/share/x");
+        assert!(contents.control.starts_with("Package: evil"));
+    }
+
+    #[test]
+    fn data_past_the_limit_is_refused() {
+        let tar = raw_tar("./big", tar::EntryType::Regular, &vec![0u8; 4096]);
+        let err = read_data(&tar[..], 1024, "bomb.deb")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("decompression bomb"), "{err}");
+        // A truncated data.tar is an error, not a short file.
+        let err = read_data(&tar[..700], 1 << 20, "short.deb")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("short.deb"), "{err}");
+    }
+
     #[test]
     fn rejects_non_debs() {
         let dir = tempfile::tempdir().unwrap();
