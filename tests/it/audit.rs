@@ -121,6 +121,11 @@ fn planted_findings_are_all_reported_and_waste_is_counted_once() {
     fs::write(tree.join("srv/mode.bin"), vec![3u8; 7_000]).unwrap();
     fs::write(tree.join("srv/copy-a.bin"), vec![4u8; 5_000]).unwrap();
     fs::write(tree.join("srv/copy-b.bin"), vec![4u8; 5_000]).unwrap();
+    // Bytecode caches: one for a module that is shipped, one whose source is gone (residue).
+    fs::create_dir_all(tree.join("srv/app/__pycache__")).unwrap();
+    fs::write(tree.join("srv/app/kept.py"), "print('kept')\n").unwrap();
+    fs::write(tree.join("srv/app/__pycache__/kept.cpython-311.pyc"), vec![6u8; 2_000]).unwrap();
+    fs::write(tree.join("srv/app/__pycache__/gone.cpython-311.pyc"), vec![5u8; 3_000]).unwrap();
     let layout = dir.path().join("out");
     ok(pare()
         .args(["build", "-q", "--base", "static", "--copy"])
@@ -200,7 +205,8 @@ fn planted_findings_are_all_reported_and_waste_is_counted_once() {
     assert_eq!(report["waste_by_kind"]["deleted"], 12_000);
     assert_eq!(report["waste_by_kind"]["metadata-only"], 7_000);
     assert_eq!(report["waste_by_kind"]["duplicate"], 5_000);
-    assert_eq!(report["waste_bytes"], 30_000 + 12_000 + 7_000 + 5_000);
+    assert_eq!(report["waste_by_kind"]["package-residue"], 3_000);
+    assert_eq!(report["waste_bytes"], 30_000 + 12_000 + 7_000 + 5_000 + 3_000);
     // Named as the base, the image umoci started from marks the bottom layers.
     let (_, based) = audit(
         &format!("oci:{}", image("planted")),
@@ -213,7 +219,7 @@ fn planted_findings_are_all_reported_and_waste_is_counted_once() {
         .map(|l| l["base"].as_bool().unwrap())
         .collect();
     assert_eq!(base, [true, true, false, false, false]);
-    // A waste limit in a policy turns the 54,000 wasted bytes into a finding.
+    // A waste limit in a policy turns the 57,000 wasted bytes into a finding.
     let policy = dir.path().join("waste.toml");
     fs::write(&policy, "[waste]\nmax_bytes = 50000\n").unwrap();
     let (_, limited) = audit(

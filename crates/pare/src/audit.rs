@@ -621,11 +621,10 @@ fn waste(contents: &ImageContents, recorder: &Recorder) -> Vec<Waste> {
         "var/cache/dnf/",
     ];
     for f in contents.files.values() {
-        if f.info.kind == FileKind::File
-            && f.info.size > 0
-            && RESIDUE.iter().any(|r| f.info.path.starts_with(r))
+        let residue = RESIDUE.iter().any(|r| f.info.path.starts_with(r))
             && !f.info.path.ends_with("/lock")
-        {
+            || orphan_bytecode(&f.info.path).is_some_and(|source| !contents.files.contains_key(&source));
+        if f.info.kind == FileKind::File && f.info.size > 0 && residue {
             out.push(Waste {
                 kind: WasteKind::PackageResidue,
                 path: format!("/{}", f.info.path),
@@ -635,6 +634,20 @@ fn waste(contents: &ImageContents, recorder: &Recorder) -> Vec<Waste> {
         }
     }
     out
+}
+
+/// For a CPython bytecode cache file (`pkg/__pycache__/mod.cpython-311.pyc`, also `.opt-1.pyc`),
+/// the source it was compiled from (`pkg/mod.py`). A cache whose source is not shipped is residue of
+/// running or installing the code at build time.
+fn orphan_bytecode(path: &str) -> Option<String> {
+    let (dir, file) = path.rsplit_once("/__pycache__/")?;
+    let stem = file.strip_suffix(".pyc")?;
+    // mod.cpython-311 or mod.cpython-311.opt-2: the module name is everything before the first '.'.
+    let module = stem.split('.').next().filter(|m| !m.is_empty())?;
+    if !stem[module.len()..].starts_with('.') {
+        return None;
+    }
+    Some(format!("{dir}/{module}.py"))
 }
 
 const BIN_DIRS: [&str; 6] = [
@@ -1142,6 +1155,21 @@ fn resolve<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytecode_caches_name_their_source() {
+        assert_eq!(
+            orphan_bytecode("app/pkg/__pycache__/mod.cpython-311.pyc").as_deref(),
+            Some("app/pkg/mod.py")
+        );
+        assert_eq!(
+            orphan_bytecode("usr/lib/python3.11/__pycache__/os.cpython-311.opt-1.pyc").as_deref(),
+            Some("usr/lib/python3.11/os.py")
+        );
+        assert_eq!(orphan_bytecode("app/mod.pyc"), None);
+        assert_eq!(orphan_bytecode("app/__pycache__/.pyc"), None);
+        assert_eq!(orphan_bytecode("app/__pycache__/notes.txt"), None);
+    }
 
     #[test]
     fn secret_patterns() {
