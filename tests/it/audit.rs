@@ -124,8 +124,16 @@ fn planted_findings_are_all_reported_and_waste_is_counted_once() {
     // Bytecode caches: one for a module that is shipped, one whose source is gone (residue).
     fs::create_dir_all(tree.join("srv/app/__pycache__")).unwrap();
     fs::write(tree.join("srv/app/kept.py"), "print('kept')\n").unwrap();
-    fs::write(tree.join("srv/app/__pycache__/kept.cpython-311.pyc"), vec![6u8; 2_000]).unwrap();
-    fs::write(tree.join("srv/app/__pycache__/gone.cpython-311.pyc"), vec![5u8; 3_000]).unwrap();
+    fs::write(
+        tree.join("srv/app/__pycache__/kept.cpython-311.pyc"),
+        vec![6u8; 2_000],
+    )
+    .unwrap();
+    fs::write(
+        tree.join("srv/app/__pycache__/gone.cpython-311.pyc"),
+        vec![5u8; 3_000],
+    )
+    .unwrap();
     let layout = dir.path().join("out");
     ok(pare()
         .args(["build", "-q", "--base", "static", "--copy"])
@@ -206,7 +214,10 @@ fn planted_findings_are_all_reported_and_waste_is_counted_once() {
     assert_eq!(report["waste_by_kind"]["metadata-only"], 7_000);
     assert_eq!(report["waste_by_kind"]["duplicate"], 5_000);
     assert_eq!(report["waste_by_kind"]["package-residue"], 3_000);
-    assert_eq!(report["waste_bytes"], 30_000 + 12_000 + 7_000 + 5_000 + 3_000);
+    assert_eq!(
+        report["waste_bytes"],
+        30_000 + 12_000 + 7_000 + 5_000 + 3_000
+    );
     // Named as the base, the image umoci started from marks the bottom layers.
     let (_, based) = audit(
         &format!("oci:{}", image("planted")),

@@ -278,6 +278,14 @@ fn raw_tar(name: &str, data: &[u8]) -> Vec<u8> {
     builder.into_inner().unwrap()
 }
 
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(bytes).unwrap();
@@ -361,6 +369,50 @@ fn hostile_and_broken_images_are_clear_errors() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
     assert!(!dir.path().join("escape").exists() && !Path::new("/escape").exists());
+    // A manifest that points at a manifest: its layer is the good image's manifest (JSON, not a tar).
+    // (A manifest naming its own digest cannot be made under sha256; this is the nearest loop.)
+    let index: Value =
+        serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let good_manifest = index["manifests"][0].clone();
+    let good_bytes = fs::read(crate::support::blob(
+        &layout,
+        good_manifest["digest"].as_str().unwrap(),
+    ))
+    .unwrap();
+    let good_json: Value = serde_json::from_slice(&good_bytes).unwrap();
+    let looping = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": good_json["config"],
+        "layers": [{"mediaType": gz, "digest": good_manifest["digest"], "size": good_manifest["size"]}],
+    });
+    let looping_bytes = serde_json::to_vec(&looping).unwrap();
+    let looping_digest = format!("sha256:{}", hex_sha256(&looping_bytes));
+    fs::write(
+        crate::support::blob(&layout, &looping_digest),
+        &looping_bytes,
+    )
+    .unwrap();
+    let mut index = index;
+    index["manifests"].as_array_mut().unwrap().push(serde_json::json!({
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": looping_digest,
+        "size": looping_bytes.len(), "annotations": {"org.opencontainers.image.ref.name": "loop"}}));
+    fs::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+    for verb in ["diff", "audit"] {
+        let mut cmd = pare();
+        cmd.arg(verb);
+        if verb == "diff" {
+            cmd.arg(format!("oci:{}:good", layout.display()));
+        }
+        let (code, _, stderr) = run(cmd.arg(format!("oci:{}:loop", layout.display())));
+        assert_eq!(code, 2, "{verb} loop: {stderr}");
+        assert!(stderr.contains("layer"), "{verb} loop: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
     // Malformed JSON in the manifest.
     let index: Value =
         serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();

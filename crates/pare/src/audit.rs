@@ -623,7 +623,8 @@ fn waste(contents: &ImageContents, recorder: &Recorder) -> Vec<Waste> {
     for f in contents.files.values() {
         let residue = RESIDUE.iter().any(|r| f.info.path.starts_with(r))
             && !f.info.path.ends_with("/lock")
-            || orphan_bytecode(&f.info.path).is_some_and(|source| !contents.files.contains_key(&source));
+            || orphan_bytecode(&f.info.path)
+                .is_some_and(|source| !contents.files.contains_key(&source));
         if f.info.kind == FileKind::File && f.info.size > 0 && residue {
             out.push(Waste {
                 kind: WasteKind::PackageResidue,
