@@ -416,6 +416,64 @@ fn images_that_will_not_start_are_reported() {
         !reasons.iter().any(|r| r.contains("needs libA.so,")),
         "libA.so is there: {reasons:#?}"
     );
+    // A library outside the default directories is found through the image's ld.so.cache, as the
+    // loader finds it; the cache is written by the host's ldconfig for that root.
+    let root = dir.path().join("cacheroot");
+    fs::create_dir_all(root.join("etc")).unwrap();
+    fs::create_dir_all(root.join("opt/vendor/lib")).unwrap();
+    fs::copy(libs.join("libB.so"), root.join("opt/vendor/lib/libB.so")).unwrap();
+    fs::write(root.join("etc/ld.so.conf"), "/opt/vendor/lib\n").unwrap();
+    ok(Command::new("ldconfig").arg("-r").arg(&root));
+    let with_cache = |tag: &str, cache: bool| {
+        let mut cmd = pare();
+        cmd.args(["build", "-q", "--no-closure", "--copy"])
+            .arg(format!("{}:/app", libs.join("m").display()))
+            .arg("--copy")
+            .arg(format!(
+                "{}:/usr/lib/libA.so",
+                libs.join("libA.so").display()
+            ))
+            .arg("--copy")
+            .arg(format!(
+                "{}:/opt/vendor/lib/libB.so",
+                libs.join("libB.so").display()
+            ));
+        if cache {
+            cmd.arg("--copy").arg(format!(
+                "{}:/etc/ld.so.cache",
+                root.join("etc/ld.so.cache").display()
+            ));
+        }
+        ok(cmd
+            .arg("--output")
+            .arg(format!("oci:{}:{tag}-base", layout.display())));
+        ok(Command::new("umoci").args([
+            "config",
+            "--image",
+            &image(&format!("{tag}-base")),
+            "--tag",
+            tag,
+            "--config.entrypoint",
+            "/app",
+        ]));
+        let (_, report) = audit(&format!("oci:{}", image(tag)), &[]);
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["reason"].as_str().unwrap().to_string())
+            .filter(|r| r.contains("libB.so"))
+            .collect::<Vec<String>>()
+    };
+    let without = with_cache("vendor-nocache", false);
+    assert!(
+        without
+            .iter()
+            .any(|r| r.contains("needs libB.so (via libA.so)")),
+        "{without:#?}"
+    );
+    let with = with_cache("vendor-cache", true);
+    assert!(with.is_empty(), "the ld.so.cache names libB.so: {with:#?}");
     // With the closure, the same binary is fine.
     ok(pare()
         .args([

@@ -7,6 +7,7 @@
 
 pub mod buildinfo;
 pub mod closure;
+pub mod ldcache;
 
 use goblin::elf::program_header::PT_INTERP;
 use goblin::elf::Elf;

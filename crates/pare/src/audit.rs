@@ -168,11 +168,13 @@ const HEAD: usize = 4096;
 /// Largest binary read whole for its build info.
 const MAX_BINARY: u64 = 256 << 20;
 
-const SMALL_FILES: [&str; 4] = [
+const SMALL_FILES: [&str; 5] = [
     "etc/passwd",
     "etc/group",
     "etc/os-release",
     "usr/lib/os-release",
+    // The loader's soname table, for the will-it-start library check.
+    "etc/ld.so.cache",
 ];
 
 impl Observer for Recorder {
@@ -1018,18 +1020,29 @@ fn start_findings(
                         out.push(start(format!("{program} needs the loader {interp}, which the image does not have"), Some(&path)));
                     }
                 }
-                // Breadth first through the libraries the image has, as the loader would.
+                // Breadth first through the libraries the image has, as the loader would: RPATH and
+                // RUNPATH, then the image's ld.so.cache (when it has a readable one), then the default
+                // directories.
+                let cache = ld_so_cache(recorder, contents, facts.machine);
                 let mut queue = std::collections::VecDeque::from([(program.clone(), facts)]);
                 let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
                 while let Some((object, facts)) = queue.pop_front() {
-                    let dirs = library_dirs(&facts);
+                    let (own, defaults) = library_dirs(&facts);
                     for needed in &facts.needed {
                         if !seen.insert(needed.clone()) {
                             continue;
                         }
-                        let found = dirs
+                        let in_dir =
+                            |d: &String| resolve(&contents.files, &format!("{d}/{needed}"));
+                        let found = own
                             .iter()
-                            .find_map(|d| resolve(&contents.files, &format!("{d}/{needed}")));
+                            .find_map(in_dir)
+                            .or_else(|| {
+                                cache
+                                    .get(needed.as_str())
+                                    .and_then(|p| resolve(&contents.files, p))
+                            })
+                            .or_else(|| defaults.iter().find_map(in_dir));
                         match found {
                             None => {
                                 let via = if object == program {
@@ -1112,8 +1125,35 @@ fn start(reason: String, path: Option<&str>) -> Finding {
     }
 }
 
-fn library_dirs(facts: &pare_elf::ElfFacts) -> Vec<String> {
-    let mut dirs: Vec<String> = facts.rpath.iter().chain(&facts.runpath).cloned().collect();
+/// The image's `/etc/ld.so.cache` as soname -> path for objects of `machine`; empty when the image
+/// has none (or an unreadable one: the loader then uses its default directories too).
+fn ld_so_cache(
+    recorder: &Recorder,
+    contents: &ImageContents,
+    machine: u16,
+) -> std::collections::HashMap<String, String> {
+    if !contents.files.contains_key("etc/ld.so.cache") {
+        return Default::default();
+    }
+    recorder
+        .small
+        .get("etc/ld.so.cache")
+        .and_then(|bytes| pare_elf::ldcache::parse_ld_so_cache(bytes).ok())
+        .map(|entries| {
+            let mut map = std::collections::HashMap::new();
+            for e in entries.into_iter().filter(|e| e.fits_machine(machine)) {
+                map.entry(e.soname).or_insert(e.path); // the first entry wins, as in the loader
+            }
+            map
+        })
+        .unwrap_or_default()
+}
+
+/// The directories a library is looked up in: the object's own RPATH/RUNPATH, and the loader's
+/// default directories (Debian's multiarch ones included).
+fn library_dirs(facts: &pare_elf::ElfFacts) -> (Vec<String>, Vec<String>) {
+    let own: Vec<String> = facts.rpath.iter().chain(&facts.runpath).cloned().collect();
+    let mut dirs = Vec::new();
     let triple = match facts.machine {
         goblin_machine::X86_64 => "x86_64-linux-gnu",
         goblin_machine::AARCH64 => "aarch64-linux-gnu",
@@ -1126,7 +1166,7 @@ fn library_dirs(facts: &pare_elf::ElfFacts) -> Vec<String> {
         dirs.push(base.to_string());
     }
     dirs.extend(["/lib64".to_string(), "/usr/lib64".to_string()]);
-    dirs
+    (own, dirs)
 }
 
 /// ELF machine numbers audit cares about.
