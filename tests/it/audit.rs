@@ -713,6 +713,58 @@ fn policies_regrade_and_silence_rules_and_sarif_is_written() {
     );
     let (code, report) = audit(&image, &["--policy", &waste]);
     assert_eq!(code, 0, "no waste, no finding: {report}");
+    // Per-rule allow lists by path, and size limits.
+    let allow = policy(
+        "allow.toml",
+        "fail_on = \"medium\"\n[allow]\nPARE-SHELL = [\"/bin/*\"]\n",
+    );
+    let (code, report) = audit(&image, &["--policy", &allow]);
+    assert_eq!(
+        (code, report["findings"].clone()),
+        (0, serde_json::json!([])),
+        "{report}"
+    );
+    let other = policy(
+        "other.toml",
+        "fail_on = \"medium\"\n[allow]\nPARE-SHELL = [\"/busybox/*\"]\n",
+    );
+    assert_eq!(
+        audit(&image, &["--policy", &other]).0,
+        1,
+        "the allow list covers only its paths"
+    );
+    let compressed = audit(&image, &[]).1["compressed_size"].as_u64().unwrap();
+    let size = policy(
+        "size.toml",
+        &format!(
+            "[rules]\nPARE-SHELL = \"off\"\n[size]\nmax_compressed_bytes = {}\nmax_layer_bytes = 1000\n",
+            compressed - 1
+        ),
+    );
+    let (code, report) = audit(&image, &["--policy", &size]);
+    assert_eq!(code, 1, "{report}");
+    let reasons: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "PARE-SIZE")
+        .map(|f| f["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("compressed; the policy allows")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("per layer")),
+        "{reasons:?}"
+    );
+    let relative = policy("relative.toml", "[allow]\nPARE-SHELL = [\"bin/sh\"]\n");
+    assert_eq!(
+        run(pare().args(["audit", "--policy", &relative, &image])).0,
+        2
+    );
 
     let sarif: Value = serde_json::from_str(&ok(pare().args([
         "audit",

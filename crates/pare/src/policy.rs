@@ -9,6 +9,12 @@
 //! [waste]
 //! max_bytes = 10485760        # a PARE-WASTE finding past 10 MiB of waste
 //! max_percent = 5.0           # or past 5% of the uncompressed size
+//! [size]
+//! max_compressed_bytes = 50000000    # a PARE-SIZE finding past these
+//! max_uncompressed_bytes = 150000000
+//! max_layer_bytes = 100000000        # any one layer, uncompressed
+//! [allow]
+//! PARE-SHELL = ["/busybox/*"]  # paths a rule does not report (exact, or a prefix ending in *)
 //! ```
 
 use std::collections::BTreeMap;
@@ -28,6 +34,28 @@ pub struct Policy {
     pub rules: BTreeMap<String, String>,
     #[serde(default)]
     pub waste: WasteLimits,
+    #[serde(default)]
+    pub size: SizeLimits,
+    /// Rule id to the image paths it does not report.
+    #[serde(default)]
+    pub allow: BTreeMap<String, Vec<String>>,
+}
+
+/// Size limits (bytes), each reported as a PARE-SIZE finding when exceeded.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SizeLimits {
+    pub max_compressed_bytes: Option<u64>,
+    pub max_uncompressed_bytes: Option<u64>,
+    pub max_layer_bytes: Option<u64>,
+}
+
+/// Whether an allow-list pattern (an exact path, or a prefix ending in `*`) covers `path`.
+fn allowed(pattern: &str, path: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => path.starts_with(prefix),
+        None => path == pattern,
+    }
 }
 
 /// Waste limits.
@@ -50,6 +78,14 @@ impl Policy {
         if let Some(f) = &policy.fail_on {
             Severity::parse(f)?;
         }
+        for (rule, patterns) in &policy.allow {
+            if let Some(bad) = patterns.iter().find(|p| !p.starts_with('/')) {
+                return Err(Error::Input(format!(
+                    "{}: [allow] {rule}: {bad:?} is not an absolute image path",
+                    path.display()
+                )));
+            }
+        }
         for (rule, setting) in &policy.rules {
             if setting != "off" {
                 Severity::parse(setting)
@@ -64,6 +100,11 @@ impl Policy {
     pub fn apply(&self, report: &mut AuditReport, fail_on_flag: Option<Severity>) -> Result<()> {
         let mut findings = Vec::new();
         for mut f in std::mem::take(&mut report.findings) {
+            if let (Some(patterns), Some(path)) = (self.allow.get(f.rule), &f.path) {
+                if patterns.iter().any(|p| allowed(p, path)) {
+                    continue;
+                }
+            }
             match self.rules.get(f.rule).map(String::as_str) {
                 Some("off") => continue,
                 Some(level) => f.severity = Severity::parse(level)?,
@@ -101,6 +142,54 @@ impl Policy {
                     }
                 ),
             });
+        }
+        let size_severity = match self.rules.get("PARE-SIZE").map(String::as_str) {
+            Some("off") => None,
+            Some(level) => Some(Severity::parse(level)?),
+            None => Some(Severity::High),
+        };
+        if let Some(severity) = size_severity {
+            let mut over = |what: String| {
+                findings.push(Finding {
+                    rule: "PARE-SIZE",
+                    severity,
+                    path: None,
+                    layer: None,
+                    reason: what,
+                })
+            };
+            if let Some(max) = self
+                .size
+                .max_compressed_bytes
+                .filter(|m| report.compressed_size > *m)
+            {
+                over(format!(
+                    "the image is {} bytes compressed; the policy allows {max}",
+                    report.compressed_size
+                ));
+            }
+            if let Some(max) = self
+                .size
+                .max_uncompressed_bytes
+                .filter(|m| report.uncompressed_size > *m)
+            {
+                over(format!(
+                    "the image is {} bytes uncompressed; the policy allows {max}",
+                    report.uncompressed_size
+                ));
+            }
+            if let Some(max) = self.size.max_layer_bytes {
+                for (i, layer) in report.layers.iter().enumerate() {
+                    if layer.info.uncompressed_size > max {
+                        over(format!(
+                            "layer {} ({}) is {} bytes uncompressed; the policy allows {max} per layer",
+                            i + 1,
+                            layer.info.created_by.as_deref().unwrap_or("no history"),
+                            layer.info.uncompressed_size
+                        ));
+                    }
+                }
+            }
         }
         findings.sort_by(|a, b| {
             b.severity
