@@ -332,6 +332,20 @@ fn hostile_and_broken_images_are_clear_errors() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     fs::write(&path, bytes).unwrap();
+    // An uncompressed layer whose file content (not its tar structure) was altered: the walk itself
+    // succeeds, the digest check on the same pass catches it.
+    let plain = raw_tar("etc/p", b"plain content");
+    let plain_digest = handmade(
+        &layout,
+        "corrupt-plain",
+        &plain,
+        &plain,
+        "application/vnd.oci.image.layer.v1.tar",
+    );
+    let path = crate::support::blob(&layout, &plain_digest);
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[512] ^= 0x20;
+    fs::write(&path, bytes).unwrap();
     let wrong_diff_id = raw_tar("etc/d", b"d");
     handmade(
         &layout,
@@ -353,6 +367,7 @@ fn hostile_and_broken_images_are_clear_errors() {
         ("truncated", "truncated"),
         ("missing", "missing"),
         ("corrupt", "corrupt"),
+        ("corrupt-plain", "corrupt"),
         ("diffid", "diff_id"),
     ] {
         let reference = format!("oci:{}:{tag}", layout.display());

@@ -26,6 +26,8 @@ pub struct Layout {
     // writers, shared for readers.
     _lock: File,
     writable: bool,
+    /// Sync blobs before renaming them (off only for throwaway staging layouts).
+    durable: bool,
 }
 
 impl Layout {
@@ -50,6 +52,15 @@ impl Layout {
                 .map_err(|e| Error::Invalid(format!("empty index: {e}")))?;
             layout.write_index(&empty)?;
         }
+        Ok(layout)
+    }
+
+    /// A layout for data that dies with the process (a staging copy of an archive or a pull): like
+    /// [`Layout::create_or_open`], but blobs are not synced to disk before they are renamed, since a
+    /// crash discards the whole directory anyway. Blobs are still hashed as they are written.
+    pub fn create_throwaway(root: &Path) -> Result<Self> {
+        let mut layout = Self::create_or_open(root)?;
+        layout.durable = false;
         Ok(layout)
     }
 
@@ -82,6 +93,7 @@ impl Layout {
             root: root.to_path_buf(),
             _lock: dir,
             writable: false,
+            durable: true,
         };
         layout.check_marker()?;
         Ok(layout)
@@ -95,6 +107,7 @@ impl Layout {
             root: root.to_path_buf(),
             _lock: dir,
             writable: true,
+            durable: true,
         };
         layout.remove_stale_temp_files();
         Ok(layout)
@@ -191,9 +204,11 @@ impl Layout {
     pub fn commit_blob(&self, temp: tempfile::NamedTempFile, digest: &str) -> Result<()> {
         self.check_writable()?;
         let dest = self.blob_path(digest)?;
-        temp.as_file()
-            .sync_all()
-            .map_err(Error::io("sync blob", temp.path()))?;
+        if self.durable {
+            temp.as_file()
+                .sync_all()
+                .map_err(Error::io("sync blob", temp.path()))?;
+        }
         temp.persist(&dest)
             .map_err(|e| Error::io("store blob", &dest)(e.error))?;
         Ok(())

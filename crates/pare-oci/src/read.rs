@@ -1,4 +1,4 @@
-//! Reads image layers without unpacking them: each layer blob is checked against its digest, then
+//! Reads image layers without unpacking them: each layer blob is hashed against its digest while it is
 //! decompressed (gzip, zstd or plain, told by its first bytes) and walked as a tar stream, once. Entry
 //! names are normalized and any that climbs out of the root is an error; whiteouts and opaque whiteouts
 //! become events; regular files are hashed on the way so changed content can be told from unchanged.
@@ -80,18 +80,28 @@ pub struct LayerStats {
     pub entries: u64,
 }
 
-/// Walks the layer blob `digest` of `layout`, calling `on_event` for each entry. `diff_id`, when known,
-/// must match the uncompressed stream. `sample(path, size)` says how many leading bytes of a regular
-/// file to hand over in [`FileInfo::sample`] (0 for none).
+/// Which layer blob to walk and what is known about it.
+#[derive(Clone, Copy, Debug)]
+pub struct LayerBlob<'a> {
+    pub digest: &'a str,
+    pub size: u64,
+    /// The config's diff_id, which the uncompressed stream must match.
+    pub diff_id: Option<&'a str>,
+    /// The caller hashed this blob against its digest in this process (pare wrote it to a staging
+    /// layout while verifying), so it is not hashed again.
+    pub stored_verified: bool,
+}
+
+/// Walks a layer blob of `layout`, calling `on_event` for each entry. `sample(path, size, mode)` says
+/// how many leading bytes of a regular file to hand over in [`FileInfo::sample`] (0 for none).
 pub fn read_layer(
     layout: &Layout,
-    digest: &str,
-    size: u64,
-    diff_id: Option<&str>,
+    blob: LayerBlob<'_>,
     limits: ReadLimits,
-    sample: &dyn Fn(&str, u64) -> usize,
+    sample: &dyn Fn(&str, u64, u32) -> usize,
     mut on_event: impl FnMut(LayerEvent) -> Result<()>,
 ) -> Result<LayerStats> {
+    let LayerBlob { digest, size, .. } = blob;
     let path = layout.blob_path(digest)?;
     if !layout.has_blob(digest, size) {
         return Err(Error::Blob {
@@ -100,23 +110,55 @@ pub fn read_layer(
             reason: "the layer blob is missing or has the wrong size".into(),
         });
     }
-    if !layout.has_valid_blob(digest, size) {
-        return Err(Error::Blob {
-            digest: digest.into(),
-            path,
-            reason: "content does not match the digest (the blob is corrupt)".into(),
-        });
+    let corrupt = || Error::Blob {
+        digest: digest.into(),
+        path: path.clone(),
+        reason: "content does not match the digest (the blob is corrupt)".into(),
+    };
+    // The blob is hashed while it is read (one pass, not a check first and a walk after). Events
+    // reach the caller before the check ends, so an error at the end voids all of them; when the walk
+    // fails on the way, a corrupt blob is named as such rather than by its first symptom.
+    let walked = walk(&path, blob, limits, sample, &mut on_event);
+    match walked {
+        Ok((stats, None)) => Ok(stats),
+        Ok((stats, Some(stored_digest))) if stored_digest == digest => Ok(stats),
+        Ok(_) => Err(corrupt()),
+        Err(e) if !layout.has_valid_blob(digest, size) => {
+            let _ = e;
+            Err(corrupt())
+        }
+        Err(e) => Err(e),
     }
+}
+
+/// Walks one blob; returns the stats and the sha256 digest of the stored bytes (None when the caller
+/// vouched for them and they were not hashed again).
+fn walk(
+    path: &std::path::Path,
+    blob: LayerBlob<'_>,
+    limits: ReadLimits,
+    sample: &dyn Fn(&str, u64, u32) -> usize,
+    on_event: &mut dyn FnMut(LayerEvent) -> Result<()>,
+) -> Result<(LayerStats, Option<String>)> {
+    let LayerBlob {
+        digest,
+        size,
+        diff_id,
+        stored_verified,
+    } = blob;
     let bad = |reason: String| Error::Blob {
         digest: digest.to_string(),
-        path: path.clone(),
+        path: path.to_path_buf(),
         reason,
     };
-    let mut file = BufReader::with_capacity(
-        1 << 20,
-        File::open(&path).map_err(Error::io("open layer", &path))?,
-    );
-    let head = io::BufRead::fill_buf(&mut file).map_err(Error::io("read layer", &path))?;
+    let stored = std::rc::Rc::new(std::cell::RefCell::new(Sha256::new()));
+    let raw = StoredHash {
+        inner: File::open(path).map_err(Error::io("open layer", path))?,
+        hasher: (!stored_verified).then(|| stored.clone()),
+    };
+    let mut file = BufReader::with_capacity(1 << 20, raw);
+    let head = io::BufRead::fill_buf(&mut file).map_err(Error::io("read layer", path))?;
+    let plain = !(head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]));
     let decompressed: Box<dyn Read> = if head.starts_with(&[0x1f, 0x8b]) {
         Box::new(flate2::bufread::MultiGzDecoder::new(file))
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
@@ -130,9 +172,11 @@ pub fn read_layer(
     let allowance = size
         .saturating_mul(limits.max_ratio)
         .max(limits.min_allowance);
+    // An uncompressed blob's digest is its diff_id: the stored hash (or the caller's check of it)
+    // covers both.
     let counted = Counted {
         inner: decompressed,
-        hasher: Sha256::new(),
+        hasher: (!plain).then(Sha256::new),
         read: 0,
         limit: allowance,
     };
@@ -204,7 +248,7 @@ pub fn read_layer(
         let declared = header.size().unwrap_or(0);
         let mut kept = Vec::new();
         let (size, digest) = if kind == FileKind::File {
-            let want = sample(&normalized, declared);
+            let want = sample(&normalized, declared, mode);
             let mut hasher = Sha256::new();
             let mut buf = vec![0u8; 64 * 1024];
             let mut total = 0u64;
@@ -244,18 +288,46 @@ pub fn read_layer(
     // Read what follows the end-of-archive blocks, so the diff_id covers the whole stream.
     let mut counted = archive.into_inner();
     io::copy(&mut counted, &mut io::sink()).map_err(broken)?;
-    let actual = format_sha256(&counted.hasher.finalize());
+    let uncompressed_size = counted.read;
+    let uncompressed_hasher = counted.hasher.take();
+    drop(counted);
+    let stored_digest = (!stored_verified)
+        .then(|| format_sha256(&std::mem::take(&mut *stored.borrow_mut()).finalize()));
+    let actual = match (uncompressed_hasher, &stored_digest) {
+        (Some(hasher), _) => format_sha256(&hasher.finalize()),
+        (None, Some(stored)) => stored.clone(),
+        (None, None) => digest.to_string(),
+    };
     if let Some(expected) = diff_id {
-        if actual != expected {
+        if actual != expected && stored_digest.as_deref().is_none_or(|d| d == digest) {
             return Err(bad(format!(
                 "the uncompressed layer has digest {actual}, but the config's diff_id is {expected}"
             )));
         }
     }
-    Ok(LayerStats {
-        uncompressed_size: counted.read,
-        entries,
-    })
+    Ok((
+        LayerStats {
+            uncompressed_size,
+            entries,
+        },
+        stored_digest,
+    ))
+}
+
+/// Hashes the stored (possibly compressed) bytes as they are read, unless already verified.
+struct StoredHash {
+    inner: File,
+    hasher: Option<std::rc::Rc<std::cell::RefCell<Sha256>>>,
+}
+
+impl Read for StoredHash {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(hasher) = &self.hasher {
+            hasher.borrow_mut().update(&buf[..n]);
+        }
+        Ok(n)
+    }
 }
 
 /// Normalizes a tar entry name: strips `./` and leading `/`, resolves `..` without leaving the root;
@@ -277,7 +349,8 @@ fn normalize_entry(name: &str) -> Option<String> {
 /// Counts and hashes the uncompressed stream, refusing to go past its limit.
 struct Counted {
     inner: Box<dyn Read>,
-    hasher: Sha256,
+    /// None when the stored hash already covers the uncompressed bytes.
+    hasher: Option<Sha256>,
     read: u64,
     limit: u64,
 }
@@ -292,7 +365,9 @@ impl Read for Counted {
                 self.limit
             )));
         }
-        self.hasher.update(&buf[..n]);
+        if let Some(hasher) = self.hasher.as_mut() {
+            hasher.update(&buf[..n]);
+        }
         Ok(n)
     }
 }

@@ -168,6 +168,12 @@ const HEAD: usize = 4096;
 /// Largest binary read whole for its build info.
 const MAX_BINARY: u64 = 256 << 20;
 
+/// `libfoo.so`, `libfoo.so.1.2`: names the loader opens, often without execute bits.
+fn is_shared_object(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.ends_with(".so") || name.contains(".so.")
+}
+
 const SMALL_FILES: [&str; 5] = [
     "etc/passwd",
     "etc/group",
@@ -178,12 +184,13 @@ const SMALL_FILES: [&str; 5] = [
 ];
 
 impl Observer for Recorder {
-    fn sample(&self, path: &str, size: u64) -> usize {
+    fn sample(&self, path: &str, size: u64, mode: u32) -> usize {
         if SMALL_FILES.contains(&path) || is_package_database(path) {
             MAX_DATABASE
-        } else if size <= MAX_BINARY {
-            // Whole files, so ELF binaries can be asked for their build info; each sample is dropped
-            // once seen, so this costs one file's size of memory at a time.
+        } else if size <= MAX_BINARY && (mode & 0o111 != 0 || is_shared_object(path)) {
+            // Whole programs and libraries, so ELF files can be asked for their build info and
+            // needed libraries; each sample is dropped once seen, so this costs one file's size of
+            // memory at a time. Other files (a JRE's 130 MB `modules`, data) only need the secret scan.
             usize::try_from(size).unwrap_or(SECRET_SAMPLE)
         } else {
             SECRET_SAMPLE
@@ -238,13 +245,7 @@ pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditRep
     let mut transfer = TransferReport::default();
     let opened = open_image(&options.image, &options.access, reporter, &mut transfer)?;
     let mut recorder = Recorder::default();
-    let contents = read_opened(
-        &opened.layout,
-        &opened.manifest,
-        &options.image.to_string(),
-        reporter,
-        &mut recorder,
-    )?;
+    let contents = read_opened(&opened, &options.image.to_string(), reporter, &mut recorder)?;
     let mut findings = std::mem::take(&mut recorder.findings);
     findings.extend(tree_findings(&contents));
     findings.extend(config_findings(&contents, &recorder));
@@ -1092,11 +1093,14 @@ fn read_from_layer(
     let mut bytes = Vec::new();
     pare_oci::read::read_layer(
         &opened.layout,
-        &layer.digest,
-        layer.size,
-        Some(&layer.diff_id),
+        pare_oci::read::LayerBlob {
+            digest: &layer.digest,
+            size: layer.size,
+            diff_id: Some(&layer.diff_id),
+            stored_verified: opened.blobs_verified(),
+        },
         pare_oci::read::ReadLimits::default(),
-        &|p: &str, size: u64| {
+        &|p: &str, size: u64, _mode: u32| {
             if p == path {
                 usize::try_from(size).unwrap_or(0)
             } else {

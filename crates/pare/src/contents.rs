@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use pare_oci::layout::Layout;
 use pare_oci::read::{read_layer, FileInfo, LayerEvent, ReadLimits};
 use pare_oci::reference::ImageRef;
 use serde::Serialize;
@@ -73,13 +72,7 @@ pub fn read_image_with(
 ) -> Result<ImageContents> {
     let mut transfer = TransferReport::default();
     let image = open_image(reference, access, reporter, &mut transfer)?;
-    read_opened(
-        &image.layout,
-        &image.manifest,
-        &reference.to_string(),
-        reporter,
-        observer,
-    )
+    read_opened(&image, &reference.to_string(), reporter, observer)
 }
 
 /// Sees an image while it is read: the config first, then every layer event in order.
@@ -87,7 +80,7 @@ pub trait Observer {
     /// The config, before any layer (to learn the entrypoint, say).
     fn config(&mut self, _config: &Value) {}
     /// How many leading bytes of a regular file to sample for [`Observer::event`].
-    fn sample(&self, _path: &str, _size: u64) -> usize {
+    fn sample(&self, _path: &str, _size: u64, _mode: u32) -> usize {
         0
     }
     /// One layer event, before it is applied to the merged tree.
@@ -101,12 +94,13 @@ impl Observer for NoObserver {}
 
 /// Reads an image that is already in a layout.
 pub fn read_opened(
-    layout: &Layout,
-    manifest: &oci_spec::image::Descriptor,
+    image: &crate::transfer::OpenedImage,
     reference: &str,
     reporter: &dyn Reporter,
     observer: &mut dyn Observer,
 ) -> Result<ImageContents> {
+    let layout = &image.layout;
+    let manifest = &image.manifest;
     let manifest_digest = manifest.digest().to_string();
     let bytes = layout.read_blob(&manifest_digest, manifest.size())?;
     let manifest_json: Value = serde_json::from_slice(&bytes)
@@ -179,12 +173,15 @@ pub fn read_opened(
         // never at once: a RefCell lets both callbacks reach it, and each sample is dropped as soon
         // as it has been seen, so memory stays at one file's sample.
         let cell = std::cell::RefCell::new(&mut *observer);
-        let sample = |path: &str, size: u64| cell.borrow().sample(path, size);
+        let sample = |path: &str, size: u64, mode: u32| cell.borrow().sample(path, size, mode);
         let stats = read_layer(
             layout,
-            &digest,
-            size,
-            Some(diff_id),
+            pare_oci::read::LayerBlob {
+                digest: &digest,
+                size,
+                diff_id: Some(diff_id),
+                stored_verified: image.blobs_verified(),
+            },
             ReadLimits::default(),
             &sample,
             |mut event| {

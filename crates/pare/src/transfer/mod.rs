@@ -155,6 +155,14 @@ pub struct OpenedImage {
 }
 
 impl OpenedImage {
+    /// Whether every blob was hashed against its digest as pare wrote it into a staging layout in this
+    /// process (archives and registries); a user's layout is read as found and verified when read.
+    pub fn blobs_verified(&self) -> bool {
+        self._staging.is_some()
+    }
+}
+
+impl OpenedImage {
     /// Wraps an image that is already in a layout.
     pub fn in_layout(layout: Layout, manifest: Descriptor) -> Self {
         Self {
@@ -361,7 +369,7 @@ pub(crate) fn staging() -> Result<(tempfile::TempDir, Layout)> {
             "create a staging directory in",
             std::env::temp_dir(),
         ))?;
-    let layout = Layout::create_or_open(dir.path())?;
+    let layout = Layout::create_throwaway(dir.path())?;
     Ok((dir, layout))
 }
 
