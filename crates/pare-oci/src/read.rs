@@ -151,7 +151,7 @@ fn walk(
         path: path.to_path_buf(),
         reason,
     };
-    let stored = std::rc::Rc::new(std::cell::RefCell::new(Sha256::new()));
+    let stored = std::sync::Arc::new(std::sync::Mutex::new(Sha256::new()));
     let raw = StoredHash {
         inner: File::open(path).map_err(Error::io("open layer", path))?,
         hasher: (!stored_verified).then(|| stored.clone()),
@@ -159,7 +159,7 @@ fn walk(
     let mut file = BufReader::with_capacity(1 << 20, raw);
     let head = io::BufRead::fill_buf(&mut file).map_err(Error::io("read layer", path))?;
     let plain = !(head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]));
-    let decompressed: Box<dyn Read> = if head.starts_with(&[0x1f, 0x8b]) {
+    let decompressed: Box<dyn Read + Send> = if head.starts_with(&[0x1f, 0x8b]) {
         Box::new(flate2::bufread::MultiGzDecoder::new(file))
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         Box::new(
@@ -180,8 +180,8 @@ fn walk(
         read: 0,
         limit: allowance,
     };
-    let mut archive = tar::Archive::new(counted);
-    let mut entries = 0u64;
+    // Decompression and the stream's hash run on one core, the tar walk with its per-file hashes on
+    // another: a bounded channel of 256 KiB chunks between them (about 1 MiB in flight).
     let broken = |e: io::Error| {
         if e.to_string().contains("decompression bomb") {
             bad(format!("{e}"))
@@ -191,6 +191,82 @@ fn walk(
             ))
         }
     };
+    let (chunks, receiver) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
+    let (walked, (uncompressed_hasher, uncompressed_size)) = std::thread::scope(|scope| {
+        let producer = scope.spawn(move || {
+            let mut counted = counted;
+            loop {
+                let mut chunk = vec![0u8; 256 * 1024];
+                match counted.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        chunk.truncate(n);
+                        if chunks.send(Ok(chunk)).is_err() {
+                            break; // the walk stopped early (an error); nothing more is wanted
+                        }
+                    }
+                    Err(e) => {
+                        let _ = chunks.send(Err(e));
+                        break;
+                    }
+                }
+            }
+            (counted.hasher.take(), counted.read)
+        });
+        let walked = walk_entries(
+            Pipelined {
+                chunks: receiver,
+                current: Vec::new(),
+                position: 0,
+            },
+            sample,
+            on_event,
+            &bad,
+            &broken,
+        );
+        let finished = producer.join().unwrap_or((None, u64::MAX));
+        (walked, finished)
+    });
+    let entries = walked?;
+    if uncompressed_size == u64::MAX {
+        return Err(bad("the decompressing thread failed".into()));
+    }
+    let stored_digest = (!stored_verified).then(|| {
+        let mut hasher = stored.lock().unwrap_or_else(|e| e.into_inner());
+        format_sha256(&std::mem::take(&mut *hasher).finalize())
+    });
+    let actual = match (uncompressed_hasher, &stored_digest) {
+        (Some(hasher), _) => format_sha256(&hasher.finalize()),
+        (None, Some(stored)) => stored.clone(),
+        (None, None) => digest.to_string(),
+    };
+    if let Some(expected) = diff_id {
+        if actual != expected && stored_digest.as_deref().is_none_or(|d| d == digest) {
+            return Err(bad(format!(
+                "the uncompressed layer has digest {actual}, but the config's diff_id is {expected}"
+            )));
+        }
+    }
+    Ok((
+        LayerStats {
+            uncompressed_size,
+            entries,
+        },
+        stored_digest,
+    ))
+}
+
+/// Walks the entries of an uncompressed tar stream, then reads it to the end (so the stream's hash
+/// covers every byte); returns the number of entries.
+fn walk_entries(
+    reader: impl Read,
+    sample: &dyn Fn(&str, u64, u32) -> usize,
+    on_event: &mut dyn FnMut(LayerEvent) -> Result<()>,
+    bad: &dyn Fn(String) -> Error,
+    broken: &dyn Fn(io::Error) -> Error,
+) -> Result<u64> {
+    let mut archive = tar::Archive::new(reader);
+    let mut entries = 0u64;
     for entry in archive.entries().map_err(broken)? {
         let mut entry = match entry {
             Ok(entry) => entry,
@@ -286,45 +362,51 @@ fn walk(
         }))?;
     }
     // Read what follows the end-of-archive blocks, so the diff_id covers the whole stream.
-    let mut counted = archive.into_inner();
-    io::copy(&mut counted, &mut io::sink()).map_err(broken)?;
-    let uncompressed_size = counted.read;
-    let uncompressed_hasher = counted.hasher.take();
-    drop(counted);
-    let stored_digest = (!stored_verified)
-        .then(|| format_sha256(&std::mem::take(&mut *stored.borrow_mut()).finalize()));
-    let actual = match (uncompressed_hasher, &stored_digest) {
-        (Some(hasher), _) => format_sha256(&hasher.finalize()),
-        (None, Some(stored)) => stored.clone(),
-        (None, None) => digest.to_string(),
-    };
-    if let Some(expected) = diff_id {
-        if actual != expected && stored_digest.as_deref().is_none_or(|d| d == digest) {
-            return Err(bad(format!(
-                "the uncompressed layer has digest {actual}, but the config's diff_id is {expected}"
-            )));
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink()).map_err(broken)?;
+    Ok(entries)
+}
+
+/// The consuming end of the decompression channel, as a reader.
+struct Pipelined {
+    chunks: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    position: usize,
+}
+
+impl Read for Pipelined {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.position == self.current.len() {
+            match self.chunks.recv() {
+                Ok(Ok(chunk)) => {
+                    self.current = chunk;
+                    self.position = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0), // the producer finished: end of stream
+            }
         }
+        let n = buf.len().min(self.current.len() - self.position);
+        buf[..n].copy_from_slice(&self.current[self.position..self.position + n]);
+        self.position += n;
+        Ok(n)
     }
-    Ok((
-        LayerStats {
-            uncompressed_size,
-            entries,
-        },
-        stored_digest,
-    ))
 }
 
 /// Hashes the stored (possibly compressed) bytes as they are read, unless already verified.
 struct StoredHash {
     inner: File,
-    hasher: Option<std::rc::Rc<std::cell::RefCell<Sha256>>>,
+    hasher: Option<std::sync::Arc<std::sync::Mutex<Sha256>>>,
 }
 
 impl Read for StoredHash {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         if let Some(hasher) = &self.hasher {
-            hasher.borrow_mut().update(&buf[..n]);
+            hasher
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .update(&buf[..n]);
         }
         Ok(n)
     }
@@ -348,7 +430,7 @@ fn normalize_entry(name: &str) -> Option<String> {
 
 /// Counts and hashes the uncompressed stream, refusing to go past its limit.
 struct Counted {
-    inner: Box<dyn Read>,
+    inner: Box<dyn Read + Send>,
     /// None when the stored hash already covers the uncompressed bytes.
     hasher: Option<Sha256>,
     read: u64,
