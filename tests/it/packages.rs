@@ -346,6 +346,18 @@ fn lock_and_build_from_a_signed_local_repository() {
         .arg(format!("oci:{}:{tag}", work.path().join("out").display()))
         .args(["--format", "json"]);
         let report: Value = serde_json::from_str(&ok(&mut cmd)).unwrap();
+        let installed: Vec<&str> = report["packages"]["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().split('=').next().unwrap())
+            .collect();
+        assert_eq!(
+            installed,
+            ["demo-app", "hello-data", "libdemo1"],
+            "{report}"
+        );
+        assert_eq!(report["packages"]["installed"], 3, "{report}");
         report["manifest_digest"].as_str().unwrap().to_string()
     };
     let first = build("one");

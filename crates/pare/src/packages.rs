@@ -552,8 +552,28 @@ fn read_debs(paths: &[PathBuf], names: &[String]) -> Result<Vec<DebContents>> {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct PackageSummary {
     pub lock_file: String,
-    pub packages: usize,
-    pub layers: Vec<String>,
+    /// Packages installed (the debug layer's only with `--debug`).
+    pub installed: usize,
+    /// `name=version` of each installed package, sorted.
+    pub packages: Vec<String>,
+}
+
+impl PackageSummary {
+    /// The summary of what a lock puts into an image.
+    pub fn of(lock: &Lock, options: &PackageOptions) -> Self {
+        let mut packages: Vec<String> = lock
+            .packages
+            .iter()
+            .filter(|p| options.debug || p.layer != "debug")
+            .map(|p| format!("{}={}", p.name, p.version))
+            .collect();
+        packages.sort();
+        Self {
+            lock_file: options.lock_file.display().to_string(),
+            installed: packages.len(),
+            packages,
+        }
+    }
 }
 
 /// The image's package layers from a lock, in order (`base`, `libraries`, `runtime`, `extra`, then

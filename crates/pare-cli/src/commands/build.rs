@@ -222,6 +222,12 @@ fn print_human(report: &pare::build::BuildReport) {
             println!("    {}  ({})", lib.path, lib.reason);
         }
     }
+    if let Some(packages) = &report.packages {
+        println!(
+            "  packages  {} Debian packages from {}",
+            packages.installed, packages.lock_file
+        );
+    }
     println!(
         "  total     {} stored ({} bytes), {} uncompressed ({} bytes)",
         human_bytes(report.compressed_size),

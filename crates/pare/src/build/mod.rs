@@ -70,6 +70,9 @@ pub struct BuildReport {
     pub uncompressed_size: u64,
     /// Files the shared-library closure added, with the reason for each.
     pub libraries: Vec<libraries::AddedLibrary>,
+    /// Debian packages installed from the lock, when the image has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packages: Option<crate::packages::PackageSummary>,
 }
 
 /// Where a build's result goes, validated.
@@ -105,6 +108,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
     // Plan every layer against the merged view of the ones below it.
     let (mut layers, mut has_ca) = base::base_layers(options)?;
     let mut package_options = options.packages.clone();
+    let mut package_summary = None;
     if let options::Base::Recipe(recipe) = options.base {
         package_options.recipe = Some(recipe);
     }
@@ -114,6 +118,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
             options.platform.variant.as_deref(),
         )?;
         let lock = crate::packages::lock_for_build(&package_options, reporter)?;
+        package_summary = Some(crate::packages::PackageSummary::of(&lock, &package_options));
         let mut static_files = LayerTree::new();
         if package_options.recipe.is_some() {
             base::add_static_files(&mut static_files, false)?;
@@ -349,6 +354,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         uncompressed_size: layer_reports.iter().map(|l| l.uncompressed_size).sum(),
         layers: layer_reports,
         libraries: added_libraries,
+        packages: package_summary,
     })
 }
 
