@@ -442,3 +442,105 @@ fn hostile_and_broken_images_are_clear_errors() {
     ]));
     assert_eq!(code, 2, "{stderr}");
 }
+
+/// Flips one byte of `file` at the first place `marker` occurs.
+fn flip_at_marker(file: &Path, marker: &[u8]) {
+    let mut bytes = fs::read(file).unwrap();
+    let at = bytes
+        .windows(marker.len())
+        .position(|w| w == marker)
+        .unwrap_or_else(|| panic!("{marker:?} is not in {}", file.display()));
+    bytes[at] ^= 0x01;
+    fs::write(file, bytes).unwrap();
+}
+
+#[test]
+fn archives_read_in_place_are_verified_as_they_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    fs::create_dir_all(&tree).unwrap();
+    let marker = b"IN-PLACE-MARKER-0123456789";
+    let mut content = marker.to_vec();
+    content.extend(std::iter::repeat_n(b'x', 300_000));
+    fs::write(tree.join("payload.bin"), &content).unwrap();
+    let layout = dir.path().join("images");
+    build(&layout, "plain", &tree, &["--compression", "none"]);
+    let source = format!("oci:{}:plain", layout.display());
+    let expected = json(&["audit", &source]);
+    let layers = |report: &Value| -> Vec<(u64, u64)> {
+        report["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["uncompressed_size"].as_u64().unwrap(),
+                    l["entries"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+
+    // pare's archives (OCI blobs) and skopeo's classic docker-archive (`<digest>.tar` members whose
+    // digest pare takes from the diff_id) read the same as the layout.
+    let mut archives = Vec::new();
+    for kind in ["oci-archive", "docker-archive"] {
+        let file = dir.path().join(format!("{kind}.tar"));
+        ok(pare()
+            .args(["copy", "-q", &source])
+            .arg(format!("{kind}:{}", file.display())));
+        archives.push((kind.to_string(), file));
+    }
+    if require("skopeo") {
+        let file = dir.path().join("skopeo-docker.tar");
+        ok(Command::new("skopeo").args([
+            "copy",
+            "-q",
+            &format!("oci:{}:plain", layout.display()),
+            &format!("docker-archive:{}:demo:plain", file.display()),
+        ]));
+        archives.push(("docker-archive".to_string(), file));
+    }
+    for (kind, file) in &archives {
+        let reference = format!("{kind}:{}", file.display());
+        let report = json(&["audit", &reference]);
+        assert_eq!(layers(&report), layers(&expected), "{reference}");
+        for field in ["uncompressed_size", "file_bytes", "waste_bytes"] {
+            assert_eq!(report[field], expected[field], "{reference}: {field}");
+        }
+
+        // One bit changed inside the layer's file content: the tar walk succeeds, the hash does not.
+        let corrupt = dir.path().join(format!(
+            "corrupt-{}",
+            file.file_name().unwrap().to_string_lossy()
+        ));
+        fs::copy(file, &corrupt).unwrap();
+        flip_at_marker(&corrupt, marker);
+        let (code, _, stderr) = run(pare()
+            .args(["audit"])
+            .arg(format!("{kind}:{}", corrupt.display())));
+        assert_eq!(code, 2, "{reference}: {stderr}");
+        assert!(
+            stderr.contains("corrupt") || stderr.contains("diff_id"),
+            "{reference}: {stderr}"
+        );
+
+        // Cut inside the layer: named as a truncated archive before any layer is read.
+        let truncated = dir.path().join(format!(
+            "cut-{}",
+            file.file_name().unwrap().to_string_lossy()
+        ));
+        let bytes = fs::read(file).unwrap();
+        let at = bytes
+            .windows(marker.len())
+            .position(|w| w == marker)
+            .unwrap();
+        fs::write(&truncated, &bytes[..at + 1000]).unwrap();
+        let (code, _, stderr) = run(pare()
+            .args(["audit"])
+            .arg(format!("{kind}:{}", truncated.display())));
+        assert_eq!(code, 2, "{reference}: {stderr}");
+        assert!(stderr.contains("truncated"), "{reference}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

@@ -1,8 +1,10 @@
 //! Reads image archives written by other tools into a layout: `oci-archive` files and
 //! `docker-archive` files in both the Docker 25+ form (an OCI layout plus manifest.json) and the
 //! classic `docker save` form (manifest.json, `<id>.json` configs, `<id>/layer.tar` layers, symlinks
-//! between duplicate layers). Archives are untrusted: no entry name ever becomes a path on disk, every
-//! blob is hashed while it is copied and must match its name, and JSON files are read with a bound.
+//! between duplicate layers), either copied into the layout or, for one reading pass, left in the
+//! archive as byte ranges found by one walk over the tar headers. Archives are untrusted: no entry name
+//! ever becomes a path on disk, every blob is hashed while it is copied (or, in place, while it is
+//! read) and must match its name, and JSON files are read with a bound.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -12,8 +14,10 @@ use std::path::Path;
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifestBuilder, MediaType};
 use serde::Deserialize;
 
+use crate::compress::Compression;
 use crate::digest::{sha256_hex, HashingWriter};
 use crate::layout::{Layout, MAX_JSON_BLOB, REF_NAME};
+use crate::read::Section;
 use crate::{canonical_json, Error, Result};
 
 /// Which image of an archive to take.
@@ -45,35 +49,80 @@ struct DockerEntry {
 
 /// An archive entry pare cares about.
 enum Member {
-    File,
+    /// A regular file: where its data starts in the archive and how long it is.
+    File {
+        offset: u64,
+        size: u64,
+    },
     Link(String),
 }
 
-/// Imports the selected image of an archive file into `layout`.
-pub fn import_archive(file: &Path, layout: &Layout, selector: &Selector) -> Result<Imported> {
-    let open = || -> Result<tar::Archive<io::BufReader<File>>> {
-        let f = File::open(file).map_err(Error::io("open archive", file))?;
-        let mut head = [0u8; 4];
-        let n = (&f)
-            .read(&mut head)
-            .map_err(Error::io("read archive", file))?;
-        if n >= 2 && head[..2] == [0x1f, 0x8b] || n == 4 && head == [0x28, 0xb5, 0x2f, 0xfd] {
-            return Err(Error::Invalid(format!(
-                "{} is a compressed file; decompress it (gunzip / unzstd) and pass the plain tar",
-                file.display()
-            )));
-        }
-        let f = File::open(file).map_err(Error::io("open archive", file))?;
-        Ok(tar::Archive::new(io::BufReader::with_capacity(1 << 20, f)))
-    };
-    let bad = |what: String| Error::Invalid(format!("archive {}: {what}", file.display()));
+/// What one pass over an archive's tar headers finds.
+struct Scanned {
+    members: HashMap<String, Member>,
+    index_json: Option<Vec<u8>>,
+    docker_json: Option<Vec<u8>>,
+}
 
-    // Pass 1: names, links and the small JSON files.
-    let mut members: HashMap<String, Member> = HashMap::new();
-    let mut index_json = None;
-    let mut docker_json = None;
-    let mut archive = open()?;
-    for entry in archive.entries().map_err(Error::io("read archive", file))? {
+/// How the layers of an archive are made available.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Every blob is copied into the layout (to be written elsewhere).
+    Copy,
+    /// Layers stay in the archive as [`Section`]s (to be read once); small JSON blobs are copied.
+    InPlace,
+}
+
+/// An image of an archive opened for reading in place: the manifest and config are in the layout,
+/// the layers (by digest) are byte ranges of the archive. Layers that could not be left in place
+/// (a compressed layer of a classic `docker save` archive, whose digest is only known by hashing it)
+/// were copied into the layout and are not in `sections`.
+#[derive(Clone, Debug)]
+pub struct InPlace {
+    pub imported: Imported,
+    pub sections: HashMap<String, Section>,
+}
+
+/// Imports the selected image of an archive file into `layout`, every blob copied and verified.
+pub fn import_archive(file: &Path, layout: &Layout, selector: &Selector) -> Result<Imported> {
+    Ok(import(file, layout, selector, Mode::Copy)?.imported)
+}
+
+/// Opens the selected image of an archive for reading without copying its layers: they are read
+/// from the archive where they are (and hashed against their digests when read). Faster than
+/// [`import_archive`] for a single pass (audit, diff, sbom); the archive must not change meanwhile.
+pub fn open_archive(file: &Path, layout: &Layout, selector: &Selector) -> Result<InPlace> {
+    import(file, layout, selector, Mode::InPlace)
+}
+
+/// Reads the tar headers of an archive once, seeking over member data; keeps the JSON files that
+/// say what the archive is.
+fn scan(file: &Path) -> Result<Scanned> {
+    let mut f = File::open(file).map_err(Error::io("open archive", file))?;
+    let mut head = [0u8; 4];
+    let n = f.read(&mut head).map_err(Error::io("read archive", file))?;
+    if n >= 2 && head[..2] == [0x1f, 0x8b] || n == 4 && head == [0x28, 0xb5, 0x2f, 0xfd] {
+        return Err(Error::Invalid(format!(
+            "{} is a compressed file; decompress it (gunzip / unzstd) and pass the plain tar",
+            file.display()
+        )));
+    }
+    io::Seek::rewind(&mut f).map_err(Error::io("read archive", file))?;
+    // Members are skipped by seeking, and a seek past the end is not an error: sizes are checked
+    // against the file's length instead.
+    let length = f.metadata().map_err(Error::io("read archive", file))?.len();
+    let bad = |what: String| Error::Invalid(format!("archive {}: {what}", file.display()));
+    // A small buffer: every skipped member is a seek, which drops what is buffered.
+    let mut archive = tar::Archive::new(io::BufReader::with_capacity(16 << 10, f));
+    let mut scanned = Scanned {
+        members: HashMap::new(),
+        index_json: None,
+        docker_json: None,
+    };
+    for entry in archive
+        .entries_with_seek()
+        .map_err(Error::io("read archive", file))?
+    {
         let mut entry = entry.map_err(|e| bad(format!("broken tar entry: {e}")))?;
         let Some(name) = entry_name(&entry) else {
             continue;
@@ -93,13 +142,14 @@ pub fn import_archive(file: &Path, layout: &Layout, selector: &Selector) -> Resu
                 normalize(&format!("{dir}/{target}"))
             };
             if let Some(resolved) = resolved {
-                members.insert(name, Member::Link(resolved));
+                scanned.members.insert(name, Member::Link(resolved));
             }
             continue;
         }
         if !kind.is_file() {
             continue;
         }
+        let (offset, size) = (entry.raw_file_position(), entry.size());
         if name == "index.json" || name == "manifest.json" {
             let mut bytes = Vec::new();
             (&mut entry)
@@ -109,70 +159,178 @@ pub fn import_archive(file: &Path, layout: &Layout, selector: &Selector) -> Resu
             if bytes.len() as u64 > MAX_JSON_BLOB {
                 return Err(bad(format!("{name} is larger than {MAX_JSON_BLOB} bytes")));
             }
+            if bytes.len() as u64 != size {
+                return Err(bad(format!("{name} is truncated")));
+            }
             if name == "index.json" {
-                index_json = Some(bytes);
+                scanned.index_json = Some(bytes);
             } else {
-                docker_json = Some(bytes);
+                scanned.docker_json = Some(bytes);
             }
         }
-        members.insert(name, Member::File);
+        if offset.saturating_add(size) > length {
+            return Err(bad(format!(
+                "{name} should end at byte {} but the file has {length} bytes: the archive is \
+                 truncated",
+                offset.saturating_add(size)
+            )));
+        }
+        scanned.members.insert(name, Member::File { offset, size });
     }
+    Ok(scanned)
+}
 
-    if let (Some(index), true) = (&index_json, members.contains_key("oci-layout")) {
+fn import(file: &Path, layout: &Layout, selector: &Selector, mode: Mode) -> Result<InPlace> {
+    let bad = |what: String| Error::Invalid(format!("archive {}: {what}", file.display()));
+    let scanned = scan(file)?;
+    let members = &scanned.members;
+    let mut sections = HashMap::new();
+
+    if let (Some(index), true) = (&scanned.index_json, members.contains_key("oci-layout")) {
         let index: ImageIndex = serde_json::from_slice(index)
             .map_err(|e| bad(format!("index.json is not an OCI index: {e}")))?;
         let manifest = select_oci(&index, selector).map_err(bad)?;
-        // Pass 2: every blob the archive holds, checked against its name.
-        copy_blobs(open()?, layout, file, |name| {
-            let hex = name.strip_prefix("blobs/sha256/")?;
-            sha256_hex(&format!("sha256:{hex}")).map(|_| format!("sha256:{hex}"))
-        })?;
-        check_present(layout, &manifest, file)?;
-        return Ok(Imported {
-            manifest,
-            converted: false,
+        let blob_name = |digest: &str| sha256_hex(digest).map(|hex| format!("blobs/sha256/{hex}"));
+        let in_place = mode == Mode::InPlace
+            && {
+                let digest = manifest.digest().to_string();
+                copy_member(members, layout, file, blob_name(&digest), &digest)?;
+                let bytes = layout.read_blob(&digest, manifest.size())?;
+                let value: serde_json::Value = serde_json::from_slice(&bytes)
+                    .map_err(|e| bad(format!("manifest {digest} is not JSON: {e}")))?;
+                // An index's images are copied whole, as for writing: only single images are read in place.
+                match value["layers"].as_array() {
+                    Some(layers) if value.get("manifests").is_none() => {
+                        let config = value["config"]["digest"].as_str().unwrap_or_default();
+                        copy_member(members, layout, file, blob_name(config), config)?;
+                        for layer in layers {
+                            let digest = layer["digest"].as_str().unwrap_or_default();
+                            let declared = layer["size"].as_u64();
+                            let name = blob_name(digest).ok_or_else(|| {
+                                bad(format!(
+                                    "the manifest names a layer without a sha256 digest: {layer}"
+                                ))
+                            })?;
+                            let found = resolve_member(members, &name).ok().and_then(|n| {
+                                match members.get(&n) {
+                                    Some(Member::File { offset, size }) => Some((*offset, *size)),
+                                    _ => None,
+                                }
+                            });
+                            match found {
+                            Some((offset, size)) if Some(size) == declared => {
+                                sections.insert(
+                                    digest.to_string(),
+                                    Section {
+                                        file: file.to_path_buf(),
+                                        offset,
+                                    },
+                                );
+                            }
+                            Some((_, size)) => {
+                                return Err(bad(format!(
+                                    "layer {digest} has {size} bytes in the archive, the manifest says {}",
+                                    declared.unwrap_or_default()
+                                )))
+                            }
+                            None => {
+                                return Err(bad(format!(
+                                    "blob {digest} that the manifest names is not in the archive"
+                                )))
+                            }
+                        }
+                        }
+                        true
+                    }
+                    _ => false,
+                }
+            };
+        if !in_place {
+            // Every blob the archive holds, checked against its name, in archive order.
+            let mut blobs: Vec<(u64, u64, &String)> = members
+                .iter()
+                .filter_map(|(name, member)| match member {
+                    Member::File { offset, size } if name.starts_with("blobs/sha256/") => {
+                        Some((*offset, *size, name))
+                    }
+                    _ => None,
+                })
+                .collect();
+            blobs.sort();
+            for (_, _, name) in blobs {
+                let hex = &name["blobs/sha256/".len()..];
+                let digest = format!("sha256:{hex}");
+                if sha256_hex(&digest).is_some() {
+                    copy_member(members, layout, file, Some(name.clone()), &digest)?;
+                }
+            }
+            check_present(layout, &manifest, file)?;
+        }
+        return Ok(InPlace {
+            imported: Imported {
+                manifest,
+                converted: false,
+            },
+            sections,
         });
     }
-    let Some(docker_json) = docker_json else {
+    let Some(docker_json) = &scanned.docker_json else {
         return Err(bad(
             "neither an OCI layout (index.json + oci-layout) nor a docker archive (manifest.json)"
                 .into(),
         ));
     };
     let entries: Vec<DockerEntry> =
-        serde_json::from_slice(&docker_json).map_err(|e| bad(format!("manifest.json: {e}")))?;
+        serde_json::from_slice(docker_json).map_err(|e| bad(format!("manifest.json: {e}")))?;
     let entry = select_docker(&entries, selector).map_err(bad)?;
-    let mut wanted: Vec<String> = Vec::new();
+    let mut wanted: Vec<(String, u64, u64)> = Vec::new();
     for path in std::iter::once(&entry.config).chain(&entry.layers) {
         let name = normalize(path)
             .ok_or_else(|| bad(format!("manifest.json names an unsafe path {path:?}")))?;
-        wanted.push(resolve_member(&members, &name).map_err(bad)?);
+        let resolved = resolve_member(members, &name).map_err(bad)?;
+        let Some(Member::File { offset, size }) = members.get(&resolved) else {
+            return Err(bad(format!("{name} is not a file in the archive")));
+        };
+        wanted.push((resolved, *offset, *size));
     }
-    let stored = copy_named(open()?, layout, file, &wanted)?;
-    let lookup = |name: &String| {
-        stored
-            .get(name)
-            .cloned()
-            .ok_or_else(|| bad(format!("{name} is missing")))
-    };
-    let (config_digest, config_size) = lookup(&wanted[0])?;
+    let (config_name, config_offset, config_size) = &wanted[0];
+    let (config_digest, config_size) =
+        store_member(layout, file, config_name, *config_offset, *config_size)?;
     let config_bytes = layout.read_blob(&config_digest, config_size)?;
     let config: serde_json::Value = serde_json::from_slice(&config_bytes)
         .map_err(|e| bad(format!("the image config is not JSON: {e}")))?;
-    let diff_ids = config["rootfs"]["diff_ids"].as_array().map_or(0, Vec::len);
-    if diff_ids != entry.layers.len() {
+    let diff_ids: Vec<&str> = config["rootfs"]["diff_ids"]
+        .as_array()
+        .map(|ids| ids.iter().map(|d| d.as_str().unwrap_or_default()).collect())
+        .unwrap_or_default();
+    if diff_ids.len() != entry.layers.len() {
         return Err(bad(format!(
-            "the config lists {diff_ids} layers but manifest.json names {}",
+            "the config lists {} layers but manifest.json names {}",
+            diff_ids.len(),
             entry.layers.len()
         )));
     }
     let mut layers = Vec::new();
-    for name in &wanted[1..] {
-        let (digest, size) = lookup(name)?;
-        let media_type = sniff_layer_type(layout, &digest)?;
+    for ((name, offset, size), diff_id) in wanted[1..].iter().zip(diff_ids) {
+        let section = Section {
+            file: file.to_path_buf(),
+            offset: *offset,
+        };
+        let media_type = sniff(&mut section.open(*size)?, file)?;
+        // A plain layer's digest is its diff_id: it stays in place and is checked when read. Any
+        // other layer is hashed to learn its digest, and copied on the way.
+        let digest = if mode == Mode::InPlace
+            && media_type == Compression::None.layer_media_type()
+            && sha256_hex(diff_id).is_some()
+        {
+            sections.insert(diff_id.to_string(), section);
+            diff_id.to_string()
+        } else {
+            store_member(layout, file, name, *offset, *size)?.0
+        };
         layers.push(Descriptor::new(
             MediaType::from(media_type),
-            size,
+            *size,
             crate::image::parse_digest(&digest)?,
         ));
     }
@@ -189,13 +347,16 @@ pub fn import_archive(file: &Path, layout: &Layout, selector: &Selector) -> Resu
         .map_err(|e| bad(format!("cannot form a manifest: {e}")))?;
     let bytes = canonical_json::to_vec(&manifest, "converted manifest")?;
     let digest = layout.write_blob(&bytes)?;
-    Ok(Imported {
-        manifest: Descriptor::new(
-            MediaType::ImageManifest,
-            bytes.len() as u64,
-            crate::image::parse_digest(&digest)?,
-        ),
-        converted: true,
+    Ok(InPlace {
+        imported: Imported {
+            manifest: Descriptor::new(
+                MediaType::ImageManifest,
+                bytes.len() as u64,
+                crate::image::parse_digest(&digest)?,
+            ),
+            converted: true,
+        },
+        sections,
     })
 }
 
@@ -230,7 +391,7 @@ fn resolve_member(
     let mut current = name.to_string();
     for _ in 0..16 {
         match members.get(&current) {
-            Some(Member::File) => return Ok(current),
+            Some(Member::File { .. }) => return Ok(current),
             Some(Member::Link(target)) => current = target.clone(),
             None => return Err(format!("{name} is not in the archive")),
         }
@@ -306,81 +467,56 @@ fn select_docker<'a>(
     }
 }
 
-/// Calls `visit` with the normalized name of every regular-file entry of the archive (entries whose
-/// names leave the archive root are skipped: they never name anything pare reads).
-fn each_file<R: Read>(
-    mut archive: tar::Archive<R>,
+/// Copies the member `name` (a blob that must hash to `digest`) into the layout, unless the layout
+/// already holds it intact.
+fn copy_member(
+    members: &HashMap<String, Member>,
+    layout: &Layout,
     file: &Path,
-    mut visit: impl FnMut(&str, &mut tar::Entry<'_, R>) -> Result<()>,
+    name: Option<String>,
+    digest: &str,
 ) -> Result<()> {
-    for entry in archive.entries().map_err(Error::io("read archive", file))? {
-        let mut entry = entry.map_err(|e| {
-            Error::Invalid(format!("archive {}: broken tar entry: {e}", file.display()))
-        })?;
-        if !entry.header().entry_type().is_file() {
-            continue;
-        }
-        if let Some(name) = entry_name(&entry) {
-            visit(&name, &mut entry)?;
-        }
+    let missing = || {
+        Error::Invalid(format!(
+            "archive {}: blob {digest} that the manifest names is not in the archive",
+            file.display()
+        ))
+    };
+    let name = name.ok_or_else(missing)?;
+    let resolved = resolve_member(members, &name).map_err(|_| missing())?;
+    let Some(Member::File { offset, size }) = members.get(&resolved) else {
+        return Err(missing());
+    };
+    if layout.has_valid_blob(digest, *size) {
+        return Ok(());
+    }
+    let (actual, _) = store_member(layout, file, &resolved, *offset, *size)?;
+    if actual != digest {
+        return Err(Error::Blob {
+            digest: digest.to_string(),
+            path: file.to_path_buf(),
+            reason: format!("the archive's {name} has digest {actual}; the archive is corrupt"),
+        });
     }
     Ok(())
 }
 
-/// Copies every entry for which `digest_of(name)` gives a digest into the layout, checking it.
-fn copy_blobs<R: Read>(
-    archive: tar::Archive<R>,
-    layout: &Layout,
-    file: &Path,
-    digest_of: impl Fn(&str) -> Option<String>,
-) -> Result<()> {
-    each_file(archive, file, |name, entry| {
-        let Some(expected) = digest_of(name) else {
-            return Ok(());
-        };
-        if layout.has_valid_blob(&expected, entry.size()) {
-            return Ok(());
-        }
-        let (digest, _) = store_entry(entry, layout, file, name)?;
-        if digest != expected {
-            return Err(Error::Blob {
-                digest: expected,
-                path: file.to_path_buf(),
-                reason: format!("the archive's {name} has digest {digest}; the archive is corrupt"),
-            });
-        }
-        Ok(())
-    })
-}
-
-/// Copies the named entries into the layout, returning name -> (digest, size).
-fn copy_named<R: Read>(
-    archive: tar::Archive<R>,
-    layout: &Layout,
-    file: &Path,
-    wanted: &[String],
-) -> Result<HashMap<String, (String, u64)>> {
-    let mut stored = HashMap::new();
-    each_file(archive, file, |name, entry| {
-        if wanted.iter().any(|w| w == name) && !stored.contains_key(name) {
-            let found = store_entry(entry, layout, file, name)?;
-            stored.insert(name.to_string(), found);
-        }
-        Ok(())
-    })?;
-    Ok(stored)
-}
-
-fn store_entry<R: Read>(
-    entry: &mut tar::Entry<'_, R>,
+/// Copies one member's data into the layout, hashing it on the way; returns its digest and size.
+fn store_member(
     layout: &Layout,
     file: &Path,
     name: &str,
+    offset: u64,
+    size: u64,
 ) -> Result<(String, u64)> {
-    let size = entry.size();
+    let mut reader = Section {
+        file: file.to_path_buf(),
+        offset,
+    }
+    .open(size)?;
     let (temp, temp_path) = layout.temp_blob()?;
     let mut hashing = HashingWriter::new(io::BufWriter::with_capacity(1 << 20, temp));
-    let copied = io::copy(&mut entry.take(size), &mut hashing).map_err(|e| {
+    let copied = io::copy(&mut reader, &mut hashing).map_err(|e| {
         Error::Invalid(format!(
             "archive {}: reading {name}: {e} (truncated archive?)",
             file.display()
@@ -426,19 +562,25 @@ fn check_present(layout: &Layout, manifest: &Descriptor, file: &Path) -> Result<
     Ok(())
 }
 
-/// The layer media type that fits a stored blob's first bytes.
-fn sniff_layer_type(layout: &Layout, digest: &str) -> Result<&'static str> {
-    let path = layout.blob_path(digest)?;
+/// The layer media type that fits a blob's first bytes.
+fn sniff(reader: &mut impl Read, file: &Path) -> Result<&'static str> {
     let mut head = [0u8; 4];
-    let n = File::open(&path)
-        .and_then(|mut f| f.read(&mut head))
-        .map_err(Error::io("read blob", &path))?;
+    let mut n = 0;
+    while n < head.len() {
+        match reader
+            .read(&mut head[n..])
+            .map_err(Error::io("read archive", file))?
+        {
+            0 => break,
+            read => n += read,
+        }
+    }
     Ok(if n >= 2 && head[..2] == [0x1f, 0x8b] {
-        crate::compress::Compression::Gzip.layer_media_type()
+        Compression::Gzip.layer_media_type()
     } else if n == 4 && head == [0x28, 0xb5, 0x2f, 0xfd] {
-        crate::compress::Compression::Zstd.layer_media_type()
+        Compression::Zstd.layer_media_type()
     } else {
-        crate::compress::Compression::None.layer_media_type()
+        Compression::None.layer_media_type()
     })
 }
 
@@ -461,7 +603,10 @@ mod tests {
     #[test]
     fn links_resolve_inside_the_archive() {
         let mut members = HashMap::new();
-        members.insert("a/layer.tar".to_string(), Member::File);
+        members.insert(
+            "a/layer.tar".to_string(),
+            Member::File { offset: 0, size: 1 },
+        );
         members.insert(
             "b/layer.tar".to_string(),
             Member::Link("a/layer.tar".into()),

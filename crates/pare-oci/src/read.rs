@@ -90,6 +90,52 @@ pub struct LayerBlob<'a> {
     /// The caller hashed this blob against its digest in this process (pare wrote it to a staging
     /// layout while verifying), so it is not hashed again.
     pub stored_verified: bool,
+    /// Where the blob's bytes are when they are not in the layout: a member of an archive read in
+    /// place. They are hashed against `digest` while walked, like any blob not verified before.
+    pub location: Option<&'a Section>,
+}
+
+/// A blob stored as a byte range of a bigger file (a layer inside an `oci-archive` or
+/// `docker-archive`, found by the archive's tar headers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Section {
+    pub file: std::path::PathBuf,
+    /// Where the blob's first byte is.
+    pub offset: u64,
+}
+
+impl Section {
+    /// Opens the section for reading `size` bytes; the file must hold all of them.
+    pub fn open(&self, size: u64) -> Result<io::Take<File>> {
+        let mut file = File::open(&self.file).map_err(Error::io("open archive", &self.file))?;
+        let length = file
+            .metadata()
+            .map_err(Error::io("read archive", &self.file))?
+            .len();
+        if self.offset.saturating_add(size) > length {
+            return Err(Error::Invalid(format!(
+                "archive {}: a blob of {size} bytes at offset {} runs past the end of the file \
+                 ({length} bytes): the archive is truncated",
+                self.file.display(),
+                self.offset
+            )));
+        }
+        io::Seek::seek(&mut file, io::SeekFrom::Start(self.offset))
+            .map_err(Error::io("read archive", &self.file))?;
+        Ok(file.take(size))
+    }
+
+    /// Whether the section's bytes hash to `digest`.
+    pub fn matches(&self, digest: &str, size: u64) -> bool {
+        let Ok(mut reader) = self.open(size) else {
+            return false;
+        };
+        let mut hasher = crate::digest::HashingWriter::new(io::sink());
+        io::copy(&mut reader, &mut hasher).is_ok_and(|n| n == size) && {
+            let (_, actual, _) = hasher.finish();
+            actual == digest
+        }
+    }
 }
 
 /// Walks a layer blob of `layout`, calling `on_event` for each entry. `sample(path, size, mode)` says
@@ -102,8 +148,11 @@ pub fn read_layer(
     mut on_event: impl FnMut(LayerEvent) -> Result<()>,
 ) -> Result<LayerStats> {
     let LayerBlob { digest, size, .. } = blob;
-    let path = layout.blob_path(digest)?;
-    if !layout.has_blob(digest, size) {
+    let path = match blob.location {
+        Some(section) => section.file.clone(),
+        None => layout.blob_path(digest)?,
+    };
+    if blob.location.is_none() && !layout.has_blob(digest, size) {
         return Err(Error::Blob {
             digest: digest.into(),
             path,
@@ -123,7 +172,12 @@ pub fn read_layer(
         Ok((stats, None)) => Ok(stats),
         Ok((stats, Some(stored_digest))) if stored_digest == digest => Ok(stats),
         Ok(_) => Err(corrupt()),
-        Err(e) if !layout.has_valid_blob(digest, size) => {
+        Err(e)
+            if !match blob.location {
+                Some(section) => section.matches(digest, size),
+                None => layout.has_valid_blob(digest, size),
+            } =>
+        {
             let _ = e;
             Err(corrupt())
         }
@@ -145,6 +199,7 @@ fn walk(
         size,
         diff_id,
         stored_verified,
+        location,
     } = blob;
     let bad = |reason: String| Error::Blob {
         digest: digest.to_string(),
@@ -152,8 +207,14 @@ fn walk(
         reason,
     };
     let stored = std::sync::Arc::new(std::sync::Mutex::new(Sha256::new()));
+    let inner = match location {
+        Some(section) => section.open(size)?,
+        None => File::open(path)
+            .map_err(Error::io("open layer", path))?
+            .take(u64::MAX),
+    };
     let raw = StoredHash {
-        inner: File::open(path).map_err(Error::io("open layer", path))?,
+        inner,
         hasher: (!stored_verified).then(|| stored.clone()),
     };
     let mut file = BufReader::with_capacity(1 << 20, raw);
@@ -395,7 +456,7 @@ impl Read for Pipelined {
 
 /// Hashes the stored (possibly compressed) bytes as they are read, unless already verified.
 struct StoredHash {
-    inner: File,
+    inner: io::Take<File>,
     hasher: Option<std::sync::Arc<std::sync::Mutex<Sha256>>>,
 }
 

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::contents::{read_opened, FileState, ImageContents, LayerInfo, Observer};
-use crate::transfer::{open_image, Access, TransferReport};
+use crate::transfer::{open_image_to_read, Access, TransferReport};
 use crate::{Error, Reporter, Result};
 
 /// How bad a finding is.
@@ -243,7 +243,7 @@ impl Observer for Recorder {
 /// Audits an image.
 pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditReport> {
     let mut transfer = TransferReport::default();
-    let opened = open_image(&options.image, &options.access, reporter, &mut transfer)?;
+    let opened = open_image_to_read(&options.image, &options.access, reporter, &mut transfer)?;
     let mut recorder = Recorder::default();
     let contents = read_opened(&opened, &options.image.to_string(), reporter, &mut recorder)?;
     let mut findings = std::mem::take(&mut recorder.findings);
@@ -525,7 +525,7 @@ fn base_diff_ids(
     reporter: &dyn Reporter,
 ) -> Result<Vec<String>> {
     let mut transfer = TransferReport::default();
-    let opened = open_image(reference, access, reporter, &mut transfer)?;
+    let opened = open_image_to_read(reference, access, reporter, &mut transfer)?;
     let manifest = opened
         .layout
         .read_blob(opened.manifest.digest().as_ref(), opened.manifest.size())?;
@@ -1093,12 +1093,7 @@ fn read_from_layer(
     let mut bytes = Vec::new();
     pare_oci::read::read_layer(
         &opened.layout,
-        pare_oci::read::LayerBlob {
-            digest: &layer.digest,
-            size: layer.size,
-            diff_id: Some(&layer.diff_id),
-            stored_verified: opened.blobs_verified(),
-        },
+        opened.layer_blob(&layer.digest, layer.size, Some(&layer.diff_id)),
         pare_oci::read::ReadLimits::default(),
         &|p: &str, size: u64, _mode: u32| {
             if p == path {

@@ -9,7 +9,7 @@ use pare_oci::reference::ImageRef;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::transfer::{open_image, Access, TransferReport};
+use crate::transfer::{open_image_to_read, Access, TransferReport};
 use crate::{Error, Reporter, Result};
 
 /// One layer as read.
@@ -71,7 +71,7 @@ pub fn read_image_with(
     observer: &mut dyn Observer,
 ) -> Result<ImageContents> {
     let mut transfer = TransferReport::default();
-    let image = open_image(reference, access, reporter, &mut transfer)?;
+    let image = open_image_to_read(reference, access, reporter, &mut transfer)?;
     read_opened(&image, &reference.to_string(), reporter, observer)
 }
 
@@ -176,12 +176,7 @@ pub fn read_opened(
         let sample = |path: &str, size: u64, mode: u32| cell.borrow().sample(path, size, mode);
         let stats = read_layer(
             layout,
-            pare_oci::read::LayerBlob {
-                digest: &digest,
-                size,
-                diff_id: Some(diff_id),
-                stored_verified: image.blobs_verified(),
-            },
+            image.layer_blob(&digest, size, Some(diff_id)),
             ReadLimits::default(),
             &sample,
             |mut event| {

@@ -6,12 +6,14 @@
 mod mounts;
 mod registry;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::Descriptor;
 use pare_oci::image::Platform;
-use pare_oci::import::{import_archive, Selector};
+use pare_oci::import::{import_archive, open_archive, Selector};
 use pare_oci::layout::Layout;
+use pare_oci::read::{LayerBlob, Section};
 use pare_oci::reference::{DockerName, ImageRef};
 use pare_registry::{Client, ClientOptions, Credentials, RequestStats};
 use serde::Serialize;
@@ -147,40 +149,101 @@ pub fn copy(options: &TransferOptions, reporter: &dyn Reporter) -> Result<Transf
     Ok(report)
 }
 
-/// An image ready to be written somewhere: its layout and manifest.
+/// An image ready to be read or written somewhere: its layout and manifest, and for an archive opened
+/// to be read in place, where its layers are in the archive.
 pub struct OpenedImage {
     pub layout: Layout,
     pub manifest: Descriptor,
+    /// Layers (by digest) that were left in an archive instead of being copied into `layout`.
+    pub sections: HashMap<String, Section>,
     _staging: Option<tempfile::TempDir>,
 }
 
 impl OpenedImage {
-    /// Whether every blob was hashed against its digest as pare wrote it into a staging layout in this
-    /// process (archives and registries); a user's layout is read as found and verified when read.
+    /// Whether every blob in `layout` was hashed against its digest as pare wrote it into a staging
+    /// layout in this process (archives and registries); a user's layout is read as found and
+    /// verified when read, and so are layers read in place from an archive.
     pub fn blobs_verified(&self) -> bool {
         self._staging.is_some()
     }
-}
 
-impl OpenedImage {
+    /// How to read one layer of the image: from the layout or the archive, hashed or already verified.
+    pub fn layer_blob<'a>(
+        &'a self,
+        digest: &'a str,
+        size: u64,
+        diff_id: Option<&'a str>,
+    ) -> LayerBlob<'a> {
+        let location = self.sections.get(digest);
+        LayerBlob {
+            digest,
+            size,
+            diff_id,
+            stored_verified: location.is_none() && self.blobs_verified(),
+            location,
+        }
+    }
+
     /// Wraps an image that is already in a layout.
     pub fn in_layout(layout: Layout, manifest: Descriptor) -> Self {
         Self {
             layout,
             manifest,
+            sections: HashMap::new(),
             _staging: None,
         }
     }
 }
 
-/// Opens any image reference for reading: a layout in place, archives and registries through a
-/// throwaway staging layout. `report` learns about conversions and registry traffic.
+/// Opens any image reference to be written elsewhere: a layout in place, archives and registries
+/// through a throwaway staging layout that holds every blob. `report` learns about conversions and
+/// registry traffic.
 pub fn open_image(
     source: &ImageRef,
     access: &Access,
     reporter: &dyn Reporter,
     report: &mut TransferReport,
 ) -> Result<OpenedImage> {
+    open(source, access, reporter, report, false)
+}
+
+/// Opens any image reference to be read once (audit, diff, gate, sbom): like [`open_image`], except
+/// that an archive's layers are read where they are in the archive rather than copied first.
+pub fn open_image_to_read(
+    source: &ImageRef,
+    access: &Access,
+    reporter: &dyn Reporter,
+    report: &mut TransferReport,
+) -> Result<OpenedImage> {
+    open(source, access, reporter, report, true)
+}
+
+fn open(
+    source: &ImageRef,
+    access: &Access,
+    reporter: &dyn Reporter,
+    report: &mut TransferReport,
+    in_place: bool,
+) -> Result<OpenedImage> {
+    let from_archive = |file: &Path, selector: Selector| -> Result<(OpenedImage, bool)> {
+        let (staging, layout) = staging()?;
+        let (imported, sections) = if in_place {
+            let opened = open_archive(file, &layout, &selector)?;
+            (opened.imported, opened.sections)
+        } else {
+            (import_archive(file, &layout, &selector)?, HashMap::new())
+        };
+        let converted = imported.converted;
+        Ok((
+            OpenedImage {
+                layout,
+                manifest: imported.manifest,
+                sections,
+                _staging: Some(staging),
+            },
+            converted,
+        ))
+    };
     match source {
         ImageRef::Layout { dir, tag } => {
             let layout = Layout::open_shared(dir)?;
@@ -188,20 +251,13 @@ pub fn open_image(
             Ok(OpenedImage::in_layout(layout, manifest))
         }
         ImageRef::OciArchive { file, tag } => {
-            let (staging, layout) = staging()?;
             let selector = Selector {
                 tag: tag.clone(),
                 docker_name: None,
             };
-            let imported = import_archive(file, &layout, &selector)?;
-            Ok(OpenedImage {
-                layout,
-                manifest: imported.manifest,
-                _staging: Some(staging),
-            })
+            Ok(from_archive(file, selector)?.0)
         }
         ImageRef::DockerArchive { file, name } => {
-            let (staging, layout) = staging()?;
             let selector = Selector {
                 tag: None,
                 docker_name: name.as_ref().map(|n| {
@@ -211,17 +267,13 @@ pub fn open_image(
                     )
                 }),
             };
-            let imported = import_archive(file, &layout, &selector)?;
-            if imported.converted {
+            let (opened, converted) = from_archive(file, selector)?;
+            if converted {
                 report.digest_changed = Some(
                     "a classic docker-archive has no OCI manifest; pare wrote one, so the digest is new".into(),
                 );
             }
-            Ok(OpenedImage {
-                layout,
-                manifest: imported.manifest,
-                _staging: Some(staging),
-            })
+            Ok(opened)
         }
         ImageRef::Registry(name) => {
             let client = client_for(name, access)?;
@@ -231,6 +283,7 @@ pub fn open_image(
             Ok(OpenedImage {
                 layout,
                 manifest,
+                sections: HashMap::new(),
                 _staging: Some(staging),
             })
         }
