@@ -7,12 +7,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use pare_oci::read::{FileKind, LayerEvent};
+use pare_oci::read::{ContentHash, FileKind, LayerEvent};
 use pare_oci::reference::ImageRef;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::contents::{read_opened, FileState, ImageContents, LayerInfo, Observer};
+use crate::secrets::secrets_in;
 use crate::transfer::{open_image_to_read, Access, TransferReport};
 use crate::{Error, Reporter, Result};
 
@@ -148,8 +149,8 @@ const SECRET_SAMPLE: usize = 64 * 1024;
 
 #[derive(Default)]
 struct Recorder {
-    /// Per layer: (path, size, digest) of every regular file shipped.
-    shipped: Vec<Vec<(String, u64, Option<String>)>>,
+    /// Per layer: (path, size, content hash) of every regular file shipped.
+    shipped: Vec<Vec<(String, u64, Option<ContentHash>)>>,
     findings: Vec<Finding>,
     /// Latest content of the small files audit reads (passwd, group, os-release).
     small: HashMap<String, Vec<u8>>,
@@ -207,7 +208,7 @@ impl Observer for Recorder {
         if info.kind != FileKind::File {
             return;
         }
-        self.shipped[layer].push((info.path.clone(), info.size, info.digest.clone()));
+        self.shipped[layer].push((info.path.clone(), info.size, info.content));
         if SMALL_FILES.contains(&info.path.as_str()) || is_package_database(&info.path) {
             self.small.insert(info.path.clone(), info.sample.clone());
         }
@@ -576,13 +577,13 @@ fn os_name(recorder: &Recorder, contents: &ImageContents) -> Option<String> {
 fn waste(contents: &ImageContents, recorder: &Recorder) -> Vec<Waste> {
     let mut out = Vec::new();
     for (layer, files) in recorder.shipped.iter().enumerate() {
-        for (path, size, digest) in files {
+        for (path, size, content) in files {
             if *size == 0 {
                 continue;
             }
             let kind = match contents.files.get(path) {
                 Some(kept) if kept.layer == layer => continue,
-                Some(kept) if kept.info.digest == *digest && kept.layer > layer => {
+                Some(kept) if kept.info.content == *content && kept.layer > layer => {
                     WasteKind::MetadataOnly
                 }
                 Some(_) => WasteKind::Overwritten,
@@ -596,15 +597,13 @@ fn waste(contents: &ImageContents, recorder: &Recorder) -> Vec<Waste> {
             });
         }
     }
-    let mut by_digest: BTreeMap<&str, Vec<&FileState>> = BTreeMap::new();
+    let mut by_content: BTreeMap<ContentHash, Vec<&FileState>> = BTreeMap::new();
     for f in contents.files.values() {
-        if let (FileKind::File, Some(d), true) =
-            (f.info.kind, f.info.digest.as_deref(), f.info.size > 0)
-        {
-            by_digest.entry(d).or_default().push(f);
+        if let (FileKind::File, Some(hash), true) = (f.info.kind, f.info.content, f.info.size > 0) {
+            by_content.entry(hash).or_default().push(f);
         }
     }
-    for copies in by_digest.values().filter(|c| c.len() > 1) {
+    for copies in by_content.values().filter(|c| c.len() > 1) {
         for extra in &copies[1..] {
             out.push(Waste {
                 kind: WasteKind::Duplicate,
@@ -882,72 +881,6 @@ fn config_findings(contents: &ImageContents, recorder: &Recorder) -> Vec<Finding
     out
 }
 
-/// Secret patterns found in a file's first bytes: (rule, reason).
-pub fn secrets_in(path: &str, bytes: &[u8]) -> Vec<(&'static str, String)> {
-    let mut out = Vec::new();
-    let name = path.rsplit('/').next().unwrap_or(path);
-    if name == ".env" || name.starts_with(".env.") {
-        out.push((
-            "PARE-SECRET-DOTENV",
-            format!("{name}: environment files usually hold credentials"),
-        ));
-    }
-    let text = String::from_utf8_lossy(bytes);
-    const KEY_MARKERS: [&str; 6] = [
-        "-----BEGIN RSA PRIVATE KEY-----",
-        "-----BEGIN OPENSSH PRIVATE KEY-----",
-        "-----BEGIN EC PRIVATE KEY-----",
-        "-----BEGIN DSA PRIVATE KEY-----",
-        "-----BEGIN ENCRYPTED PRIVATE KEY-----",
-        "-----BEGIN PRIVATE KEY-----",
-    ];
-    if let Some(marker) = KEY_MARKERS.iter().find(|m| text.contains(**m)) {
-        out.push((
-            "PARE-SECRET-PRIVATE-KEY",
-            format!("a PEM private key ({})", marker.trim_matches('-')),
-        ));
-    }
-    let token = |prefix: &str, len: usize, charset: fn(u8) -> bool| {
-        text.match_indices(prefix).any(|(i, _)| {
-            let rest = &text.as_bytes()[i + prefix.len()..];
-            rest.len() >= len && rest[..len].iter().all(|&b| charset(b))
-        })
-    };
-    let alnum = |b: u8| b.is_ascii_alphanumeric();
-    let upper_digit = |b: u8| b.is_ascii_uppercase() || b.is_ascii_digit();
-    let gitlab = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
-    if token("AKIA", 16, upper_digit) || token("ASIA", 16, upper_digit) {
-        out.push(("PARE-SECRET-CLOUD-KEY", "an AWS access key id".into()));
-    }
-    if ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"]
-        .iter()
-        .any(|p| token(p, 36, alnum))
-        || token("github_pat_", 40, gitlab)
-    {
-        out.push(("PARE-SECRET-TOKEN", "a GitHub token".into()));
-    }
-    if token("glpat-", 20, gitlab) {
-        out.push(("PARE-SECRET-TOKEN", "a GitLab token".into()));
-    }
-    if token("npm_", 36, alnum) {
-        out.push(("PARE-SECRET-TOKEN", "an npm token".into()));
-    }
-    if text.contains("pypi-AgEIcHlwaS5vcmc") {
-        out.push(("PARE-SECRET-TOKEN", "a PyPI token".into()));
-    }
-    if name == "config.json"
-        && path.contains(".docker/")
-        && text.contains("\"auths\"")
-        && text.contains("\"auth\"")
-    {
-        out.push((
-            "PARE-SECRET-DOCKER-AUTH",
-            "docker registry credentials (.docker/config.json auths)".into(),
-        ));
-    }
-    out
-}
-
 /// "Will it start": the program exists, is executable by the user, and a dynamic ELF finds its loader
 /// and the libraries it names directly.
 fn start_findings(
@@ -1209,26 +1142,6 @@ mod tests {
         assert_eq!(orphan_bytecode("app/mod.pyc"), None);
         assert_eq!(orphan_bytecode("app/__pycache__/.pyc"), None);
         assert_eq!(orphan_bytecode("app/__pycache__/notes.txt"), None);
-    }
-
-    #[test]
-    fn secret_patterns() {
-        let key = b"-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n";
-        assert_eq!(secrets_in("home/x/id", key)[0].0, "PARE-SECRET-PRIVATE-KEY");
-        let gh = format!("token=ghp_{}", "a1B2".repeat(9));
-        assert_eq!(secrets_in("x", gh.as_bytes())[0].1, "a GitHub token");
-        assert_eq!(
-            secrets_in("x", b"AKIAABCDEFGHIJKLMNOP")[0].0,
-            "PARE-SECRET-CLOUD-KEY"
-        );
-        assert_eq!(secrets_in("app/.env", b"X=1")[0].0, "PARE-SECRET-DOTENV");
-        assert!(secrets_in("x", b"ghp_short").is_empty());
-        assert!(secrets_in("etc/ssl/certs/ca.crt", b"-----BEGIN CERTIFICATE-----").is_empty());
-        let docker = br#"{"auths":{"r":{"auth":"eDp5"}}}"#;
-        assert_eq!(
-            secrets_in("root/.docker/config.json", docker)[0].0,
-            "PARE-SECRET-DOCKER-AUTH"
-        );
     }
 
     #[test]

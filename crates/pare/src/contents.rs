@@ -268,7 +268,7 @@ mod tests {
             uid: 0,
             gid: 0,
             link: None,
-            digest: None,
+            content: None,
             sample: Vec::new(),
         })
     }

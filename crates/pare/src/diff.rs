@@ -119,7 +119,7 @@ pub fn diff(a: &ImageContents, b: &ImageContents) -> DiffReport {
         if x.kind != y.kind {
             what.push("kind");
         }
-        if x.digest != y.digest || x.size != y.size {
+        if x.content != y.content || x.size != y.size {
             what.push("content");
         }
         if x.mode != y.mode {

@@ -13,6 +13,7 @@ pub mod packages;
 pub mod paths;
 pub mod policy;
 pub mod reporter;
+pub mod secrets;
 pub mod transfer;
 pub mod units;
 
