@@ -6,7 +6,7 @@
 //! Decompression is bounded: a layer that expands past a ratio of its stored size is refused as a bomb.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, Read};
 use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
@@ -277,72 +277,98 @@ fn walk(
         };
         return Ok((stats, stored_digest));
     }
-    let stored = std::sync::Arc::new(std::sync::Mutex::new(Sha256::new()));
-    let raw = StoredHash {
-        inner,
-        hasher: (!stored_verified).then(|| stored.clone()),
-    };
-    let file = BufReader::with_capacity(1 << 20, raw);
-    let decompressed: Box<dyn Read + Send> = if gzip {
-        Box::new(flate2::bufread::MultiGzDecoder::new(file))
-    } else {
-        Box::new(
-            zstd::stream::read::Decoder::with_buffer(file)
-                .map_err(|e| bad(format!("cannot start zstd decoding: {e}")))?,
-        )
-    };
-    let counted = Counted {
-        inner: decompressed,
-        read: 0,
-        limit: size
-            .saturating_mul(limits.max_ratio)
-            .max(limits.min_allowance),
-    };
-    // Reading, decompression and the stored blob's hash run on one core; the uncompressed stream's
-    // hash (the diff_id) and the tar walk with its per-file hashes on another, so that a compressed
-    // layer's two hashes and its inflate split about evenly: a bounded channel of 256 KiB chunks
-    // between them (about 1 MiB in flight).
+    // Three stages joined by bounded channels of chunks (about 1 MiB in flight each): reading the
+    // stored bytes with their hash, decompressing, and walking the tar with the diff_id hash and the
+    // per-file hashes. Inflate is the slowest and gets a core of its own; the other two share the
+    // second core, which they about fill.
+    let limit = size
+        .saturating_mul(limits.max_ratio)
+        .max(limits.min_allowance);
+    let (raw_chunks, raw_receiver) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
     let (chunks, receiver) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
-    let (walked, uncompressed_hasher, uncompressed_size) = std::thread::scope(|scope| {
-        let producer = scope.spawn(move || {
-            let mut counted = counted;
-            loop {
-                let mut chunk = vec![0u8; CHUNK];
-                match counted.read(&mut chunk) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        chunk.truncate(n);
-                        if chunks.send(Ok(chunk)).is_err() {
-                            break; // the walk stopped early (an error); nothing more is wanted
+    let (walked, stored_hasher, uncompressed_hasher, uncompressed_size) =
+        std::thread::scope(|scope| {
+            let reader = scope.spawn(move || {
+                let mut inner = inner;
+                let mut hasher = (!stored_verified).then(Sha256::new);
+                loop {
+                    let mut chunk = vec![0u8; CHUNK];
+                    match read_full(&mut inner, &mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            chunk.truncate(n);
+                            if let Some(hasher) = hasher.as_mut() {
+                                hasher.update(&chunk);
+                            }
+                            if raw_chunks.send(Ok(chunk)).is_err() {
+                                break; // decompression stopped early (an error)
+                            }
+                        }
+                        Err(e) => {
+                            let _ = raw_chunks.send(Err(e));
+                            break;
                         }
                     }
-                    Err(e) => {
-                        let _ = chunks.send(Err(e));
-                        break;
+                }
+                hasher
+            });
+            let inflater = scope.spawn(move || {
+                let stored = Chunks::new(raw_receiver, None);
+                let decompressed: Box<dyn Read> = if gzip {
+                    Box::new(flate2::bufread::MultiGzDecoder::new(stored))
+                } else {
+                    match zstd::stream::read::Decoder::with_buffer(stored) {
+                        Ok(decoder) => Box::new(decoder),
+                        Err(e) => {
+                            let _ = chunks.send(Err(io::Error::other(format!(
+                                "cannot start zstd decoding: {e}"
+                            ))));
+                            return 0;
+                        }
+                    }
+                };
+                let mut counted = Counted {
+                    inner: decompressed,
+                    read: 0,
+                    limit,
+                };
+                loop {
+                    let mut chunk = vec![0u8; CHUNK];
+                    match counted.read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            chunk.truncate(n);
+                            if chunks.send(Ok(chunk)).is_err() {
+                                break; // the walk stopped early (an error); nothing more is wanted
+                            }
+                        }
+                        Err(e) => {
+                            let _ = chunks.send(Err(e));
+                            break;
+                        }
                     }
                 }
-            }
-            counted.read
+                counted.read
+            });
+            let mut pipe = Chunks::new(receiver, Some(Sha256::new()));
+            let walked = walk_entries(&mut pipe, sample, on_event, &bad, &broken);
+            drop(pipe.chunks); // lets the stages behind stop if the walk ended early
+            let read = inflater.join().unwrap_or(u64::MAX);
+            let stored_hasher = reader.join().map_err(|_| ());
+            (walked, stored_hasher, pipe.hasher, read)
         });
-        let mut pipe = Pipelined {
-            chunks: receiver,
-            current: Vec::new(),
-            position: 0,
-            hasher: Sha256::new(),
-        };
-        let walked = walk_entries(&mut pipe, sample, on_event, &bad, &broken);
-        let read = producer.join().unwrap_or(u64::MAX);
-        (walked, pipe.hasher, read)
-    });
     let entries = walked?;
     if uncompressed_size == u64::MAX {
         return Err(bad("the decompressing thread failed".into()));
     }
-    let stored_digest = (!stored_verified).then(|| {
-        let mut hasher = stored.lock().unwrap_or_else(|e| e.into_inner());
-        format_sha256(&std::mem::take(&mut *hasher).finalize())
-    });
-    let actual = format_sha256(&uncompressed_hasher.finalize());
+    let stored_digest = stored_hasher
+        .map_err(|()| bad("the reading thread failed".into()))?
+        .map(|hasher| format_sha256(&hasher.finalize()));
+    let actual = format_sha256(
+        &uncompressed_hasher
+            .ok_or_else(|| bad("the stream was not hashed".into()))?
+            .finalize(),
+    );
     check_diff_id(&actual, diff_id, stored_digest.as_deref(), digest, &bad)?;
     Ok((
         LayerStats {
@@ -464,15 +490,7 @@ impl SharedChunks {
         if self.recent.len() > HASHER_QUEUE + 4 {
             self.recent.pop_front();
         }
-        let mut filled = 0;
-        while filled < buffer.len() {
-            match self.inner.read(&mut buffer[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        let filled = read_full(&mut self.inner, &mut buffer)?;
         if filled == 0 {
             return Ok(false);
         }
@@ -614,52 +632,71 @@ fn walk_entries(
     Ok(entries)
 }
 
-/// The consuming end of the decompression channel, as a reader.
-struct Pipelined {
+/// The receiving end of a channel of chunks, as a buffered reader; optionally hashing every chunk
+/// as it arrives (the uncompressed stream, for the layer's diff_id).
+struct Chunks {
     chunks: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
     current: Vec<u8>,
     position: usize,
-    /// Hashes every chunk as it arrives: the uncompressed stream, for the layer's diff_id.
-    hasher: Sha256,
+    hasher: Option<Sha256>,
 }
 
-impl Read for Pipelined {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl Chunks {
+    fn new(chunks: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>, hasher: Option<Sha256>) -> Self {
+        Self {
+            chunks,
+            current: Vec::new(),
+            position: 0,
+            hasher,
+        }
+    }
+}
+
+impl io::BufRead for Chunks {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.position == self.current.len() {
             match self.chunks.recv() {
                 Ok(Ok(chunk)) => {
-                    self.hasher.update(&chunk);
+                    if let Some(hasher) = self.hasher.as_mut() {
+                        hasher.update(&chunk);
+                    }
                     self.current = chunk;
                     self.position = 0;
                 }
                 Ok(Err(e)) => return Err(e),
-                Err(_) => return Ok(0), // the producer finished: end of stream
+                Err(_) => return Ok(&[]), // the sender finished: end of stream
             }
         }
-        let n = buf.len().min(self.current.len() - self.position);
-        buf[..n].copy_from_slice(&self.current[self.position..self.position + n]);
-        self.position += n;
-        Ok(n)
+        Ok(&self.current[self.position..])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.position = (self.position + amount).min(self.current.len());
     }
 }
 
-/// Hashes the stored (possibly compressed) bytes as they are read, unless already verified.
-struct StoredHash {
-    inner: io::Take<File>,
-    hasher: Option<std::sync::Arc<std::sync::Mutex<Sha256>>>,
-}
-
-impl Read for StoredHash {
+impl Read for Chunks {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(hasher) = &self.hasher {
-            hasher
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .update(&buf[..n]);
-        }
+        let available = io::BufRead::fill_buf(self)?;
+        let n = buf.len().min(available.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        io::BufRead::consume(self, n);
         Ok(n)
     }
+}
+
+/// Reads until `buf` is full or the stream ends; returns how many bytes were read.
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// Normalizes a tar entry name: strips `./` and leading `/`, resolves `..` without leaving the root;
@@ -680,7 +717,7 @@ fn normalize_entry(name: &str) -> Option<String> {
 
 /// Counts the uncompressed stream, refusing to go past its limit (a decompression bomb).
 struct Counted {
-    inner: Box<dyn Read + Send>,
+    inner: Box<dyn Read>,
     read: u64,
     limit: u64,
 }
@@ -792,6 +829,56 @@ mod tests {
             };
             let err = walk_blob(&layout, wrong).unwrap_err().to_string();
             assert!(err.contains("diff_id"), "{err}");
+        }
+    }
+
+    /// Compressed layers go through three stages (read and hash, inflate, walk): the same entries
+    /// come out as from the plain stream, gzip in several members included, and any broken stage is
+    /// an error rather than a hang.
+    #[test]
+    fn compressed_layers_walk_like_plain_ones() {
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::create_or_open(&dir.path().join("l")).unwrap();
+        let big: Vec<u8> = (0..2 * CHUNK + 99).map(|i| (i * 13 % 255) as u8).collect();
+        let tar = tar_of(&[("big", big.clone()), ("small", b"s".to_vec())]);
+        let diff_id = format_sha256(&Sha256::digest(&tar));
+        let mut members = Vec::new();
+        for part in tar.chunks(100_000) {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            encoder.write_all(part).unwrap();
+            members.extend(encoder.finish().unwrap());
+        }
+        let zstd = zstd::encode_all(&tar[..], 3).unwrap();
+        for stored in [members, zstd] {
+            let digest = layout.write_blob(&stored).unwrap();
+            let blob = LayerBlob {
+                digest: &digest,
+                size: stored.len() as u64,
+                diff_id: Some(&diff_id),
+                stored_verified: false,
+                location: None,
+            };
+            let files = walk_blob(&layout, blob).unwrap();
+            assert_eq!(files.len(), 2);
+            assert_eq!(files[0].content, Some(ContentHash::of(&big)));
+            // The stored bytes damaged past the magic: corrupt, named as such.
+            let mut damaged = stored.clone();
+            let middle = damaged.len() / 2;
+            damaged[middle] ^= 0x55;
+            let path = layout.blob_path(&digest).unwrap();
+            std::fs::write(&path, &damaged).unwrap();
+            let err = walk_blob(&layout, blob).unwrap_err().to_string();
+            assert!(err.contains("corrupt"), "{err}");
+            // Cut short and vouched for by the caller: the stream ends early, still an error.
+            std::fs::write(&path, &stored[..middle]).unwrap();
+            let cut = LayerBlob {
+                size: middle as u64,
+                stored_verified: true,
+                ..blob
+            };
+            assert!(walk_blob(&layout, cut).is_err());
         }
     }
 
