@@ -9,6 +9,7 @@ pub mod diff;
 pub mod error;
 pub mod gate;
 pub mod inspect;
+pub mod ldconfig;
 pub mod packages;
 pub mod paths;
 pub mod policy;

@@ -595,8 +595,18 @@ pub fn package_layers(
     let mut first = true;
     let mut ca_pem: Option<Vec<u8>> = None;
     for layer_name in order {
-        if layer_name == "debug" && !options.debug {
-            continue;
+        if layer_name == "debug" {
+            // What ldconfig would have written for everything installed so far, as a layer of its
+            // own: the package layers stay the same whether or not more packages follow them, and
+            // the debug variant shares it too (busybox is static).
+            let trees: Vec<&LayerTree> = layers.iter().map(|l: &PlannedLayer| &l.tree).collect();
+            if let Some(layer) = ld_so_cache_layer(&trees, &options.architecture)? {
+                reporter.step("ld.so.cache layer: what ldconfig would have written");
+                layers.push(layer);
+            }
+            if !options.debug {
+                continue;
+            }
         }
         let wanted: Vec<&LockedPackage> = lock
             .packages
@@ -660,6 +670,39 @@ pub fn package_layers(
         });
     }
     Ok((layers, has_ca))
+}
+
+/// The layer holding `/etc/ld.so.cache` (and any soname link a package did not ship), or None when the
+/// packages hold no shared library.
+fn ld_so_cache_layer(trees: &[&LayerTree], architecture: &str) -> Result<Option<PlannedLayer>> {
+    let Some(crate::ldconfig::LdCache {
+        bytes: cache,
+        links,
+    }) = crate::ldconfig::ld_so_cache(trees, architecture)?
+    else {
+        return Ok(None);
+    };
+    let mut tree = LayerTree::new();
+    tree.insert(
+        crate::ldconfig::LD_SO_CACHE.into(),
+        Entry::bytes(cache, 0o644),
+    )?;
+    for (path, target) in &links {
+        tree.insert(path.clone(), Entry::symlink(target.clone()))?;
+    }
+    Ok(Some(PlannedLayer {
+        tree,
+        created_by: "pare build: ldconfig (/etc/ld.so.cache for the package layers)".into(),
+        comment: Some(format!(
+            "the loader's soname cache{}",
+            if links.is_empty() {
+                String::new()
+            } else {
+                format!(" and {} soname links", links.len())
+            }
+        )),
+        thorough: true,
+    }))
 }
 
 /// The `--debug` layer: busybox at `/busybox/busybox` with links for the common applets, and its
