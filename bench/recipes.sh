@@ -47,6 +47,13 @@ reconstruct() {
     find "$dir/root/usr/share/ca-certificates" -name '*.crt' | sort | xargs cat > "$dir/root/etc/ssl/certs/ca-certificates.crt"
     rm -rf "$dir/root/usr/share/ca-certificates" "$dir/root/usr/sbin/update-ca-certificates" "$dir/root/etc/ca-certificates"
   fi
+  if [ "$name" = python3 ]; then
+    # distroless's python3 images carry an ld.so.cache (for ctypes.util.find_library); pare writes
+    # one for every recipe with shared libraries. glibc's ldconfig makes this one.
+    echo 'include /etc/ld.so.conf.d/*.conf' > "$dir/root/etc/ld.so.conf"
+    ldconfig -X -r "$dir/root" -C /etc/ld.so.cache
+    rm "$dir/root/etc/ld.so.conf"
+  fi
   local tarball="$dir/layer.tar"
   tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$tarball" -C "$dir/root" .
   echo "$(gzip -6 -n -c "$tarball" | wc -c) $(stat -c %s "$tarball") $#"
