@@ -313,6 +313,37 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// The order is total (the sort relies on it) and what is written reads back sorted by it,
+        /// every entry present.
+        #[test]
+        fn written_caches_are_sorted_by_a_total_order(
+            names in proptest::collection::vec("lib[a-c0-9.]{0,6}", 0..40),
+            third in "lib[a-c0-9.]{0,6}",
+        ) {
+            for a in &names {
+                for b in &names {
+                    proptest::prop_assert_eq!(compare_names(a, b), compare_names(b, a).reverse());
+                    if compare_names(a, b) != Ordering::Greater && compare_names(b, &third) != Ordering::Greater {
+                        proptest::prop_assert_ne!(compare_names(a, &third), Ordering::Greater);
+                    }
+                }
+            }
+            let entries: Vec<CacheEntry> = names
+                .iter()
+                .map(|n| CacheEntry { soname: n.clone(), path: format!("/lib/{n}"), arch: 0x0300 })
+                .collect();
+            let read = parse_ld_so_cache(&write_ld_so_cache(&entries)).unwrap();
+            proptest::prop_assert_eq!(read.len(), entries.len());
+            for pair in read.windows(2) {
+                proptest::prop_assert_ne!(compare_names(&pair[0].soname, &pair[1].soname), Ordering::Less);
+            }
+            for entry in &read {
+                proptest::prop_assert_eq!(&entry.path, &format!("/lib/{}", entry.soname));
+            }
+        }
+    }
+
     #[test]
     fn refuses_garbage() {
         assert!(parse_ld_so_cache(b"ld.so-1.7.0\0\0\0\0").is_err());
