@@ -4,6 +4,9 @@
 //! become events; regular files are fingerprinted on the way (BLAKE3, see [`ContentHash`]) so changed
 //! content can be told from unchanged.
 //! Decompression is bounded: a layer that expands past a ratio of its stored size is refused as a bomb.
+//! The work is split across cores by stages joined with bounded channels of chunks: an uncompressed
+//! layer is read and walked on one core and SHA-256'd on another; a compressed one is read and hashed,
+//! inflated, and walked on three threads. Not here: what the entries mean (that is the caller's).
 
 use std::fs::File;
 use std::io::{self, Read};
