@@ -10,9 +10,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use pare_elf::ldcache::{write_ld_so_cache, CacheEntry};
-use pare_oci::tree::{Entry, EntryKind, FileSource, LayerTree};
+use pare_oci::tree::EntryKind;
 
-use crate::{Error, Result};
+use crate::build::view::ImageView;
+use crate::Result;
 
 /// Where the cache goes in the image.
 pub const LD_SO_CACHE: &str = "etc/ld.so.cache";
@@ -41,97 +42,28 @@ fn machine(debian_architecture: &str) -> Option<Machine> {
     })
 }
 
-/// The package layers seen as one file tree, later layers over earlier ones.
-struct View<'a> {
-    layers: &'a [&'a LayerTree],
+/// The normalized path `path` finally names in the image, if it resolves.
+fn resolved(view: &ImageView, path: &str) -> Option<String> {
+    view.resolve(path).ok().map(|(key, _)| key)
 }
 
-impl View<'_> {
-    fn get(&self, path: &str) -> Option<&Entry> {
-        self.layers.iter().rev().find_map(|tree| tree.get(path))
-    }
-
-    /// Resolves `path` (without leading `/`) inside the image, following symlinks in every
-    /// component; None when something is missing, loops or climbs out.
-    fn resolve(&self, path: &str) -> Option<String> {
-        let mut pending: Vec<String> = path.split('/').rev().map(str::to_string).collect();
-        let mut resolved: Vec<String> = Vec::new();
-        let mut hops = 0;
-        while let Some(part) = pending.pop() {
-            match part.as_str() {
-                "" | "." => continue,
-                ".." => {
-                    resolved.pop();
-                    continue;
-                }
-                _ => {}
-            }
-            resolved.push(part);
-            let here = resolved.join("/");
-            if let Some(Entry {
-                kind: EntryKind::Symlink { target },
-                ..
-            }) = self.get(&here)
-            {
-                hops += 1;
-                if hops > 40 {
-                    return None;
-                }
-                resolved.pop();
-                if target.starts_with('/') {
-                    resolved.clear();
-                }
-                pending.extend(target.split('/').rev().map(str::to_string));
-            } else if self.get(&here).is_none() {
-                return None;
-            }
+/// The bytes of the regular file at the normalized `path` (None for anything else).
+fn file_bytes(view: &ImageView, path: &str) -> Result<Option<Vec<u8>>> {
+    match view.get(path) {
+        Some(entry) if matches!(entry.kind, EntryKind::File { .. }) => {
+            view.read_file(entry, u64::MAX).map(Some)
         }
-        Some(resolved.join("/"))
-    }
-
-    /// The names directly inside the directory at canonical `dir`.
-    fn names_in(&self, dir: &str) -> BTreeSet<String> {
-        let prefix = if dir.is_empty() {
-            String::new()
-        } else {
-            format!("{dir}/")
-        };
-        self.layers
-            .iter()
-            .flat_map(|tree| tree.iter().map(|(path, _)| path))
-            .filter_map(|path| path.strip_prefix(&prefix))
-            .filter(|name| !name.is_empty() && !name.contains('/'))
-            .map(str::to_string)
-            .collect()
-    }
-
-    fn file_bytes(&self, path: &str) -> Result<Option<Vec<u8>>> {
-        match self.get(path).map(|e| &e.kind) {
-            Some(EntryKind::File {
-                source: FileSource::Bytes(bytes),
-                ..
-            }) => Ok(Some(bytes.to_vec())),
-            Some(EntryKind::File {
-                source: FileSource::Host(host),
-                ..
-            }) => std::fs::read(host).map(Some).map_err(|e| {
-                Error::Input(format!(
-                    "ld.so.cache: cannot read {} for /{path}: {e}",
-                    host.display()
-                ))
-            }),
-            _ => Ok(None),
-        }
+        _ => Ok(None),
     }
 }
 
 /// The directories `etc/ld.so.conf` names (following `include` globs of the form `dir/*.conf` or
 /// single files), in order. Without an `etc/ld.so.conf` (libc-bin, which owns it, is not installed in
 /// these images) Debian's own default is used: `include /etc/ld.so.conf.d/*.conf`.
-fn configured_directories(view: &View<'_>) -> Result<Vec<String>> {
+fn configured_directories(view: &ImageView) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    let main = view.resolve("etc/ld.so.conf");
-    let text = match main.as_deref().map(|p| view.file_bytes(p)).transpose()? {
+    let main = resolved(view, "etc/ld.so.conf");
+    let text = match main.as_deref().map(|p| file_bytes(view, p)).transpose()? {
         Some(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
         _ => "include /etc/ld.so.conf.d/*.conf\n".to_string(),
     };
@@ -139,7 +71,7 @@ fn configured_directories(view: &View<'_>) -> Result<Vec<String>> {
     Ok(out)
 }
 
-fn read_conf(view: &View<'_>, text: &str, out: &mut Vec<String>, depth: usize) -> Result<()> {
+fn read_conf(view: &ImageView, text: &str, out: &mut Vec<String>, depth: usize) -> Result<()> {
     if depth > 8 {
         return Ok(()); // an include loop: ldconfig would warn and go on
     }
@@ -151,7 +83,7 @@ fn read_conf(view: &View<'_>, text: &str, out: &mut Vec<String>, depth: usize) -
         if let Some(pattern) = line.strip_prefix("include") {
             for pattern in pattern.split_whitespace() {
                 for file in conf_files(view, pattern) {
-                    if let Some(bytes) = view.file_bytes(&file)? {
+                    if let Some(bytes) = file_bytes(view, &file)? {
                         read_conf(view, &String::from_utf8_lossy(&bytes), out, depth + 1)?;
                     }
                 }
@@ -170,16 +102,16 @@ fn read_conf(view: &View<'_>, text: &str, out: &mut Vec<String>, depth: usize) -
 
 /// The files an include pattern names: a plain path, or `dir/prefix*suffix` (the only glob Debian's
 /// configuration uses), sorted as glob(3) sorts them.
-fn conf_files(view: &View<'_>, pattern: &str) -> Vec<String> {
+fn conf_files(view: &ImageView, pattern: &str) -> Vec<String> {
     let relative = pattern.trim_start_matches('/');
     let Some((dir, glob)) = relative.rsplit_once('/') else {
         return Vec::new();
     };
-    let Some(canonical_dir) = view.resolve(dir) else {
+    let Some(canonical_dir) = resolved(view, dir) else {
         return Vec::new();
     };
     match glob.split_once('*') {
-        None => view.resolve(relative).map(|p| vec![p]).unwrap_or_default(),
+        None => resolved(view, relative).into_iter().collect(),
         Some((prefix, suffix)) => view
             .names_in(&canonical_dir)
             .into_iter()
@@ -189,7 +121,7 @@ fn conf_files(view: &View<'_>, pattern: &str) -> Vec<String> {
                     && n.ends_with(suffix)
                     && !n.starts_with('.')
             })
-            .filter_map(|n| view.resolve(&format!("{canonical_dir}/{n}")))
+            .filter_map(|n| resolved(view, &format!("{canonical_dir}/{n}")))
             .collect(),
     }
 }
@@ -203,14 +135,14 @@ pub struct LdCache {
     pub links: Vec<(String, String)>,
 }
 
-/// The ld.so.cache for the merged `layers` of an image of `debian_architecture`. None when no
-/// library is found or the architecture is not one pare knows the cache flags of.
-pub fn ld_so_cache(layers: &[&LayerTree], debian_architecture: &str) -> Result<Option<LdCache>> {
+/// The ld.so.cache for `view` (the package layers applied in order), an image of
+/// `debian_architecture`. None when no library is found or the architecture is not one pare knows
+/// the cache flags of.
+pub fn ld_so_cache(view: &ImageView, debian_architecture: &str) -> Result<Option<LdCache>> {
     let Some(machine) = machine(debian_architecture) else {
         return Ok(None);
     };
-    let view = View { layers };
-    let mut directories = configured_directories(&view)?;
+    let mut directories = configured_directories(view)?;
     for builtin in [
         format!("/lib/{}", machine.multiarch),
         format!("/usr/lib/{}", machine.multiarch),
@@ -223,7 +155,7 @@ pub fn ld_so_cache(layers: &[&LayerTree], debian_architecture: &str) -> Result<O
     let mut entries = Vec::new();
     let mut links = Vec::new();
     for dir in directories {
-        let Some(canonical) = view.resolve(dir.trim_start_matches('/')) else {
+        let Some(canonical) = resolved(view, dir.trim_start_matches('/')) else {
             continue;
         };
         if !matches!(
@@ -233,7 +165,7 @@ pub fn ld_so_cache(layers: &[&LayerTree], debian_architecture: &str) -> Result<O
         {
             continue;
         }
-        // Per directory: key -> the file that provides it and whether the key names an existing path.
+        // Per directory: key -> the name of the file that provides it.
         let mut found: BTreeMap<String, String> = BTreeMap::new();
         for name in view.names_in(&canonical) {
             if name.starts_with('.')
@@ -247,10 +179,10 @@ pub fn ld_so_cache(layers: &[&LayerTree], debian_architecture: &str) -> Result<O
                 view.get(&path).map(|e| &e.kind),
                 Some(EntryKind::Symlink { .. })
             );
-            let Some(target) = view.resolve(&path) else {
+            let Some(target) = resolved(view, &path) else {
                 continue; // a dangling link
             };
-            let Some(bytes) = view.file_bytes(&target)? else {
+            let Some(bytes) = file_bytes(view, &target)? else {
                 continue; // a directory (hwcap subdirectories are not scanned)
             };
             if !pare_elf::is_elf(&bytes) {
@@ -306,6 +238,7 @@ pub fn ld_so_cache(layers: &[&LayerTree], debian_architecture: &str) -> Result<O
 mod tests {
     use super::*;
     use pare_elf::ldcache::parse_ld_so_cache;
+    use pare_oci::tree::{Entry, LayerTree};
 
     /// A real x86-64 shared object with a soname: the host's libc (always there on Debian amd64).
     fn host_library() -> Option<Vec<u8>> {
@@ -368,7 +301,10 @@ mod tests {
         ] {
             extra.insert(path.into(), entry).unwrap();
         }
-        let LdCache { bytes, links } = ld_so_cache(&[&base, &extra], "amd64").unwrap().unwrap();
+        let mut view = ImageView::default();
+        view.apply(&base).unwrap();
+        view.apply(&extra).unwrap();
+        let LdCache { bytes, links } = ld_so_cache(&view, "amd64").unwrap().unwrap();
         let read = parse_ld_so_cache(&bytes).unwrap();
         let listed: Vec<(&str, &str)> = read
             .iter()
@@ -390,8 +326,8 @@ mod tests {
                 "libprivate-1.so".to_string()
             )]
         );
-        assert!(ld_so_cache(&[&base], "s390x").unwrap().is_none());
-        assert!(ld_so_cache(&[&LayerTree::new()], "amd64")
+        assert!(ld_so_cache(&view, "s390x").unwrap().is_none());
+        assert!(ld_so_cache(&ImageView::default(), "amd64")
             .unwrap()
             .is_none());
     }

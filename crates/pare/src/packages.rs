@@ -587,7 +587,7 @@ pub fn package_layers(
 ) -> Result<(Vec<PlannedLayer>, bool)> {
     let cache = options.cache()?;
     let order = ["base", "libraries", "runtime", "extra", "debug"];
-    let mut layers = Vec::new();
+    let mut layers: Vec<PlannedLayer> = Vec::new();
     let mut has_ca = false;
     let install = InstallOptions {
         keep_copyright: options.keep_copyright,
@@ -599,8 +599,11 @@ pub fn package_layers(
             // What ldconfig would have written for everything installed so far, as a layer of its
             // own: the package layers stay the same whether or not more packages follow them, and
             // the debug variant shares it too (busybox is static).
-            let trees: Vec<&LayerTree> = layers.iter().map(|l: &PlannedLayer| &l.tree).collect();
-            if let Some(layer) = ld_so_cache_layer(&trees, &options.architecture)? {
+            let mut view = crate::build::view::ImageView::default();
+            for layer in &layers {
+                view.apply(&layer.tree)?;
+            }
+            if let Some(layer) = ld_so_cache_layer(&view, &options.architecture)? {
                 reporter.step("ld.so.cache layer: what ldconfig would have written");
                 layers.push(layer);
             }
@@ -674,11 +677,14 @@ pub fn package_layers(
 
 /// The layer holding `/etc/ld.so.cache` (and any soname link a package did not ship), or None when the
 /// packages hold no shared library.
-fn ld_so_cache_layer(trees: &[&LayerTree], architecture: &str) -> Result<Option<PlannedLayer>> {
+fn ld_so_cache_layer(
+    view: &crate::build::view::ImageView,
+    architecture: &str,
+) -> Result<Option<PlannedLayer>> {
     let Some(crate::ldconfig::LdCache {
         bytes: cache,
         links,
-    }) = crate::ldconfig::ld_so_cache(trees, architecture)?
+    }) = crate::ldconfig::ld_so_cache(view, architecture)?
     else {
         return Ok(None);
     };

@@ -29,6 +29,22 @@ impl ImageView {
         self.tree.get(path)
     }
 
+    /// The names directly inside the directory at the normalized path `dir` (`""` for the root),
+    /// without following symlinks.
+    pub fn names_in(&self, dir: &str) -> Vec<String> {
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        self.tree
+            .iter()
+            .filter_map(|(path, _)| path.strip_prefix(&prefix))
+            .filter(|name| !name.is_empty() && !name.contains('/'))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Resolves an absolute or root-relative path, following symlinks (also in the middle of the path)
     /// and hard links, and returns the final normalized path and entry.
     pub fn resolve(&self, path: &str) -> std::result::Result<(String, &Entry), Unresolved> {
