@@ -37,6 +37,18 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// The compression a stream's first bytes announce: the gzip or zstd magic number, else none
+    /// (a plain tar). Four bytes are enough; fewer are fine.
+    pub fn sniff(head: &[u8]) -> Self {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+
     /// The OCI layer media type for this compression.
     pub fn layer_media_type(self) -> &'static str {
         match self {

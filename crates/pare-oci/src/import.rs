@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::compress::Compression;
 use crate::digest::{sha256_hex, HashingWriter};
 use crate::layout::{Layout, MAX_JSON_BLOB, REF_NAME};
-use crate::read::Section;
+use crate::read::{read_full, Section};
 use crate::{canonical_json, Error, Result};
 
 /// Which image of an archive to take.
@@ -100,8 +100,8 @@ pub fn open_archive(file: &Path, layout: &Layout, selector: &Selector) -> Result
 fn scan(file: &Path) -> Result<Scanned> {
     let mut f = File::open(file).map_err(Error::io("open archive", file))?;
     let mut head = [0u8; 4];
-    let n = f.read(&mut head).map_err(Error::io("read archive", file))?;
-    if n >= 2 && head[..2] == [0x1f, 0x8b] || n == 4 && head == [0x28, 0xb5, 0x2f, 0xfd] {
+    let n = read_full(&mut f, &mut head).map_err(Error::io("read archive", file))?;
+    if Compression::sniff(&head[..n]) != Compression::None {
         return Err(Error::Invalid(format!(
             "{} is a compressed file; decompress it (gunzip / unzstd) and pass the plain tar",
             file.display()
@@ -565,23 +565,8 @@ fn check_present(layout: &Layout, manifest: &Descriptor, file: &Path) -> Result<
 /// The layer media type that fits a blob's first bytes.
 fn sniff(reader: &mut impl Read, file: &Path) -> Result<&'static str> {
     let mut head = [0u8; 4];
-    let mut n = 0;
-    while n < head.len() {
-        match reader
-            .read(&mut head[n..])
-            .map_err(Error::io("read archive", file))?
-        {
-            0 => break,
-            read => n += read,
-        }
-    }
-    Ok(if n >= 2 && head[..2] == [0x1f, 0x8b] {
-        Compression::Gzip.layer_media_type()
-    } else if n == 4 && head == [0x28, 0xb5, 0x2f, 0xfd] {
-        Compression::Zstd.layer_media_type()
-    } else {
-        Compression::None.layer_media_type()
-    })
+    let n = read_full(reader, &mut head).map_err(Error::io("read archive", file))?;
+    Ok(Compression::sniff(&head[..n]).layer_media_type())
 }
 
 #[cfg(test)]

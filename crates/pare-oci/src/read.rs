@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
+use crate::compress::Compression;
 use crate::digest::format_sha256;
 use crate::layout::Layout;
 use crate::{Error, Result};
@@ -251,23 +252,18 @@ fn walk(
             ))
         }
     };
-    let (inner, start) = match location {
-        Some(section) => (section.open(size)?, section.offset),
-        None => (
-            File::open(path)
-                .map_err(Error::io("open layer", path))?
-                .take(u64::MAX),
-            0,
-        ),
+    let mut stored = match location {
+        Some(section) => section.open(size)?,
+        None => File::open(path)
+            .map_err(Error::io("open layer", path))?
+            .take(u64::MAX),
     };
-    // The compression is told by the first bytes, read in place so the stream starts unread.
+    // The compression is told by the first bytes, which are then put back in front of the rest.
     let mut head = [0u8; 4];
-    let peeked =
-        read_at_most(inner.get_ref(), &mut head, start).map_err(Error::io("read layer", path))?;
-    let head = &head[..peeked];
-    let gzip = head.starts_with(&[0x1f, 0x8b]);
-    let zstd = head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
-    if !gzip && !zstd {
+    let peeked = read_full(&mut stored, &mut head).map_err(Error::io("read layer", path))?;
+    let compression = Compression::sniff(&head[..peeked]);
+    let inner = io::Cursor::new(head[..peeked].to_vec()).chain(stored);
+    if compression == Compression::None {
         // The stored bytes are the tar stream: one hash covers digest and diff_id alike.
         let (entries, hashed, read) =
             walk_plain(inner, !stored_verified, sample, on_event, &bad, &broken)?;
@@ -294,30 +290,16 @@ fn walk(
             let reader = scope.spawn(move || {
                 let mut inner = inner;
                 let mut hasher = (!stored_verified).then(Sha256::new);
-                loop {
-                    let mut chunk = vec![0u8; CHUNK];
-                    match read_full(&mut inner, &mut chunk) {
-                        Ok(0) => break,
-                        Ok(n) => {
-                            chunk.truncate(n);
-                            if let Some(hasher) = hasher.as_mut() {
-                                hasher.update(&chunk);
-                            }
-                            if raw_chunks.send(Ok(chunk)).is_err() {
-                                break; // decompression stopped early (an error)
-                            }
-                        }
-                        Err(e) => {
-                            let _ = raw_chunks.send(Err(e));
-                            break;
-                        }
+                send_chunks(&mut inner, &raw_chunks, |chunk| {
+                    if let Some(hasher) = hasher.as_mut() {
+                        hasher.update(chunk);
                     }
-                }
+                });
                 hasher
             });
             let inflater = scope.spawn(move || {
                 let stored = Chunks::new(raw_receiver, None);
-                let decompressed: Box<dyn Read> = if gzip {
+                let decompressed: Box<dyn Read> = if compression == Compression::Gzip {
                     Box::new(flate2::bufread::MultiGzDecoder::new(stored))
                 } else {
                     match zstd::stream::read::Decoder::with_buffer(stored) {
@@ -335,37 +317,21 @@ fn walk(
                     read: 0,
                     limit,
                 };
-                loop {
-                    let mut chunk = vec![0u8; CHUNK];
-                    match counted.read(&mut chunk) {
-                        Ok(0) => break,
-                        Ok(n) => {
-                            chunk.truncate(n);
-                            if chunks.send(Ok(chunk)).is_err() {
-                                break; // the walk stopped early (an error); nothing more is wanted
-                            }
-                        }
-                        Err(e) => {
-                            let _ = chunks.send(Err(e));
-                            break;
-                        }
-                    }
-                }
+                send_chunks(&mut counted, &chunks, |_| {});
                 counted.read
             });
             let mut pipe = Chunks::new(receiver, Some(Sha256::new()));
             let walked = walk_entries(&mut pipe, sample, on_event, &bad, &broken);
             drop(pipe.chunks); // lets the stages behind stop if the walk ended early
             let read = inflater.join().unwrap_or(u64::MAX);
-            let stored_hasher = reader.join().map_err(|_| ());
-            (walked, stored_hasher, pipe.hasher, read)
+            (walked, reader.join(), pipe.hasher, read)
         });
     let entries = walked?;
     if uncompressed_size == u64::MAX {
         return Err(bad("the decompressing thread failed".into()));
     }
     let stored_digest = stored_hasher
-        .map_err(|()| bad("the reading thread failed".into()))?
+        .map_err(|_| bad("the reading thread failed".into()))?
         .map(|hasher| format_sha256(&hasher.finalize()));
     let actual = format_sha256(
         &uncompressed_hasher
@@ -401,21 +367,6 @@ fn check_diff_id(
     }
 }
 
-/// Reads up to `buf.len()` bytes at `offset` without moving the file's position; fewer at the end.
-fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    use std::os::unix::fs::FileExt as _;
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read_at(&mut buf[filled..], offset + filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
-}
-
 /// Chunks a layer is read and handed between cores in.
 const CHUNK: usize = 256 * 1024;
 
@@ -426,7 +377,7 @@ const HASHER_QUEUE: usize = 4;
 /// Walks an uncompressed layer read on this core while, when `hash` is set, another core hashes the
 /// same chunks (shared, not copied); returns the entry count, the stream's SHA-256 and its length.
 fn walk_plain(
-    inner: io::Take<File>,
+    inner: impl Read,
     hash: bool,
     sample: &dyn Fn(&str, u64, u32) -> usize,
     on_event: &mut dyn FnMut(LayerEvent) -> Result<()>,
@@ -469,8 +420,8 @@ fn walk_plain(
 /// Reads a file in [`CHUNK`]s, hands each (shared) to a hashing thread and serves it as a reader.
 /// Chunks come back for reuse once both sides are done with them, so a layer costs a few chunks of
 /// memory and no zeroing per chunk.
-struct SharedChunks {
-    inner: io::Take<File>,
+struct SharedChunks<R> {
+    inner: R,
     to_hasher: Option<std::sync::mpsc::SyncSender<(Arc<Vec<u8>>, usize)>>,
     current: Arc<Vec<u8>>,
     filled: usize,
@@ -480,7 +431,7 @@ struct SharedChunks {
     read: u64,
 }
 
-impl SharedChunks {
+impl<R: Read> SharedChunks<R> {
     fn next_chunk(&mut self) -> io::Result<bool> {
         let mut buffer = match self.recent.front().map(Arc::strong_count) {
             Some(1) if self.recent.len() > 2 => self
@@ -512,7 +463,7 @@ impl SharedChunks {
     }
 }
 
-impl Read for SharedChunks {
+impl<R: Read> Read for SharedChunks<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.position == self.filled && !self.next_chunk()? {
             return Ok(0);
@@ -688,8 +639,35 @@ impl Read for Chunks {
     }
 }
 
+/// Reads `reader` to its end in [`CHUNK`]s, showing each to `seen` and then sending it down `to`; a
+/// read error is sent down `to` too. Stops early when the receiving end is gone (the stage after
+/// this one failed and wants nothing more).
+fn send_chunks(
+    reader: &mut impl Read,
+    to: &std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>,
+    mut seen: impl FnMut(&[u8]),
+) {
+    loop {
+        let mut chunk = vec![0u8; CHUNK];
+        match read_full(reader, &mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                chunk.truncate(n);
+                seen(&chunk);
+                if to.send(Ok(chunk)).is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                let _ = to.send(Err(e));
+                break;
+            }
+        }
+    }
+}
+
 /// Reads until `buf` is full or the stream ends; returns how many bytes were read.
-fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match reader.read(&mut buf[filled..]) {
