@@ -180,92 +180,87 @@ fn scan(file: &Path) -> Result<Scanned> {
     Ok(scanned)
 }
 
+/// The name of the blob with `digest` in an archive's OCI layout.
+fn blob_name(digest: &str) -> Option<String> {
+    sha256_hex(digest).map(|hex| format!("blobs/sha256/{hex}"))
+}
+
+/// For the single image `manifest` of an archive's OCI layout: copies its manifest and config into
+/// the layout and returns its layers as sections of the archive. None when the manifest is an index:
+/// its images are copied whole, as for writing.
+fn oci_layers_in_place(
+    members: &HashMap<String, Member>,
+    layout: &Layout,
+    file: &Path,
+    manifest: &Descriptor,
+) -> Result<Option<HashMap<String, Section>>> {
+    let bad = |what: String| Error::Invalid(format!("archive {}: {what}", file.display()));
+    let digest = manifest.digest().to_string();
+    copy_member(members, layout, file, blob_name(&digest), &digest)?;
+    let bytes = layout.read_blob(&digest, manifest.size())?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| bad(format!("manifest {digest} is not JSON: {e}")))?;
+    let Some(layers) = value["layers"]
+        .as_array()
+        .filter(|_| value.get("manifests").is_none())
+    else {
+        return Ok(None);
+    };
+    let config = value["config"]["digest"].as_str().unwrap_or_default();
+    copy_member(members, layout, file, blob_name(config), config)?;
+    let mut sections = HashMap::new();
+    for layer in layers {
+        let digest = layer["digest"].as_str().unwrap_or_default();
+        let declared = layer["size"].as_u64();
+        let name = blob_name(digest).ok_or_else(|| {
+            bad(format!(
+                "the manifest names a layer without a sha256 digest: {layer}"
+            ))
+        })?;
+        match resolve_member(members, &name) {
+            Ok((_, offset, size)) if Some(size) == declared => {
+                let section = Section {
+                    file: file.to_path_buf(),
+                    offset,
+                };
+                sections.insert(digest.to_string(), section);
+            }
+            Ok((_, _, size)) => {
+                return Err(bad(format!(
+                    "layer {digest} has {size} bytes in the archive, the manifest says {}",
+                    declared.unwrap_or_default()
+                )))
+            }
+            Err(_) => {
+                return Err(bad(format!(
+                    "blob {digest} that the manifest names is not in the archive"
+                )))
+            }
+        }
+    }
+    Ok(Some(sections))
+}
+
 fn import(file: &Path, layout: &Layout, selector: &Selector, mode: Mode) -> Result<InPlace> {
     let bad = |what: String| Error::Invalid(format!("archive {}: {what}", file.display()));
     let scanned = scan(file)?;
     let members = &scanned.members;
-    let mut sections = HashMap::new();
-
     if let (Some(index), true) = (&scanned.index_json, members.contains_key("oci-layout")) {
         let index: ImageIndex = serde_json::from_slice(index)
             .map_err(|e| bad(format!("index.json is not an OCI index: {e}")))?;
         let manifest = select_oci(&index, selector).map_err(bad)?;
-        let blob_name = |digest: &str| sha256_hex(digest).map(|hex| format!("blobs/sha256/{hex}"));
-        let in_place = mode == Mode::InPlace
-            && {
-                let digest = manifest.digest().to_string();
-                copy_member(members, layout, file, blob_name(&digest), &digest)?;
-                let bytes = layout.read_blob(&digest, manifest.size())?;
-                let value: serde_json::Value = serde_json::from_slice(&bytes)
-                    .map_err(|e| bad(format!("manifest {digest} is not JSON: {e}")))?;
-                // An index's images are copied whole, as for writing: only single images are read in place.
-                match value["layers"].as_array() {
-                    Some(layers) if value.get("manifests").is_none() => {
-                        let config = value["config"]["digest"].as_str().unwrap_or_default();
-                        copy_member(members, layout, file, blob_name(config), config)?;
-                        for layer in layers {
-                            let digest = layer["digest"].as_str().unwrap_or_default();
-                            let declared = layer["size"].as_u64();
-                            let name = blob_name(digest).ok_or_else(|| {
-                                bad(format!(
-                                    "the manifest names a layer without a sha256 digest: {layer}"
-                                ))
-                            })?;
-                            let found = resolve_member(members, &name).ok().and_then(|n| {
-                                match members.get(&n) {
-                                    Some(Member::File { offset, size }) => Some((*offset, *size)),
-                                    _ => None,
-                                }
-                            });
-                            match found {
-                            Some((offset, size)) if Some(size) == declared => {
-                                sections.insert(
-                                    digest.to_string(),
-                                    Section {
-                                        file: file.to_path_buf(),
-                                        offset,
-                                    },
-                                );
-                            }
-                            Some((_, size)) => {
-                                return Err(bad(format!(
-                                    "layer {digest} has {size} bytes in the archive, the manifest says {}",
-                                    declared.unwrap_or_default()
-                                )))
-                            }
-                            None => {
-                                return Err(bad(format!(
-                                    "blob {digest} that the manifest names is not in the archive"
-                                )))
-                            }
-                        }
-                        }
-                        true
-                    }
-                    _ => false,
-                }
-            };
-        if !in_place {
-            // Every blob the archive holds, checked against its name, in archive order.
-            let mut blobs: Vec<(u64, u64, &String)> = members
-                .iter()
-                .filter_map(|(name, member)| match member {
-                    Member::File { offset, size } if name.starts_with("blobs/sha256/") => {
-                        Some((*offset, *size, name))
-                    }
-                    _ => None,
-                })
-                .collect();
-            blobs.sort();
-            for (_, _, name) in blobs {
-                let hex = &name["blobs/sha256/".len()..];
-                let digest = format!("sha256:{hex}");
-                if sha256_hex(&digest).is_some() {
-                    copy_member(members, layout, file, Some(name.clone()), &digest)?;
-                }
+        let in_place = match mode {
+            Mode::InPlace => oci_layers_in_place(members, layout, file, &manifest)?,
+            Mode::Copy => None,
+        };
+        let sections = match in_place {
+            Some(sections) => sections,
+            None => {
+                copy_blobs(members, layout, file)?;
+                check_present(layout, &manifest, file)?;
+                HashMap::new()
             }
-            check_present(layout, &manifest, file)?;
-        }
+        };
         return Ok(InPlace {
             imported: Imported {
                 manifest,
@@ -283,15 +278,12 @@ fn import(file: &Path, layout: &Layout, selector: &Selector, mode: Mode) -> Resu
     let entries: Vec<DockerEntry> =
         serde_json::from_slice(docker_json).map_err(|e| bad(format!("manifest.json: {e}")))?;
     let entry = select_docker(&entries, selector).map_err(bad)?;
+    let mut sections = HashMap::new();
     let mut wanted: Vec<(String, u64, u64)> = Vec::new();
     for path in std::iter::once(&entry.config).chain(&entry.layers) {
         let name = normalize(path)
             .ok_or_else(|| bad(format!("manifest.json names an unsafe path {path:?}")))?;
-        let resolved = resolve_member(members, &name).map_err(bad)?;
-        let Some(Member::File { offset, size }) = members.get(&resolved) else {
-            return Err(bad(format!("{name} is not a file in the archive")));
-        };
-        wanted.push((resolved, *offset, *size));
+        wanted.push(resolve_member(members, &name).map_err(bad)?);
     }
     let (config_name, config_offset, config_size) = &wanted[0];
     let (config_digest, config_size) =
@@ -387,11 +379,11 @@ fn normalize(path: &str) -> Option<String> {
 fn resolve_member(
     members: &HashMap<String, Member>,
     name: &str,
-) -> std::result::Result<String, String> {
+) -> std::result::Result<(String, u64, u64), String> {
     let mut current = name.to_string();
     for _ in 0..16 {
         match members.get(&current) {
-            Some(Member::File { .. }) => return Ok(current),
+            Some(Member::File { offset, size }) => return Ok((current, *offset, *size)),
             Some(Member::Link(target)) => current = target.clone(),
             None => return Err(format!("{name} is not in the archive")),
         }
@@ -467,6 +459,28 @@ fn select_docker<'a>(
     }
 }
 
+/// Copies every blob of an archive's OCI layout into the layout, each checked against its name, in
+/// archive order.
+fn copy_blobs(members: &HashMap<String, Member>, layout: &Layout, file: &Path) -> Result<()> {
+    let mut blobs: Vec<(u64, &String)> = members
+        .iter()
+        .filter_map(|(name, member)| match member {
+            Member::File { offset, .. } if name.starts_with("blobs/sha256/") => {
+                Some((*offset, name))
+            }
+            _ => None,
+        })
+        .collect();
+    blobs.sort();
+    for (_, name) in blobs {
+        let digest = format!("sha256:{}", &name["blobs/sha256/".len()..]);
+        if sha256_hex(&digest).is_some() {
+            copy_member(members, layout, file, Some(name.clone()), &digest)?;
+        }
+    }
+    Ok(())
+}
+
 /// Copies the member `name` (a blob that must hash to `digest`) into the layout, unless the layout
 /// already holds it intact.
 fn copy_member(
@@ -483,14 +497,11 @@ fn copy_member(
         ))
     };
     let name = name.ok_or_else(missing)?;
-    let resolved = resolve_member(members, &name).map_err(|_| missing())?;
-    let Some(Member::File { offset, size }) = members.get(&resolved) else {
-        return Err(missing());
-    };
-    if layout.has_valid_blob(digest, *size) {
+    let (resolved, offset, size) = resolve_member(members, &name).map_err(|_| missing())?;
+    if layout.has_valid_blob(digest, size) {
         return Ok(());
     }
-    let (actual, _) = store_member(layout, file, &resolved, *offset, *size)?;
+    let (actual, _) = store_member(layout, file, &resolved, offset, size)?;
     if actual != digest {
         return Err(Error::Blob {
             digest: digest.to_string(),
@@ -599,7 +610,7 @@ mod tests {
         members.insert("loop".to_string(), Member::Link("loop".into()));
         assert_eq!(
             resolve_member(&members, "b/layer.tar").unwrap(),
-            "a/layer.tar"
+            ("a/layer.tar".to_string(), 0, 1)
         );
         assert!(resolve_member(&members, "loop").is_err());
         assert!(resolve_member(&members, "missing").is_err());
