@@ -7,10 +7,11 @@
 //! subdirectories and running anything inside the image. The cache bytes come from
 //! [`pare_elf::ldcache::write_ld_so_cache`]; the interop test compares them with the real ldconfig's.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use pare_elf::ldcache::{write_ld_so_cache, CacheEntry};
-use pare_oci::tree::EntryKind;
+use pare_oci::tree::{Entry, EntryKind, FileSource};
 
 use crate::build::view::ImageView;
 use crate::Result;
@@ -47,12 +48,14 @@ fn resolved(view: &ImageView, path: &str) -> Option<String> {
     view.resolve(path).ok().map(|(key, _)| key)
 }
 
-/// The bytes of the regular file at the normalized `path` (None for anything else).
-fn file_bytes(view: &ImageView, path: &str) -> Result<Option<Vec<u8>>> {
-    match view.get(path) {
-        Some(entry) if matches!(entry.kind, EntryKind::File { .. }) => {
-            view.read_file(entry, u64::MAX).map(Some)
-        }
+/// The bytes of a regular file (None for anything else), borrowed when pare holds them already.
+fn file_bytes<'a>(view: &ImageView, entry: &'a Entry) -> Result<Option<Cow<'a, [u8]>>> {
+    match &entry.kind {
+        EntryKind::File {
+            source: FileSource::Bytes(bytes),
+            ..
+        } => Ok(Some(Cow::Borrowed(bytes))),
+        EntryKind::File { .. } => view.read_file(entry, u64::MAX).map(|b| Some(Cow::Owned(b))),
         _ => Ok(None),
     }
 }
@@ -62,8 +65,8 @@ fn file_bytes(view: &ImageView, path: &str) -> Result<Option<Vec<u8>>> {
 /// these images) Debian's own default is used: `include /etc/ld.so.conf.d/*.conf`.
 fn configured_directories(view: &ImageView) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    let main = resolved(view, "etc/ld.so.conf");
-    let text = match main.as_deref().map(|p| file_bytes(view, p)).transpose()? {
+    let main = view.resolve("etc/ld.so.conf").ok();
+    let text = match main.map(|(_, entry)| file_bytes(view, entry)).transpose()? {
         Some(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
         _ => "include /etc/ld.so.conf.d/*.conf\n".to_string(),
     };
@@ -83,7 +86,10 @@ fn read_conf(view: &ImageView, text: &str, out: &mut Vec<String>, depth: usize) 
         if let Some(pattern) = line.strip_prefix("include") {
             for pattern in pattern.split_whitespace() {
                 for file in conf_files(view, pattern) {
-                    if let Some(bytes) = file_bytes(view, &file)? {
+                    let Some(entry) = view.get(&file) else {
+                        continue;
+                    };
+                    if let Some(bytes) = file_bytes(view, entry)? {
                         read_conf(view, &String::from_utf8_lossy(&bytes), out, depth + 1)?;
                     }
                 }
@@ -179,10 +185,10 @@ pub fn ld_so_cache(view: &ImageView, debian_architecture: &str) -> Result<Option
                 view.get(&path).map(|e| &e.kind),
                 Some(EntryKind::Symlink { .. })
             );
-            let Some(target) = resolved(view, &path) else {
+            let Ok((target, entry)) = view.resolve(&path) else {
                 continue; // a dangling link
             };
-            let Some(bytes) = file_bytes(view, &target)? else {
+            let Some(bytes) = file_bytes(view, entry)? else {
                 continue; // a directory (hwcap subdirectories are not scanned)
             };
             if !pare_elf::is_elf(&bytes) {
@@ -238,7 +244,7 @@ pub fn ld_so_cache(view: &ImageView, debian_architecture: &str) -> Result<Option
 mod tests {
     use super::*;
     use pare_elf::ldcache::parse_ld_so_cache;
-    use pare_oci::tree::{Entry, LayerTree};
+    use pare_oci::tree::LayerTree;
 
     /// A real x86-64 shared object with a soname: the host's libc (always there on Debian amd64).
     fn host_library() -> Option<Vec<u8>> {
