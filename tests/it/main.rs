@@ -7,6 +7,7 @@ mod build;
 mod build_interop;
 mod closure;
 mod diff;
+mod models;
 mod packages;
 mod support;
 mod transfer;

@@ -20,22 +20,40 @@ pub struct GlobalArgs {
     /// Print only errors (and the result in --format json).
     #[arg(long, short, global = true)]
     pub quiet: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human, global = true)]
-    pub format: Format,
 }
 
-/// How results are printed.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+/// How build, lock, push/pull/copy and inspect-binary print their result.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TextFormat {
     /// Readable text.
+    #[default]
     Human,
     /// JSON with a versioned schema (docs/json.md).
     Json,
-    /// Markdown, for a pull-request comment (diff and gate).
-    Markdown,
-    /// SARIF 2.1.0, for code-scanning dashboards (audit).
+}
+
+/// How audit prints its report.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AuditFormat {
+    /// Readable text.
+    #[default]
+    Human,
+    /// JSON with a versioned schema (docs/json.md).
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
     Sarif,
+}
+
+/// How diff and gate print their report.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ReportFormat {
+    /// Readable text.
+    #[default]
+    Human,
+    /// JSON with a versioned schema (docs/json.md).
+    Json,
+    /// Markdown, for a pull-request comment.
+    Markdown,
 }
 
 #[derive(Subcommand, Debug)]
@@ -88,8 +106,14 @@ Exit codes: 0 no finding at or above --fail-on, 1 otherwise, 2 bad input.";
 #[derive(Args, Debug)]
 pub struct AuditArgs {
     /// The image (any reference form).
-    #[arg(value_name = "IMAGE")]
-    pub image: String,
+    #[arg(value_name = "IMAGE", required_unless_present = "list_rules")]
+    pub image: Option<String>,
+    /// Print the rule catalog (id, severity, title, help) instead of auditing.
+    #[arg(long)]
+    pub list_rules: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: AuditFormat,
     /// Fail (exit 1) on findings at or above this severity: info, low, medium, high, critical
     /// (default: the policy's, else high).
     #[arg(long, value_name = "SEVERITY")]
@@ -142,6 +166,9 @@ pub struct DiffArgs {
     /// Rows per list in text and markdown output.
     #[arg(long, default_value_t = 30, value_name = "N")]
     pub limit: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ReportFormat,
     #[command(flatten)]
     pub read: ReadArgs,
 }
@@ -172,6 +199,9 @@ pub struct GateArgs {
     /// Write the image as the new baseline file instead of judging it.
     #[arg(long, requires = "baseline")]
     pub update_baseline: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ReportFormat,
     #[command(flatten)]
     pub read: ReadArgs,
 }
@@ -188,6 +218,9 @@ pub struct InspectBinaryArgs {
     /// Do not resolve the library closure.
     #[arg(long)]
     pub no_closure: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextFormat,
 }
 
 const PUSH_EXAMPLES: &str = "\
@@ -235,6 +268,9 @@ pub struct TransferArgs {
     /// registries or proxies that limit request bodies.
     #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1024..))]
     pub chunk_size: Option<u64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextFormat,
 }
 
 const LOCK_EXAMPLES: &str = "\
@@ -362,4 +398,7 @@ pub struct BuildArgs {
     /// Use the apt sources and keyrings below this root instead of the host's /etc/apt.
     #[arg(long, value_name = "DIR", env = "PARE_APT_ROOT")]
     pub apt_root: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextFormat,
 }

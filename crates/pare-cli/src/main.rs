@@ -1,9 +1,10 @@
 //! The `pare` command: parses arguments with clap, turns them into the library's options structs, calls
 //! one library function per verb and prints the result. No image logic lives here.
 
+#[macro_use]
+mod output;
 mod cli;
 mod commands;
-mod output;
 
 use std::process::ExitCode;
 
@@ -27,9 +28,9 @@ fn main() -> ExitCode {
         cli::Command::Pull(args) => {
             commands::transfer::run(commands::transfer::Verb::Pull, args, &cli.global)
         }
-        cli::Command::Audit(args) => commands::compare::audit(args, &cli.global),
-        cli::Command::Diff(args) => commands::compare::diff(args, &cli.global),
-        cli::Command::Gate(args) => commands::compare::gate(args, &cli.global),
+        cli::Command::Audit(args) => commands::audit::run(args, &cli.global),
+        cli::Command::Diff(args) => commands::diff::run(args, &cli.global),
+        cli::Command::Gate(args) => commands::gate::run(args, &cli.global),
         cli::Command::InspectBinary(args) => commands::inspect::run(args, &cli.global),
         cli::Command::Copy(args) => {
             commands::transfer::run(commands::transfer::Verb::Copy, args, &cli.global)

@@ -19,27 +19,53 @@ pub fn chain(error: &anyhow::Error) -> String {
     text
 }
 
+/// Set once standard output's reader has gone away.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes to standard output. When the reader went away (`pare audit IMAGE | head -1`) the rest of
+/// the output is dropped quietly and pare ends with the exit code its work decides (0, or 1 for a
+/// failed audit or gate), never a panic; any other write error ends pare with exit 3 and the reason
+/// on stderr. Every line the CLI prints goes through here ([`say!`]).
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            return;
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(i32::from(crate::EXIT_INTERNAL));
+    }
+}
+
+/// `println!` through [`write_stdout`].
+macro_rules! say {
+    () => {
+        $crate::output::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Writes text as it is (markdown, SARIF) to standard output.
+pub fn out(text: &str) -> anyhow::Result<()> {
+    write_stdout(format_args!("{text}"));
+    Ok(())
+}
+
 /// Prints a report as pretty JSON with its `schema` field.
 pub fn print_json(value: &impl serde::Serialize, schema: &str) -> anyhow::Result<()> {
     let mut value = serde_json::to_value(value)?;
     if let Some(map) = value.as_object_mut() {
         map.insert("schema".into(), schema.into());
     }
-    println!("{}", serde_json::to_string_pretty(&value)?);
-    Ok(())
-}
-
-/// Refuses `--format markdown` for verbs that have no markdown form.
-pub fn text_or_json(format: crate::cli::Format, verb: &str) -> anyhow::Result<()> {
-    if matches!(
-        format,
-        crate::cli::Format::Markdown | crate::cli::Format::Sarif
-    ) {
-        return Err(crate::commands::UsageError(format!(
-            "{verb} prints text or JSON; --format markdown is for diff and gate, sarif for audit"
-        ))
-        .into());
-    }
+    say!("{}", serde_json::to_string_pretty(&value)?);
     Ok(())
 }
 

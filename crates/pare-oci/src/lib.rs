@@ -14,6 +14,7 @@ pub mod image;
 pub mod import;
 pub mod layer;
 pub mod layout;
+pub mod manifest;
 pub mod read;
 pub mod reference;
 pub mod tree;

@@ -13,50 +13,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::contents::{read_opened, FileState, ImageContents, LayerInfo, Observer};
+use crate::image_io::{open, Access, IoReport, OpenedImage, Purpose};
 use crate::secrets::secrets_in;
-use crate::transfer::{open_image_to_read, Access, TransferReport};
-use crate::{Error, Reporter, Result};
+use crate::{Reporter, Result};
 
-/// How bad a finding is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    /// Parses `info`, `low`, `medium`, `high`, `critical`.
-    pub fn parse(text: &str) -> Result<Self> {
-        Ok(match text {
-            "info" => Severity::Info,
-            "low" => Severity::Low,
-            "medium" => Severity::Medium,
-            "high" => Severity::High,
-            "critical" => Severity::Critical,
-            other => {
-                return Err(Error::Input(format!(
-                    "severity {other:?} is not one of info, low, medium, high, critical"
-                )))
-            }
-        })
-    }
-}
-
-/// One finding.
-#[derive(Clone, Debug, Serialize)]
-pub struct Finding {
-    pub rule: &'static str,
-    pub severity: Severity,
-    /// Image path, when the finding is about a file.
-    pub path: Option<String>,
-    /// 0-based layer that ships it.
-    pub layer: Option<usize>,
-    pub reason: String,
-}
+use crate::findings::{self, Rule};
+pub use crate::findings::{Finding, Location, Severity};
 
 /// Why bytes are counted as waste.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -138,8 +100,10 @@ pub struct AuditReport {
 pub struct AuditOptions {
     pub image: ImageRef,
     pub access: Access,
-    /// Findings at or above this severity fail the audit (exit 1).
-    pub fail_on: Severity,
+    /// Findings at or above this severity fail the audit (exit 1); None: the policy's, else high.
+    pub fail_on: Option<Severity>,
+    /// Rules turned off or re-graded, allow lists, waste and size limits.
+    pub policy: crate::policy::Policy,
     /// The base image: layers it shares (by diff_id, from the bottom) are marked as base layers.
     pub base: Option<ImageRef>,
 }
@@ -229,34 +193,32 @@ impl Observer for Recorder {
             );
         }
         let head = &info.sample[..info.sample.len().min(SECRET_SAMPLE)];
-        for (rule, reason) in secrets_in(&info.path, head) {
-            self.findings.push(Finding {
-                rule,
-                severity: Severity::Critical,
-                path: Some(format!("/{}", info.path)),
-                layer: Some(layer),
-                reason,
-            });
+        for (id, reason) in secrets_in(&info.path, head) {
+            if let Some(rule) = findings::rule(id) {
+                let location = Location::image_path(&info.path, Some(layer));
+                self.findings.push(Finding::new(rule, location, reason));
+            }
         }
     }
 }
 
 /// Audits an image.
 pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditReport> {
-    let mut transfer = TransferReport::default();
-    let opened = open_image_to_read(&options.image, &options.access, reporter, &mut transfer)?;
+    let mut io = IoReport::default();
+    let opened = open(
+        &options.image,
+        &options.access,
+        Purpose::Read,
+        reporter,
+        &mut io,
+    )?;
     let mut recorder = Recorder::default();
     let contents = read_opened(&opened, &options.image.to_string(), reporter, &mut recorder)?;
     let mut findings = std::mem::take(&mut recorder.findings);
     findings.extend(tree_findings(&contents));
     findings.extend(config_findings(&contents, &recorder));
     findings.extend(start_findings(&contents, &opened, &recorder, reporter)?);
-    findings.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| a.rule.cmp(b.rule))
-            .then_with(|| a.path.cmp(&b.path))
-    });
+    Finding::sort(&mut findings);
     let waste = waste(&contents, &recorder);
     let mut waste_by_kind: BTreeMap<WasteKind, u64> = BTreeMap::new();
     for w in &waste {
@@ -305,11 +267,12 @@ pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditRep
         .collect();
     let os = os_name(&recorder, &contents);
     let packages = packages(&recorder, &contents);
-    let passed = !findings.iter().any(|f| f.severity >= options.fail_on);
+    let fail_on = options.fail_on.unwrap_or(Severity::High);
+    let passed = !findings.iter().any(|f| f.severity >= fail_on);
     let mut waste_top = waste;
     waste_top.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
     waste_top.truncate(100);
-    Ok(AuditReport {
+    let mut report = AuditReport {
         image: contents.reference.clone(),
         manifest_digest: contents.manifest_digest.clone(),
         os,
@@ -326,9 +289,11 @@ pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditRep
         waste: waste_top,
         findings,
         packages,
-        fail_on: options.fail_on,
+        fail_on,
         passed,
-    })
+    };
+    options.policy.apply(&mut report, options.fail_on)?;
+    Ok(report)
 }
 
 /// Go modules and cargo-auditable packages a binary says it was built from. The binary's own module
@@ -525,31 +490,9 @@ fn base_diff_ids(
     access: &Access,
     reporter: &dyn Reporter,
 ) -> Result<Vec<String>> {
-    let mut transfer = TransferReport::default();
-    let opened = open_image_to_read(reference, access, reporter, &mut transfer)?;
-    let manifest = opened
-        .layout
-        .read_blob(opened.manifest.digest().as_ref(), opened.manifest.size())?;
-    let manifest: Value = serde_json::from_slice(&manifest)
-        .map_err(|e| Error::Input(format!("base image {reference}: manifest is not JSON: {e}")))?;
-    let (Some(digest), Some(size)) = (
-        manifest["config"]["digest"].as_str(),
-        manifest["config"]["size"].as_u64(),
-    ) else {
-        return Err(Error::Input(format!(
-            "base image {reference}: the manifest has no config descriptor"
-        )));
-    };
-    let config: Value = serde_json::from_slice(&opened.layout.read_blob(digest, size)?)
-        .map_err(|e| Error::Input(format!("base image {reference}: config is not JSON: {e}")))?;
-    Ok(config["rootfs"]["diff_ids"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default())
+    let mut io = IoReport::default();
+    let opened = open(reference, access, Purpose::Read, reporter, &mut io)?;
+    Ok(opened.documents.diff_ids().to_vec())
 }
 
 /// How many bottom layers the image shares with a base, by diff_id.
@@ -662,66 +605,56 @@ const BIN_DIRS: [&str; 6] = [
     "usr/local/sbin",
 ];
 
-/// (names, rule, severity, what) for tools an attacker would love.
-const TOOLS: [(&[&str], &str, Severity, &str); 4] = [
+/// (names, rule, what) for tools an attacker would love.
+const TOOLS: [(&[&str], &Rule, &str); 4] = [
     (
         &["sh", "bash", "dash", "ash", "zsh", "ksh", "busybox"],
-        "PARE-SHELL",
-        Severity::Medium,
+        &findings::SHELL,
         "a shell lets an attacker run anything",
     ),
     (
         &[
             "apt", "apt-get", "dpkg", "apk", "yum", "dnf", "rpm", "pip", "pip3", "npm", "gem",
         ],
-        "PARE-PACKAGE-MANAGER",
-        Severity::Medium,
+        &findings::PACKAGE_MANAGER,
         "a package manager lets an attacker install tools",
     ),
     (
         &[
             "curl", "wget", "nc", "ncat", "netcat", "telnet", "ssh", "scp", "socat",
         ],
-        "PARE-NETWORK-TOOL",
-        Severity::Medium,
+        &findings::NETWORK_TOOL,
         "a network tool helps an attacker fetch payloads and exfiltrate",
     ),
     (
         &[
             "gcc", "cc", "g++", "c++", "clang", "make", "go", "rustc", "cargo", "javac", "as", "ld",
         ],
-        "PARE-BUILD-TOOL",
-        Severity::Medium,
+        &findings::BUILD_TOOL,
         "build tools belong in the build stage, not the runtime image",
     ),
 ];
 
 fn tree_findings(contents: &ImageContents) -> Vec<Finding> {
     let mut out = Vec::new();
-    let mut add = |rule, severity, f: &FileState, reason: String| {
-        out.push(Finding {
-            rule,
-            severity,
-            path: Some(format!("/{}", f.info.path)),
-            layer: Some(f.layer),
-            reason,
-        });
+    let mut add = |rule: &Rule, f: &FileState, reason: String| {
+        let location = Location::image_path(&f.info.path, Some(f.layer));
+        out.push(Finding::new(rule, location, reason));
     };
     for f in contents.files.values() {
         let path = f.info.path.as_str();
         let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
         if BIN_DIRS.contains(&dir) && f.info.kind != FileKind::Dir {
-            for (names, rule, severity, why) in TOOLS {
+            for (names, rule, why) in TOOLS {
                 if names.contains(&name) {
-                    add(rule, severity, f, format!("{name}: {why}"));
+                    add(rule, f, format!("{name}: {why}"));
                 }
             }
         }
         let mode = f.info.mode;
         if f.info.kind == FileKind::File && mode & 0o6000 != 0 {
             add(
-                "PARE-SETUID",
-                Severity::High,
+                &findings::SETUID,
                 f,
                 format!("mode {mode:04o}: runs with its owner's or group's rights"),
             );
@@ -729,22 +662,19 @@ fn tree_findings(contents: &ImageContents) -> Vec<Finding> {
         let world_writable = mode & 0o002 != 0;
         match f.info.kind {
             FileKind::Dir if world_writable && mode & 0o1000 == 0 => add(
-                "PARE-WORLD-WRITABLE",
-                Severity::Medium,
+                &findings::WORLD_WRITABLE,
                 f,
                 format!(
                     "directory mode {mode:04o}: anyone can replace files in it (no sticky bit)"
                 ),
             ),
             FileKind::File if world_writable => add(
-                "PARE-WORLD-WRITABLE",
-                Severity::Medium,
+                &findings::WORLD_WRITABLE,
                 f,
                 format!("file mode {mode:04o}: anyone can change it"),
             ),
             FileKind::Char | FileKind::Block => add(
-                "PARE-DEVICE",
-                Severity::Medium,
+                &findings::DEVICE,
                 f,
                 "device node shipped in the image; runtimes provide /dev".into(),
             ),
@@ -752,16 +682,14 @@ fn tree_findings(contents: &ImageContents) -> Vec<Finding> {
         }
         if f.info.kind == FileKind::Dir && (name == ".git") {
             add(
-                "PARE-GIT-DIR",
-                Severity::Medium,
+                &findings::GIT_DIR,
                 f,
                 "a .git directory ships source history and maybe credentials".into(),
             );
         }
         if f.info.kind == FileKind::Dir && path.is_empty() && mode != 0o755 {
             add(
-                "PARE-ROOT-MODE",
-                Severity::High,
+                &findings::ROOT_MODE,
                 f,
                 format!(
                     "the root directory has mode {mode:04o}; 0755 is needed for non-root users"
@@ -784,13 +712,11 @@ fn tree_findings(contents: &ImageContents) -> Vec<Finding> {
     .any(|p| contents.files.contains_key(*p));
     let env_bundle = env_of(contents).iter().any(|(k, _)| k == "SSL_CERT_FILE");
     if tls_client && !has_bundle && !env_bundle {
-        out.push(Finding {
-            rule: "PARE-NO-CA-BUNDLE",
-            severity: Severity::Medium,
-            path: None,
-            layer: None,
-            reason: "the image ships a TLS library or client but no CA bundle; TLS connections will fail to verify".into(),
-        });
+        out.push(Finding::new(
+            &findings::NO_CA_BUNDLE,
+            Location::Image,
+            "the image ships a TLS library or client but no CA bundle; TLS connections will fail to verify".into(),
+        ));
     }
     out
 }
@@ -814,17 +740,13 @@ fn config_findings(contents: &ImageContents, recorder: &Recorder) -> Vec<Finding
     let mut out = Vec::new();
     let user = contents.config["config"]["User"].as_str().unwrap_or("");
     let name = user.split(':').next().unwrap_or("");
-    let finding = |rule, severity, reason: String| Finding {
-        rule,
-        severity,
-        path: None,
-        layer: None,
-        reason,
+    let finding = |rule: &Rule, field: &str, reason: String| {
+        Finding::new(rule, Location::config(field), reason)
     };
     if name.is_empty() || name == "0" || name == "root" {
         out.push(finding(
-            "PARE-USER-ROOT",
-            Severity::High,
+            &findings::USER_ROOT,
+            "User",
             format!(
                 "the image runs as root (User {user:?}); a compromised process owns the container"
             ),
@@ -838,8 +760,8 @@ fn config_findings(contents: &ImageContents, recorder: &Recorder) -> Vec<Finding
             });
         if !known {
             out.push(finding(
-                "PARE-USER-UNKNOWN",
-                Severity::High,
+                &findings::USER_UNKNOWN,
+                "User",
                 format!(
                     "User {name:?} is not in the image's /etc/passwd; the container will not start"
                 ),
@@ -860,21 +782,23 @@ fn config_findings(contents: &ImageContents, recorder: &Recorder) -> Vec<Finding
         .any(|s| upper.contains(s));
         if (secret_name && !value.is_empty()) || !secrets_in("env", value.as_bytes()).is_empty() {
             out.push(finding(
-                "PARE-SECRET-ENV",
-                Severity::Critical,
+                &findings::SECRET_ENV,
+                "Env",
                 format!("ENV {key} holds a secret; anyone who pulls the image can read it"),
             ));
         }
     }
     if let Some(history) = contents.config["history"].as_array() {
-        for h in history {
+        for (i, h) in history.iter().enumerate() {
             let created_by = h["created_by"].as_str().unwrap_or("");
-            for (rule, reason) in secrets_in("history", created_by.as_bytes()) {
-                out.push(finding(
-                    rule,
-                    Severity::Critical,
-                    format!("image history: {reason}"),
-                ));
+            for (id, reason) in secrets_in("history", created_by.as_bytes()) {
+                if let Some(rule) = findings::rule(id) {
+                    out.push(finding(
+                        rule,
+                        &format!("history[{i}]"),
+                        format!("image history: {reason}"),
+                    ));
+                }
             }
         }
     }
@@ -885,7 +809,7 @@ fn config_findings(contents: &ImageContents, recorder: &Recorder) -> Vec<Finding
 /// and the libraries it names directly.
 fn start_findings(
     contents: &ImageContents,
-    opened: &crate::transfer::OpenedImage,
+    opened: &OpenedImage,
     recorder: &Recorder,
     reporter: &dyn Reporter,
 ) -> Result<Vec<Finding>> {
@@ -1018,11 +942,7 @@ fn start_findings(
 }
 
 /// Reads one file of a layer whole.
-fn read_from_layer(
-    opened: &crate::transfer::OpenedImage,
-    layer: &LayerInfo,
-    path: &str,
-) -> Result<Vec<u8>> {
+fn read_from_layer(opened: &OpenedImage, layer: &LayerInfo, path: &str) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     pare_oci::read::read_layer(
         &opened.layout,
@@ -1048,13 +968,11 @@ fn read_from_layer(
 }
 
 fn start(reason: String, path: Option<&str>) -> Finding {
-    Finding {
-        rule: "PARE-WONT-START",
-        severity: Severity::Critical,
-        path: path.map(|p| format!("/{p}")),
-        layer: None,
-        reason,
-    }
+    let location = match path {
+        Some(p) => Location::image_path(p, None),
+        None => Location::config("Entrypoint"),
+    };
+    Finding::new(&findings::WONT_START, location, reason)
 }
 
 /// The image's `/etc/ld.so.cache` as soname -> path for objects of `machine`; empty when the image
@@ -1142,12 +1060,5 @@ mod tests {
         assert_eq!(orphan_bytecode("app/mod.pyc"), None);
         assert_eq!(orphan_bytecode("app/__pycache__/.pyc"), None);
         assert_eq!(orphan_bytecode("app/__pycache__/notes.txt"), None);
-    }
-
-    #[test]
-    fn severities_order_and_parse() {
-        assert!(Severity::Critical > Severity::High && Severity::Info < Severity::Low);
-        assert_eq!(Severity::parse("medium").unwrap(), Severity::Medium);
-        assert!(Severity::parse("urgent").is_err());
     }
 }

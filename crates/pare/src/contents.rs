@@ -9,8 +9,8 @@ use pare_oci::reference::ImageRef;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::transfer::{open_image_to_read, Access, TransferReport};
-use crate::{Error, Reporter, Result};
+use crate::image_io::{open, Access, IoReport, OpenedImage, Purpose};
+use crate::{Reporter, Result};
 
 /// One layer as read.
 #[derive(Clone, Debug, Serialize)]
@@ -70,8 +70,8 @@ pub fn read_image_with(
     reporter: &dyn Reporter,
     observer: &mut dyn Observer,
 ) -> Result<ImageContents> {
-    let mut transfer = TransferReport::default();
-    let image = open_image_to_read(reference, access, reporter, &mut transfer)?;
+    let mut io = IoReport::default();
+    let image = open(reference, access, Purpose::Read, reporter, &mut io)?;
     read_opened(&image, &reference.to_string(), reporter, observer)
 }
 
@@ -94,80 +94,29 @@ impl Observer for NoObserver {}
 
 /// Reads an image that is already in a layout.
 pub fn read_opened(
-    image: &crate::transfer::OpenedImage,
+    image: &OpenedImage,
     reference: &str,
     reporter: &dyn Reporter,
     observer: &mut dyn Observer,
 ) -> Result<ImageContents> {
     let layout = &image.layout;
-    let manifest = &image.manifest;
-    let manifest_digest = manifest.digest().to_string();
-    let bytes = layout.read_blob(&manifest_digest, manifest.size())?;
-    let manifest_json: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::Input(format!("{reference}: the manifest is not JSON: {e}")))?;
-    if manifest_json.get("manifests").is_some() {
-        return Err(Error::Input(format!(
-            "{reference} is a multi-platform index; name one image of it (--platform when pulling)"
-        )));
-    }
-    let descriptor = |d: &Value, what: &str| -> Result<(String, u64, String)> {
-        match (d["digest"].as_str(), d["size"].as_u64()) {
-            (Some(digest), Some(size)) if pare_oci::digest::sha256_hex(digest).is_some() => Ok((
-                digest.to_string(),
-                size,
-                d["mediaType"].as_str().unwrap_or_default().to_string(),
-            )),
-            _ => Err(Error::Input(format!(
-                "{reference}: the manifest's {what} has no valid sha256 digest and size"
-            ))),
-        }
-    };
-    let (config_digest, config_size, _) = descriptor(&manifest_json["config"], "config")?;
-    if config_digest == manifest_digest {
-        return Err(Error::Input(format!(
-            "{reference}: the manifest names itself as its config"
-        )));
-    }
-    let config_bytes = layout.read_blob(&config_digest, config_size)?;
-    let config: Value = serde_json::from_slice(&config_bytes)
-        .map_err(|e| Error::Input(format!("{reference}: the image config is not JSON: {e}")))?;
+    let documents = &image.documents;
+    let manifest_digest = documents.descriptor.digest().to_string();
+    let config = documents.config_json.clone();
     observer.config(&config);
-    let layer_values = manifest_json["layers"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    if diff_ids.len() != layer_values.len() {
-        return Err(Error::Input(format!(
-            "{reference}: the manifest has {} layers but the config lists {} diff_ids",
-            layer_values.len(),
-            diff_ids.len()
-        )));
-    }
-    let history: Vec<Option<String>> = config["history"]
-        .as_array()
-        .map(|h| {
-            h.iter()
-                .filter(|e| !e["empty_layer"].as_bool().unwrap_or(false))
-                .map(|e| e["created_by"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let layer_descriptors = documents.manifest.layers();
+    let diff_ids = documents.diff_ids();
+    let history = documents.layer_history();
     let mut files: BTreeMap<String, FileState> = BTreeMap::new();
     let mut layers = Vec::new();
-    for (index, (value, diff_id)) in layer_values.iter().zip(&diff_ids).enumerate() {
-        let (digest, size, media_type) = descriptor(value, "layer")?;
+    for (index, (descriptor, diff_id)) in layer_descriptors.iter().zip(diff_ids).enumerate() {
+        let digest = descriptor.digest().to_string();
+        let size = descriptor.size();
+        let media_type = descriptor.media_type().to_string();
         reporter.step(&format!(
             "reading layer {}/{}: {digest}",
             index + 1,
-            layer_values.len()
+            layer_descriptors.len()
         ));
         // The observer is asked for a sample size and then told of the entry, one after the other,
         // never at once: a RefCell lets both callbacks reach it, and each sample is dropped as soon
@@ -190,7 +139,7 @@ pub fn read_opened(
         )?;
         layers.push(LayerInfo {
             digest,
-            diff_id: diff_id.clone(),
+            diff_id: diff_id.to_string(),
             media_type,
             size,
             uncompressed_size: stats.uncompressed_size,

@@ -7,8 +7,12 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::contents::{FileState, ImageContents};
+use pare_oci::reference::ImageRef;
+
+use crate::contents::{read_image, FileState, ImageContents};
+use crate::image_io::Access;
 pub use crate::units::{human_bytes as human, percent, signed_bytes};
+use crate::{Reporter, Result};
 
 /// A number in both images and how it moved.
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -89,6 +93,21 @@ const CONFIG_FIELDS: [&str; 9] = [
     "StopSignal",
     "Volumes",
 ];
+
+/// Which two images to compare.
+#[derive(Clone, Debug)]
+pub struct DiffOptions {
+    pub a: ImageRef,
+    pub b: ImageRef,
+    pub access: Access,
+}
+
+/// Reads both images of `options` (one after the other) and compares them.
+pub fn diff_images(options: &DiffOptions, reporter: &dyn Reporter) -> Result<DiffReport> {
+    let a = read_image(&options.a, &options.access, reporter)?;
+    let b = read_image(&options.b, &options.access, reporter)?;
+    Ok(diff(&a, &b))
+}
 
 /// Compares two images.
 pub fn diff(a: &ImageContents, b: &ImageContents) -> DiffReport {

@@ -8,9 +8,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::contents::ImageContents;
+use pare_oci::reference::ImageRef;
+
+use crate::contents::{read_image, ImageContents};
 use crate::diff::SizeDelta;
-use crate::{Error, Result};
+use crate::image_io::Access;
+use crate::{Error, Reporter, Result};
 
 /// Version tag of baseline files.
 pub const BASELINE_SCHEMA: &str = "pare.baseline/v1";
@@ -143,11 +146,14 @@ impl Baseline {
 /// What to judge.
 #[derive(Clone, Debug)]
 pub struct GateOptions {
+    /// The image to judge.
+    pub image: ImageRef,
+    /// What it is judged against.
+    pub baseline: BaselineSource,
+    pub access: Access,
     pub measure: Measure,
     pub limit: Limit,
-    /// Where the baseline file is (read, or written with `update`).
-    pub baseline_file: Option<PathBuf>,
-    /// Write the current image as the new baseline instead of judging.
+    /// Write the current image as the new baseline file instead of judging.
     pub update: bool,
 }
 
@@ -250,20 +256,20 @@ pub fn judge(
 }
 
 /// Where the baseline comes from.
+#[derive(Clone, Debug)]
 pub enum BaselineSource {
     /// A baseline file (written by `--update-baseline`).
     File(PathBuf),
-    /// Another image, read now.
-    Image(Box<ImageContents>),
+    /// Another image, read after the judged one.
+    Image(ImageRef),
 }
 
-/// Runs the gate: judges `image`, or with `options.update` writes it as the new baseline file.
-pub fn gate(
-    image: &ImageContents,
-    source: BaselineSource,
-    options: &GateOptions,
-) -> Result<GateReport> {
-    match source {
+/// Runs the gate: reads the image (and a baseline image) and judges it, or with `options.update`
+/// writes it as the new baseline file.
+pub fn gate(options: &GateOptions, reporter: &dyn Reporter) -> Result<GateReport> {
+    let image = read_image(&options.image, &options.access, reporter)?;
+    let image = &image;
+    match options.baseline.clone() {
         BaselineSource::File(path) if options.update => {
             let baseline = Baseline::of(image);
             baseline.save(&path)?;
@@ -285,7 +291,8 @@ pub fn gate(
         BaselineSource::Image(_) if options.update => Err(Error::Input(
             "--update-baseline writes a baseline file; give it with --baseline FILE".into(),
         )),
-        BaselineSource::Image(base) => {
+        BaselineSource::Image(reference) => {
+            let base = read_image(&reference, &options.access, reporter)?;
             let baseline = Baseline::of(&base);
             Ok(judge(image, &baseline, &base.reference, options))
         }

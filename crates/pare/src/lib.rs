@@ -7,7 +7,9 @@ pub mod build;
 pub mod contents;
 pub mod diff;
 pub mod error;
+pub mod findings;
 pub mod gate;
+pub mod image_io;
 pub mod inspect;
 pub mod ldconfig;
 pub mod packages;
@@ -19,4 +21,17 @@ pub mod transfer;
 pub mod units;
 
 pub use error::{Error, Result};
+
+/// Where pare keeps its caches (`$PARE_CACHE_DIR`, `$XDG_CACHE_HOME/pare`, `~/.cache/pare`): Debian
+/// indexes and packages, and which registry repository holds which blob.
+pub fn cache_dir() -> Option<std::path::PathBuf> {
+    use std::path::PathBuf;
+    if let Some(d) = std::env::var_os("PARE_CACHE_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(d).join("pare"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/pare"))
+}
 pub use reporter::{NullReporter, Reporter};

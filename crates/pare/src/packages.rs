@@ -204,7 +204,7 @@ impl PackageOptions {
     fn cache(&self) -> Result<Cache> {
         let dir = match &self.cache_dir {
             Some(d) => d.clone(),
-            None => crate::transfer::cache_dir()
+            None => crate::cache_dir()
                 .ok_or_else(|| {
                     Error::Input("no cache directory: set PARE_CACHE_DIR or HOME".into())
                 })?

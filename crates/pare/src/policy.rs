@@ -22,7 +22,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::audit::{AuditReport, Finding, Severity};
+use crate::audit::AuditReport;
+use crate::findings::{self, Finding, Location, Severity};
 use crate::{Error, Result};
 
 /// A parsed policy.
@@ -78,6 +79,12 @@ impl Policy {
         if let Some(f) = &policy.fail_on {
             Severity::parse(f)?;
         }
+        let known = |id: &str| {
+            findings::known_rule(id).map_err(|e| Error::Input(format!("{}: {e}", path.display())))
+        };
+        for rule in policy.rules.keys().chain(policy.allow.keys()) {
+            known(rule)?;
+        }
         for (rule, patterns) in &policy.allow {
             if let Some(bad) = patterns.iter().find(|p| !p.starts_with('/')) {
                 return Err(Error::Input(format!(
@@ -100,7 +107,7 @@ impl Policy {
     pub fn apply(&self, report: &mut AuditReport, fail_on_flag: Option<Severity>) -> Result<()> {
         let mut findings = Vec::new();
         for mut f in std::mem::take(&mut report.findings) {
-            if let (Some(patterns), Some(path)) = (self.allow.get(f.rule), &f.path) {
+            if let (Some(patterns), Some(path)) = (self.allow.get(f.rule), f.path()) {
                 if patterns.iter().any(|p| allowed(p, path)) {
                     continue;
                 }
@@ -124,10 +131,9 @@ impl Policy {
                 None => Severity::High,
             };
             findings.push(Finding {
-                rule: "PARE-WASTE",
+                rule: findings::WASTE.id,
                 severity,
-                path: None,
-                layer: None,
+                location: Location::Image,
                 reason: format!(
                     "the image ships {} bytes of waste ({}); the policy allows {}",
                     report.waste_bytes,
@@ -151,10 +157,9 @@ impl Policy {
         if let Some(severity) = size_severity {
             let mut over = |what: String| {
                 findings.push(Finding {
-                    rule: "PARE-SIZE",
+                    rule: findings::SIZE.id,
                     severity,
-                    path: None,
-                    layer: None,
+                    location: Location::Image,
                     reason: what,
                 })
             };
@@ -191,12 +196,7 @@ impl Policy {
                 }
             }
         }
-        findings.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then_with(|| a.rule.cmp(b.rule))
-                .then_with(|| a.path.cmp(&b.path))
-        });
+        Finding::sort(&mut findings);
         report.findings = findings;
         report.fail_on = match (fail_on_flag, &self.fail_on) {
             (Some(flag), _) => flag,
@@ -208,46 +208,7 @@ impl Policy {
     }
 }
 
-/// The report as SARIF 2.1.0 (for code-scanning dashboards).
+/// The report as SARIF 2.1.0 (for code-scanning dashboards), rules from the catalog.
 pub fn sarif(report: &AuditReport) -> serde_json::Value {
-    use serde_json::json;
-    let mut rules: BTreeMap<&str, &str> = BTreeMap::new();
-    for f in &report.findings {
-        rules.entry(f.rule).or_insert(&f.reason);
-    }
-    let level = |s: Severity| match s {
-        Severity::Critical | Severity::High => "error",
-        Severity::Medium => "warning",
-        Severity::Low | Severity::Info => "note",
-    };
-    let results: Vec<serde_json::Value> = report
-        .findings
-        .iter()
-        .map(|f| {
-            let mut result = json!({
-                "ruleId": f.rule,
-                "level": level(f.severity),
-                "message": {"text": f.reason},
-                "properties": {"severity": f.severity, "layer": f.layer, "image": report.image},
-            });
-            if let Some(path) = &f.path {
-                result["locations"] = json!([{
-                    "physicalLocation": {"artifactLocation": {"uri": path.trim_start_matches('/')}}
-                }]);
-            }
-            result
-        })
-        .collect();
-    json!({
-        "version": "2.1.0",
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "pare",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": rules.iter().map(|(id, text)| json!({"id": id, "shortDescription": {"text": text}})).collect::<Vec<_>>(),
-            }},
-            "results": results,
-        }]
-    })
+    findings::sarif(findings::Family::Audit, &report.image, &report.findings)
 }

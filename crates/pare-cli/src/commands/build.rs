@@ -11,21 +11,20 @@ use pare_oci::image::Platform;
 use pare_oci::reference::ImageRef;
 
 use super::UsageError;
-use crate::cli::{BuildArgs, Format, GlobalArgs};
+use crate::cli::{BuildArgs, GlobalArgs, TextFormat};
 use crate::output::{human_bytes, TerminalReporter};
 
 /// Version of the JSON document `pare build --format json` prints.
 pub const BUILD_JSON_SCHEMA: &str = "pare.build/v1";
 
 pub fn run(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitCode> {
-    crate::output::text_or_json(global.format, "pare build")?;
     let options = options_from(args, true)?;
     let reporter = TerminalReporter::new(global.quiet);
     let report = pare::build::build(&options, &reporter)?;
-    match global.format {
-        Format::Json => crate::output::print_json(&report, BUILD_JSON_SCHEMA)?,
-        Format::Human | Format::Markdown | Format::Sarif if !global.quiet => print_human(&report),
-        Format::Human | Format::Markdown | Format::Sarif => {}
+    match args.format {
+        TextFormat::Json => crate::output::print_json(&report, BUILD_JSON_SCHEMA)?,
+        TextFormat::Human if !global.quiet => print_human(&report),
+        TextFormat::Human => {}
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -143,7 +142,6 @@ pub fn options_from(args: &BuildArgs, need_output: bool) -> Result<BuildOptions>
 
 /// `pare lock`: the build's recipe and packages -> `pare::packages::lock` -> pare.lock.
 pub fn lock(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitCode> {
-    crate::output::text_or_json(global.format, "pare lock")?;
     let options = options_from(args, false)?;
     let mut packages = options.packages.clone();
     if let Base::Recipe(recipe) = options.base {
@@ -161,21 +159,21 @@ pub fn lock(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitCode> {
     )?;
     let reporter = TerminalReporter::new(global.quiet);
     let (_, report) = pare::packages::lock(&packages, &reporter)?;
-    match global.format {
-        Format::Json => crate::output::print_json(&report, LOCK_JSON_SCHEMA)?,
+    match args.format {
+        TextFormat::Json => crate::output::print_json(&report, LOCK_JSON_SCHEMA)?,
         _ if global.quiet => {}
         _ => {
-            println!(
+            say!(
                 "locked {} packages ({} to download) into {}",
                 report.packages,
                 human_bytes(report.download_size),
                 report.lock_file
             );
             for (layer, count) in &report.layers {
-                println!("  {layer:<10} {count} packages");
+                say!("  {layer:<10} {count} packages");
             }
             for dropped in &report.dropped {
-                println!("  left out: {dropped}");
+                say!("  left out: {dropped}");
             }
         }
     }
@@ -200,13 +198,13 @@ fn command_words(values: &[String], flag: &str) -> Result<Vec<String>> {
 }
 
 fn print_human(report: &pare::build::BuildReport) {
-    println!("built {} ({})", report.output, report.tags.join(", "));
-    println!("  manifest  {}", report.manifest_digest);
-    println!("  config    {}", report.config_digest);
-    println!("  platform  {}   user {}", report.platform, report.user);
-    println!("  layers:");
+    say!("built {} ({})", report.output, report.tags.join(", "));
+    say!("  manifest  {}", report.manifest_digest);
+    say!("  config    {}", report.config_digest);
+    say!("  platform  {}   user {}", report.platform, report.user);
+    say!("  layers:");
     for (i, layer) in report.layers.iter().enumerate() {
-        println!(
+        say!(
             "    {}  {:>10} stored  {:>10} uncompressed  {:>6} entries  {}{}",
             i + 1,
             human_bytes(layer.size),
@@ -217,18 +215,19 @@ fn print_human(report: &pare::build::BuildReport) {
         );
     }
     if !report.libraries.is_empty() {
-        println!("  shared libraries added:");
+        say!("  shared libraries added:");
         for lib in &report.libraries {
-            println!("    {}  ({})", lib.path, lib.reason);
+            say!("    {}  ({})", lib.path, lib.reason);
         }
     }
     if let Some(packages) = &report.packages {
-        println!(
+        say!(
             "  packages  {} Debian packages from {}",
-            packages.installed, packages.lock_file
+            packages.installed,
+            packages.lock_file
         );
     }
-    println!(
+    say!(
         "  total     {} stored ({} bytes), {} uncompressed ({} bytes)",
         human_bytes(report.compressed_size),
         report.compressed_size,

@@ -5,30 +5,29 @@ use std::process::ExitCode;
 use anyhow::Result;
 use pare::inspect::{inspect_binary, BinaryReport, InspectOptions};
 
-use crate::cli::{Format, GlobalArgs, InspectBinaryArgs};
+use crate::cli::{GlobalArgs, InspectBinaryArgs, TextFormat};
 use crate::output::human_bytes;
 
 /// Version of the JSON document `pare inspect-binary --format json` prints.
 pub const INSPECT_JSON_SCHEMA: &str = "pare.inspect-binary/v1";
 
-pub fn run(args: &InspectBinaryArgs, global: &GlobalArgs) -> Result<ExitCode> {
-    crate::output::text_or_json(global.format, "pare inspect-binary")?;
+pub fn run(args: &InspectBinaryArgs, _global: &GlobalArgs) -> Result<ExitCode> {
     let report = inspect_binary(&InspectOptions {
         file: args.file.clone(),
         root: args.root.clone(),
         closure: !args.no_closure,
     })?;
-    match global.format {
-        Format::Json => crate::output::print_json(&report, INSPECT_JSON_SCHEMA)?,
-        Format::Human | Format::Markdown | Format::Sarif => print_human(&report),
+    match args.format {
+        TextFormat::Json => crate::output::print_json(&report, INSPECT_JSON_SCHEMA)?,
+        TextFormat::Human => print_human(&report),
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn print_human(r: &BinaryReport) {
     let f = &r.facts;
-    println!("{} ({})", r.file, human_bytes(r.size));
-    println!(
+    say!("{} ({})", r.file, human_bytes(r.size));
+    say!(
         "  format       ELF{} {}, {:?}{}",
         if f.is_64 { "64" } else { "32" },
         r.architecture.as_deref().unwrap_or("unknown machine"),
@@ -40,22 +39,22 @@ fn print_human(r: &BinaryReport) {
         }
     );
     if let Some(i) = &f.interpreter {
-        println!("  loader       {i}");
+        say!("  loader       {i}");
     }
     if !f.needed.is_empty() {
-        println!("  needs        {}", f.needed.join(", "));
+        say!("  needs        {}", f.needed.join(", "));
     }
     if let Some(g) = &f.min_glibc {
-        println!("  glibc        >= {g}");
+        say!("  glibc        >= {g}");
     }
     if !f.rpath.is_empty() {
-        println!("  rpath        {}", f.rpath.join(":"));
+        say!("  rpath        {}", f.rpath.join(":"));
     }
     if !f.runpath.is_empty() {
-        println!("  runpath      {}", f.runpath.join(":"));
+        say!("  runpath      {}", f.runpath.join(":"));
     }
     if let Some(go) = &r.go {
-        println!(
+        say!(
             "  go           {}{}",
             go.go_version,
             go.path
@@ -64,28 +63,28 @@ fn print_human(r: &BinaryReport) {
                 .unwrap_or_default()
         );
         if let Some(cgo) = go.setting("CGO_ENABLED") {
-            println!("  cgo          CGO_ENABLED={cgo}");
+            say!("  cgo          CGO_ENABLED={cgo}");
         }
-        println!("  go modules   {} dependencies", go.deps.len());
+        say!("  go modules   {} dependencies", go.deps.len());
     }
     if let Some(pkgs) = &r.cargo_auditable {
-        println!("  cargo        {} packages (cargo-auditable)", pkgs.len());
+        say!("  cargo        {} packages (cargo-auditable)", pkgs.len());
     }
     if let Some(c) = &r.closure {
         if c.paths.is_empty() {
-            println!("  closure      nothing: runs on an empty root");
+            say!("  closure      nothing: runs on an empty root");
         } else {
-            println!(
+            say!(
                 "  closure      {} paths, {}:",
                 c.paths.len(),
                 human_bytes(r.closure_size)
             );
             for (path, entry) in &c.paths {
-                println!("    {path}  ({})", entry.reason);
+                say!("    {path}  ({})", entry.reason);
             }
         }
         for (name, by) in &c.missing {
-            println!("  MISSING      {name} (needed by {by})");
+            say!("  MISSING      {name} (needed by {by})");
         }
     }
 }

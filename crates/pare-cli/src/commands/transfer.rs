@@ -9,7 +9,7 @@ use pare_oci::image::Platform;
 use pare_oci::reference::ImageRef;
 
 use super::UsageError;
-use crate::cli::{Format, GlobalArgs, TransferArgs};
+use crate::cli::{GlobalArgs, TextFormat, TransferArgs};
 use crate::output::{human_bytes, TerminalReporter};
 
 /// Version of the JSON document push/pull/copy print with --format json.
@@ -24,7 +24,6 @@ pub enum Verb {
 }
 
 pub fn run(verb: Verb, args: &TransferArgs, global: &GlobalArgs) -> Result<ExitCode> {
-    crate::output::text_or_json(global.format, "push, pull and copy")?;
     let source = ImageRef::parse(&args.source).map_err(pare::Error::from)?;
     let destination = ImageRef::parse(&args.destination).map_err(pare::Error::from)?;
     match verb {
@@ -56,21 +55,21 @@ pub fn run(verb: Verb, args: &TransferArgs, global: &GlobalArgs) -> Result<ExitC
     }
     let reporter = TerminalReporter::new(global.quiet);
     let report = copy(&options, &reporter)?;
-    match global.format {
-        Format::Json => crate::output::print_json(&report, TRANSFER_JSON_SCHEMA)?,
-        Format::Human | Format::Markdown | Format::Sarif if !global.quiet => print_human(&report),
-        Format::Human | Format::Markdown | Format::Sarif => {}
+    match args.format {
+        TextFormat::Json => crate::output::print_json(&report, TRANSFER_JSON_SCHEMA)?,
+        TextFormat::Human if !global.quiet => print_human(&report),
+        TextFormat::Human => {}
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn print_human(report: &TransferReport) {
-    println!("{} -> {}", report.source, report.destination);
-    println!("  manifest  {}", report.manifest_digest);
+    say!("{} -> {}", report.source, report.destination);
+    say!("  manifest  {}", report.manifest_digest);
     if let Some(why) = &report.digest_changed {
-        println!("  note      the digest differs from the source's: {why}");
+        say!("  note      the digest differs from the source's: {why}");
     }
-    println!(
+    say!(
         "  blobs     {} in the image: {} transferred ({}), {} mounted, {} already there",
         report.blobs,
         report.blobs_transferred,
@@ -79,9 +78,10 @@ fn print_human(report: &TransferReport) {
         report.blobs_already_present
     );
     if report.http_requests > 0 {
-        println!(
+        say!(
             "  requests  {} HTTP, {} retried",
-            report.http_requests, report.retries
+            report.http_requests,
+            report.retries
         );
     }
 }

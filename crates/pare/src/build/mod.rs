@@ -12,14 +12,13 @@ pub mod options;
 pub mod view;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 
 use oci_spec::image::{ConfigBuilder, ImageConfiguration, ImageManifest};
 use pare_oci::compress::Compression;
 use pare_oci::image::{rfc3339, store_image, ImageLayer, ImageSpec, StoredImage};
 use pare_oci::layer::{diff_id, write_layer_at, WrittenLayer};
 use pare_oci::layout::Layout;
-use pare_oci::reference::{validate_tag, DockerName, ImageRef};
+use pare_oci::reference::ImageRef;
 use pare_oci::tree::{normalize_image_path, Entry, LayerTree};
 use serde::Serialize;
 
@@ -75,33 +74,14 @@ pub struct BuildReport {
     pub packages: Option<crate::packages::PackageSummary>,
 }
 
-/// Where a build's result goes, validated.
-enum Target {
-    Layout {
-        dir: PathBuf,
-        tags: Vec<String>,
-    },
-    OciArchive {
-        file: PathBuf,
-        tags: Vec<String>,
-    },
-    DockerArchive {
-        file: PathBuf,
-        names: Vec<DockerName>,
-    },
-    Registry {
-        name: DockerName,
-    },
-}
-
 /// Builds an image as `options` say.
 pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport> {
     let output = options.output.clone().ok_or_else(|| {
         Error::Input("no output given; pass --output oci:DIR[:TAG] (or oci-archive:FILE, docker-archive:FILE:NAME:TAG)".into())
     })?;
-    let target = plan_target(&output, &options.extra_tags)?;
-    let compression = options.compression.unwrap_or(match target {
-        Target::DockerArchive { .. } => Compression::None,
+    crate::image_io::check_destination(&output, &options.extra_tags)?;
+    let compression = options.compression.unwrap_or(match output {
+        ImageRef::DockerArchive { .. } => Compression::None,
         _ => Compression::Gzip,
     });
 
@@ -328,7 +308,8 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         reuse: options.reuse_layers,
         reporter,
     };
-    let (stored, written, output_text, tags) = write_target(&target, &context, options)?;
+    let (stored, written) = write_to(&output, &context, options)?;
+    let tags = crate::image_io::destination_names(&output, &options.extra_tags);
     let layer_reports: Vec<LayerReport> = written
         .iter()
         .zip(&layers)
@@ -344,7 +325,12 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         })
         .collect();
     Ok(BuildReport {
-        output: output_text,
+        output: match &output {
+            ImageRef::Layout { dir, .. } => format!("oci:{}", dir.display()),
+            ImageRef::OciArchive { file, .. } => format!("oci-archive:{}", file.display()),
+            ImageRef::DockerArchive { file, .. } => format!("docker-archive:{}", file.display()),
+            ImageRef::Registry(name) => format!("docker://{name}"),
+        },
         tags,
         manifest_digest: stored.manifest.digest().to_string(),
         config_digest: stored.config_digest,
@@ -358,80 +344,6 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
     })
 }
 
-fn plan_target(output: &ImageRef, extra_tags: &[String]) -> Result<Target> {
-    for tag in extra_tags {
-        validate_tag(tag).map_err(Error::Input)?;
-    }
-    let tags_with = |tag: &Option<String>| crate::transfer::dest_tags(tag, extra_tags);
-    let check_parent = |file: &Path| -> Result<()> {
-        let parent = file
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        if parent.is_dir() {
-            Ok(())
-        } else {
-            Err(Error::Input(format!(
-                "cannot write {}: the directory {} does not exist",
-                file.display(),
-                parent.display()
-            )))
-        }
-    };
-    match output {
-        ImageRef::Layout { dir, tag } => {
-            if dir.exists() && !dir.is_dir() {
-                return Err(Error::Input(format!(
-                    "{} exists and is not a directory",
-                    dir.display()
-                )));
-            }
-            Ok(Target::Layout {
-                dir: dir.clone(),
-                tags: tags_with(tag),
-            })
-        }
-        ImageRef::OciArchive { file, tag } => {
-            check_parent(file)?;
-            Ok(Target::OciArchive {
-                file: file.clone(),
-                tags: tags_with(tag),
-            })
-        }
-        ImageRef::DockerArchive { file, name } => {
-            check_parent(file)?;
-            let names = match name {
-                Some(name) => {
-                    let first = DockerName { tag: Some(name.tag.clone().unwrap_or_else(|| "latest".into())), ..name.clone() };
-                    let mut names = vec![first];
-                    for t in extra_tags {
-                        names.push(DockerName { tag: Some(t.clone()), ..name.clone() });
-                    }
-                    names
-                }
-                None if !extra_tags.is_empty() => {
-                    return Err(Error::Input(
-                        "--tag needs an image name in a docker-archive output: docker-archive:FILE:NAME:TAG".into(),
-                    ))
-                }
-                None => Vec::new(),
-            };
-            Ok(Target::DockerArchive {
-                file: file.clone(),
-                names,
-            })
-        }
-        ImageRef::Registry(name) => {
-            if name.digest.is_some() {
-                return Err(Error::Input(format!(
-                    "--output docker://{name}: push to a tag, not a digest (the digest is known only after the build)"
-                )));
-            }
-            Ok(Target::Registry { name: name.clone() })
-        }
-    }
-}
-
 struct WriteContext<'a> {
     layers: &'a [PlannedLayer],
     spec: &'a ImageSpec,
@@ -441,100 +353,36 @@ struct WriteContext<'a> {
     reporter: &'a dyn Reporter,
 }
 
-type Written = (StoredImage, Vec<WrittenLayer>, String, Vec<String>);
-
-fn write_target(target: &Target, cx: &WriteContext<'_>, options: &BuildOptions) -> Result<Written> {
-    match target {
-        Target::Layout { dir, tags } => {
-            let created = !dir.exists();
-            let result = (|| {
-                let layout = Layout::create_or_open(dir)?;
-                let (stored, written) = write_image(&layout, cx)?;
-                layout.set_tags(&stored.manifest, tags)?;
-                Ok((stored, written))
-            })();
-            match result {
-                Ok((stored, written)) => Ok((
-                    stored,
-                    written,
-                    format!("oci:{}", dir.display()),
-                    tags.clone(),
-                )),
-                Err(e) => {
-                    if created {
-                        // Best effort: the directory is ours and holds nothing anyone else refers to.
-                        let _ = std::fs::remove_dir_all(dir);
-                    }
-                    Err(e)
-                }
-            }
+/// Assembles the image in the layout image I/O gives for `output` (the output layout itself, or a
+/// staging one) and sends it there.
+fn write_to(
+    output: &ImageRef,
+    cx: &WriteContext<'_>,
+    options: &BuildOptions,
+) -> Result<(StoredImage, Vec<WrittenLayer>)> {
+    let assembly = crate::image_io::assembly_for(output)?;
+    let (stored, written) = match write_image(&assembly.layout, cx) {
+        Ok(done) => done,
+        Err(e) => {
+            assembly.discard();
+            return Err(e);
         }
-        Target::OciArchive { file, tags } => {
-            let (staging, layout) = staging_layout(file)?;
-            let (stored, written) = write_image(&layout, cx)?;
-            pare_oci::archive::write_oci_archive(&layout, &stored.manifest, tags, file)?;
-            drop(layout);
-            drop(staging);
-            Ok((
-                stored,
-                written,
-                format!("oci-archive:{}", file.display()),
-                tags.clone(),
-            ))
-        }
-        Target::DockerArchive { file, names } => {
-            let (staging, layout) = staging_layout(file)?;
-            let (stored, written) = write_image(&layout, cx)?;
-            pare_oci::archive::write_docker_archive(&layout, &stored.manifest, names, file)?;
-            drop(layout);
-            drop(staging);
-            let tags = names.iter().map(ToString::to_string).collect();
-            Ok((
-                stored,
-                written,
-                format!("docker-archive:{}", file.display()),
-                tags,
-            ))
-        }
-        Target::Registry { name } => {
-            // Layers go to a throwaway store (uploads stream from it and can be retried), then up.
-            let (dir, layout) = crate::transfer::staging()?;
-            let (stored, written) = write_image(&layout, cx)?;
-            let mut transfer = crate::transfer::TransferOptions::new(
-                ImageRef::Layout {
-                    dir: dir.path().to_path_buf(),
-                    tag: None,
-                },
-                ImageRef::Registry(name.clone()),
-            );
-            transfer.access.insecure = options.insecure;
-            transfer.access.credentials.clone_from(&options.credentials);
-            transfer.extra_tags.clone_from(&options.extra_tags);
-            let opened = crate::transfer::OpenedImage::in_layout(layout, stored.manifest.clone());
-            let mut report = crate::transfer::TransferReport::default();
-            crate::transfer::write_destination(&opened, &transfer, cx.reporter, &mut report)?;
-            let mut tags: Vec<String> = name.tag.iter().cloned().collect();
-            tags.extend(options.extra_tags.iter().cloned());
-            if tags.is_empty() {
-                tags.push("latest".into());
-            }
-            Ok((stored, written, format!("docker://{name}"), tags))
-        }
-    }
-}
-
-/// A throwaway layout beside an archive being written (same filesystem, removed when dropped).
-fn staging_layout(file: &Path) -> Result<(tempfile::TempDir, Layout)> {
-    let parent = file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let staging = tempfile::Builder::new()
-        .prefix(".pare-build-")
-        .tempdir_in(parent)
-        .map_err(Error::io("create a staging directory in", parent))?;
-    let layout = Layout::create_or_open(staging.path())?;
-    Ok((staging, layout))
+    };
+    let access = crate::image_io::Access {
+        insecure: options.insecure,
+        credentials: options.credentials.clone(),
+        ..crate::image_io::Access::default()
+    };
+    let mut report = crate::image_io::IoReport::default();
+    assembly.finish(
+        &stored.manifest,
+        output,
+        &options.extra_tags,
+        &access,
+        cx.reporter,
+        &mut report,
+    )?;
+    Ok((stored, written))
 }
 
 fn write_image(layout: &Layout, cx: &WriteContext<'_>) -> Result<(StoredImage, Vec<WrittenLayer>)> {

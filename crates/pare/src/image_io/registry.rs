@@ -5,51 +5,27 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use oci_spec::image::{Descriptor, MediaType};
-use pare_oci::digest::sha256_hex;
 use pare_oci::image::{parse_digest, Platform};
 use pare_oci::layout::Layout;
+use pare_oci::manifest::{choose_platform, is_index_media_type, parse_document, Document};
 use pare_oci::reference::DockerName;
 use pare_registry::{Client, RequestStats};
 use serde_json::Value;
 
-use super::{mounts, registry_repo, Access, TransferOptions, TransferReport};
+use super::{mounts, registry_repo, Access, IoReport};
 use crate::{Error, Reporter, Result};
 
-const INDEX_TYPES: [&str; 2] = [
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-];
-
-/// The config and layer blobs a stored image manifest names, as (digest, size).
-pub fn manifest_blobs(layout: &Layout, manifest: &Descriptor) -> Result<Vec<(String, u64)>> {
-    let bytes = layout.read_blob(manifest.digest().as_ref(), manifest.size())?;
-    blobs_of(&bytes, manifest.digest().as_ref())
-}
-
+/// The config and layer blobs a manifest names, as (digest, size); an index is refused.
 fn blobs_of(bytes: &[u8], what: &str) -> Result<Vec<(String, u64)>> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| Error::Input(format!("manifest {what} is not JSON: {e}")))?;
-    if value.get("manifests").is_some() {
-        return Err(Error::Input(format!(
+    match parse_document(bytes, &format!("manifest {what}"))? {
+        Document::Image(manifest) => Ok(std::iter::once(manifest.config())
+            .chain(manifest.layers())
+            .map(|d| (d.digest().to_string(), d.size()))
+            .collect()),
+        Document::Index(_) => Err(Error::Input(format!(
             "{what} is a multi-platform index; pare moves one platform at a time (choose it with --platform)"
-        )));
+        ))),
     }
-    let mut out = Vec::new();
-    let config = std::iter::once(&value["config"]);
-    let layers = value["layers"].as_array().into_iter().flatten();
-    for d in config.chain(layers) {
-        let digest = d["digest"].as_str().unwrap_or_default();
-        let size = d["size"].as_u64();
-        match (sha256_hex(digest), size) {
-            (Some(_), Some(size)) => out.push((digest.to_string(), size)),
-            _ => {
-                return Err(Error::Input(format!(
-                    "manifest {what} has a descriptor without a sha256 digest and size: {d}"
-                )))
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// Runs `work` over `items` on up to `jobs` threads; the first error wins.
@@ -86,21 +62,23 @@ fn parallel<T: Sync>(
 }
 
 /// Pushes the image `manifest` of `layout` to `name`.
+#[allow(clippy::too_many_arguments)] // each is one independent input of a push; a struct would only rename them
 pub fn push(
     client: &Client,
     name: &DockerName,
     layout: &Layout,
     manifest: &Descriptor,
-    options: &TransferOptions,
+    extra_tags: &[String],
+    access: &Access,
     reporter: &dyn Reporter,
-    report: &mut TransferReport,
+    report: &mut IoReport,
 ) -> Result<()> {
     let repo = registry_repo(name);
     let host = client.host().to_string();
     let manifest_bytes = layout.read_blob(manifest.digest().as_ref(), manifest.size())?;
     let blobs = blobs_of(&manifest_bytes, manifest.digest().as_ref())?;
     let present = AtomicUsize::new(0);
-    parallel(&blobs, options.access.jobs, |(digest, size)| {
+    parallel(&blobs, access.jobs, |(digest, size)| {
         if client.blob_size(&repo, digest)? == Some(*size) {
             present.fetch_add(1, Ordering::Relaxed);
             return Ok(());
@@ -128,7 +106,7 @@ pub fn push(
         .and_then(|v| v["mediaType"].as_str().map(str::to_string))
         .unwrap_or_else(|| manifest.media_type().to_string());
     let mut references: Vec<String> = name.tag.iter().cloned().collect();
-    references.extend(options.extra_tags.iter().cloned());
+    references.extend(extra_tags.iter().cloned());
     if references.is_empty() {
         references.push(name.digest.clone().unwrap_or_else(|| "latest".into()));
     }
@@ -153,7 +131,7 @@ pub fn pull(
     access: &Access,
     layout: &Layout,
     reporter: &dyn Reporter,
-    report: &mut TransferReport,
+    report: &mut IoReport,
 ) -> Result<Descriptor> {
     let repo = registry_repo(name);
     let reference = name
@@ -163,11 +141,19 @@ pub fn pull(
         .unwrap_or_else(|| "latest".into());
     let mut manifest = client.get_manifest(&repo, &reference)?;
     let mut platform_of = None;
-    if INDEX_TYPES.contains(&manifest.media_type.as_str()) || is_index(&manifest.bytes) {
+    if is_index_media_type(&manifest.media_type) || is_index(&manifest.bytes) {
         let want = access.platform.clone().unwrap_or_else(Platform::host);
-        let (digest, platform) = choose_platform(&manifest.bytes, &want, &name.to_string())?;
+        let what = name.to_string();
+        let Document::Index(index) = parse_document(&manifest.bytes, &format!("index of {what}"))?
+        else {
+            return Err(Error::Input(format!(
+                "{what}: the registry calls an image manifest an index"
+            )));
+        };
+        let chosen = choose_platform(&index, &want, &what)?;
+        let platform = pare_oci::manifest::descriptor_platform(&chosen).unwrap_or(want);
         reporter.step(&format!("{name} is multi-platform; taking {platform}"));
-        manifest = client.get_manifest(&repo, &digest)?;
+        manifest = client.get_manifest(&repo, chosen.digest().as_ref())?;
         platform_of = Some(platform);
     }
     let blobs = blobs_of(&manifest.bytes, &manifest.digest)?;
@@ -222,61 +208,9 @@ fn is_index(bytes: &[u8]) -> bool {
     serde_json::from_slice::<Value>(bytes).is_ok_and(|v| v.get("manifests").is_some())
 }
 
-fn choose_platform(bytes: &[u8], want: &Platform, what: &str) -> Result<(String, Platform)> {
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| Error::Input(format!("index of {what} is not JSON: {e}")))?;
-    let mut available = Vec::new();
-    for m in value["manifests"].as_array().into_iter().flatten() {
-        let p = &m["platform"];
-        let found = Platform {
-            os: p["os"].as_str().unwrap_or("").to_string(),
-            architecture: p["architecture"].as_str().unwrap_or("").to_string(),
-            variant: p["variant"].as_str().map(str::to_string),
-        };
-        let variant_ok = want.variant.is_none() || want.variant == found.variant;
-        if found.os == want.os && found.architecture == want.architecture && variant_ok {
-            let digest = m["digest"].as_str().unwrap_or_default();
-            if sha256_hex(digest).is_none() {
-                return Err(Error::Input(format!(
-                    "index of {what} has a malformed digest {digest:?}"
-                )));
-            }
-            return Ok((digest.to_string(), found));
-        }
-        if !found.os.is_empty() {
-            available.push(found.to_string());
-        }
-    }
-    Err(Error::Input(format!(
-        "{what} has no image for {want}; it has: {}. Choose one with --platform",
-        available.join(", ")
-    )))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn platforms_are_chosen_from_an_index() {
-        let index = serde_json::json!({"manifests": [
-            {"digest": format!("sha256:{}", "a".repeat(64)), "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
-            {"digest": format!("sha256:{}", "b".repeat(64)), "platform": {"os": "linux", "architecture": "amd64"}}
-        ]});
-        let bytes = serde_json::to_vec(&index).unwrap();
-        let (d, _) =
-            choose_platform(&bytes, &Platform::parse("linux/amd64").unwrap(), "x").unwrap();
-        assert!(d.ends_with('b'));
-        let (d, _) =
-            choose_platform(&bytes, &Platform::parse("linux/arm64").unwrap(), "x").unwrap();
-        assert!(d.ends_with('a'));
-        let err =
-            choose_platform(&bytes, &Platform::parse("linux/s390x").unwrap(), "x").unwrap_err();
-        assert!(
-            err.to_string().contains("linux/arm64/v8, linux/amd64"),
-            "{err}"
-        );
-    }
 
     #[test]
     fn manifests_with_bad_descriptors_are_refused() {

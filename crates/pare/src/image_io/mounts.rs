@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use pare_oci::digest::sha256_hex;
 
-use super::cache_dir;
+use crate::cache_dir;
 
 fn record_path(host: &str, digest: &str) -> Option<PathBuf> {
     let hex = sha256_hex(digest)?;

@@ -1,0 +1,632 @@
+//! Image I/O: the one way into and out of an image for every verb. [`open`] takes any reference
+//! (OCI layout, oci-archive, docker-archive, registry), chooses the platform from an index, and
+//! hands back the image in a layout with its manifest and config parsed and checked once
+//! (`pare_oci::manifest`); [`write`] sends an opened image to any destination. `build` assembles
+//! into [`assembly_for`]'s layout and ends in [`write`]; `copy`/`push`/`pull` are [`copy`]; audit,
+//! diff and gate read what [`open`] returns. Not here: the registry protocol (`pare-registry`),
+//! what a verb reports, or reading layers (`pare_oci::read`, `crate::contents`).
+
+mod mounts;
+mod registry;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use oci_spec::image::Descriptor;
+use pare_oci::image::Platform;
+use pare_oci::import::{import_archive, open_archive, Selector};
+use pare_oci::layout::Layout;
+use pare_oci::manifest::{read_image, resolve_platform, ImageDocuments};
+use pare_oci::read::{LayerBlob, Section};
+use pare_oci::reference::{validate_tag, DockerName, ImageRef};
+use pare_registry::{Client, ClientOptions, Credentials, RequestStats};
+use serde::Serialize;
+
+use crate::{Error, Reporter, Result};
+
+/// How to reach images: registry access and the platform to take from an index. Shared by every
+/// verb that reads or writes images.
+#[derive(Clone, Debug)]
+pub struct Access {
+    /// Allow plain HTTP to registries that are not on loopback.
+    pub insecure: bool,
+    /// Credentials for the registry side(s); None looks them up in the usual auth files.
+    pub credentials: Option<Credentials>,
+    /// Which image of a multi-platform index to take (default: this machine's), for every transport.
+    pub platform: Option<Platform>,
+    /// Blobs moved at once.
+    pub jobs: usize,
+    /// Blobs larger than this are uploaded in chunks of this size (default 64 MiB).
+    pub chunk_size: Option<u64>,
+}
+
+impl Default for Access {
+    fn default() -> Self {
+        Self {
+            insecure: false,
+            credentials: None,
+            platform: None,
+            jobs: 4,
+            chunk_size: None,
+        }
+    }
+}
+
+/// What an image is opened for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// To be read once (audit, diff, gate, sbom): an archive's layers are read where they are in the
+    /// archive instead of being copied first.
+    Read,
+    /// To be written elsewhere: every blob ends up in a layout.
+    Copy,
+}
+
+/// What moving an image did: blobs, bytes and registry traffic.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct IoReport {
+    pub source: String,
+    pub destination: String,
+    /// Digest of the manifest at the destination.
+    pub manifest_digest: String,
+    /// Set when the destination's digest differs from the source's, with the reason.
+    pub digest_changed: Option<String>,
+    pub blobs: usize,
+    pub blobs_transferred: u64,
+    pub blobs_mounted: u64,
+    pub blobs_already_present: u64,
+    pub bytes_transferred: u64,
+    pub http_requests: u64,
+    pub retries: u64,
+}
+
+/// An image ready to be read or written somewhere: the layout that holds it, its manifest and
+/// config (parsed and checked), and for an archive opened to be read in place, where its layers are.
+pub struct OpenedImage {
+    pub layout: Layout,
+    pub documents: ImageDocuments,
+    /// Layers (by digest) that were left in an archive instead of being copied into `layout`.
+    pub sections: HashMap<String, Section>,
+    _staging: Option<tempfile::TempDir>,
+}
+
+impl OpenedImage {
+    /// The descriptor of the image's manifest.
+    pub fn manifest(&self) -> &Descriptor {
+        &self.documents.descriptor
+    }
+
+    /// Whether every blob in `layout` was hashed against its digest as pare wrote it into a staging
+    /// layout in this process (archives and registries); a user's layout is read as found and
+    /// verified when read, and so are layers read in place from an archive.
+    pub fn blobs_verified(&self) -> bool {
+        self._staging.is_some()
+    }
+
+    /// How to read one layer of the image: from the layout or the archive, hashed or already verified.
+    pub fn layer_blob<'a>(
+        &'a self,
+        digest: &'a str,
+        size: u64,
+        diff_id: Option<&'a str>,
+    ) -> LayerBlob<'a> {
+        let location = self.sections.get(digest);
+        LayerBlob {
+            digest,
+            size,
+            diff_id,
+            stored_verified: location.is_none() && self.blobs_verified(),
+            location,
+        }
+    }
+
+    /// The config and layer blobs of the image, as (digest, size).
+    pub fn blobs(&self) -> Vec<(String, u64)> {
+        let manifest = &self.documents.manifest;
+        std::iter::once(manifest.config())
+            .chain(manifest.layers())
+            .map(|d| (d.digest().to_string(), d.size()))
+            .collect()
+    }
+
+    /// Wraps the image `manifest` names in a layout (which must be one image, not an index).
+    pub fn in_layout(layout: Layout, manifest: &Descriptor) -> Result<Self> {
+        let what = format!("oci:{}", layout.root().display());
+        let documents = read_image(&layout, manifest, &what)?;
+        Ok(Self {
+            layout,
+            documents,
+            sections: HashMap::new(),
+            _staging: None,
+        })
+    }
+
+    fn staged(
+        layout: Layout,
+        staging: tempfile::TempDir,
+        manifest: &Descriptor,
+        sections: HashMap<String, Section>,
+        access: &Access,
+        what: &str,
+    ) -> Result<Self> {
+        let image = resolve_platform(&layout, manifest, access.platform.as_ref(), what)?;
+        let documents = read_image(&layout, &image, what)?;
+        Ok(Self {
+            layout,
+            documents,
+            sections,
+            _staging: Some(staging),
+        })
+    }
+}
+
+/// Opens any image reference: a layout in place, archives and registries through a throwaway
+/// staging layout (for [`Purpose::Read`], an archive's layers stay in the archive). An index is
+/// followed to the image for `access.platform` (this machine's by default). `report` learns about
+/// conversions and registry traffic.
+pub fn open(
+    source: &ImageRef,
+    access: &Access,
+    purpose: Purpose,
+    reporter: &dyn Reporter,
+    report: &mut IoReport,
+) -> Result<OpenedImage> {
+    let what = source.to_string();
+    let from_archive = |file: &Path, selector: Selector| -> Result<(OpenedImage, bool)> {
+        let (staging, layout) = staging()?;
+        let (imported, sections) = match purpose {
+            Purpose::Read => {
+                let opened = open_archive(file, &layout, &selector)?;
+                (opened.imported, opened.sections)
+            }
+            Purpose::Copy => (import_archive(file, &layout, &selector)?, HashMap::new()),
+        };
+        let converted = imported.converted;
+        let image =
+            OpenedImage::staged(layout, staging, &imported.manifest, sections, access, &what)?;
+        Ok((image, converted))
+    };
+    match source {
+        ImageRef::Layout { dir, tag } => {
+            let layout = Layout::open_shared(dir)?;
+            let top = layout.resolve(tag.as_deref())?;
+            let image = resolve_platform(&layout, &top, access.platform.as_ref(), &what)?;
+            let documents = read_image(&layout, &image, &what)?;
+            Ok(OpenedImage {
+                layout,
+                documents,
+                sections: HashMap::new(),
+                _staging: None,
+            })
+        }
+        ImageRef::OciArchive { file, tag } => {
+            let selector = Selector {
+                tag: tag.clone(),
+                docker_name: None,
+            };
+            Ok(from_archive(file, selector)?.0)
+        }
+        ImageRef::DockerArchive { file, name } => {
+            let selector = Selector {
+                tag: None,
+                docker_name: name.as_ref().map(|n| {
+                    (
+                        n.repository_with_host(),
+                        n.tag.clone().unwrap_or_else(|| "latest".into()),
+                    )
+                }),
+            };
+            let (opened, converted) = from_archive(file, selector)?;
+            if converted {
+                report.digest_changed = Some(
+                    "a classic docker-archive has no OCI manifest; pare wrote one, so the digest is new".into(),
+                );
+            }
+            Ok(opened)
+        }
+        ImageRef::Registry(name) => {
+            let client = client_for(name, access)?;
+            let (staging, layout) = staging()?;
+            let pulled = registry::pull(&client, name, access, &layout, reporter, report);
+            finish_stats(&client, report);
+            let manifest = pulled?;
+            OpenedImage::staged(layout, staging, &manifest, HashMap::new(), access, &what)
+        }
+    }
+}
+
+/// Copies `source` to `destination` with `tags` (see [`destination_tags`]): a retag when both are
+/// the same layout, a pull straight into a destination layout (blobs it holds are not fetched
+/// again), else [`open`] then [`write`].
+pub fn copy(
+    source: &ImageRef,
+    destination: &ImageRef,
+    extra_tags: &[String],
+    access: &Access,
+    reporter: &dyn Reporter,
+    report: &mut IoReport,
+) -> Result<()> {
+    report.source = source.to_string();
+    report.destination = destination.to_string();
+    if let (
+        ImageRef::Layout { dir: a, tag },
+        ImageRef::Layout {
+            dir: b,
+            tag: new_tag,
+        },
+    ) = (source, destination)
+    {
+        if same_dir(a, b) {
+            let layout = Layout::open(a)?;
+            let manifest = layout.resolve(tag.as_deref())?;
+            layout.set_tags(&manifest, &destination_tags(new_tag, extra_tags))?;
+            report.manifest_digest = manifest.digest().to_string();
+            return Ok(());
+        }
+    }
+    if let (ImageRef::Registry(name), ImageRef::Layout { dir, tag }) = (source, destination) {
+        let client = client_for(name, access)?;
+        let created = !dir.exists();
+        let result = (|| -> Result<Descriptor> {
+            let layout = Layout::create_or_open(dir)?;
+            let manifest = registry::pull(&client, name, access, &layout, reporter, report)?;
+            layout.set_tags(&manifest, &destination_tags(tag, extra_tags))?;
+            Ok(manifest)
+        })();
+        finish_stats(&client, report);
+        return match result {
+            Ok(manifest) => {
+                report.manifest_digest = manifest.digest().to_string();
+                Ok(())
+            }
+            Err(e) => {
+                if created {
+                    // Best effort: nothing refers to a layout this pull just made.
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+                Err(e)
+            }
+        };
+    }
+    let image = open(source, access, Purpose::Copy, reporter, report)?;
+    write(&image, destination, extra_tags, access, reporter, report)
+}
+
+/// Checks a destination before anything is made for it: tags are valid, an archive's directory
+/// exists, a layout path is not a file, a registry destination names a tag, not a digest.
+pub fn check_destination(destination: &ImageRef, extra_tags: &[String]) -> Result<()> {
+    for tag in extra_tags {
+        validate_tag(tag).map_err(Error::Input)?;
+    }
+    let check_parent = |file: &Path| -> Result<()> {
+        let parent = parent_dir(file);
+        if parent.is_dir() {
+            Ok(())
+        } else {
+            Err(Error::Input(format!(
+                "cannot write {}: the directory {} does not exist",
+                file.display(),
+                parent.display()
+            )))
+        }
+    };
+    match destination {
+        ImageRef::Layout { dir, .. } if dir.exists() && !dir.is_dir() => Err(Error::Input(
+            format!("{} exists and is not a directory", dir.display()),
+        )),
+        ImageRef::Layout { .. } => Ok(()),
+        ImageRef::OciArchive { file, .. } => check_parent(file),
+        ImageRef::DockerArchive { file, name } => {
+            check_parent(file)?;
+            if name.is_none() && !extra_tags.is_empty() {
+                return Err(Error::Input(
+                    "--tag needs an image name in a docker-archive output: docker-archive:FILE:NAME:TAG".into(),
+                ));
+            }
+            Ok(())
+        }
+        ImageRef::Registry(name) if name.digest.is_some() => Err(Error::Input(format!(
+            "docker://{name}: push to a tag, not a digest (the digest is known only after the image is made)"
+        ))),
+        ImageRef::Registry(_) => Ok(()),
+    }
+}
+
+/// The tags (or, for a docker-archive, `NAME:TAG` names) an image gets at `destination`.
+pub fn destination_names(destination: &ImageRef, extra_tags: &[String]) -> Vec<String> {
+    match destination {
+        ImageRef::Layout { tag, .. } | ImageRef::OciArchive { tag, .. } => {
+            destination_tags(tag, extra_tags)
+        }
+        ImageRef::DockerArchive { name, .. } => docker_names(name, extra_tags)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        ImageRef::Registry(name) => destination_tags(&name.tag, extra_tags),
+    }
+}
+
+/// Where an image is assembled before [`write`] sends it to its destination: the destination
+/// layout itself, or a staging layout (beside an archive being written, so the final rename stays
+/// on one filesystem; in the temporary directory for a registry).
+pub struct Assembly {
+    pub layout: Layout,
+    /// A layout directory this assembly created, removed again by [`Assembly::discard`].
+    created: Option<PathBuf>,
+    _staging: Option<tempfile::TempDir>,
+}
+
+impl Assembly {
+    /// Removes what the assembly created (after a failure; best effort: nothing refers to it yet).
+    pub fn discard(self) {
+        if let Some(dir) = &self.created {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    /// Sends the image `manifest` names, assembled in this layout, to `destination` with [`write`];
+    /// on failure removes what the assembly created.
+    pub fn finish(
+        self,
+        manifest: &Descriptor,
+        destination: &ImageRef,
+        extra_tags: &[String],
+        access: &Access,
+        reporter: &dyn Reporter,
+        report: &mut IoReport,
+    ) -> Result<()> {
+        let Assembly {
+            layout,
+            created,
+            _staging: staging,
+        } = self;
+        let result = OpenedImage::in_layout(layout, manifest)
+            .and_then(|image| write(&image, destination, extra_tags, access, reporter, report));
+        if result.is_err() {
+            if let Some(dir) = &created {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+        drop(staging);
+        result
+    }
+}
+
+/// The layout to assemble an image for `destination` in.
+pub fn assembly_for(destination: &ImageRef) -> Result<Assembly> {
+    match destination {
+        ImageRef::Layout { dir, .. } => {
+            let created = (!dir.exists()).then(|| dir.clone());
+            let layout = match Layout::create_or_open(dir) {
+                Ok(layout) => layout,
+                Err(e) => {
+                    if let Some(dir) = &created {
+                        let _ = std::fs::remove_dir_all(dir);
+                    }
+                    return Err(e.into());
+                }
+            };
+            Ok(Assembly {
+                layout,
+                created,
+                _staging: None,
+            })
+        }
+        ImageRef::OciArchive { file, .. } | ImageRef::DockerArchive { file, .. } => {
+            let parent = parent_dir(file);
+            let staging = tempfile::Builder::new()
+                .prefix(".pare-build-")
+                .tempdir_in(parent)
+                .map_err(Error::io("create a staging directory in", parent))?;
+            let layout = Layout::create_or_open(staging.path())?;
+            Ok(Assembly {
+                layout,
+                created: None,
+                _staging: Some(staging),
+            })
+        }
+        ImageRef::Registry(_) => {
+            // Layers go to a throwaway store (uploads stream from it and can be retried), then up.
+            let (staging, layout) = staging()?;
+            Ok(Assembly {
+                layout,
+                created: None,
+                _staging: Some(staging),
+            })
+        }
+    }
+}
+
+/// Writes an opened image to `destination`, tagged with the reference's own tag and `extra_tags`
+/// (`latest` when there is none). A destination layout that already is the image's layout is only
+/// tagged; another layout gets the blobs it lacks.
+pub fn write(
+    image: &OpenedImage,
+    destination: &ImageRef,
+    extra_tags: &[String],
+    access: &Access,
+    reporter: &dyn Reporter,
+    report: &mut IoReport,
+) -> Result<()> {
+    let manifest = image.manifest();
+    report.manifest_digest = manifest.digest().to_string();
+    let blobs = image.blobs();
+    report.blobs = blobs.len();
+    let whole_image = |report: &mut IoReport| {
+        report.blobs_transferred += blobs.len() as u64;
+        report.bytes_transferred += blobs.iter().map(|(_, size)| size).sum::<u64>();
+    };
+    match destination {
+        ImageRef::Layout { dir, tag } => {
+            let tags = destination_tags(tag, extra_tags);
+            if same_dir(image.layout.root(), dir) {
+                image.layout.set_tags(manifest, &tags)?;
+                return Ok(());
+            }
+            let created = !dir.exists();
+            let result = (|| -> Result<()> {
+                let dest = Layout::create_or_open(dir)?;
+                for (digest, size) in &blobs {
+                    if dest.has_valid_blob(digest, *size) {
+                        report.blobs_already_present += 1;
+                        continue;
+                    }
+                    copy_blob(&image.layout, &dest, digest, *size)?;
+                    report.blobs_transferred += 1;
+                    report.bytes_transferred += size;
+                }
+                copy_blob(
+                    &image.layout,
+                    &dest,
+                    manifest.digest().as_ref(),
+                    manifest.size(),
+                )?;
+                dest.set_tags(manifest, &tags)?;
+                Ok(())
+            })();
+            if result.is_err() && created {
+                // Best effort: the directory is ours and holds nothing anyone refers to yet.
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            result
+        }
+        ImageRef::OciArchive { file, tag } => {
+            pare_oci::archive::write_oci_archive(
+                &image.layout,
+                manifest,
+                &destination_tags(tag, extra_tags),
+                file,
+            )?;
+            whole_image(report);
+            Ok(())
+        }
+        ImageRef::DockerArchive { file, name } => {
+            let names = docker_names(name, extra_tags);
+            pare_oci::archive::write_docker_archive(&image.layout, manifest, &names, file)?;
+            whole_image(report);
+            Ok(())
+        }
+        ImageRef::Registry(name) => {
+            let client = client_for(name, access)?;
+            let pushed = registry::push(
+                &client,
+                name,
+                &image.layout,
+                manifest,
+                extra_tags,
+                access,
+                reporter,
+                report,
+            );
+            finish_stats(&client, report);
+            pushed
+        }
+    }
+}
+
+/// The names a docker-archive records: `NAME:TAG` (`latest` by default), then NAME with each extra
+/// tag; none when the reference names no image.
+fn docker_names(name: &Option<DockerName>, extra_tags: &[String]) -> Vec<DockerName> {
+    let Some(n) = name else {
+        return Vec::new();
+    };
+    let mut names = vec![DockerName {
+        tag: Some(n.tag.clone().unwrap_or_else(|| "latest".into())),
+        ..n.clone()
+    }];
+    for t in extra_tags {
+        names.push(DockerName {
+            tag: Some(t.clone()),
+            ..n.clone()
+        });
+    }
+    names
+}
+
+fn copy_blob(from: &Layout, to: &Layout, digest: &str, size: u64) -> Result<()> {
+    let (temp, path) = to.temp_blob()?;
+    let mut writer = std::io::BufWriter::with_capacity(1 << 20, temp);
+    from.copy_blob(digest, size, &mut writer)?;
+    let temp = writer
+        .into_inner()
+        .map_err(|e| Error::io("write blob", &path)(e.into_error()))?;
+    to.commit_blob(temp, digest)?;
+    Ok(())
+}
+
+/// The tags an image gets at a destination: the reference's own, then the extra ones, else `latest`.
+pub fn destination_tags(tag: &Option<String>, extra: &[String]) -> Vec<String> {
+    let mut tags: Vec<String> = tag.iter().cloned().collect();
+    for t in extra {
+        if !tags.contains(t) {
+            tags.push(t.clone());
+        }
+    }
+    if tags.is_empty() {
+        tags.push("latest".into());
+    }
+    tags
+}
+
+fn parent_dir(file: &Path) -> &Path {
+    file.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// A throwaway layout in the temporary directory, removed when the returned guard is dropped.
+fn staging() -> Result<(tempfile::TempDir, Layout)> {
+    let dir = tempfile::Builder::new()
+        .prefix("pare-staging-")
+        .tempdir()
+        .map_err(Error::io(
+            "create a staging directory in",
+            std::env::temp_dir(),
+        ))?;
+    let layout = Layout::create_throwaway(dir.path())?;
+    Ok((dir, layout))
+}
+
+/// A client for the registry a name points at.
+fn client_for(name: &DockerName, access: &Access) -> Result<Client> {
+    let host = registry_host(name);
+    Ok(Client::new(&host, {
+        let defaults = ClientOptions::default();
+        ClientOptions {
+            insecure: access.insecure,
+            credentials: access.credentials.clone(),
+            monolithic_limit: access.chunk_size.unwrap_or(defaults.monolithic_limit),
+            chunk_size: access.chunk_size.unwrap_or(defaults.monolithic_limit),
+            ..defaults
+        }
+    })?)
+}
+
+/// The host a Docker name lives on (Docker Hub's API host when it names none).
+fn registry_host(name: &DockerName) -> String {
+    match name.host.as_deref() {
+        None | Some("docker.io") | Some("index.docker.io") => "registry-1.docker.io".into(),
+        Some(h) => h.to_string(),
+    }
+}
+
+/// The repository path on the registry (`library/` added for Docker Hub's official images).
+fn registry_repo(name: &DockerName) -> String {
+    if registry_host(name) == "registry-1.docker.io" && !name.repository.contains('/') {
+        format!("library/{}", name.repository)
+    } else {
+        name.repository.clone()
+    }
+}
+
+fn finish_stats(client: &Client, report: &mut IoReport) {
+    report.http_requests += RequestStats::get(&client.stats.requests);
+    report.retries += RequestStats::get(&client.stats.retries);
+}
