@@ -89,7 +89,11 @@ fn a_layout_holding_a_two_platform_index_is_read_for_the_chosen_platform() {
                 .collect();
             assert_eq!(inspected["Architecture"], arch);
             assert_eq!(
-                inspected["Layers"].as_array().unwrap().iter().collect::<Vec<_>>(),
+                inspected["Layers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .collect::<Vec<_>>(),
                 layers,
                 "skopeo's {arch}"
             );

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use pare_elf::ldcache::{write_ld_so_cache, CacheEntry};
 use pare_oci::tree::{Entry, EntryKind, FileSource};
 
-use crate::build::view::ImageView;
+use crate::layers::view::ImageView;
 use crate::Result;
 
 /// Where the cache goes in the image.

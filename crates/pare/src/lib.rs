@@ -3,6 +3,7 @@
 //! the [`Reporter`] trait. Nothing here parses arguments, prints, or exits: that is `pare-cli`.
 
 pub mod audit;
+pub mod bases;
 pub mod build;
 pub mod contents;
 pub mod diff;
@@ -11,8 +12,10 @@ pub mod findings;
 pub mod gate;
 pub mod image_io;
 pub mod inspect;
+pub mod layers;
 pub mod ldconfig;
 pub mod packages;
+pub mod parallel;
 pub mod paths;
 pub mod policy;
 pub mod reporter;

@@ -7,8 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use pare_oci::tree::{Entry, LayerTree};
 use pare_pkg::cache::Cache;
@@ -24,125 +22,10 @@ use pare_pkg::sources::{host_repositories, Repository};
 use pare_pkg::truststore::{jks, pem_certificates, DEFAULT_PASSWORD, JAVA_CACERTS};
 use serde::Serialize;
 
-use crate::build::PlannedLayer;
+use crate::bases::BUSYBOX_APPLETS;
+pub use crate::bases::{Recipe, DEBUG_PACKAGE, RECIPE_NAMES};
+use crate::layers::{LayerGroup, PlannedLayer};
 use crate::{Error, Reporter, Result};
-
-/// The package sets pare mirrors from distroless (Debian 12), smallest first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Recipe {
-    /// base-files, netbase, tzdata and the CA bundle: distroless `static`.
-    StaticDebian,
-    /// static-debian plus glibc: distroless `base-nossl`.
-    BaseNossl,
-    /// base-nossl plus OpenSSL: distroless `base`.
-    Base,
-    /// base plus the GCC runtime libraries: distroless `cc`.
-    Cc,
-    /// cc plus Debian's python3: distroless `python3`.
-    Python3,
-    /// cc plus Debian's nodejs.
-    Nodejs,
-    /// base plus Debian's headless JRE: distroless `java`.
-    Java,
-}
-
-/// Every recipe name, for messages.
-pub const RECIPE_NAMES: &str = "static-debian, base-nossl, base, cc, python3, nodejs, java";
-/// The package the `--debug` layer comes from.
-pub const DEBUG_PACKAGE: &str = "busybox-static";
-/// Applets the debug layer links to busybox.
-const BUSYBOX_APPLETS: &[&str] = &[
-    "[", "awk", "cat", "chmod", "chown", "cp", "cut", "date", "df", "du", "echo", "env", "find",
-    "grep", "head", "hostname", "id", "kill", "less", "ln", "ls", "mkdir", "more", "mv", "netstat",
-    "nslookup", "ping", "printf", "ps", "pwd", "rm", "sed", "sh", "sleep", "sort", "stat", "tail",
-    "tee", "test", "top", "touch", "tr", "uname", "vi", "wc", "wget", "which", "whoami",
-];
-
-impl Recipe {
-    /// Parses a recipe name.
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "static-debian" => Recipe::StaticDebian,
-            "base-nossl" => Recipe::BaseNossl,
-            "base" => Recipe::Base,
-            "cc" => Recipe::Cc,
-            "python3" => Recipe::Python3,
-            "nodejs" => Recipe::Nodejs,
-            "java" => Recipe::Java,
-            _ => return None,
-        })
-    }
-
-    /// The recipe's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Recipe::StaticDebian => "static-debian",
-            Recipe::BaseNossl => "base-nossl",
-            Recipe::Base => "base",
-            Recipe::Cc => "cc",
-            Recipe::Python3 => "python3",
-            Recipe::Nodejs => "nodejs",
-            Recipe::Java => "java",
-        }
-    }
-
-    /// Dependencies the recipe leaves out beyond the script-only list, with the reason: the headless
-    /// JRE loads these only on demand (printing, sound, smart cards, the NSS PKCS#11 provider) or for its
-    /// maintainer scripts, and distroless's java images leave them out too.
-    pub fn exclusions(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Recipe::Java => &[
-                (
-                    "libcups2",
-                    "printing; loaded only by java.desktop print services",
-                ),
-                ("libasound2", "sound; loaded only by javax.sound"),
-                (
-                    "libpcsclite1",
-                    "smart cards; loaded only by javax.smartcardio",
-                ),
-                ("libnss3", "the optional SunPKCS11-NSS provider"),
-                ("util-linux", "used by the JRE's maintainer scripts"),
-            ],
-            _ => &[],
-        }
-    }
-
-    /// The recipe's requested packages, grouped by the layer they go into: `base` (shared by every
-    /// recipe), `libraries` (the C and C++ runtime), `runtime` (the language).
-    pub fn groups(self) -> Vec<(&'static str, Vec<&'static str>)> {
-        let base = vec!["base-files", "netbase", "tzdata", "ca-certificates"];
-        let libc = vec!["libc6"];
-        let ssl = vec!["libc6", "libssl3"];
-        let cc = vec!["libc6", "libssl3", "libgcc-s1", "libgomp1", "libstdc++6"];
-        match self {
-            Recipe::StaticDebian => vec![("base", base)],
-            Recipe::BaseNossl => vec![("base", base), ("libraries", libc)],
-            Recipe::Base => vec![("base", base), ("libraries", ssl)],
-            Recipe::Cc => vec![("base", base), ("libraries", cc)],
-            Recipe::Python3 => vec![
-                ("base", base),
-                ("libraries", cc),
-                // What distroless ships: the interpreter and standard library without Debian's
-                // python3 metapackages; /usr/bin/python3 is linked like update-alternatives would.
-                (
-                    "runtime",
-                    vec!["python3.11-minimal", "libpython3.11-stdlib"],
-                ),
-            ],
-            Recipe::Nodejs => vec![
-                ("base", base),
-                ("libraries", cc),
-                ("runtime", vec!["nodejs"]),
-            ],
-            Recipe::Java => vec![
-                ("base", base),
-                ("libraries", ssl),
-                ("runtime", vec!["openjdk-17-jre-headless"]),
-            ],
-        }
-    }
-}
 
 /// What the package side of a build or lock needs.
 #[derive(Clone, Debug)]
@@ -229,7 +112,11 @@ impl PackageOptions {
             roots: self
                 .groups()
                 .into_iter()
-                .flat_map(|(layer, roots)| roots.into_iter().map(move |r| format!("{layer}:{r}")))
+                .flat_map(|(layer, roots)| {
+                    roots
+                        .into_iter()
+                        .map(move |r| format!("{}:{r}", layer.name()))
+                })
                 .collect(),
             packages: self.debian.clone(),
             exclude,
@@ -250,8 +137,8 @@ impl PackageOptions {
         set
     }
 
-    fn groups(&self) -> Vec<(&'static str, Vec<String>)> {
-        let mut groups: Vec<(&'static str, Vec<String>)> = self
+    fn groups(&self) -> Vec<(LayerGroup, Vec<String>)> {
+        let mut groups: Vec<(LayerGroup, Vec<String>)> = self
             .recipe
             .map(|r| {
                 r.groups()
@@ -261,7 +148,7 @@ impl PackageOptions {
             })
             .unwrap_or_default();
         if !self.debian.is_empty() {
-            groups.push(("extra", self.debian.clone()));
+            groups.push((LayerGroup::Extra, self.debian.clone()));
         }
         groups
     }
@@ -344,7 +231,7 @@ pub fn lock(options: &PackageOptions, reporter: &dyn Reporter) -> Result<(Lock, 
         )
     };
     // Each package goes into the first layer whose cumulative request needs it.
-    let mut layer_of: BTreeMap<String, &'static str> = BTreeMap::new();
+    let mut layer_of: BTreeMap<String, LayerGroup> = BTreeMap::new();
     let mut roots = Vec::new();
     let mut last = None;
     for (layer, group) in options.groups() {
@@ -371,7 +258,7 @@ pub fn lock(options: &PackageOptions, reporter: &dyn Reporter) -> Result<(Lock, 
     for id in debug {
         let name = index.get(id).name.clone();
         if !layer_of.contains_key(&name) {
-            layer_of.insert(name.clone(), "debug");
+            layer_of.insert(name.clone(), LayerGroup::Debug);
             resolved.why.insert(name, "the --debug layer".into());
             resolved.packages.push(id);
         }
@@ -394,7 +281,8 @@ pub fn lock(options: &PackageOptions, reporter: &dyn Reporter) -> Result<(Lock, 
             layer: layer_of
                 .get(&p.name)
                 .copied()
-                .unwrap_or("extra")
+                .unwrap_or(LayerGroup::Extra)
+                .name()
                 .to_string(),
             why: resolved.why.get(&p.name).cloned().unwrap_or_default(),
         });
@@ -517,34 +405,13 @@ fn fetch_packages(
         .collect()
 }
 
-/// Reads .deb files on all cores, keeping their order.
+/// Reads .deb files on all cores (rayon's pool), keeping their order.
 fn read_debs(paths: &[PathBuf], names: &[String]) -> Result<Vec<DebContents>> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<DebContents>>>> =
-        Mutex::new((0..paths.len()).map(|_| None).collect());
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(paths.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= paths.len() {
-                    break;
-                }
-                let result = read_deb(&paths[i], &names[i]).map_err(Error::from);
-                if let Ok(mut slots) = results.lock() {
-                    slots[i] = Some(result);
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .map_err(|_| Error::Input("a worker reading packages panicked".into()))?
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(Error::Input("a package was not read".into()))))
+    use rayon::prelude::*;
+    paths
+        .par_iter()
+        .zip(names)
+        .map(|(path, name)| read_deb(path, name).map_err(Error::from))
         .collect()
 }
 
@@ -564,7 +431,7 @@ impl PackageSummary {
         let mut packages: Vec<String> = lock
             .packages
             .iter()
-            .filter(|p| options.debug || p.layer != "debug")
+            .filter(|p| options.debug || p.layer != LayerGroup::Debug.name())
             .map(|p| format!("{}={}", p.name, p.version))
             .collect();
         packages.sort();
@@ -585,8 +452,20 @@ pub fn package_layers(
     static_files: LayerTree,
     reporter: &dyn Reporter,
 ) -> Result<(Vec<PlannedLayer>, bool)> {
+    if let Some(p) = lock
+        .packages
+        .iter()
+        .find(|p| LayerGroup::parse(&p.layer).is_none())
+    {
+        return Err(Error::Input(format!(
+            "{}: package {} is locked into layer {:?}, which pare does not know ({}); run `pare lock` again",
+            options.lock_file.display(),
+            p.name,
+            p.layer,
+            LayerGroup::ALL.map(LayerGroup::name).join(", ")
+        )));
+    }
     let cache = options.cache()?;
-    let order = ["base", "libraries", "runtime", "extra", "debug"];
     let mut layers: Vec<PlannedLayer> = Vec::new();
     let mut has_ca = false;
     let install = InstallOptions {
@@ -594,12 +473,13 @@ pub fn package_layers(
     };
     let mut first = true;
     let mut ca_pem: Option<Vec<u8>> = None;
-    for layer_name in order {
-        if layer_name == "debug" {
+    for group in LayerGroup::ALL {
+        let layer_name = group.name();
+        if group == LayerGroup::Debug {
             // What ldconfig would have written for everything installed so far, as a layer of its
             // own: the package layers stay the same whether or not more packages follow them, and
             // the debug variant shares it too (busybox is static).
-            let mut view = crate::build::view::ImageView::default();
+            let mut view = crate::layers::view::ImageView::default();
             for layer in &layers {
                 view.apply(&layer.tree)?;
             }
@@ -617,7 +497,7 @@ pub fn package_layers(
             .filter(|p| p.layer == layer_name)
             .collect();
         if wanted.is_empty() {
-            if layer_name == "debug" {
+            if group == LayerGroup::Debug {
                 return Err(Error::Input(format!(
                     "--debug: {} locks no {DEBUG_PACKAGE} (the repositories had none when it was made)",
                     options.lock_file.display()
@@ -632,7 +512,7 @@ pub fn package_layers(
             .collect();
         let debs = read_debs(&paths, &names)?;
         let mut tree = LayerTree::new();
-        if layer_name == "debug" {
+        if group == LayerGroup::Debug {
             debug_tree(&mut tree, &debs)?;
         } else {
             if first {
@@ -678,7 +558,7 @@ pub fn package_layers(
 /// The layer holding `/etc/ld.so.cache` (and any soname link a package did not ship), or None when the
 /// packages hold no shared library.
 fn ld_so_cache_layer(
-    view: &crate::build::view::ImageView,
+    view: &crate::layers::view::ImageView,
     architecture: &str,
 ) -> Result<Option<PlannedLayer>> {
     let Some(crate::ldconfig::LdCache {
@@ -816,7 +696,7 @@ mod tests {
         for name in RECIPE_NAMES.split(", ") {
             let recipe = Recipe::parse(name).unwrap();
             assert_eq!(recipe.name(), name);
-            assert_eq!(recipe.groups()[0].0, "base");
+            assert_eq!(recipe.groups()[0].0.name(), "base");
         }
         assert!(Recipe::parse("alpine").is_none());
         let python = Recipe::Python3.groups();

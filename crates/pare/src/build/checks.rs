@@ -6,7 +6,7 @@ use pare_elf::Linkage;
 use pare_oci::image::Platform;
 use pare_oci::tree::{normalize_image_path, Entry, EntryKind};
 
-use super::view::ImageView;
+use crate::layers::view::ImageView;
 use crate::{Error, Reporter, Result};
 
 /// The numeric user and group an image runs as.
@@ -279,7 +279,7 @@ mod tests {
         let mut tree = LayerTree::new();
         tree.insert(
             "etc/passwd".into(),
-            Entry::bytes(super::super::base::static_passwd().as_bytes(), 0o644),
+            Entry::bytes(crate::bases::static_passwd().as_bytes(), 0o644),
         )
         .unwrap();
         tree.insert(

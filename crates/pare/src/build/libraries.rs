@@ -11,7 +11,7 @@ use pare_elf::closure::{resolve, ClosureOptions, NeededPath};
 use pare_oci::tree::{normalize_image_path, Entry, EntryKind, FileSource, LayerTree};
 use serde::Serialize;
 
-use super::view::ImageView;
+use crate::layers::view::ImageView;
 use crate::{Error, Reporter, Result};
 
 /// Largest binary inspected for its closure.

@@ -3,40 +3,30 @@
 //! and the manifest, and tag or export the result. Nothing is written until every input is validated;
 //! a failed build into a new layout directory removes it again.
 
-pub mod base;
 pub mod checks;
 pub mod copy;
 pub mod file;
 pub mod libraries;
 pub mod options;
-pub mod view;
 
 use std::collections::{BTreeMap, HashMap};
 
-use oci_spec::image::{ConfigBuilder, ImageConfiguration, ImageManifest};
+use oci_spec::image::ConfigBuilder;
 use pare_oci::compress::Compression;
-use pare_oci::image::{rfc3339, store_image, ImageLayer, ImageSpec, StoredImage};
-use pare_oci::layer::{diff_id, write_layer_at, WrittenLayer};
-use pare_oci::layout::Layout;
+use pare_oci::image::{rfc3339, ImageSpec, StoredImage};
+use pare_oci::layer::WrittenLayer;
 use pare_oci::reference::ImageRef;
 use pare_oci::tree::{normalize_image_path, Entry, LayerTree};
 use serde::Serialize;
 
 pub use options::{BuildOptions, CaBundle, CopySpec};
 use options::{CA_BUNDLE_PATH, DEFAULT_PATH, NONROOT_ID};
-use view::ImageView;
+
+use crate::bases::{self, BaseOptions};
+use crate::layers::view::ImageView;
+use crate::layers::{write_image, PlannedLayer, WriteContext};
 
 use crate::{Error, Reporter, Result};
-
-/// A layer as planned, before it is written.
-pub struct PlannedLayer {
-    pub tree: LayerTree,
-    /// The history line (`created_by`) that explains the layer.
-    pub created_by: String,
-    pub comment: Option<String>,
-    /// Compress harder: the layer is built once and reused by many builds (Debian package layers).
-    pub thorough: bool,
-}
 
 /// One written layer, as reported.
 #[derive(Clone, Debug, Serialize)]
@@ -86,10 +76,16 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
     });
 
     // Plan every layer against the merged view of the ones below it.
-    let (mut layers, mut has_ca) = base::base_layers(options)?;
+    let (mut layers, mut has_ca) = bases::base_layers(&BaseOptions {
+        base: options.base,
+        ca_bundle: &options.ca_bundle,
+        host_ca_bundle: &options.host_ca_bundle,
+        tzdata: options.tzdata,
+        zoneinfo_dir: &options.zoneinfo_dir,
+    })?;
     let mut package_options = options.packages.clone();
     let mut package_summary = None;
-    if let options::Base::Recipe(recipe) = options.base {
+    if let bases::Base::Recipe(recipe) = options.base {
         package_options.recipe = Some(recipe);
     }
     if package_options.in_use() {
@@ -101,7 +97,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         package_summary = Some(crate::packages::PackageSummary::of(&lock, &package_options));
         let mut static_files = LayerTree::new();
         if package_options.recipe.is_some() {
-            base::add_static_files(&mut static_files, false)?;
+            bases::add_static_files(&mut static_files, false)?;
         }
         let (package_layers, package_ca) =
             crate::packages::package_layers(&lock, &package_options, static_files, reporter)?;
@@ -344,15 +340,6 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
     })
 }
 
-struct WriteContext<'a> {
-    layers: &'a [PlannedLayer],
-    spec: &'a ImageSpec,
-    compression: Compression,
-    mtime: u64,
-    reuse: bool,
-    reporter: &'a dyn Reporter,
-}
-
 /// Assembles the image in the layout image I/O gives for `output` (the output layout itself, or a
 /// staging one) and sends it there.
 fn write_to(
@@ -383,135 +370,6 @@ fn write_to(
         &mut report,
     )?;
     Ok((stored, written))
-}
-
-fn write_image(layout: &Layout, cx: &WriteContext<'_>) -> Result<(StoredImage, Vec<WrittenLayer>)> {
-    let known = if cx.reuse {
-        known_layers(layout, cx.reporter)
-    } else {
-        HashMap::new()
-    };
-    let total = cx.layers.len();
-    let written: Vec<Result<WrittenLayer>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = cx
-            .layers
-            .iter()
-            .enumerate()
-            .map(|(i, planned)| {
-                let known = &known;
-                scope.spawn(move || -> Result<WrittenLayer> {
-                    if !known.is_empty() {
-                        let (diff, uncompressed_size) = diff_id(&planned.tree, cx.mtime)?;
-                        if let Some((digest, size)) = known.get(&(diff.clone(), cx.compression)) {
-                            if layout.has_valid_blob(digest, *size) {
-                                cx.reporter
-                                    .step(&format!("layer {}/{total}: reused {digest}", i + 1));
-                                return Ok(WrittenLayer {
-                                    digest: digest.clone(),
-                                    diff_id: diff,
-                                    size: *size,
-                                    uncompressed_size,
-                                    compression: cx.compression,
-                                    reused: true,
-                                });
-                            }
-                        }
-                    }
-                    cx.reporter.step(&format!(
-                        "layer {}/{total}: writing {} entries ({})",
-                        i + 1,
-                        planned.tree.len(),
-                        cx.compression.name()
-                    ));
-                    let level = if planned.thorough {
-                        pare_oci::compress::GZIP_LEVEL_THOROUGH
-                    } else {
-                        pare_oci::compress::GZIP_LEVEL
-                    };
-                    Ok(write_layer_at(
-                        &planned.tree,
-                        cx.mtime,
-                        cx.compression,
-                        level,
-                        layout,
-                    )?)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::Input("a layer writer thread panicked".into())))
-            })
-            .collect()
-    });
-    let written: Vec<WrittenLayer> = written.into_iter().collect::<Result<_>>()?;
-    let image_layers: Vec<ImageLayer> = written
-        .iter()
-        .zip(cx.layers)
-        .map(|(w, p)| ImageLayer {
-            layer: w.clone(),
-            created_by: p.created_by.clone(),
-            comment: p.comment.clone(),
-        })
-        .collect();
-    let stored = store_image(layout, cx.spec, &image_layers)?;
-    Ok((stored, written))
-}
-
-/// Layers the layout already holds, by (diff_id, compression) -> (digest, size), read from the configs
-/// and manifests its index names. An unreadable image is skipped with a warning, never trusted.
-fn known_layers(
-    layout: &Layout,
-    reporter: &dyn Reporter,
-) -> HashMap<(String, Compression), (String, u64)> {
-    let mut known = HashMap::new();
-    let Ok(index) = layout.read_index() else {
-        return known;
-    };
-    let image_manifest_types = [
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-    ];
-    for descriptor in index.manifests() {
-        // Indexes and other artifacts hold no layers of their own.
-        if !image_manifest_types.contains(&descriptor.media_type().to_string().as_str()) {
-            continue;
-        }
-        let digest = descriptor.digest().to_string();
-        let parsed = layout
-            .read_blob(&digest, descriptor.size())
-            .ok()
-            .and_then(|b| serde_json::from_slice::<ImageManifest>(&b).ok())
-            .and_then(|m| {
-                let config = layout
-                    .read_blob(m.config().digest().as_ref(), m.config().size())
-                    .ok()?;
-                let config: ImageConfiguration = serde_json::from_slice(&config).ok()?;
-                Some((m, config))
-            });
-        let Some((manifest, config)) = parsed else {
-            reporter.warn(&format!(
-                "skipping unreadable image {digest} in {} for layer reuse",
-                layout.root().display()
-            ));
-            continue;
-        };
-        for (layer, diff) in manifest.layers().iter().zip(config.rootfs().diff_ids()) {
-            let compression = match layer.media_type().to_string().as_str() {
-                "application/vnd.oci.image.layer.v1.tar+gzip" => Compression::Gzip,
-                "application/vnd.oci.image.layer.v1.tar+zstd" => Compression::Zstd,
-                "application/vnd.oci.image.layer.v1.tar" => Compression::None,
-                _ => continue,
-            };
-            known.insert(
-                (diff.clone(), compression),
-                (layer.digest().to_string(), layer.size()),
-            );
-        }
-    }
-    known
 }
 
 fn describe_copies(copies: &[CopySpec]) -> String {

@@ -8,69 +8,16 @@ use pare_oci::compress::Compression;
 use pare_oci::image::Platform;
 use pare_oci::reference::ImageRef;
 
-use crate::packages::{PackageOptions, Recipe};
+pub use crate::bases::{Base, CaBundle, CA_BUNDLE_PATH, NONROOT_ID};
+use crate::packages::PackageOptions;
 use crate::{Error, Result};
 
-/// The UID and GID images run as unless told otherwise (`nonroot` in the static base).
-pub const NONROOT_ID: u32 = 65532;
 /// The PATH every image gets unless the user sets one.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-/// Where images keep their CA bundle.
-pub const CA_BUNDLE_PATH: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// Where the build host keeps its CA bundle (Debian, Ubuntu, Alpine, Arch).
 pub const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// Where the build host keeps its time zone database.
 pub const HOST_ZONEINFO: &str = "/usr/share/zoneinfo";
-
-/// The base an image starts from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Base {
-    /// Nothing at all.
-    Scratch,
-    /// The distroless-static equivalent: passwd/group with nonroot, /tmp, /home/nonroot, nsswitch.conf,
-    /// os-release and a CA bundle.
-    #[default]
-    Static,
-    /// A distroless-equivalent package set from Debian (see `pare::packages::Recipe`).
-    Recipe(Recipe),
-}
-
-impl Base {
-    /// Parses a base name.
-    pub fn parse(name: &str) -> Result<Self> {
-        match name {
-            "scratch" => Ok(Base::Scratch),
-            "static" => Ok(Base::Static),
-            other => Recipe::parse(other).map(Base::Recipe).ok_or_else(|| {
-                Error::Input(format!(
-                    "unknown base {other:?}; pare knows 'scratch', 'static' and the Debian recipes {}",
-                    crate::packages::RECIPE_NAMES
-                ))
-            }),
-        }
-    }
-
-    /// The base's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Base::Scratch => "scratch",
-            Base::Static => "static",
-            Base::Recipe(recipe) => recipe.name(),
-        }
-    }
-}
-
-/// Where the image's CA bundle comes from.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub enum CaBundle {
-    /// The build host's bundle for the static base, none for scratch.
-    #[default]
-    Default,
-    /// A PEM file the user names (added for any base).
-    File(PathBuf),
-    /// No CA bundle.
-    Omit,
-}
 
 /// One `--copy SRC:DST[:MODE[:UID:GID]]` or `[[copy]]` entry.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,7 +2,6 @@
 //! time, skipping what the other side already has.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use oci_spec::image::{Descriptor, MediaType};
 use pare_oci::image::{parse_digest, Platform};
@@ -28,39 +27,6 @@ fn blobs_of(bytes: &[u8], what: &str) -> Result<Vec<(String, u64)>> {
     }
 }
 
-/// Runs `work` over `items` on up to `jobs` threads; the first error wins.
-fn parallel<T: Sync>(
-    items: &[T],
-    jobs: usize,
-    work: impl Fn(&T) -> Result<()> + Sync,
-) -> Result<()> {
-    let next = AtomicUsize::new(0);
-    let failure: Mutex<Option<Error>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, items.len().max(1)) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(i) else { break };
-                if let Err(e) = work(item) {
-                    let mut slot = failure
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    slot.get_or_insert(e);
-                    next.store(items.len(), Ordering::Relaxed);
-                    break;
-                }
-            });
-        }
-    });
-    match failure
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-    {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
-}
-
 /// Pushes the image `manifest` of `layout` to `name`.
 #[allow(clippy::too_many_arguments)] // each is one independent input of a push; a struct would only rename them
 pub fn push(
@@ -78,7 +44,7 @@ pub fn push(
     let manifest_bytes = layout.read_blob(manifest.digest().as_ref(), manifest.size())?;
     let blobs = blobs_of(&manifest_bytes, manifest.digest().as_ref())?;
     let present = AtomicUsize::new(0);
-    parallel(&blobs, access.jobs, |(digest, size)| {
+    crate::parallel::run(&blobs, access.jobs, |(digest, size)| {
         if client.blob_size(&repo, digest)? == Some(*size) {
             present.fetch_add(1, Ordering::Relaxed);
             return Ok(());
@@ -159,7 +125,7 @@ pub fn pull(
     let blobs = blobs_of(&manifest.bytes, &manifest.digest)?;
     report.blobs = blobs.len();
     let present = AtomicUsize::new(0);
-    parallel(&blobs, access.jobs, |(digest, size)| {
+    crate::parallel::run(&blobs, access.jobs, |(digest, size)| {
         if layout.has_valid_blob(digest, *size) {
             present.fetch_add(1, Ordering::Relaxed);
             return Ok(());

@@ -8,8 +8,8 @@ use std::path::Path;
 use pare_oci::tree::{normalize_image_path, Entry, EntryKind, FileSource, LayerTree};
 use walkdir::WalkDir;
 
-use super::options::{Base, BuildOptions, CaBundle, CA_BUNDLE_PATH, NONROOT_ID};
-use super::PlannedLayer;
+use super::{Base, BaseOptions, CaBundle, CA_BUNDLE_PATH, NONROOT_ID};
+use crate::layers::PlannedLayer;
 use crate::{Error, Result};
 
 /// Version of the static base's own files; bump it when one of them changes.
@@ -32,10 +32,10 @@ VERSION_ID=\"{STATIC_BASE_VERSION}\"\nVARIANT=\"static\"\nVARIANT_ID=static\n"
 }
 
 /// The layers the chosen base contributes (possibly none), plus whether a CA bundle is in them.
-pub fn base_layers(options: &BuildOptions) -> Result<(Vec<PlannedLayer>, bool)> {
-    let ca_source = match (&options.ca_bundle, options.base) {
+pub fn base_layers(options: &BaseOptions<'_>) -> Result<(Vec<PlannedLayer>, bool)> {
+    let ca_source = match (options.ca_bundle, options.base) {
         (CaBundle::Omit, _) | (CaBundle::Default, Base::Scratch) => None,
-        (CaBundle::Default, Base::Static) => Some(options.host_ca_bundle.as_path()),
+        (CaBundle::Default, Base::Static) => Some(options.host_ca_bundle),
         // A recipe's CA bundle comes from Debian's ca-certificates package.
         (CaBundle::Default, Base::Recipe(_)) => None,
         (CaBundle::File(path), _) => Some(path.as_path()),
@@ -68,7 +68,7 @@ pub fn base_layers(options: &BuildOptions) -> Result<(Vec<PlannedLayer>, bool)> 
     }
     if options.tzdata && !matches!(options.base, Base::Recipe(_)) {
         layers.push(PlannedLayer {
-            tree: tzdata_tree(&options.zoneinfo_dir)?,
+            tree: tzdata_tree(options.zoneinfo_dir)?,
             created_by: "pare build: tzdata (zoneinfo without right/ and posix/)".into(),
             comment: Some("time zone database".into()),
             thorough: false,
