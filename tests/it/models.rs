@@ -372,3 +372,96 @@ fn output_into_a_closed_pipe_ends_quietly_with_the_verdict_as_exit_code() {
         assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
     }
 }
+
+#[test]
+fn inventory_lists_packages_with_purls_that_syft_agrees_with() {
+    if !require("syft") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    fs::create_dir_all(root.join("etc")).unwrap();
+    fs::create_dir_all(root.join("var/lib/dpkg/info")).unwrap();
+    fs::create_dir_all(root.join("usr/lib/x86_64-linux-gnu")).unwrap();
+    fs::write(
+        root.join("etc/os-release"),
+        "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\n",
+    )
+    .unwrap();
+    fs::write(
+        root.join("var/lib/dpkg/status"),
+        "Package: libssl3\nStatus: install ok installed\nPriority: optional\nSection: libs\n\
+Installed-Size: 6160\nMaintainer: Debian OpenSSL Team\nArchitecture: amd64\nMulti-Arch: same\n\
+Source: openssl\nVersion: 3.0.15-1~deb12u1\nDepends: libc6 (>= 2.34)\nDescription: TLS\n\n\
+Package: zlib1g\nStatus: install ok installed\nPriority: optional\nSection: libs\n\
+Installed-Size: 168\nMaintainer: Mark Brown\nArchitecture: amd64\nMulti-Arch: same\n\
+Source: zlib\nVersion: 1:1.2.13.dfsg-1\nDescription: compression\n\n\
+Package: removed\nStatus: deinstall ok config-files\nArchitecture: amd64\nVersion: 1.0\n",
+    )
+    .unwrap();
+    fs::write(
+        root.join("usr/lib/x86_64-linux-gnu/libssl.so.3"),
+        vec![7u8; 4096],
+    )
+    .unwrap();
+    fs::write(
+        root.join("var/lib/dpkg/info/libssl3:amd64.list"),
+        "/.\n/usr\n/usr/lib/x86_64-linux-gnu/libssl.so.3\n",
+    )
+    .unwrap();
+    let layout = dir.path().join("inv");
+    ok(pare()
+        .args(["build", "-q", "--base", "scratch", "--copy"])
+        .arg(format!("{}/:/", root.display()))
+        .args(["--output"])
+        .arg(format!("oci:{}:inv", layout.display())));
+    let reference = format!("oci:{}:inv", layout.display());
+    let report: Value = serde_json::from_str(&ok(pare().args([
+        "inventory",
+        "--format",
+        "json",
+        &reference,
+    ])))
+    .unwrap();
+    assert_eq!(report["schema"], "pare.inventory/v1");
+    assert_eq!(report["os"]["id"], "debian");
+    assert_eq!(report["libc"], Value::Null, "no libc6 and no loader");
+    let packages = report["packages"].as_array().unwrap();
+    assert_eq!(packages.len(), 2, "{packages:?}");
+    let ssl = &packages[0];
+    assert_eq!(ssl["name"], "libssl3");
+    assert_eq!(ssl["source"], "openssl");
+    assert_eq!(
+        (ssl["files"].as_u64(), ssl["file_bytes"].as_u64()),
+        (Some(1), Some(4096))
+    );
+    assert_eq!(ssl["layer"], 0);
+    let ours: std::collections::BTreeSet<String> = packages
+        .iter()
+        .map(|p| p["purl"].as_str().unwrap().to_string())
+        .collect();
+    let syft: Value = serde_json::from_str(&ok(Command::new("syft")
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+        .args(["scan", "-q", "-o", "json"])
+        .arg(format!("oci-dir:{}", layout.display()))))
+    .unwrap();
+    let theirs: std::collections::BTreeSet<String> = syft["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["type"] == "deb")
+        .map(|a| a["purl"].as_str().unwrap().to_string())
+        .collect();
+    // syft also lists a package dpkg records as removed (`deinstall ok config-files`: only its
+    // configuration files are left); pare lists installed packages only, as dpkg -l's "ii" rows.
+    let removed = "pkg:deb/debian/removed@1.0?arch=amd64&distro=debian-12".to_string();
+    assert!(theirs.contains(&removed), "{theirs:?}");
+    let theirs: std::collections::BTreeSet<String> =
+        theirs.into_iter().filter(|p| *p != removed).collect();
+    assert_eq!(ours, theirs, "pare's purls vs syft's");
+    let human = ok(pare().args(["inventory", &reference]));
+    assert!(
+        human.contains("2 dpkg") && human.contains("Debian GNU/Linux 12"),
+        "{human}"
+    );
+}

@@ -76,6 +76,9 @@ pub enum Command {
     /// Explain an image: layers, waste, attack surface, secrets, and whether it will start.
     #[command(after_help = AUDIT_EXAMPLES)]
     Audit(AuditArgs),
+    /// List what an image is made of: OS, C library, packages of every ecosystem, ELF binaries.
+    #[command(after_help = INVENTORY_EXAMPLES)]
+    Inventory(InventoryArgs),
     /// Show what changed between two images: files, sizes, layers, config.
     #[command(after_help = DIFF_EXAMPLES)]
     Diff(DiffArgs),
@@ -124,6 +127,26 @@ pub struct AuditArgs {
     /// The image this one was built on: its layers are marked as base layers.
     #[arg(long, value_name = "REF")]
     pub base_image: Option<String>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+const INVENTORY_EXAMPLES: &str = "\
+Examples:
+  pare inventory oci:out:latest
+  pare inventory docker-archive:app.tar --format json | jq -r '.packages[].purl'
+Packages come from dpkg (status and distroless status.d), apk, Go build info and cargo-auditable
+data in the image's binaries, each with its purl, source package, files and layer.";
+
+/// Arguments of inventory.
+#[derive(Args, Debug)]
+pub struct InventoryArgs {
+    /// The image (any reference form).
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextFormat,
     #[command(flatten)]
     pub read: ReadArgs,
 }

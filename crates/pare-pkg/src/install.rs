@@ -12,8 +12,7 @@ use crate::{Error, Result};
 
 /// Top-level directories that are links into `/usr` on a merged-/usr system.
 pub const MERGED_USR_DIRS: [&str; 4] = ["bin", "lib", "lib64", "sbin"];
-/// Where distroless-style per-package records go.
-pub const STATUS_DIR: &str = "var/lib/dpkg/status.d";
+pub use crate::dpkg_db::{status_record, STATUS_DIR};
 /// Where the CA bundle is built.
 pub const CA_BUNDLE: &str = "etc/ssl/certs/ca-certificates.crt";
 
@@ -199,25 +198,6 @@ pub fn install_package(
         .map_err(|e| Error::Deb(format!("package {name}: md5sums: {e}")))?;
     }
     Ok(installed)
-}
-
-/// A package's `status.d` record: its control paragraph with dpkg's `Status` line added after
-/// `Package`, as dpkg's own database would hold it.
-pub fn status_record(control: &str) -> String {
-    let mut out = String::with_capacity(control.len() + 32);
-    let mut added = false;
-    for line in control.trim_end().lines() {
-        if line.starts_with("Status:") {
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-        if !added && line.starts_with("Package:") {
-            out.push_str("Status: install ok installed\n");
-            added = true;
-        }
-    }
-    out
 }
 
 /// Moves the certificates under `/usr/share/ca-certificates/` into one bundle, the way

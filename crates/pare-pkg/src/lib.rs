@@ -3,9 +3,11 @@
 //! writes and reads `pare.lock`, downloads `.deb` files into a content-addressed cache and extracts
 //! their data safely. It never runs maintainer scripts and never writes outside the paths it is given.
 
+pub mod apk_db;
 pub mod cache;
 pub mod control;
 pub mod deb;
+pub mod dpkg_db;
 pub mod fetch;
 pub mod index;
 pub mod install;

@@ -12,8 +12,10 @@ use pare_oci::reference::ImageRef;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::contents::{read_opened, FileState, ImageContents, LayerInfo, Observer};
+use crate::contents::{read_opened, Analyzers, FileState, ImageContents, LayerInfo, Observer};
 use crate::image_io::{open, Access, IoReport, OpenedImage, Purpose};
+use crate::inventory::InventoryCollector;
+pub use crate::inventory::Package;
 use crate::secrets::secrets_in;
 use crate::{Reporter, Result};
 
@@ -59,19 +61,6 @@ pub struct AuditLayer {
     pub largest_files: Vec<(String, u64)>,
 }
 
-/// An installed package, from the package manager's own database in the image.
-#[derive(Clone, Debug, Serialize)]
-pub struct Package {
-    pub name: String,
-    pub version: String,
-    pub architecture: String,
-    /// `dpkg` (status or distroless status.d), `apk`, `go` (build info in a binary) or `cargo`
-    /// (cargo-auditable data in a binary).
-    pub manager: &'static str,
-    /// Bytes of the package's files present in the final tree (0 when it lists none).
-    pub file_bytes: u64,
-}
-
 /// What `pare audit` found.
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditReport {
@@ -89,8 +78,10 @@ pub struct AuditReport {
     /// Waste items, biggest first (at most 100).
     pub waste: Vec<Waste>,
     pub findings: Vec<Finding>,
-    /// Installed packages, by name.
+    /// Installed packages, by manager and name (the inventory's).
     pub packages: Vec<Package>,
+    /// The C library the image carries, when pare can tell.
+    pub libc: Option<crate::inventory::Libc>,
     pub fail_on: Severity,
     pub passed: bool,
 }
@@ -116,13 +107,8 @@ struct Recorder {
     /// Per layer: (path, size, content hash) of every regular file shipped.
     shipped: Vec<Vec<(String, u64, Option<ContentHash>)>>,
     findings: Vec<Finding>,
-    /// Latest content of the small files audit reads (passwd, group, os-release).
+    /// Latest content of the small files audit reads (passwd, group, ld.so.cache).
     small: HashMap<String, Vec<u8>>,
-    /// Packages found inside binaries (Go build info, cargo-auditable), with the path and layer of
-    /// the binary; kept only if that binary is in the final tree.
-    binary_packages: Vec<(String, usize, Package)>,
-    /// Linkage facts of every ELF file read whole, by (path, layer): for the transitive library check.
-    elf_facts: HashMap<(String, usize), pare_elf::ElfFacts>,
     /// The first bytes of every executable file, by (path, layer): ELF magic or `#!` line.
     heads: HashMap<(String, usize), Vec<u8>>,
 }
@@ -130,33 +116,22 @@ struct Recorder {
 /// Bytes kept of each executable file for the will-it-start check.
 const HEAD: usize = 4096;
 
-/// Largest binary read whole for its build info.
-const MAX_BINARY: u64 = 256 << 20;
-
-/// `libfoo.so`, `libfoo.so.1.2`: names the loader opens, often without execute bits.
-fn is_shared_object(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    name.ends_with(".so") || name.contains(".so.")
-}
-
-const SMALL_FILES: [&str; 5] = [
+const SMALL_FILES: [&str; 3] = [
     "etc/passwd",
     "etc/group",
-    "etc/os-release",
-    "usr/lib/os-release",
     // The loader's soname table, for the will-it-start library check.
     "etc/ld.so.cache",
 ];
 
+/// Largest small file read.
+const MAX_SMALL: usize = 64 << 20;
+
 impl Observer for Recorder {
-    fn sample(&self, path: &str, size: u64, mode: u32) -> usize {
-        if SMALL_FILES.contains(&path) || is_package_database(path) {
-            MAX_DATABASE
-        } else if size <= MAX_BINARY && (mode & 0o111 != 0 || is_shared_object(path)) {
-            // Whole programs and libraries, so ELF files can be asked for their build info and
-            // needed libraries; each sample is dropped once seen, so this costs one file's size of
-            // memory at a time. Other files (a JRE's 130 MB `modules`, data) only need the secret scan.
-            usize::try_from(size).unwrap_or(SECRET_SAMPLE)
+    fn sample(&self, path: &str, _size: u64, _mode: u32) -> usize {
+        // Programs and libraries are read whole for the inventory; the rest (a JRE's 130 MB
+        // `modules`, data) only needs the secret scan's head.
+        if SMALL_FILES.contains(&path) {
+            MAX_SMALL
         } else {
             SECRET_SAMPLE
         }
@@ -173,24 +148,12 @@ impl Observer for Recorder {
             return;
         }
         self.shipped[layer].push((info.path.clone(), info.size, info.content));
-        if SMALL_FILES.contains(&info.path.as_str()) || is_package_database(&info.path) {
+        if SMALL_FILES.contains(&info.path.as_str()) {
             self.small.insert(info.path.clone(), info.sample.clone());
-        }
-        if pare_elf::is_elf(&info.sample) && info.sample.len() as u64 == info.size {
-            if let Ok(facts) = pare_elf::inspect(&info.sample) {
-                self.elf_facts.insert((info.path.clone(), layer), facts);
-            }
         }
         if info.mode & 0o111 != 0 {
             let head = info.sample[..info.sample.len().min(HEAD)].to_vec();
             self.heads.insert((info.path.clone(), layer), head);
-        }
-        if pare_elf::is_elf(&info.sample) && info.mode & 0o111 != 0 {
-            self.binary_packages.extend(
-                packages_in_binary(&info.path, &info.sample, info.size)
-                    .into_iter()
-                    .map(|p| (info.path.clone(), layer, p)),
-            );
         }
         let head = &info.sample[..info.sample.len().min(SECRET_SAMPLE)];
         for (id, reason) in secrets_in(&info.path, head) {
@@ -213,11 +176,20 @@ pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditRep
         &mut io,
     )?;
     let mut recorder = Recorder::default();
-    let contents = read_opened(&opened, &options.image.to_string(), reporter, &mut recorder)?;
+    let mut collector = InventoryCollector::default();
+    let contents = read_opened(
+        &opened,
+        &options.image.to_string(),
+        reporter,
+        &mut Analyzers(vec![&mut recorder, &mut collector]),
+    )?;
+    let inventory = collector.finish(&contents);
     let mut findings = std::mem::take(&mut recorder.findings);
     findings.extend(tree_findings(&contents));
     findings.extend(config_findings(&contents, &recorder));
-    findings.extend(start_findings(&contents, &opened, &recorder, reporter)?);
+    findings.extend(start_findings(
+        &contents, &opened, &recorder, &collector, reporter,
+    )?);
     Finding::sort(&mut findings);
     let waste = waste(&contents, &recorder);
     let mut waste_by_kind: BTreeMap<WasteKind, u64> = BTreeMap::new();
@@ -265,8 +237,7 @@ pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditRep
             }
         })
         .collect();
-    let os = os_name(&recorder, &contents);
-    let packages = packages(&recorder, &contents);
+    let os = inventory.os.as_ref().and_then(|o| o.pretty_name.clone());
     let fail_on = options.fail_on.unwrap_or(Severity::High);
     let passed = !findings.iter().any(|f| f.severity >= fail_on);
     let mut waste_top = waste;
@@ -288,200 +259,13 @@ pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditRep
         waste_by_kind,
         waste: waste_top,
         findings,
-        packages,
+        packages: inventory.packages,
+        libc: inventory.libc,
         fail_on,
         passed,
     };
     options.policy.apply(&mut report, options.fail_on)?;
     Ok(report)
-}
-
-/// Go modules and cargo-auditable packages a binary says it was built from. The binary's own module
-/// (Go) or root package (cargo) carries the binary's size.
-fn packages_in_binary(path: &str, bytes: &[u8], size: u64) -> Vec<Package> {
-    let mut out = Vec::new();
-    if let Ok(Some(go)) = pare_elf::buildinfo::go_build_info(bytes) {
-        let arch = go.setting("GOARCH").unwrap_or_default().to_string();
-        let main = go.main.clone().unwrap_or(pare_elf::buildinfo::GoModule {
-            path: go.path.clone().unwrap_or_else(|| format!("/{path}")),
-            version: go.go_version.clone(),
-            sum: None,
-        });
-        out.push(Package {
-            name: main.path,
-            version: main.version,
-            architecture: arch.clone(),
-            manager: "go",
-            file_bytes: size,
-        });
-        out.push(Package {
-            name: "stdlib".into(),
-            version: go.go_version.clone(),
-            architecture: arch.clone(),
-            manager: "go",
-            file_bytes: 0,
-        });
-        for dep in go.deps {
-            out.push(Package {
-                name: dep.path,
-                version: dep.version,
-                architecture: arch.clone(),
-                manager: "go",
-                file_bytes: 0,
-            });
-        }
-    }
-    if let Ok(Some(crates)) = pare_elf::buildinfo::cargo_auditable(bytes) {
-        for krate in crates {
-            out.push(Package {
-                file_bytes: if krate.root { size } else { 0 },
-                name: krate.name,
-                version: krate.version,
-                architecture: String::new(),
-                manager: "cargo",
-            });
-        }
-    }
-    out
-}
-
-/// Largest package database or file list read.
-const MAX_DATABASE: usize = 64 << 20;
-
-/// Files that describe installed packages.
-fn is_package_database(path: &str) -> bool {
-    path == "var/lib/dpkg/status"
-        || path == "lib/apk/db/installed"
-        || path.starts_with("var/lib/dpkg/status.d/")
-        || (path.starts_with("var/lib/dpkg/info/") && path.ends_with(".list"))
-}
-
-/// The packages the image's dpkg and apk databases list as installed, with their files' bytes.
-fn packages(recorder: &Recorder, contents: &ImageContents) -> Vec<Package> {
-    let present = |p: &str| contents.files.contains_key(p);
-    let text = |p: &str| {
-        recorder
-            .small
-            .get(p)
-            .filter(|_| present(p))
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-    };
-    let size_of = |paths: &mut dyn Iterator<Item = String>| -> u64 {
-        paths
-            .filter_map(|p| contents.files.get(p.trim_start_matches('/')))
-            .filter(|f| f.info.kind == FileKind::File)
-            .map(|f| f.info.size)
-            .sum()
-    };
-    let mut out: BTreeMap<(String, String), Package> = BTreeMap::new();
-    let mut add_dpkg = |paragraph: &str, files: u64| {
-        let field = |name: &str| {
-            paragraph
-                .lines()
-                .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
-                .map(|v| v.trim().to_string())
-        };
-        let (Some(name), Some(version)) = (field("Package"), field("Version")) else {
-            return;
-        };
-        if let Some(status) = field("Status") {
-            if !status.ends_with(" installed") {
-                return;
-            }
-        }
-        let architecture = field("Architecture").unwrap_or_default();
-        out.insert(
-            (name.clone(), architecture.clone()),
-            Package {
-                name,
-                version,
-                architecture,
-                manager: "dpkg",
-                file_bytes: files,
-            },
-        );
-    };
-    let list_bytes = |name: &str, arch: &str| -> u64 {
-        let candidates = [
-            format!("var/lib/dpkg/info/{name}:{arch}.list"),
-            format!("var/lib/dpkg/info/{name}.list"),
-        ];
-        candidates
-            .iter()
-            .find_map(|p| text(p))
-            .map(|t| size_of(&mut t.lines().map(str::to_string)))
-            .unwrap_or(0)
-    };
-    if let Some(status) = text("var/lib/dpkg/status") {
-        for paragraph in status.split("\n\n") {
-            let get = |f: &str| {
-                paragraph
-                    .lines()
-                    .find_map(|l| l.strip_prefix(f).and_then(|r| r.strip_prefix(':')))
-                    .map(|v| v.trim().to_string())
-            };
-            let bytes = match (get("Package"), get("Architecture")) {
-                (Some(n), Some(a)) => list_bytes(&n, &a),
-                _ => 0,
-            };
-            add_dpkg(paragraph, bytes);
-        }
-    }
-    for (path, bytes) in recorder.small.iter().filter(|(p, _)| {
-        p.starts_with("var/lib/dpkg/status.d/") && !p.ends_with(".md5sums") && present(p)
-    }) {
-        let paragraph = String::from_utf8_lossy(bytes).into_owned();
-        let md5sums = text(&format!("{path}.md5sums")).unwrap_or_default();
-        let files = size_of(
-            &mut md5sums
-                .lines()
-                .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string)),
-        );
-        add_dpkg(&paragraph, files);
-    }
-    if let Some(db) = text("lib/apk/db/installed") {
-        for paragraph in db.split("\n\n") {
-            let mut name = None;
-            let mut version = None;
-            let mut arch = String::new();
-            let mut dir = String::new();
-            let mut files = Vec::new();
-            for line in paragraph.lines() {
-                match line.split_once(':') {
-                    Some(("P", v)) => name = Some(v.to_string()),
-                    Some(("V", v)) => version = Some(v.to_string()),
-                    Some(("A", v)) => arch = v.to_string(),
-                    Some(("F", v)) => dir = v.to_string(),
-                    Some(("R", v)) => files.push(if dir.is_empty() {
-                        v.to_string()
-                    } else {
-                        format!("{dir}/{v}")
-                    }),
-                    _ => {}
-                }
-            }
-            if let (Some(name), Some(version)) = (name, version) {
-                let file_bytes = size_of(&mut files.into_iter());
-                out.insert(
-                    (name.clone(), arch.clone()),
-                    Package {
-                        name,
-                        version,
-                        architecture: arch,
-                        manager: "apk",
-                        file_bytes,
-                    },
-                );
-            }
-        }
-    }
-    let mut list: Vec<Package> = out.into_values().collect();
-    for (path, layer, package) in &recorder.binary_packages {
-        if contents.files.get(path).is_some_and(|f| f.layer == *layer) {
-            list.push(package.clone());
-        }
-    }
-    list
 }
 
 /// The diff_ids of a base image (its config only; no layer is read).
@@ -503,17 +287,6 @@ fn shared_prefix(contents: &ImageContents, base: &[String]) -> usize {
         .zip(base)
         .take_while(|(layer, diff_id)| layer.diff_id == **diff_id)
         .count()
-}
-
-fn os_name(recorder: &Recorder, contents: &ImageContents) -> Option<String> {
-    let text = ["etc/os-release", "usr/lib/os-release"]
-        .iter()
-        .filter(|p| contents.files.contains_key(**p))
-        .find_map(|p| recorder.small.get(*p))?;
-    let text = String::from_utf8_lossy(text);
-    text.lines()
-        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-        .map(|v| v.trim_matches('"').to_string())
 }
 
 /// Waste: every shipped copy that is not the one in the final tree, plus duplicates and residue.
@@ -710,7 +483,7 @@ fn tree_findings(contents: &ImageContents) -> Vec<Finding> {
     ]
     .iter()
     .any(|p| contents.files.contains_key(*p));
-    let env_bundle = env_of(contents).iter().any(|(k, _)| k == "SSL_CERT_FILE");
+    let env_bundle = contents.env().iter().any(|(k, _)| k == "SSL_CERT_FILE");
     if tls_client && !has_bundle && !env_bundle {
         out.push(Finding::new(
             &findings::NO_CA_BUNDLE,
@@ -719,21 +492,6 @@ fn tree_findings(contents: &ImageContents) -> Vec<Finding> {
         ));
     }
     out
-}
-
-fn env_of(contents: &ImageContents) -> Vec<(String, String)> {
-    contents.config["config"]["Env"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str())
-                .filter_map(|kv| {
-                    kv.split_once('=')
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn config_findings(contents: &ImageContents, recorder: &Recorder) -> Vec<Finding> {
@@ -768,7 +526,7 @@ fn config_findings(contents: &ImageContents, recorder: &Recorder) -> Vec<Finding
             ));
         }
     }
-    for (key, value) in env_of(contents) {
+    for (key, value) in contents.env() {
         let upper = key.to_ascii_uppercase();
         let secret_name = [
             "PASSWORD",
@@ -811,6 +569,7 @@ fn start_findings(
     contents: &ImageContents,
     opened: &OpenedImage,
     recorder: &Recorder,
+    inventory: &InventoryCollector,
     reporter: &dyn Reporter,
 ) -> Result<Vec<Finding>> {
     let config = &contents.config["config"];
@@ -826,7 +585,8 @@ fn start_findings(
             None,
         )]);
     };
-    let path_env = env_of(contents)
+    let path_env = contents
+        .env()
         .into_iter()
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| v)
@@ -866,7 +626,7 @@ fn start_findings(
     };
     reporter.step(&format!("checked {program}"));
     if pare_elf::is_elf(&bytes) {
-        let facts = match recorder.elf_facts.get(&key) {
+        let facts = match inventory.elf_facts(&key.0, key.1) {
             Some(facts) => Ok(facts.clone()),
             None => pare_elf::inspect(&reread()?),
         };
@@ -914,7 +674,7 @@ fn start_findings(
                                 ));
                             }
                             Some((key, state)) => {
-                                if let Some(lib) = recorder.elf_facts.get(&(key, state.layer)) {
+                                if let Some(lib) = inventory.elf_facts(&key, state.layer) {
                                     queue.push_back((needed.clone(), lib.clone()));
                                 }
                             }

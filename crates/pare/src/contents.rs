@@ -52,6 +52,22 @@ impl ImageContents {
     pub fn file_bytes(&self) -> u64 {
         self.files.values().map(|f| f.info.size).sum()
     }
+
+    /// The config's `Env` as (key, value) pairs, in order.
+    pub fn env(&self) -> Vec<(String, String)> {
+        self.config["config"]["Env"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str())
+                    .filter_map(|kv| {
+                        kv.split_once('=')
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 /// Reads `reference` (any transport) into [`ImageContents`].
@@ -91,6 +107,32 @@ pub trait Observer {
 pub struct NoObserver;
 
 impl Observer for NoObserver {}
+
+/// Several independent analyzers sharing one reading pass: each file is sampled as much as the
+/// most demanding of them asks, and every analyzer sees every event.
+pub struct Analyzers<'a>(pub Vec<&'a mut dyn Observer>);
+
+impl Observer for Analyzers<'_> {
+    fn config(&mut self, config: &Value) {
+        for a in &mut self.0 {
+            a.config(config);
+        }
+    }
+
+    fn sample(&self, path: &str, size: u64, mode: u32) -> usize {
+        self.0
+            .iter()
+            .map(|a| a.sample(path, size, mode))
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn event(&mut self, layer: usize, event: &LayerEvent) {
+        for a in &mut self.0 {
+            a.event(layer, event);
+        }
+    }
+}
 
 /// Reads an image that is already in a layout.
 pub fn read_opened(

@@ -12,6 +12,7 @@ pub mod findings;
 pub mod gate;
 pub mod image_io;
 pub mod inspect;
+pub mod inventory;
 pub mod layers;
 pub mod ldconfig;
 pub mod packages;

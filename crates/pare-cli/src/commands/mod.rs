@@ -5,6 +5,7 @@ pub mod build;
 pub mod diff;
 pub mod gate;
 pub mod inspect;
+pub mod inventory;
 pub mod transfer;
 
 use pare::image_io::Access;

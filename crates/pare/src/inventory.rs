@@ -1,0 +1,530 @@
+//! What an image is made of: its OS (os-release), its C library, the packages of every ecosystem
+//! pare can read (dpkg `status` and `status.d`, apk, Go build info and cargo-auditable data in
+//! binaries) with their purls, source packages, files and layer, and the ELF binaries with their
+//! linkage facts. Collected by [`InventoryCollector`], one analyzer of the single reading pass
+//! (`crate::contents`); `pare audit` embeds it, `pare inventory` prints it, sbom and scan build on
+//! it. Not here: judging what is found (findings) or where the image comes from (`crate::image_io`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use pare_elf::ElfFacts;
+use pare_oci::read::{FileKind, LayerEvent};
+use pare_oci::reference::ImageRef;
+use pare_pkg::{apk_db, dpkg_db};
+use serde::Serialize;
+
+use crate::contents::{read_image_with, ImageContents, Observer};
+use crate::image_io::Access;
+use crate::{Reporter, Result};
+
+/// Largest package database or os-release file read.
+const MAX_DATABASE: usize = 64 << 20;
+/// Largest binary read whole for its build info and linkage.
+pub const MAX_BINARY: u64 = 256 << 20;
+
+const OS_RELEASE: [&str; 2] = ["etc/os-release", "usr/lib/os-release"];
+
+/// The OS an image says it is (os-release).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct OsRelease {
+    pub id: Option<String>,
+    pub version_id: Option<String>,
+    pub pretty_name: Option<String>,
+}
+
+/// The image's C library, and how pare knows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Libc {
+    /// `glibc` or `musl`.
+    pub kind: &'static str,
+    pub version: Option<String>,
+    /// What told pare: a package, or the dynamic loader's file.
+    pub evidence: String,
+}
+
+/// One package of any ecosystem.
+#[derive(Clone, Debug, Serialize)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    /// `dpkg` (status or distroless status.d), `apk`, `go` (build info in a binary) or `cargo`
+    /// (cargo-auditable data in a binary).
+    pub manager: &'static str,
+    /// The source package it was built from, when the database says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
+    /// Package URL (purl).
+    pub purl: String,
+    /// Files of the package present in the final tree (for binaries' packages: the binary).
+    pub files: usize,
+    /// Bytes of those files (0 when the database lists none).
+    pub file_bytes: u64,
+    /// 0-based layer of the record that lists it (the database file or the binary).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<usize>,
+    /// For packages found in a binary: its path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary: Option<String>,
+}
+
+/// An ELF binary of the final tree.
+#[derive(Clone, Debug, Serialize)]
+pub struct Binary {
+    pub path: String,
+    pub layer: usize,
+    pub size: u64,
+    /// OCI architecture name (`amd64`), when pare knows the machine.
+    pub architecture: Option<&'static str>,
+    pub linkage: pare_elf::Linkage,
+    pub interpreter: Option<String>,
+    pub needed: Vec<String>,
+    pub executable: bool,
+}
+
+/// Everything the inventory found.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Inventory {
+    pub image: String,
+    pub manifest_digest: String,
+    pub os: Option<OsRelease>,
+    pub libc: Option<Libc>,
+    /// Packages, by manager, name and architecture.
+    pub packages: Vec<Package>,
+    /// ELF files of the final tree, by path.
+    pub binaries: Vec<Binary>,
+    /// Databases that could not be read, with the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// The inventory's analyzer: keeps the package databases and os-release (latest copy of each),
+/// the ELF facts of every ELF file read whole and the packages found in executables.
+#[derive(Default)]
+pub struct InventoryCollector {
+    databases: HashMap<String, (usize, Vec<u8>)>,
+    elf: HashMap<(String, usize), ElfFacts>,
+    executables: std::collections::HashSet<(String, usize)>,
+    binary_packages: Vec<(String, usize, Package)>,
+}
+
+/// `libfoo.so`, `libfoo.so.1.2`: names the loader opens, often without execute bits.
+pub fn is_shared_object(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.ends_with(".so") || name.contains(".so.")
+}
+
+fn is_database(path: &str) -> bool {
+    OS_RELEASE.contains(&path) || dpkg_db::is_database_file(path) || path == apk_db::INSTALLED
+}
+
+impl Observer for InventoryCollector {
+    fn sample(&self, path: &str, size: u64, mode: u32) -> usize {
+        if is_database(path) {
+            MAX_DATABASE
+        } else if size <= MAX_BINARY && (mode & 0o111 != 0 || is_shared_object(path)) {
+            // Whole programs and libraries, for their build info and linkage; each sample is
+            // dropped once seen, so this costs one file's size of memory at a time.
+            usize::try_from(size).unwrap_or(0)
+        } else {
+            0
+        }
+    }
+
+    fn event(&mut self, layer: usize, event: &LayerEvent) {
+        let LayerEvent::Entry(info) = event else {
+            return;
+        };
+        if info.kind != FileKind::File {
+            return;
+        }
+        if is_database(&info.path) {
+            self.databases
+                .insert(info.path.clone(), (layer, info.sample.clone()));
+        }
+        if !pare_elf::is_elf(&info.sample) {
+            return;
+        }
+        let key = (info.path.clone(), layer);
+        if info.sample.len() as u64 == info.size {
+            if let Ok(facts) = pare_elf::inspect(&info.sample) {
+                self.elf.insert(key.clone(), facts);
+            }
+        }
+        if info.mode & 0o111 != 0 {
+            self.executables.insert(key);
+            self.binary_packages.extend(
+                packages_in_binary(&info.path, &info.sample, info.size)
+                    .into_iter()
+                    .map(|p| (info.path.clone(), layer, p)),
+            );
+        }
+    }
+}
+
+impl InventoryCollector {
+    /// The ELF facts of the file `path` shipped by `layer`, when it was read whole.
+    pub fn elf_facts(&self, path: &str, layer: usize) -> Option<&ElfFacts> {
+        self.elf.get(&(path.to_string(), layer))
+    }
+
+    /// The inventory of the image the collector saw, against its final tree.
+    pub fn finish(&self, contents: &ImageContents) -> Inventory {
+        let mut notes = Vec::new();
+        // A database file counts only as its final-tree copy.
+        let text = |path: &str| -> Option<(usize, String)> {
+            let state = contents.files.get(path)?;
+            let (layer, bytes) = self.databases.get(path)?;
+            (*layer == state.layer).then(|| (*layer, String::from_utf8_lossy(bytes).into_owned()))
+        };
+        let os = OS_RELEASE
+            .iter()
+            .find_map(|p| text(p))
+            .map(|(_, t)| os_release(&t));
+        let size_of = |paths: &mut dyn Iterator<Item = &str>| -> (usize, u64) {
+            let mut files = 0;
+            let mut bytes = 0;
+            for f in paths
+                .filter_map(|p| contents.files.get(p.trim_start_matches('/')))
+                .filter(|f| f.info.kind == FileKind::File)
+            {
+                files += 1;
+                bytes += f.info.size;
+            }
+            (files, bytes)
+        };
+        let distro = os
+            .as_ref()
+            .and_then(|o| Some(format!("{}-{}", o.id.as_deref()?, o.version_id.as_deref()?)));
+        let mut by_key: BTreeMap<(&'static str, String, String), Package> = BTreeMap::new();
+        let mut dpkg = |record: dpkg_db::DpkgRecord, layer: usize, (files, bytes): (usize, u64)| {
+            let purl = deb_purl(&record, os.as_ref(), distro.as_deref());
+            by_key.insert(
+                ("dpkg", record.name.clone(), record.architecture.clone()),
+                Package {
+                    name: record.name,
+                    version: record.version,
+                    architecture: record.architecture,
+                    manager: "dpkg",
+                    source: record.source,
+                    source_version: record.source_version,
+                    purl,
+                    files,
+                    file_bytes: bytes,
+                    layer: Some(layer),
+                    binary: None,
+                },
+            );
+        };
+        if let Some((layer, status)) = text(dpkg_db::STATUS_FILE) {
+            match dpkg_db::parse_records(&status, dpkg_db::STATUS_FILE) {
+                Ok(records) => {
+                    for record in records {
+                        let list =
+                            dpkg_db::list_file_candidates(&record.name, &record.architecture)
+                                .iter()
+                                .find_map(|p| text(p))
+                                .map(|(_, t)| t)
+                                .unwrap_or_default();
+                        let sizes = size_of(&mut dpkg_db::list_paths(&list));
+                        dpkg(record, layer, sizes);
+                    }
+                }
+                Err(e) => notes.push(format!("/{}: {e}", dpkg_db::STATUS_FILE)),
+            }
+        }
+        let mut records: Vec<&String> = self
+            .databases
+            .keys()
+            .filter(|p| {
+                p.starts_with(dpkg_db::STATUS_DIR)
+                    && dpkg_db::is_database_file(p)
+                    && !p.ends_with(".md5sums")
+            })
+            .collect();
+        records.sort();
+        for path in records {
+            let Some((layer, paragraph)) = text(path) else {
+                continue;
+            };
+            let md5sums = text(&format!("{path}.md5sums"))
+                .map(|(_, t)| t)
+                .unwrap_or_default();
+            match dpkg_db::parse_records(&paragraph, path) {
+                Ok(found) => {
+                    for record in found {
+                        let sizes = size_of(&mut dpkg_db::md5sums_paths(&md5sums));
+                        dpkg(record, layer, sizes);
+                    }
+                }
+                Err(e) => notes.push(format!("/{path}: {e}")),
+            }
+        }
+        if let Some((layer, db)) = text(apk_db::INSTALLED) {
+            for record in apk_db::parse_installed(&db) {
+                let (files, bytes) = size_of(&mut record.files.iter().map(String::as_str));
+                let purl = format!(
+                    "pkg:apk/{}/{}@{}?arch={}",
+                    os.as_ref()
+                        .and_then(|o| o.id.as_deref())
+                        .unwrap_or("alpine"),
+                    purl_escape(&record.name),
+                    purl_escape(&record.version),
+                    purl_escape(&record.architecture)
+                );
+                by_key.insert(
+                    ("apk", record.name.clone(), record.architecture.clone()),
+                    Package {
+                        name: record.name,
+                        version: record.version,
+                        architecture: record.architecture,
+                        manager: "apk",
+                        source: record.origin,
+                        source_version: None,
+                        purl,
+                        files,
+                        file_bytes: bytes,
+                        layer: Some(layer),
+                        binary: None,
+                    },
+                );
+            }
+        }
+        let mut packages: Vec<Package> = by_key.into_values().collect();
+        for (path, layer, package) in &self.binary_packages {
+            if contents.files.get(path).is_some_and(|f| f.layer == *layer) {
+                packages.push(package.clone());
+            }
+        }
+        let mut binaries: Vec<Binary> = self
+            .elf
+            .iter()
+            .filter(|((path, layer), _)| {
+                contents.files.get(path).is_some_and(|f| f.layer == *layer)
+            })
+            .map(|((path, layer), facts)| Binary {
+                path: format!("/{path}"),
+                layer: *layer,
+                size: contents.files.get(path).map_or(0, |f| f.info.size),
+                architecture: pare_elf::oci_architecture(facts.machine),
+                linkage: facts.linkage,
+                interpreter: facts.interpreter.clone(),
+                needed: facts.needed.clone(),
+                executable: self.executables.contains(&(path.clone(), *layer)),
+            })
+            .collect();
+        binaries.sort_by(|a, b| a.path.cmp(&b.path));
+        let libc = libc_of(&packages, contents);
+        Inventory {
+            image: contents.reference.clone(),
+            manifest_digest: contents.manifest_digest.clone(),
+            os,
+            libc,
+            packages,
+            binaries,
+            notes,
+        }
+    }
+}
+
+/// Reads an image and returns its inventory.
+pub fn inventory(
+    reference: &ImageRef,
+    access: &Access,
+    reporter: &dyn Reporter,
+) -> Result<Inventory> {
+    let mut collector = InventoryCollector::default();
+    let contents = read_image_with(reference, access, reporter, &mut collector)?;
+    Ok(collector.finish(&contents))
+}
+
+fn os_release(text: &str) -> OsRelease {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+            .map(|v| v.trim().trim_matches('"').to_string())
+    };
+    OsRelease {
+        id: field("ID"),
+        version_id: field("VERSION_ID"),
+        pretty_name: field("PRETTY_NAME"),
+    }
+}
+
+/// glibc from the libc6 package or a glibc loader, musl from the musl package or its loader.
+fn libc_of(packages: &[Package], contents: &ImageContents) -> Option<Libc> {
+    for (kind, names) in [
+        ("glibc", ["libc6", "glibc"]),
+        ("musl", ["musl", "musl-libc"]),
+    ] {
+        if let Some(p) = packages.iter().find(|p| names.contains(&p.name.as_str())) {
+            return Some(Libc {
+                kind,
+                version: Some(p.version.clone()),
+                evidence: format!("package {} {}", p.name, p.version),
+            });
+        }
+    }
+    contents.files.keys().find_map(|path| {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let kind = if name.starts_with("ld-musl-") {
+            "musl"
+        } else if name.starts_with("ld-linux") && name.contains(".so") {
+            "glibc"
+        } else {
+            return None;
+        };
+        Some(Libc {
+            kind,
+            version: None,
+            evidence: format!("loader /{path}"),
+        })
+    })
+}
+
+/// `pkg:deb/debian/libssl3@3.0.15-1~deb12u1?arch=amd64&distro=debian-12` (with `upstream=` naming
+/// the source package when it differs).
+fn deb_purl(record: &dpkg_db::DpkgRecord, os: Option<&OsRelease>, distro: Option<&str>) -> String {
+    let vendor = os.and_then(|o| o.id.as_deref()).unwrap_or("debian");
+    let mut purl = format!(
+        "pkg:deb/{}/{}@{}",
+        purl_escape(vendor),
+        purl_escape(&record.name),
+        purl_escape(&record.version)
+    );
+    let mut qualifiers = Vec::new();
+    if !record.architecture.is_empty() {
+        qualifiers.push(format!("arch={}", purl_escape(&record.architecture)));
+    }
+    if let Some(d) = distro {
+        qualifiers.push(format!("distro={}", purl_escape(d)));
+    }
+    if let Some(source) = record.source.as_deref().filter(|s| *s != record.name) {
+        let upstream = match &record.source_version {
+            Some(v) => format!("{source}@{v}"),
+            None => source.to_string(),
+        };
+        qualifiers.push(format!("upstream={}", purl_escape(&upstream)));
+    }
+    if !qualifiers.is_empty() {
+        purl.push('?');
+        purl.push_str(&qualifiers.join("&"));
+    }
+    purl
+}
+
+/// Percent-encodes a purl component: everything but ASCII letters, digits, `.-_~` and the `:` and
+/// `+` that Debian versions hold (the purl specification needs no escape for them, and syft's and
+/// grype's packageurl-go leave them as they are, so purls match across tools).
+fn purl_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for &b in text.as_bytes() {
+        if b.is_ascii_alphanumeric() || b".-_~:+".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Go modules and cargo-auditable packages a binary says it was built from. The binary's own module
+/// (Go) or root package (cargo) carries the binary's size.
+fn packages_in_binary(path: &str, bytes: &[u8], size: u64) -> Vec<Package> {
+    let mut out = Vec::new();
+    let binary = Some(format!("/{path}"));
+    let package = |manager: &'static str, name: String, version: String, arch: &str, own: bool| {
+        let purl = match manager {
+            "go" => format!(
+                "pkg:golang/{}@{}",
+                name.split('/')
+                    .map(purl_escape)
+                    .collect::<Vec<_>>()
+                    .join("/"),
+                purl_escape(&version)
+            ),
+            _ => format!("pkg:cargo/{}@{}", purl_escape(&name), purl_escape(&version)),
+        };
+        Package {
+            name,
+            version,
+            architecture: arch.to_string(),
+            manager,
+            source: None,
+            source_version: None,
+            purl,
+            files: usize::from(own),
+            file_bytes: if own { size } else { 0 },
+            layer: None,
+            binary: binary.clone(),
+        }
+    };
+    if let Ok(Some(go)) = pare_elf::buildinfo::go_build_info(bytes) {
+        let arch = go.setting("GOARCH").unwrap_or_default().to_string();
+        let main = go.main.clone().unwrap_or(pare_elf::buildinfo::GoModule {
+            path: go.path.clone().unwrap_or_else(|| format!("/{path}")),
+            version: go.go_version.clone(),
+            sum: None,
+        });
+        out.push(package("go", main.path, main.version, &arch, true));
+        out.push(package(
+            "go",
+            "stdlib".into(),
+            go.go_version.clone(),
+            &arch,
+            false,
+        ));
+        for dep in go.deps {
+            out.push(package("go", dep.path, dep.version, &arch, false));
+        }
+    }
+    if let Ok(Some(crates)) = pare_elf::buildinfo::cargo_auditable(bytes) {
+        for krate in crates {
+            out.push(package("cargo", krate.name, krate.version, "", krate.root));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deb_purls_carry_arch_distro_and_upstream() {
+        let record = dpkg_db::DpkgRecord {
+            name: "libssl3".into(),
+            version: "3.0.15-1~deb12u1".into(),
+            architecture: "amd64".into(),
+            source: Some("openssl".into()),
+            source_version: None,
+            depends: None,
+        };
+        let os = OsRelease {
+            id: Some("debian".into()),
+            version_id: Some("12".into()),
+            pretty_name: None,
+        };
+        assert_eq!(
+            deb_purl(&record, Some(&os), Some("debian-12")),
+            "pkg:deb/debian/libssl3@3.0.15-1~deb12u1?arch=amd64&distro=debian-12&upstream=openssl"
+        );
+        assert_eq!(purl_escape("1:1.2+dfsg"), "1:1.2+dfsg");
+        assert_eq!(purl_escape("a b/c?d&e@f"), "a%20b%2Fc%3Fd%26e%40f");
+    }
+
+    #[test]
+    fn os_release_fields_are_unquoted() {
+        let os = os_release(
+            "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n",
+        );
+        assert_eq!(os.id.as_deref(), Some("debian"));
+        assert_eq!(os.version_id.as_deref(), Some("12"));
+        assert_eq!(
+            os.pretty_name.as_deref(),
+            Some("Debian GNU/Linux 12 (bookworm)")
+        );
+    }
+}
