@@ -2,22 +2,22 @@
 //! (of the object, then of the executable, unless the object has DT_RUNPATH), LD_LIBRARY_PATH,
 //! DT_RUNPATH, the directories of `ld.so.conf` (with its includes), then the default directories;
 //! `$ORIGIN` expanded; objects of another class or machine skipped as the loader skips them. Everything
-//! is looked up below a root directory (the build host's `/` or a sysroot) and every symlink met on the
-//! way is reported, so an image gets the same names `ldconfig` would see. Never follows a link out of
-//! the root.
+//! is looked up in a [`Root`] (the build host's `/` or a sysroot, an image tree being built, an image
+//! being read) and every symlink met on the way is reported, so an image gets the same names
+//! `ldconfig` would see. With `ld_so_cache`, the root's own `/etc/ld.so.cache` is consulted between
+//! DT_RUNPATH and the default directories, as the loader inside the image does. Never follows a link
+//! out of the root.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::{inspect, is_elf, ElfFacts, Error, Linkage};
+use crate::root::{HostRoot, Node, Root};
+use crate::{inspect, ElfFacts, Error, Linkage};
 
 /// Longest symlink chain followed.
 const MAX_HOPS: usize = 40;
-/// Largest shared object read.
-const MAX_OBJECT: u64 = 1 << 30;
 /// Most objects in one closure (a loop guard; real programs need a few dozen).
 const MAX_OBJECTS: usize = 4096;
 
@@ -30,6 +30,10 @@ pub struct ClosureOptions {
     pub ld_library_path: Vec<String>,
     /// Also bring glibc's NSS modules for files and DNS when the closure has glibc.
     pub nss: bool,
+    /// Consult the root's `/etc/ld.so.cache` (and then only the loader's default directories), as
+    /// the loader does inside a finished image; without it, the directories of the root's
+    /// `ld.so.conf` are searched directly (what ldconfig would put in a fresh cache).
+    pub ld_so_cache: bool,
 }
 
 impl Default for ClosureOptions {
@@ -38,6 +42,7 @@ impl Default for ClosureOptions {
             root: PathBuf::from("/"),
             ld_library_path: Vec::new(),
             nss: true,
+            ld_so_cache: false,
         }
     }
 }
@@ -90,14 +95,26 @@ struct Object {
     facts: ElfFacts,
 }
 
-/// Resolves the closure of the binary at `image_path`, whose bytes are `bytes`.
+/// Resolves the closure of the binary at `image_path`, whose bytes are `bytes`, below the host
+/// directory `options.root`.
 pub fn resolve(image_path: &str, bytes: &[u8], options: &ClosureOptions) -> Result<Closure, Error> {
     let facts = inspect(bytes)?;
+    resolve_in(&HostRoot::new(&options.root), image_path, facts, options)
+}
+
+/// Resolves the closure of the binary at `image_path` (its real path: `$ORIGIN` is its directory)
+/// with ELF facts `facts`, in `root`. `options.root` is not used.
+pub fn resolve_in(
+    root: &dyn Root,
+    image_path: &str,
+    facts: ElfFacts,
+    options: &ClosureOptions,
+) -> Result<Closure, Error> {
     let mut closure = Closure::default();
     if facts.linkage != Linkage::Dynamic {
         return Ok(closure);
     }
-    let resolver = Resolver::new(options, &facts)?;
+    let resolver = Resolver::new(root, options, &facts)?;
     if let Some(interp) = &facts.interpreter {
         closure.interpreter = Some(interp.clone());
         match resolver.walk(interp) {
@@ -220,23 +237,33 @@ struct Found {
 }
 
 struct Resolver<'a> {
+    root: &'a dyn Root,
     options: &'a ClosureOptions,
     is_64: bool,
     machine: u16,
     system_dirs: Vec<String>,
+    /// soname -> path from the root's ld.so.cache, for objects of this machine.
+    cache: HashMap<String, String>,
 }
 
 impl<'a> Resolver<'a> {
-    fn new(options: &'a ClosureOptions, exe: &ElfFacts) -> Result<Self, Error> {
+    fn new(root: &'a dyn Root, options: &'a ClosureOptions, exe: &ElfFacts) -> Result<Self, Error> {
         let mut system_dirs = Vec::new();
-        let mut visited = HashSet::new();
-        read_ld_so_conf(
-            &options.root,
-            "/etc/ld.so.conf",
-            &mut system_dirs,
-            &mut visited,
-            0,
-        );
+        let mut cache = HashMap::new();
+        if options.ld_so_cache {
+            if root.node(crate::ldcache::LD_SO_CACHE) == Some(Node::File) {
+                let bytes = root.read(crate::ldcache::LD_SO_CACHE, 64 << 20)?;
+                // An unreadable cache is ignored by the loader too: it falls back to its defaults.
+                for entry in crate::ldcache::parse_ld_so_cache(&bytes).unwrap_or_default() {
+                    if entry.fits_machine(exe.machine) {
+                        cache.entry(entry.soname).or_insert(entry.path); // the first wins
+                    }
+                }
+            }
+        } else {
+            let mut visited = HashSet::new();
+            read_ld_so_conf(root, "/etc/ld.so.conf", &mut system_dirs, &mut visited, 0);
+        }
         let triple = match (exe.machine, exe.is_64) {
             (goblin::elf::header::EM_X86_64, true) => "x86_64-linux-gnu",
             (goblin::elf::header::EM_AARCH64, _) => "aarch64-linux-gnu",
@@ -262,10 +289,12 @@ impl<'a> Resolver<'a> {
             }
         }
         Ok(Self {
+            root,
             options,
             is_64: exe.is_64,
             machine: exe.machine,
             system_dirs,
+            cache,
         })
     }
 
@@ -295,9 +324,25 @@ impl<'a> Resolver<'a> {
         }
         dirs.extend(self.options.ld_library_path.iter().cloned());
         dirs.extend(object.facts.runpath.iter().cloned());
-        dirs.extend(self.system_dirs.iter().cloned());
         let mut tried = HashSet::new();
-        for dir in dirs {
+        let expand = |dir: &str| dir.replace("${ORIGIN}", origin).replace("$ORIGIN", origin);
+        for dir in &dirs {
+            let dir = expand(dir);
+            if !dir.starts_with('/') || !tried.insert(dir.clone()) {
+                continue;
+            }
+            if let Some(found) =
+                self.try_candidate(&format!("{}/{name}", dir.trim_end_matches('/')))?
+            {
+                return Ok(Some(found));
+            }
+        }
+        if let Some(path) = self.cache.get(name) {
+            if let Some(found) = self.try_candidate(path)? {
+                return Ok(Some(found));
+            }
+        }
+        for dir in &self.system_dirs {
             let dir = dir.replace("${ORIGIN}", origin).replace("$ORIGIN", origin);
             if !dir.starts_with('/') || !tried.insert(dir.clone()) {
                 continue;
@@ -317,22 +362,7 @@ impl<'a> Resolver<'a> {
         let Some((real, steps)) = self.walk(path) else {
             return Ok(None);
         };
-        let host = self.host(&real);
-        let mut bytes = Vec::new();
-        let file = std::fs::File::open(&host).map_err(|e| Error::Io {
-            path: host.display().to_string(),
-            source: e,
-        })?;
-        file.take(MAX_OBJECT)
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::Io {
-                path: host.display().to_string(),
-                source: e,
-            })?;
-        if !is_elf(&bytes) {
-            return Ok(None);
-        }
-        let Ok(facts) = inspect(&bytes) else {
+        let Some(facts) = self.root.elf_facts(&real)? else {
             return Ok(None);
         };
         if facts.is_64 != self.is_64 || facts.machine != self.machine {
@@ -346,61 +376,11 @@ impl<'a> Resolver<'a> {
         }))
     }
 
-    fn host(&self, image_path: &str) -> PathBuf {
-        self.options.root.join(image_path.trim_start_matches('/'))
-    }
-
-    /// Walks `path` below the root component by component, following symlinks (kept inside the
-    /// root), and returns the real path of the regular file it names and every step on the way.
+    /// Walks `path` in the root component by component, following symlinks (kept inside the
+    /// root) and hard links, and returns the real path of the regular file it names and every step
+    /// on the way.
     fn walk(&self, path: &str) -> Option<(String, Vec<Step>)> {
-        let mut queue: VecDeque<String> = path.split('/').map(str::to_string).collect();
-        let mut current: Vec<String> = Vec::new();
-        let mut steps = Vec::new();
-        let mut hops = 0;
-        while let Some(part) = queue.pop_front() {
-            match part.as_str() {
-                "" | "." => continue,
-                ".." => {
-                    current.pop();
-                    continue;
-                }
-                _ => {}
-            }
-            current.push(part);
-            let image = format!("/{}", current.join("/"));
-            let meta = std::fs::symlink_metadata(self.host(&image)).ok()?;
-            if meta.file_type().is_symlink() {
-                hops += 1;
-                if hops > MAX_HOPS {
-                    return None;
-                }
-                let target = std::fs::read_link(self.host(&image)).ok()?;
-                let target = target.to_str()?.to_string();
-                steps.push(Step::Link {
-                    path: image,
-                    target: target.clone(),
-                });
-                current.pop();
-                if target.starts_with('/') {
-                    current.clear();
-                }
-                for p in target.split('/').rev() {
-                    queue.push_front(p.to_string());
-                }
-            } else if !queue.iter().all(|p| p.is_empty() || p == ".") && !meta.is_dir() {
-                return None;
-            }
-        }
-        let real = format!("/{}", current.join("/"));
-        let host = self.host(&real);
-        if !std::fs::metadata(&host).ok()?.is_file() {
-            return None;
-        }
-        steps.push(Step::File {
-            path: real.clone(),
-            host,
-        });
-        Some((real, steps))
+        walk(self.root, path)
     }
 
     fn record(&self, closure: &mut Closure, steps: Vec<Step>, reason: &str) {
@@ -417,9 +397,72 @@ impl<'a> Resolver<'a> {
     }
 }
 
+/// Walks `path` in `root` (see [`Resolver::walk`]).
+fn walk(root: &dyn Root, path: &str) -> Option<(String, Vec<Step>)> {
+    let mut queue: VecDeque<String> = path.split('/').map(str::to_string).collect();
+    let mut current: Vec<String> = Vec::new();
+    let mut steps = Vec::new();
+    let mut hops = 0;
+    while let Some(part) = queue.pop_front() {
+        match part.as_str() {
+            "" | "." => continue,
+            ".." => {
+                current.pop();
+                continue;
+            }
+            _ => {}
+        }
+        current.push(part);
+        let image = format!("/{}", current.join("/"));
+        let last = queue.iter().all(|p| p.is_empty() || p == ".");
+        match root.node(&image)? {
+            Node::Symlink(target) => {
+                hops += 1;
+                if hops > MAX_HOPS {
+                    return None;
+                }
+                steps.push(Step::Link {
+                    path: image,
+                    target: target.clone(),
+                });
+                current.pop();
+                if target.starts_with('/') {
+                    current.clear();
+                }
+                for p in target.split('/').rev() {
+                    queue.push_front(p.to_string());
+                }
+            }
+            Node::Hardlink(target) if last => {
+                hops += 1;
+                if hops > MAX_HOPS {
+                    return None;
+                }
+                current.clear();
+                for p in target.split('/').rev() {
+                    queue.push_front(p.to_string());
+                }
+            }
+            Node::Dir => {}
+            _ if !last => return None,
+            Node::File => {}
+            _ => return None,
+        }
+    }
+    let real = format!("/{}", current.join("/"));
+    if root.node(&real)? != Node::File {
+        return None;
+    }
+    steps.push(Step::File {
+        path: real.clone(),
+        host: root.source(&real),
+    });
+    Some((real, steps))
+}
+
 /// Adds the directories named by an ld.so.conf file (and its `include` globs) below `root`.
 fn read_ld_so_conf(
-    root: &Path,
+    root: &dyn Root,
     path: &str,
     dirs: &mut Vec<String>,
     visited: &mut HashSet<String>,
@@ -428,9 +471,13 @@ fn read_ld_so_conf(
     if depth > 8 || !visited.insert(path.to_string()) {
         return;
     }
-    let Ok(text) = std::fs::read_to_string(root.join(path.trim_start_matches('/'))) else {
+    let Some((real, _)) = walk(root, path) else {
         return;
     };
+    let Ok(bytes) = root.read(&real, 1 << 20) else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&bytes);
     for line in text.lines() {
         let line = line.split('#').next().unwrap_or("").trim();
         if let Some(pattern) = line.strip_prefix("include") {
@@ -457,19 +504,16 @@ fn read_ld_so_conf(
     }
 }
 
-/// Expands a `/dir/prefix*suffix` pattern (one `*`, in the file name only) below `root`, sorted.
-fn glob_files(root: &Path, pattern: &str) -> Vec<String> {
+/// Expands a `/dir/prefix*suffix` pattern (one `*`, in the file name only) in `root`, sorted.
+fn glob_files(root: &dyn Root, pattern: &str) -> Vec<String> {
     let Some((dir, name_pattern)) = pattern.rsplit_once('/') else {
         return Vec::new();
     };
     let (prefix, suffix) = name_pattern.split_once('*').unwrap_or((name_pattern, ""));
     let exact = !name_pattern.contains('*');
-    let Ok(entries) = std::fs::read_dir(root.join(dir.trim_start_matches('/'))) else {
-        return Vec::new();
-    };
-    let mut files: Vec<String> = entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+    let mut files: Vec<String> = root
+        .names_in(if dir.is_empty() { "/" } else { dir })
+        .into_iter()
         .filter(|n| {
             if exact {
                 n == name_pattern
@@ -486,6 +530,7 @@ fn glob_files(root: &Path, pattern: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn the_test_binary_resolves_to_libc_on_this_host() {
@@ -706,7 +751,8 @@ mod tests {
             ..ClosureOptions::default()
         };
         let me = inspect(&std::fs::read(std::env::current_exe().unwrap()).unwrap()).unwrap();
-        let resolver = Resolver::new(&options, &me).unwrap();
+        let host = HostRoot::new(root);
+        let resolver = Resolver::new(&host, &options, &me).unwrap();
         // The escaping link lands on <root>/etc/passwd, which does not exist: not found, not the host's.
         assert!(resolver.walk("/lib/libescape.so").is_none());
         assert!(resolver.walk("/lib/libloop.so").is_none());
@@ -729,7 +775,8 @@ mod tests {
         )
         .unwrap();
         let mut dirs = Vec::new();
-        read_ld_so_conf(root, "/etc/ld.so.conf", &mut dirs, &mut HashSet::new(), 0);
+        let host = HostRoot::new(root);
+        read_ld_so_conf(&host, "/etc/ld.so.conf", &mut dirs, &mut HashSet::new(), 0);
         assert_eq!(dirs, ["/usr/local/lib", "/srv/lib", "/opt/lib"]);
     }
 }

@@ -18,6 +18,9 @@ const FLAG_LIBC6: u32 = 0x0003;
 /// Architecture bits of an entry's flags (`FLAG_X8664_LIB64`, `FLAG_AARCH64_LIB64`, ...).
 const ARCH_MASK: u32 = 0xff00;
 
+/// Where the loader reads its cache, in any root.
+pub const LD_SO_CACHE: &str = "/etc/ld.so.cache";
+
 /// One library the cache lists.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CacheEntry {

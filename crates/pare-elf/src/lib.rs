@@ -8,6 +8,7 @@
 pub mod buildinfo;
 pub mod closure;
 pub mod ldcache;
+pub mod root;
 
 use goblin::elf::program_header::PT_INTERP;
 use goblin::elf::Elf;
