@@ -43,6 +43,7 @@ pub fn libraries_layer(
         root: root.to_path_buf(),
         ld_library_path: ld_library_path.to_vec(),
         nss: true,
+        ld_so_cache: false,
     };
     for (path, entry) in artifacts.iter() {
         let EntryKind::File {
