@@ -465,3 +465,128 @@ Package: removed\nStatus: deinstall ok config-files\nArchitecture: amd64\nVersio
         "{human}"
     );
 }
+
+/// `pare build` (which refuses) and `pare audit` (which reports) ask one loader model, so they
+/// agree: a library found through `$ORIGIN` in the image passes both; a missing one fails both, and
+/// both name it.
+#[test]
+fn build_and_audit_agree_on_whether_an_image_starts() {
+    if !require("gcc") || !require("umoci") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("v.c"), "int v(void) { return 0; }\n").unwrap();
+    fs::write(
+        src.join("m.c"),
+        "int v(void);\nint main(void) { return v(); }\n",
+    )
+    .unwrap();
+    let gcc = |args: &[&str]| ok(Command::new("gcc").current_dir(&src).args(args));
+    gcc(&["-shared", "-fPIC", "-o", "libvendor.so", "v.c"]);
+    gcc(&[
+        "-o",
+        "app",
+        "m.c",
+        "-L.",
+        "-lvendor",
+        "-Wl,-rpath,$ORIGIN/../lib",
+    ]);
+    // The C library and loader come from the host's closure of a plain program; the vendor library
+    // only from the image (the host has no libvendor.so anywhere the loader looks).
+    let layout = dir.path().join("agree");
+    let build = |tag: &str, with_vendor: bool, entrypoint: bool| {
+        let mut cmd = pare();
+        cmd.args(["build", "-q", "--copy"])
+            .arg(format!(
+                "{}:/opt/app/bin/app:0755",
+                src.join("app").display()
+            ))
+            .args(["--copy", "/bin/true:/opt/app/bin/true"]);
+        if with_vendor {
+            cmd.arg("--copy").arg(format!(
+                "{}:/opt/app/lib/libvendor.so",
+                src.join("libvendor.so").display()
+            ));
+        }
+        if entrypoint {
+            cmd.args(["--entrypoint", "/opt/app/bin/app"]);
+        }
+        run(cmd
+            .arg("--output")
+            .arg(format!("oci:{}:{tag}", layout.display())))
+    };
+    // With the library in the image, found through $ORIGIN: the closure and the start check pass.
+    let (code, _, stderr) = build("good", true, true);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, report) = {
+        let (code, out, stderr) = run(pare()
+            .args(["audit", "--format", "json"])
+            .arg(format!("oci:{}:good", layout.display())));
+        assert!(code == 0 || code == 1, "{stderr}");
+        (code, serde_json::from_str::<Value>(&out).unwrap())
+    };
+    let wont: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "PARE-WONT-START")
+        .collect();
+    assert!(wont.is_empty(), "audit agrees it starts: {wont:?}");
+    assert_eq!(code, 0, "{report}");
+    // Without it: build refuses and names it; an image made anyway (no entrypoint, then one set
+    // with umoci) gets the same verdict from audit.
+    let (code, _, stderr) = build("bad", false, true);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("libvendor.so"), "{stderr}");
+    let (code, _, stderr) = build("bad-base", false, false);
+    assert_eq!(code, 2, "the closure refuses too: {stderr}");
+    assert!(stderr.contains("libvendor.so"), "{stderr}");
+    let (code, _, stderr) = run(pare()
+        .args(["build", "-q", "--no-closure", "--copy"])
+        .arg(format!(
+            "{}:/opt/app/bin/app:0755",
+            src.join("app").display()
+        ))
+        .args(["--entrypoint", "/opt/app/bin/app", "--output"])
+        .arg(format!("oci:{}:noclosure", layout.display())));
+    assert_eq!(code, 2, "{stderr}");
+    ok(pare()
+        .args(["build", "-q", "--no-closure", "--copy"])
+        .arg(format!(
+            "{}:/opt/app/bin/app:0755",
+            src.join("app").display()
+        ))
+        .arg("--output")
+        .arg(format!("oci:{}:noentry", layout.display())));
+    ok(Command::new("umoci").args([
+        "config",
+        "--image",
+        &format!("{}:noentry", layout.display()),
+        "--tag",
+        "made-anyway",
+        "--config.entrypoint",
+        "/opt/app/bin/app",
+    ]));
+    let (code, out, _) = run(pare()
+        .args(["audit", "--format", "json"])
+        .arg(format!("oci:{}:made-anyway", layout.display())));
+    assert_eq!(code, 1);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let reasons: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "PARE-WONT-START")
+        .map(|f| f["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("needs the loader")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("needs libvendor.so")),
+        "{reasons:?}"
+    );
+}

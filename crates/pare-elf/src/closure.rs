@@ -251,8 +251,8 @@ impl<'a> Resolver<'a> {
         let mut system_dirs = Vec::new();
         let mut cache = HashMap::new();
         if options.ld_so_cache {
-            if root.node(crate::ldcache::LD_SO_CACHE) == Some(Node::File) {
-                let bytes = root.read(crate::ldcache::LD_SO_CACHE, 64 << 20)?;
+            if let Some((real, Node::File)) = locate(root, crate::ldcache::LD_SO_CACHE) {
+                let bytes = root.read(&real, 64 << 20)?;
                 // An unreadable cache is ignored by the loader too: it falls back to its defaults.
                 for entry in crate::ldcache::parse_ld_so_cache(&bytes).unwrap_or_default() {
                     if entry.fits_machine(exe.machine) {
@@ -397,8 +397,29 @@ impl<'a> Resolver<'a> {
     }
 }
 
-/// Walks `path` in `root` (see [`Resolver::walk`]).
+/// Resolves `path` in `root` the way the kernel resolves a path below a container's root:
+/// symlinks anywhere (absolute ones restart at the root, `..` stops at it, at most 40 hops) and a
+/// hard link at the end. Returns the real path and what is there, or None when nothing is (or a
+/// component that must be a directory is not).
+pub fn locate(root: &dyn Root, path: &str) -> Option<(String, Node)> {
+    walk_any(root, path).map(|(real, node, _)| (real, node))
+}
+
+/// Walks `path` in `root` (see [`Resolver::walk`]): the real path of the regular file it names.
 fn walk(root: &dyn Root, path: &str) -> Option<(String, Vec<Step>)> {
+    let (real, node, mut steps) = walk_any(root, path)?;
+    if node != Node::File {
+        return None;
+    }
+    steps.push(Step::File {
+        path: real.clone(),
+        host: root.source(&real),
+    });
+    Some((real, steps))
+}
+
+/// Walks `path` component by component, recording the symlinks met.
+fn walk_any(root: &dyn Root, path: &str) -> Option<(String, Node, Vec<Step>)> {
     let mut queue: VecDeque<String> = path.split('/').map(str::to_string).collect();
     let mut current: Vec<String> = Vec::new();
     let mut steps = Vec::new();
@@ -445,19 +466,16 @@ fn walk(root: &dyn Root, path: &str) -> Option<(String, Vec<Step>)> {
             }
             Node::Dir => {}
             _ if !last => return None,
-            Node::File => {}
-            _ => return None,
+            _ => {}
         }
     }
     let real = format!("/{}", current.join("/"));
-    if root.node(&real)? != Node::File {
-        return None;
-    }
-    steps.push(Step::File {
-        path: real.clone(),
-        host: root.source(&real),
-    });
-    Some((real, steps))
+    let node = if current.is_empty() {
+        Node::Dir
+    } else {
+        root.node(&real)?
+    };
+    Some((real, node, steps))
 }
 
 /// Adds the directories named by an ld.so.conf file (and its `include` globs) below `root`.

@@ -17,7 +17,7 @@ use crate::image_io::{open, Access, IoReport, OpenedImage, Purpose};
 use crate::inventory::InventoryCollector;
 pub use crate::inventory::Package;
 use crate::secrets::secrets_in;
-use crate::{Reporter, Result};
+use crate::{Error, Reporter, Result};
 
 use crate::findings::{self, Rule};
 pub use crate::findings::{Finding, Location, Severity};
@@ -563,8 +563,9 @@ fn config_findings(contents: &ImageContents, recorder: &Recorder) -> Vec<Finding
     out
 }
 
-/// "Will it start": the program exists, is executable by the user, and a dynamic ELF finds its loader
-/// and the libraries it names directly.
+/// "Will it start", as `crate::loader` answers it for the tree the audit read: the program exists,
+/// the user may execute it, it is built for the image's architecture, and its script interpreter,
+/// loader and libraries (transitively, in ld.so order, with the image's ld.so.cache) are there.
 fn start_findings(
     contents: &ImageContents,
     opened: &OpenedImage,
@@ -572,6 +573,7 @@ fn start_findings(
     inventory: &InventoryCollector,
     reporter: &dyn Reporter,
 ) -> Result<Vec<Finding>> {
+    use crate::loader::{check_start, Problem, StartRequest};
     let config = &contents.config["config"];
     let first = |v: &Value| {
         v.as_array()
@@ -585,121 +587,243 @@ fn start_findings(
             None,
         )]);
     };
-    let path_env = contents
-        .env()
-        .into_iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v)
-        .unwrap_or_default();
-    let workdir = config["WorkingDir"].as_str().unwrap_or("");
-    let candidates = crate::paths::program_candidates(&program, &path_env, workdir);
-    let Some((path, state)) = candidates.iter().find_map(|c| resolve(&contents.files, c)) else {
-        return Ok(vec![start(
-            format!("the program {program} does not exist in the image"),
-            None,
-        )]);
+    let env = contents.env();
+    let var = |name: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
     };
-    let mut out = Vec::new();
-    if state.info.kind != FileKind::File {
-        out.push(start(
-            format!("{program} (/{path}) is not a regular file"),
-            Some(&path),
-        ));
-        return Ok(out);
-    }
-    if state.info.mode & 0o111 == 0 {
-        out.push(start(
-            format!(
-                "{program} (/{path}) is not executable (mode {:04o})",
-                state.info.mode
-            ),
-            Some(&path),
-        ));
-    }
-    // What the program is was seen while reading; only a binary too big to keep whole (or one that
-    // is not executable) is read again from its layer.
-    let key = (path.clone(), state.layer);
-    let reread = || read_from_layer(opened, &contents.layers[state.layer], &path);
-    let bytes = match recorder.heads.get(&key) {
-        Some(head) => head.clone(),
-        None => reread()?,
+    let path_env = var("PATH");
+    let ld_library_path: Vec<String> = var("LD_LIBRARY_PATH")
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(str::to_string)
+        .collect();
+    let root = AuditRoot {
+        contents,
+        opened,
+        recorder,
+        inventory,
+        reread: std::cell::RefCell::new(HashMap::new()),
     };
+    let check = check_start(
+        &root,
+        &StartRequest {
+            program: &program,
+            path_env: &path_env,
+            workdir: config["WorkingDir"].as_str().unwrap_or(""),
+            ld_library_path,
+            user: run_as(config["User"].as_str().unwrap_or(""), recorder, contents),
+            architecture: contents.config["architecture"].as_str(),
+        },
+    );
+    if let Some(e) = root.reread.borrow().values().find_map(|r| r.as_ref().err()) {
+        return Err(Error::Input(e.clone()));
+    }
     reporter.step(&format!("checked {program}"));
-    if pare_elf::is_elf(&bytes) {
-        let facts = match inventory.elf_facts(&key.0, key.1) {
-            Some(facts) => Ok(facts.clone()),
-            None => pare_elf::inspect(&reread()?),
-        };
-        match facts {
-            Err(e) => out.push(start(format!("{program}: {e}"), Some(&path))),
-            Ok(facts) if facts.linkage == pare_elf::Linkage::Dynamic => {
-                if let Some(interp) = &facts.interpreter {
-                    if resolve(&contents.files, interp).is_none() {
-                        out.push(start(format!("{program} needs the loader {interp}, which the image does not have"), Some(&path)));
-                    }
-                }
-                // Breadth first through the libraries the image has, as the loader would: RPATH and
-                // RUNPATH, then the image's ld.so.cache (when it has a readable one), then the default
-                // directories.
-                let cache = ld_so_cache(recorder, contents, facts.machine);
-                let mut queue = std::collections::VecDeque::from([(program.clone(), facts)]);
-                let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-                while let Some((object, facts)) = queue.pop_front() {
-                    let (own, defaults) = library_dirs(&facts);
-                    for needed in &facts.needed {
-                        if !seen.insert(needed.clone()) {
-                            continue;
-                        }
-                        let in_dir =
-                            |d: &String| resolve(&contents.files, &format!("{d}/{needed}"));
-                        let found = own
-                            .iter()
-                            .find_map(in_dir)
-                            .or_else(|| {
-                                cache
-                                    .get(needed.as_str())
-                                    .and_then(|p| resolve(&contents.files, p))
-                            })
-                            .or_else(|| defaults.iter().find_map(in_dir));
-                        match found {
-                            None => {
-                                let via = if object == program {
-                                    String::new()
-                                } else {
-                                    format!(" (via {object})")
-                                };
-                                out.push(start(
-                                    format!("{program} needs {needed}{via}, which the image does not have"),
-                                    Some(&path),
-                                ));
-                            }
-                            Some((key, state)) => {
-                                if let Some(lib) = inventory.elf_facts(&key, state.layer) {
-                                    queue.push_back((needed.clone(), lib.clone()));
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            Ok(_) => {}
-        }
-    } else if let Some(rest) = bytes.strip_prefix(b"#!") {
-        let line = String::from_utf8_lossy(
-            &rest[..rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len())],
-        )
-        .into_owned();
-        if let Some(interp) = line.split_whitespace().next() {
-            if resolve(&contents.files, interp).is_none() {
-                out.push(start(
-                    format!("{program} is a script for {interp}, which the image does not have"),
+    let out = check
+        .problems
+        .into_iter()
+        .filter_map(|problem| {
+            Some(match problem {
+                Problem::Missing { .. } => start(
+                    format!("the program {program} does not exist in the image"),
+                    None,
+                ),
+                Problem::NotRegular { path } => start(
+                    format!("{program} ({path}) is not a regular file"),
                     Some(&path),
-                ));
-            }
-        }
-    }
+                ),
+                Problem::NotExecutable { path, mode } => start(
+                    format!("{program} ({path}) is not executable (mode {mode:04o}) by the image's user"),
+                    Some(&path),
+                ),
+                Problem::WrongArchitecture { path, architecture } => start(
+                    format!(
+                        "{program} ({path}) is a {architecture} binary; the image is for {}",
+                        contents.config["architecture"].as_str().unwrap_or("another architecture")
+                    ),
+                    Some(&path),
+                ),
+                Problem::Malformed { path, error } => {
+                    start(format!("{program}: {error}"), Some(&path))
+                }
+                Problem::MissingLoader { path, loader, .. } if loader.is_empty() => start(
+                    format!("{program} is dynamically linked but names no loader (PT_INTERP)"),
+                    Some(&path),
+                ),
+                Problem::MissingLoader { path, loader, .. } => start(
+                    format!("{program} needs the loader {loader}, which the image does not have"),
+                    Some(&path),
+                ),
+                Problem::MissingLibrary { path, name, via } => {
+                    let via = via.map(|v| format!(" (via {v})")).unwrap_or_default();
+                    start(
+                        format!("{program} needs {name}{via}, which the image does not have"),
+                        Some(&path),
+                    )
+                }
+                Problem::MissingInterpreter { path, interpreter } => start(
+                    format!(
+                        "{program} is a script for {interpreter}, which the image does not have"
+                    ),
+                    Some(&path),
+                ),
+                // The kernel may still run it (binfmt_misc); not a finding.
+                Problem::UnknownFormat { .. } => return None,
+            })
+        })
+        .collect();
     Ok(out)
 }
+
+/// The uid and gid the image runs as: numeric `uid[:gid]`, or a name from the image's passwd; None
+/// when it cannot be told (then any execute bit counts).
+fn run_as(user: &str, recorder: &Recorder, contents: &ImageContents) -> Option<(u32, Option<u32>)> {
+    let (name, group) = match user.split_once(':') {
+        Some((n, g)) => (n, Some(g)),
+        None => (user, None),
+    };
+    if name.is_empty() {
+        return Some((0, Some(0)));
+    }
+    let passwd = contents
+        .files
+        .contains_key("etc/passwd")
+        .then(|| recorder.small.get("etc/passwd"))
+        .flatten()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default();
+    let entry = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&name));
+    let uid = name
+        .parse::<u32>()
+        .ok()
+        .or_else(|| entry.as_ref().and_then(|f| f.get(2)?.parse().ok()))?;
+    let gid = match group {
+        Some(g) => g.parse().ok(),
+        None => entry.as_ref().and_then(|f| f.get(3)?.parse().ok()),
+    };
+    Some((uid, gid))
+}
+
+/// The tree the audit read, as a loader root: what the reading pass kept (ELF facts of every ELF
+/// file read whole, the heads of executables) answers first; only a file it did not keep is read
+/// again from its layer.
+struct AuditRoot<'a> {
+    contents: &'a ImageContents,
+    opened: &'a OpenedImage,
+    recorder: &'a Recorder,
+    inventory: &'a InventoryCollector,
+    /// Files read again from their layer, by key (an error is kept and reported once).
+    reread: std::cell::RefCell<HashMap<String, std::result::Result<Vec<u8>, String>>>,
+}
+
+impl AuditRoot<'_> {
+    fn state(&self, path: &str) -> Option<&FileState> {
+        self.contents.files.get(path.trim_start_matches('/'))
+    }
+
+    fn whole(&self, key: &str, state: &FileState) -> std::result::Result<Vec<u8>, pare_elf::Error> {
+        let mut cache = self.reread.borrow_mut();
+        let result = cache.entry(key.to_string()).or_insert_with(|| {
+            read_from_layer(self.opened, &self.contents.layers[state.layer], key)
+                .map_err(|e| e.to_string())
+        });
+        result.clone().map_err(|e| pare_elf::Error::Io {
+            path: format!("/{key}"),
+            source: std::io::Error::other(e),
+        })
+    }
+}
+
+impl pare_elf::root::Root for AuditRoot<'_> {
+    fn node(&self, path: &str) -> Option<pare_elf::root::Node> {
+        use pare_elf::root::Node;
+        let key = path.trim_start_matches('/').trim_end_matches('/');
+        if key.is_empty() {
+            return Some(Node::Dir);
+        }
+        let f = self.contents.files.get(key)?;
+        let link = || f.info.link.clone().unwrap_or_default();
+        Some(match f.info.kind {
+            FileKind::Dir => Node::Dir,
+            FileKind::File => Node::File,
+            FileKind::Symlink => Node::Symlink(link()),
+            FileKind::Hardlink => Node::Hardlink(format!("/{}", link().trim_start_matches('/'))),
+            _ => Node::Other,
+        })
+    }
+
+    fn read(&self, path: &str, limit: u64) -> std::result::Result<Vec<u8>, pare_elf::Error> {
+        let key = path.trim_start_matches('/');
+        let Some(state) = self.state(key) else {
+            return Ok(Vec::new());
+        };
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        if let Some(head) = self.recorder.heads.get(&(key.to_string(), state.layer)) {
+            if head.len() >= limit.min(usize::try_from(state.info.size).unwrap_or(usize::MAX)) {
+                return Ok(head[..head.len().min(limit)].to_vec());
+            }
+        }
+        if key == LD_SO_CACHE_KEY {
+            if let Some(bytes) = self.recorder.small.get(key) {
+                return Ok(bytes[..bytes.len().min(limit)].to_vec());
+            }
+        }
+        let bytes = self.whole(key, state)?;
+        Ok(bytes[..bytes.len().min(limit)].to_vec())
+    }
+
+    fn names_in(&self, dir: &str) -> Vec<String> {
+        let dir = dir.trim_start_matches('/').trim_end_matches('/');
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        self.contents
+            .files
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter_map(|(k, _)| k.strip_prefix(&prefix))
+            .filter(|n| !n.is_empty() && !n.contains('/'))
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn mode(&self, path: &str) -> Option<(u32, u32, u32)> {
+        let id = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        self.state(path)
+            .map(|f| (f.info.mode, id(f.info.uid), id(f.info.gid)))
+    }
+
+    fn elf_facts(
+        &self,
+        path: &str,
+    ) -> std::result::Result<Option<pare_elf::ElfFacts>, pare_elf::Error> {
+        let key = path.trim_start_matches('/');
+        let Some(state) = self.state(key) else {
+            return Ok(None);
+        };
+        if let Some(facts) = self.inventory.elf_facts(key, state.layer) {
+            return Ok(Some(facts.clone()));
+        }
+        // Not read whole while reading (too big, or not named like a program or library): read it.
+        let head = self.read(key, 4)?;
+        if !pare_elf::is_elf(&head) {
+            return Ok(None);
+        }
+        pare_elf::inspect(&self.whole(key, state)?).map(Some)
+    }
+}
+
+/// The loader's cache, as a tree key.
+const LD_SO_CACHE_KEY: &str = "etc/ld.so.cache";
 
 /// Reads one file of a layer whole.
 fn read_from_layer(opened: &OpenedImage, layer: &LayerInfo, path: &str) -> Result<Vec<u8>> {
@@ -733,74 +857,6 @@ fn start(reason: String, path: Option<&str>) -> Finding {
         None => Location::config("Entrypoint"),
     };
     Finding::new(&findings::WONT_START, location, reason)
-}
-
-/// The image's `/etc/ld.so.cache` as soname -> path for objects of `machine`; empty when the image
-/// has none (or an unreadable one: the loader then uses its default directories too).
-fn ld_so_cache(
-    recorder: &Recorder,
-    contents: &ImageContents,
-    machine: u16,
-) -> std::collections::HashMap<String, String> {
-    if !contents.files.contains_key("etc/ld.so.cache") {
-        return Default::default();
-    }
-    recorder
-        .small
-        .get("etc/ld.so.cache")
-        .and_then(|bytes| pare_elf::ldcache::parse_ld_so_cache(bytes).ok())
-        .map(|entries| {
-            let mut map = std::collections::HashMap::new();
-            for e in entries.into_iter().filter(|e| e.fits_machine(machine)) {
-                map.entry(e.soname).or_insert(e.path); // the first entry wins, as in the loader
-            }
-            map
-        })
-        .unwrap_or_default()
-}
-
-/// The directories a library is looked up in: the object's own RPATH/RUNPATH, and the loader's
-/// default directories (Debian's multiarch ones included).
-fn library_dirs(facts: &pare_elf::ElfFacts) -> (Vec<String>, Vec<String>) {
-    let own: Vec<String> = facts.rpath.iter().chain(&facts.runpath).cloned().collect();
-    let mut dirs = Vec::new();
-    let triple = match facts.machine {
-        goblin_machine::X86_64 => "x86_64-linux-gnu",
-        goblin_machine::AARCH64 => "aarch64-linux-gnu",
-        _ => "",
-    };
-    for base in ["/lib", "/usr/lib", "/usr/local/lib"] {
-        if !triple.is_empty() {
-            dirs.push(format!("{base}/{triple}"));
-        }
-        dirs.push(base.to_string());
-    }
-    dirs.extend(["/lib64".to_string(), "/usr/lib64".to_string()]);
-    (own, dirs)
-}
-
-/// ELF machine numbers audit cares about.
-mod goblin_machine {
-    pub const X86_64: u16 = 62;
-    pub const AARCH64: u16 = 183;
-}
-
-/// Resolves a path in the final tree, following symlinks (inside the tree) and hard links.
-fn resolve<'a>(
-    files: &'a BTreeMap<String, FileState>,
-    path: &str,
-) -> Option<(String, &'a FileState)> {
-    use crate::paths::Node;
-    let key = crate::paths::resolve(path, |k| {
-        files.get(k).map(|f| match f.info.kind {
-            FileKind::Dir => Node::Dir,
-            FileKind::Symlink => Node::Symlink(f.info.link.as_deref().unwrap_or("")),
-            FileKind::Hardlink => Node::Hardlink(f.info.link.as_deref().unwrap_or("")),
-            _ => Node::Other,
-        })
-    })
-    .ok()?;
-    files.get(&key).map(|f| (key, f))
 }
 
 #[cfg(test)]

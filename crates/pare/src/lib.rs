@@ -15,6 +15,7 @@ pub mod inspect;
 pub mod inventory;
 pub mod layers;
 pub mod ldconfig;
+pub mod loader;
 pub mod packages;
 pub mod parallel;
 pub mod paths;

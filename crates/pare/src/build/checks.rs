@@ -2,9 +2,8 @@
 //! program the image starts exists, is executable by that user, and can actually be loaded (a dynamic
 //! ELF needs its loader in the image; a script needs its interpreter). Also validates ports and signals.
 
-use pare_elf::Linkage;
 use pare_oci::image::Platform;
-use pare_oci::tree::{normalize_image_path, Entry, EntryKind};
+use pare_oci::tree::{normalize_image_path, EntryKind};
 
 use crate::layers::view::ImageView;
 use crate::{Error, Reporter, Result};
@@ -97,135 +96,109 @@ fn field_u32(fields: &[&str], index: usize) -> Option<u32> {
     fields.get(index).and_then(|v| v.parse().ok())
 }
 
-/// Checks that the program the image starts can start. `program` is ENTRYPOINT[0] or CMD[0].
+/// Checks that the program the image starts can start (`crate::loader`, the same check audit
+/// reports with), refusing the build with what is missing and what to do. `program` is
+/// ENTRYPOINT[0] or CMD[0].
+#[allow(clippy::too_many_arguments)] // the image's settings the check reads, each a separate input
 pub fn check_program(
     view: &ImageView,
     program: &str,
     path_env: &str,
     workdir: &str,
+    ld_library_path: &[String],
     run_as: RunAs,
     platform: &Platform,
     reporter: &dyn Reporter,
 ) -> Result<()> {
-    let candidates = crate::paths::program_candidates(program, path_env, workdir);
-    let found = candidates.iter().find_map(|c| view.resolve(c).ok());
-    let Some((path, entry)) = found else {
-        let where_ = if program.contains('/') {
-            String::new()
-        } else {
-            format!(" (searched PATH={path_env})")
-        };
-        return Err(Error::Refused(format!(
-            "the image would not start: its program {program} does not exist in the image{where_}; \
-             copy it in with --copy SRC:{} or fix --entrypoint",
-            if program.starts_with('/') { program.to_string() } else { format!("/{program}") }
-        )));
-    };
-    if !matches!(entry.kind, EntryKind::File { .. }) {
-        return Err(Error::Refused(format!(
-            "the image would not start: its program {program} (/{path}) is not a regular file"
-        )));
-    }
-    if !executable_by(entry, run_as) {
-        return Err(Error::Refused(format!(
-            "the image would not start: {program} (/{path}) has mode {:04o} and is not executable by user {}; \
-             give it an executable mode, for example --copy SRC:/{path}:0755",
-            entry.mode,
-            run_as.config_value()
-        )));
-    }
-    let head = view.read_file(entry, 4096)?;
-    if pare_elf::is_elf(&head) {
-        check_elf(view, program, &path, entry, platform)
-    } else if let Some(interpreter) = shebang(&head) {
-        match view.resolve(&interpreter) {
-            Ok((_, e)) if matches!(e.kind, EntryKind::File { .. }) => Ok(()),
-            _ => Err(Error::Refused(format!(
-                "the image would not start: {program} is a script for {interpreter}, which the image does not have; \
-                 ship a compiled binary or a base that has the interpreter"
-            ))),
-        }
-    } else {
-        reporter.warn(&format!(
-            "{program} is neither an ELF binary nor a script with #!; the kernel may refuse to run it"
-        ));
-        Ok(())
-    }
-}
-
-fn executable_by(entry: &Entry, run_as: RunAs) -> bool {
-    let mode = entry.mode;
-    if run_as.uid == 0 {
-        return mode & 0o111 != 0;
-    }
-    if entry.uid == run_as.uid {
-        mode & 0o100 != 0
-    } else if Some(entry.gid) == run_as.gid {
-        mode & 0o010 != 0
-    } else {
-        mode & 0o001 != 0
-    }
-}
-
-/// Largest binary read whole for inspection.
-const MAX_ELF: u64 = 2 << 30;
-
-fn check_elf(
-    view: &ImageView,
-    program: &str,
-    path: &str,
-    entry: &Entry,
-    platform: &Platform,
-) -> Result<()> {
-    let malformed = |e: pare_elf::Error| {
-        Error::Refused(format!(
-            "the image would not start: {program} (/{path}) is a {e}"
-        ))
-    };
-    // A static binary is recognised from its headers; only a possibly dynamic one is read whole.
-    let prefix = view.read_file(entry, pare_elf::PREFIX_LEN as u64)?;
-    let facts = match pare_elf::inspect_static_prefix(&prefix).map_err(malformed)? {
-        Some(facts) => facts,
-        None => pare_elf::inspect(&view.read_file(entry, MAX_ELF)?).map_err(malformed)?,
-    };
-    if let Some(arch) = pare_elf::oci_architecture(facts.machine) {
-        if arch != platform.architecture {
-            return Err(Error::Refused(format!(
-                "{program} is a {arch} binary but the image platform is {platform}; \
-                 build for {platform} or pass --platform linux/{arch}"
-            )));
+    use crate::loader::{check_start, Problem, StartRequest};
+    let check = check_start(
+        view,
+        &StartRequest {
+            program,
+            path_env,
+            workdir,
+            ld_library_path: ld_library_path.to_vec(),
+            user: Some((run_as.uid, run_as.gid)),
+            architecture: Some(&platform.architecture),
+        },
+    );
+    let mut missing_libraries = Vec::new();
+    for problem in check.problems {
+        let refuse = |why: String| Err(Error::Refused(format!("the image would not start: {why}")));
+        match problem {
+            Problem::Missing { .. } => {
+                let where_ = if program.contains('/') {
+                    String::new()
+                } else {
+                    format!(" (searched PATH={path_env})")
+                };
+                return refuse(format!(
+                    "its program {program} does not exist in the image{where_}; \
+                     copy it in with --copy SRC:{} or fix --entrypoint",
+                    if program.starts_with('/') { program.to_string() } else { format!("/{program}") }
+                ));
+            }
+            Problem::NotRegular { path } => {
+                return refuse(format!("its program {program} ({path}) is not a regular file"))
+            }
+            Problem::NotExecutable { path, mode } => {
+                let key = path.trim_start_matches('/');
+                return refuse(format!(
+                    "{program} ({path}) has mode {mode:04o} and is not executable by user {}; \
+                     give it an executable mode, for example --copy SRC:/{key}:0755",
+                    run_as.config_value()
+                ));
+            }
+            Problem::WrongArchitecture { architecture, .. } => {
+                return Err(Error::Refused(format!(
+                    "{program} is a {architecture} binary but the image platform is {platform}; \
+                     build for {platform} or pass --platform linux/{architecture}"
+                )))
+            }
+            Problem::Malformed { path, error } => {
+                return refuse(format!("{program} ({path}) is a {error}"))
+            }
+            Problem::MissingLoader { loader, needed, .. } => {
+                let needed = if needed.is_empty() {
+                    "no libraries".to_string()
+                } else {
+                    needed.join(", ")
+                };
+                let loader = if loader.is_empty() {
+                    "a dynamic loader (no PT_INTERP entry)".to_string()
+                } else {
+                    format!("the loader {loader}")
+                };
+                return refuse(format!(
+                    "{program} is dynamically linked and needs {loader} and {needed}, \
+                     which the image does not have (with --no-closure pare does not add them). Link it statically (gcc -static; CGO_ENABLED=0 go build; \
+                     cargo build --target x86_64-unknown-linux-musl) or copy the loader and libraries in"
+                ));
+            }
+            Problem::MissingLibrary { name, via, .. } => missing_libraries.push(match via {
+                Some(via) => format!("{name} (via {via})"),
+                None => name,
+            }),
+            Problem::MissingInterpreter { interpreter, .. } => {
+                return refuse(format!(
+                    "{program} is a script for {interpreter}, which the image does not have; \
+                     ship a compiled binary or a base that has the interpreter"
+                ))
+            }
+            Problem::UnknownFormat { .. } => reporter.warn(&format!(
+                "{program} is neither an ELF binary nor a script with #!; the kernel may refuse to run it"
+            )),
         }
     }
-    if facts.linkage != Linkage::Dynamic {
-        return Ok(());
+    if !missing_libraries.is_empty() {
+        return Err(Error::Refused(format!(
+            "the image would not start: {program} needs {}, which the image does not have where the \
+             loader looks (RPATH, LD_LIBRARY_PATH, RUNPATH, /etc/ld.so.cache, the default directories); \
+             copy them in, or drop --no-closure to let pare add them",
+            missing_libraries.join(", ")
+        )));
     }
-    let interpreter = facts.interpreter.clone().unwrap_or_default();
-    let loader_present = !interpreter.is_empty() && view.resolve(&interpreter).is_ok();
-    if loader_present {
-        return Ok(());
-    }
-    let needed = if facts.needed.is_empty() {
-        "no libraries".to_string()
-    } else {
-        facts.needed.join(", ")
-    };
-    let loader = if interpreter.is_empty() {
-        "a dynamic loader (no PT_INTERP entry)".to_string()
-    } else {
-        format!("the loader {interpreter}")
-    };
-    Err(Error::Refused(format!(
-        "the image would not start: {program} is dynamically linked and needs {loader} and {needed}, \
-         which the image does not have (with --no-closure pare does not add them). Link it statically (gcc -static; CGO_ENABLED=0 go build; \
-         cargo build --target x86_64-unknown-linux-musl) or copy the loader and libraries in"
-    )))
-}
-
-fn shebang(head: &[u8]) -> Option<String> {
-    let rest = head.strip_prefix(b"#!")?;
-    let line_end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
-    let line = std::str::from_utf8(&rest[..line_end]).ok()?.trim();
-    line.split_whitespace().next().map(str::to_string)
+    Ok(())
 }
 
 /// Normalizes `port[/proto]` into `port/proto` (tcp by default), checking both parts.
@@ -273,7 +246,8 @@ pub fn normalize_workdir(workdir: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pare_oci::tree::LayerTree;
+    use crate::loader::shebang;
+    use pare_oci::tree::{Entry, LayerTree};
 
     fn static_view() -> ImageView {
         let mut tree = LayerTree::new();

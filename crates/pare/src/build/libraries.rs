@@ -1,13 +1,16 @@
 //! The shared-library layer of a build: for every dynamically linked ELF file the user copies in, the
-//! loader and the libraries it needs (resolved by `pare_elf::closure` against the build host or a
-//! sysroot) become one layer below the artifacts, each file with the reason it is there. A binary
-//! whose needs cannot be met fails the build naming what is missing.
+//! loader and the libraries it needs become one layer below the artifacts, each file with the reason
+//! it is there. Libraries are resolved by `pare_elf::closure` in the image first (its base and the
+//! copies: a library shipped beside the program and found through `$ORIGIN` or RPATH is used where
+//! it is) and then on the build host or a sysroot, whose files are the ones added. A binary whose
+//! needs cannot be met fails the build naming what is missing.
 
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use pare_elf::closure::{resolve, ClosureOptions, NeededPath};
+use pare_elf::closure::{resolve_in, ClosureOptions, NeededPath};
+use pare_elf::root::{HostRoot, Node, Root};
 use pare_oci::tree::{normalize_image_path, Entry, EntryKind, FileSource, LayerTree};
 use serde::Serialize;
 
@@ -45,6 +48,15 @@ pub fn libraries_layer(
         nss: true,
         ld_so_cache: false,
     };
+    // The copies with their parent directories, as they will be in the image.
+    let mut copies = artifacts.clone();
+    copies.add_parents(&|p| view.get(p).cloned());
+    let mut image = view.clone();
+    image.apply(&copies)?;
+    let lookup = ImageThenHost {
+        image: &image,
+        host: HostRoot::new(root),
+    };
     for (path, entry) in artifacts.iter() {
         let EntryKind::File {
             source: FileSource::Host(host),
@@ -57,7 +69,8 @@ pub fn libraries_layer(
             continue;
         };
         let image_path = format!("/{path}");
-        let closure = resolve(&image_path, &bytes, &options)
+        let closure = pare_elf::inspect(&bytes)
+            .and_then(|facts| resolve_in(&lookup, &image_path, facts, &options))
             .map_err(|e| Error::Input(format!("{}: {e}", host.display())))?;
         for (name, by) in &closure.missing {
             missing.push(format!("{name} (needed by {by})"));
@@ -101,8 +114,9 @@ pub fn libraries_layer(
     if !missing.is_empty() {
         missing.dedup();
         return Err(Error::Refused(format!(
-            "the image would not start: these libraries are not on the build host (root {}): {}. \
-             Install them, point --sysroot at a root that has them, or link statically",
+            "the image would not start: these libraries are neither in the image nor on the build host (root {}): {}. \
+             Copy them into the image where the program's RPATH or RUNPATH points, install them on the host, \
+             point --sysroot at a root that has them, or link statically",
             root.display(),
             missing.join(", ")
         )));
@@ -119,6 +133,68 @@ pub fn libraries_layer(
         reporter.step(&format!("shared libraries: {} paths added", added.len()));
     }
     Ok((tree, added))
+}
+
+/// The image being built (base and copies) in front of the build host or sysroot: what the image
+/// has is found there, everything else on the host.
+struct ImageThenHost<'a> {
+    image: &'a ImageView,
+    host: HostRoot,
+}
+
+impl ImageThenHost<'_> {
+    fn in_image(&self, path: &str) -> bool {
+        self.image.get(path.trim_start_matches('/')).is_some()
+    }
+}
+
+impl Root for ImageThenHost<'_> {
+    fn node(&self, path: &str) -> Option<Node> {
+        self.image.node(path).or_else(|| self.host.node(path))
+    }
+
+    fn read(&self, path: &str, limit: u64) -> std::result::Result<Vec<u8>, pare_elf::Error> {
+        if self.in_image(path) {
+            self.image.read(path, limit)
+        } else {
+            self.host.read(path, limit)
+        }
+    }
+
+    fn names_in(&self, dir: &str) -> Vec<String> {
+        let mut names = Root::names_in(self.image, dir);
+        names.extend(self.host.names_in(dir));
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    fn mode(&self, path: &str) -> Option<(u32, u32, u32)> {
+        if self.in_image(path) {
+            self.image.mode(path)
+        } else {
+            self.host.mode(path)
+        }
+    }
+
+    fn elf_facts(
+        &self,
+        path: &str,
+    ) -> std::result::Result<Option<pare_elf::ElfFacts>, pare_elf::Error> {
+        if self.in_image(path) {
+            self.image.elf_facts(path)
+        } else {
+            self.host.elf_facts(path)
+        }
+    }
+
+    fn source(&self, path: &str) -> std::path::PathBuf {
+        if self.in_image(path) {
+            self.image.source(path)
+        } else {
+            self.host.source(path)
+        }
+    }
 }
 
 /// Reads a host file whole if it is a dynamically linked ELF file; None for anything else.

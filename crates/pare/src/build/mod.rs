@@ -228,11 +228,22 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
                 .iter()
                 .find(|(k, _)| k == "PATH")
                 .map_or("", |(_, v)| v.as_str());
+            let ld_library_path: Vec<String> = env
+                .iter()
+                .find(|(k, _)| k == "LD_LIBRARY_PATH")
+                .map(|(_, v)| {
+                    v.split(':')
+                        .filter(|d| !d.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
             checks::check_program(
                 &view,
                 program,
                 path_env,
                 workdir.as_deref().unwrap_or(""),
+                &ld_library_path,
                 run_as,
                 &options.platform,
                 reporter,

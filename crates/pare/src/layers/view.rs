@@ -10,7 +10,7 @@ use crate::{Error, Result};
 pub use crate::paths::Unresolved;
 
 /// The image's merged file tree.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct ImageView {
     tree: LayerTree,
 }
