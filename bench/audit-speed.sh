@@ -3,6 +3,8 @@
 # pare from the Debian archive (28 packages, a JRE, status.d records), as a docker-archive twice: with
 # uncompressed layers (what `docker save` writes) and with gzip layers. hyperfine runs each tool RUNS
 # times after a warm-up (medians, ratios); /usr/bin/time gives each tool's peak memory on one more run.
+# PARE_BEFORE=/path/to/an/older/pare adds it as one more row, run in the same hyperfine batch: the
+# A/B check that a change costs no speed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PARE=${PARE:-$PWD/target/release/pare}
@@ -23,8 +25,12 @@ for kind in plain gzip; do
   pare_cmd="$PARE audit -q --format json docker-archive:$archive > /dev/null || true"
   dive_cmd="dive --ci --source docker-archive $archive > /dev/null || true"
   syft_cmd="syft scan -q -o json docker-archive:$archive > /dev/null"
+  before=()
+  if [ -n "${PARE_BEFORE:-}" ]; then
+    before=(-n before "sh -c '$PARE_BEFORE audit -q --format json docker-archive:$archive > /dev/null || true'")
+  fi
   hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$work/$kind.json" \
-    -n pare "sh -c '$pare_cmd'" -n dive "sh -c '$dive_cmd'" -n syft "sh -c '$syft_cmd'" >&2
+    -n pare "sh -c '$pare_cmd'" "${before[@]}" -n dive "sh -c '$dive_cmd'" -n syft "sh -c '$syft_cmd'" >&2
   pm=$(peak "$pare_cmd"); dm=$(peak "$dive_cmd"); sm=$(peak "$syft_cmd")
   p=$(median pare "$work/$kind.json"); d=$(median dive "$work/$kind.json"); s=$(median syft "$work/$kind.json")
   echo
@@ -35,4 +41,9 @@ for kind in plain gzip; do
   printf '| pare audit | %.3f | %s | |\n' "$p" "$pm"
   printf '| dive --ci | %.3f | %s | %.2fx |\n' "$d" "$dm" "$(echo "$d / $p" | bc -l)"
   printf '| syft scan | %.3f | %s | %.2fx |\n' "$s" "$sm" "$(echo "$s / $p" | bc -l)"
+  if [ -n "${PARE_BEFORE:-}" ]; then
+    b=$(median before "$work/$kind.json")
+    printf '| pare before (%s) | %.3f | %s | %.2fx |\n' "$PARE_BEFORE" "$b" \
+      "$(peak "$PARE_BEFORE audit -q --format json docker-archive:$archive > /dev/null || true")" "$(echo "$b / $p" | bc -l)"
+  fi
 done

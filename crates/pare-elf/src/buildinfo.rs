@@ -1,7 +1,12 @@
 //! What a binary says about how it was built: Go's build info (the `.go.buildinfo` section that
 //! `go version -m` prints: Go version, main module, dependencies, build settings such as CGO_ENABLED)
-//! and cargo-auditable's dependency list (the zlib-compressed JSON in `.dep-v0`). Both formats are
-//! read by hand because no maintained crate reads them from bytes; lengths and sizes are bounded.
+//! and cargo-auditable's dependency list (the zlib-compressed JSON in `.dep-v0`). Go's format is read
+//! by hand: no maintained Rust crate reads it. For cargo-auditable, `auditable-extract` and
+//! `auditable-info` read the section from bytes too, but with their own object-file parser: pare has
+//! the ELF already parsed by goblin for everything else it asks of a binary, so it takes the section
+//! from goblin, inflates it with a bounded zlib reader, and reads the four fields
+//! it needs (name, version, source, root) with serde; the fixture test pins the format. Lengths and
+//! sizes are bounded.
 
 use std::io::Read;
 

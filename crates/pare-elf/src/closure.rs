@@ -264,16 +264,7 @@ impl<'a> Resolver<'a> {
             let mut visited = HashSet::new();
             read_ld_so_conf(root, "/etc/ld.so.conf", &mut system_dirs, &mut visited, 0);
         }
-        let triple = match (exe.machine, exe.is_64) {
-            (goblin::elf::header::EM_X86_64, true) => "x86_64-linux-gnu",
-            (goblin::elf::header::EM_AARCH64, _) => "aarch64-linux-gnu",
-            (goblin::elf::header::EM_386, _) => "i386-linux-gnu",
-            (goblin::elf::header::EM_ARM, _) => "arm-linux-gnueabihf",
-            (goblin::elf::header::EM_PPC64, _) => "powerpc64le-linux-gnu",
-            (goblin::elf::header::EM_S390, _) => "s390x-linux-gnu",
-            (goblin::elf::header::EM_RISCV, _) => "riscv64-linux-gnu",
-            _ => "",
-        };
+        let triple = crate::arch::by_machine(exe.machine, exe.is_64).map_or("", |a| a.triple);
         let mut defaults = Vec::new();
         if !triple.is_empty() {
             defaults.push(format!("/lib/{triple}"));

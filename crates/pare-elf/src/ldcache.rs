@@ -31,14 +31,15 @@ pub struct CacheEntry {
 }
 
 impl CacheEntry {
-    /// Whether the entry is for an object of this ELF machine (x86-64 or AArch64; others match the
-    /// default class only).
+    /// Whether the entry is for an object of this ELF machine (by the architecture table's cache
+    /// flags; machines without known flags match the default class only).
     pub fn fits_machine(&self, machine: u16) -> bool {
-        match machine {
-            62 => self.arch == 0x0300,
-            183 => self.arch == 0x0a00,
-            _ => self.arch == 0,
-        }
+        let want = crate::arch::ARCHITECTURES
+            .iter()
+            .find(|a| a.elf_machine == machine)
+            .and_then(|a| a.ld_cache_flags)
+            .unwrap_or(0);
+        self.arch == want
     }
 }
 

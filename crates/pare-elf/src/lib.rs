@@ -5,6 +5,7 @@
 //! hostile input (truncated files, wild offsets, huge counts give errors) and reads no file outside the
 //! root it is given. Not a loader or a linker: nothing is executed.
 
+pub mod arch;
 pub mod buildinfo;
 pub mod closure;
 pub mod ldcache;
@@ -197,17 +198,10 @@ pub fn inspect_static_prefix(prefix: &[u8]) -> Result<Option<ElfFacts>, Error> {
 
 /// The OCI architecture name of an ELF machine number, when pare knows it.
 pub fn oci_architecture(machine: u16) -> Option<&'static str> {
-    use goblin::elf::header::{EM_386, EM_AARCH64, EM_ARM, EM_PPC64, EM_RISCV, EM_S390, EM_X86_64};
-    match machine {
-        EM_X86_64 => Some("amd64"),
-        EM_AARCH64 => Some("arm64"),
-        EM_386 => Some("386"),
-        EM_ARM => Some("arm"),
-        EM_PPC64 => Some("ppc64le"),
-        EM_S390 => Some("s390x"),
-        EM_RISCV => Some("riscv64"),
-        _ => None,
-    }
+    arch::ARCHITECTURES
+        .iter()
+        .find(|a| a.elf_machine == machine)
+        .map(|a| a.oci)
 }
 
 #[cfg(test)]

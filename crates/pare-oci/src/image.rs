@@ -21,22 +21,16 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// The platform of the machine pare runs on, in OCI (Go) names.
+    /// The platform of the machine pare runs on, in OCI (Go) names (the architecture table's).
     pub fn host() -> Self {
-        let architecture = match std::env::consts::ARCH {
-            "x86_64" => "amd64",
-            "aarch64" => "arm64",
-            "x86" => "386",
-            "powerpc64" => "ppc64le",
-            "s390x" => "s390x",
-            "riscv64" => "riscv64",
-            "arm" => "arm",
-            other => other,
+        let (architecture, variant) = match pare_elf::arch::host() {
+            Some(a) => (a.oci, a.variant.filter(|_| a.oci == "arm")),
+            None => (std::env::consts::ARCH, None),
         };
         Self {
             os: "linux".into(),
             architecture: architecture.into(),
-            variant: None,
+            variant: variant.map(str::to_string),
         }
     }
 

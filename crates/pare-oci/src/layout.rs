@@ -1,7 +1,8 @@
 //! The OCI image layout store (`oci-layout`, `index.json`, `blobs/sha256/`), written crash-safely:
 //! every blob goes to a temporary file that is synced and renamed into place, blobs already present are
 //! kept, and `index.json` is replaced atomically and last. One process at a time holds the layout's
-//! lock. Not a garbage collector: unreferenced blobs stay until a later `pare gc`.
+//! lock. Not a garbage collector: blobs no index entry refers to stay in the layout (to drop them,
+//! `pare copy` the images you keep into a new layout).
 
 use std::collections::HashMap;
 use std::fs::{self, File};

@@ -1,7 +1,10 @@
 //! Debian package versions (`[epoch:]upstream[-revision]`) and their ordering, exactly as dpkg orders
 //! them: epochs numerically, then upstream and revision by dpkg's character-class comparison where `~`
 //! sorts before everything, even the end of the string, and letters sort before other symbols.
-//! Not a parser for other ecosystems' versions.
+//! Not a parser for other ecosystems' versions. Written here rather than taken from the
+//! `debversion` crate so that the one ordering pare uses is the one `tests/dpkg_versions.rs` checks
+//! against `dpkg --compare-versions` itself (random versions, and every adjacent pair of the host
+//! repositories' versions); a crate swapped in would have to pass the same test.
 
 use std::cmp::Ordering;
 use std::fmt;

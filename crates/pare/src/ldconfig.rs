@@ -28,18 +28,15 @@ struct Machine {
     arch_flags: u32,
 }
 
+/// The machine of a Debian architecture, from the one architecture table; None where pare does not
+/// know the cache flags (then no cache is written).
 fn machine(debian_architecture: &str) -> Option<Machine> {
-    let (multiarch, elf_machine, is_64, arch_flags) = match debian_architecture {
-        "amd64" => ("x86_64-linux-gnu", 62, true, 0x0300),
-        "arm64" => ("aarch64-linux-gnu", 183, true, 0x0a00),
-        "i386" => ("i386-linux-gnu", 3, false, 0),
-        _ => return None,
-    };
+    let a = pare_elf::arch::by_debian(debian_architecture)?;
     Some(Machine {
-        multiarch,
-        elf_machine,
-        is_64,
-        arch_flags,
+        multiarch: a.triple,
+        elf_machine: a.elf_machine,
+        is_64: a.is_64,
+        arch_flags: a.ld_cache_flags?,
     })
 }
 

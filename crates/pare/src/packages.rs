@@ -154,24 +154,15 @@ impl PackageOptions {
     }
 }
 
-/// Maps an OCI architecture (and variant) to Debian's name for it.
+/// Maps an OCI architecture (and variant) to Debian's name for it (the architecture table).
 pub fn debian_architecture(oci_arch: &str, variant: Option<&str>) -> Result<String> {
-    Ok(match (oci_arch, variant) {
-        ("amd64", _) => "amd64",
-        ("arm64", _) => "arm64",
-        ("386", _) => "i386",
-        ("ppc64le", _) => "ppc64el",
-        ("s390x", _) => "s390x",
-        ("riscv64", _) => "riscv64",
-        ("arm", Some("v6" | "v5")) => "armel",
-        ("arm", _) => "armhf",
-        (other, _) => {
-            return Err(Error::Input(format!(
-                "no Debian architecture for the platform architecture {other:?}"
-            )))
-        }
-    }
-    .to_string())
+    pare_elf::arch::by_oci(oci_arch, variant)
+        .map(|a| a.debian.to_string())
+        .ok_or_else(|| {
+            Error::Input(format!(
+                "no Debian architecture for the platform architecture {oci_arch:?}"
+            ))
+        })
 }
 
 /// What `pare lock` did.
