@@ -64,6 +64,28 @@ impl Platform {
     }
 }
 
+impl Platform {
+    /// The platform as oci-spec's type, for descriptors and indexes.
+    pub fn to_oci(&self) -> Result<oci_spec::image::Platform> {
+        let mut p = oci_spec::image::PlatformBuilder::default()
+            .os(Os::from(self.os.as_str()))
+            .architecture(Arch::from(self.architecture.as_str()))
+            .build()
+            .map_err(invalid("platform"))?;
+        p.set_variant(self.variant.clone());
+        Ok(p)
+    }
+
+    /// The platform oci-spec's type describes.
+    pub fn from_oci(p: &oci_spec::image::Platform) -> Self {
+        Self {
+            os: p.os().to_string(),
+            architecture: p.architecture().to_string(),
+            variant: p.variant().clone(),
+        }
+    }
+}
+
 impl std::fmt::Display for Platform {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.os, self.architecture)?;
@@ -169,26 +191,58 @@ pub fn store_image(
         manifest_bytes.len() as u64,
         parse_digest(&manifest_digest)?,
     );
-    descriptor.set_platform(Some(
-        oci_spec::image::PlatformBuilder::default()
-            .os(Os::from(spec.platform.os.as_str()))
-            .architecture(Arch::from(spec.platform.architecture.as_str()))
-            .build()
-            .map_err(invalid("platform"))?,
-    ));
-    if let Some(variant) = &spec.platform.variant {
-        if let Some(p) = descriptor.platform().clone() {
-            let mut p = p;
-            p.set_variant(Some(variant.clone()));
-            descriptor.set_platform(Some(p));
-        }
-    }
+    descriptor.set_platform(Some(spec.platform.to_oci()?));
     Ok(StoredImage {
         manifest: descriptor,
         manifest_bytes,
         config_digest,
         config_bytes,
     })
+}
+
+/// Writes an OCI image index of `manifests` (image descriptors, each with the platform it is for, as
+/// [`store_image`] returns them) into `layout` and returns the index's descriptor, ready to be tagged
+/// with `Layout::set_tags`. Two images for one platform are refused: a runtime could not choose.
+pub fn store_index(
+    layout: &Layout,
+    manifests: &[Descriptor],
+    annotations: &BTreeMap<String, String>,
+) -> Result<Descriptor> {
+    let mut seen = Vec::new();
+    for m in manifests {
+        let platform = m
+            .platform()
+            .as_ref()
+            .map(Platform::from_oci)
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "image {} has no platform; an index entry needs one",
+                    m.digest()
+                ))
+            })?;
+        if seen.contains(&platform) {
+            return Err(Error::Invalid(format!(
+                "two images for {platform} in one index"
+            )));
+        }
+        seen.push(platform);
+    }
+    let mut builder = oci_spec::image::ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageIndex)
+        .manifests(manifests.to_vec());
+    if !annotations.is_empty() {
+        let map: HashMap<String, String> = annotations.clone().into_iter().collect();
+        builder = builder.annotations(map);
+    }
+    let index = builder.build().map_err(invalid("image index"))?;
+    let bytes = canonical_json::to_vec(&index, "image index")?;
+    let digest = layout.write_blob(&bytes)?;
+    Ok(Descriptor::new(
+        MediaType::ImageIndex,
+        bytes.len() as u64,
+        parse_digest(&digest)?,
+    ))
 }
 
 fn invalid(what: &'static str) -> impl Fn(oci_spec::OciSpecError) -> Error {
@@ -237,6 +291,34 @@ mod tests {
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn an_index_of_two_images_is_stored_and_its_platforms_chosen() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::create_or_open(dir.path()).unwrap();
+        let image = |platform: &str| {
+            let spec = ImageSpec {
+                platform: Platform::parse(platform).unwrap(),
+                created: rfc3339(0),
+                config: Config::default(),
+                annotations: BTreeMap::new(),
+            };
+            store_image(&layout, &spec, &[]).unwrap().manifest
+        };
+        let (amd, arm) = (image("linux/amd64"), image("linux/arm64/v8"));
+        let index = store_index(&layout, &[amd.clone(), arm.clone()], &BTreeMap::new()).unwrap();
+        layout.set_tags(&index, &["multi".into()]).unwrap();
+        let top = layout.resolve(Some("multi")).unwrap();
+        let pick = |p: &str| {
+            let want = Platform::parse(p).unwrap();
+            crate::manifest::resolve_platform(&layout, &top, Some(&want), "test").unwrap()
+        };
+        assert_eq!(pick("linux/arm64").digest(), arm.digest());
+        assert_eq!(pick("linux/amd64").digest(), amd.digest());
+        let docs = crate::manifest::read_image(&layout, &pick("linux/arm64/v8"), "test").unwrap();
+        assert_eq!(docs.config.variant().as_deref(), Some("v8"));
+        assert!(store_index(&layout, &[amd.clone(), amd], &BTreeMap::new()).is_err());
     }
 
     #[test]

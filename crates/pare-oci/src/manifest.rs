@@ -161,11 +161,7 @@ pub fn read_image(layout: &Layout, descriptor: &Descriptor, what: &str) -> Resul
 
 /// The platform an index entry says its image is for, when it says.
 pub fn descriptor_platform(d: &Descriptor) -> Option<Platform> {
-    d.platform().as_ref().map(|p| Platform {
-        os: p.os().to_string(),
-        architecture: p.architecture().to_string(),
-        variant: p.variant().clone(),
-    })
+    d.platform().as_ref().map(Platform::from_oci)
 }
 
 /// The entry of `index` for `want`: same os and architecture, and the same variant when `want`

@@ -3,7 +3,10 @@
 //! rewrites; identical content at several paths; package-manager residue), findings (shells, package
 //! managers, network and build tools, setuid, world-writable, devices, root or unknown user, root
 //! directory mode, private keys and tokens in files, ENV and history, `.git`, a missing CA bundle) and
-//! "will it start". Every finding has a rule id, a severity, the path and layer, and a reason.
+//! "will it start". Every finding names a rule of the catalog (`crate::findings`), a location and a
+//! reason. Two analyzers share the one read (`contents::Analyzers`): this module's recorder (waste,
+//! secrets, the files will-it-start needs) and the inventory's; will-it-start is `crate::loader`
+//! over the tree read. Not here: reading images (`image_io`, `contents`) or the policy (`policy`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -408,68 +411,99 @@ const TOOLS: [(&[&str], &Rule, &str); 4] = [
     ),
 ];
 
+/// The findings about the final file tree, family by family.
 fn tree_findings(contents: &ImageContents) -> Vec<Finding> {
     let mut out = Vec::new();
-    let mut add = |rule: &Rule, f: &FileState, reason: String| {
-        let location = Location::image_path(&f.info.path, Some(f.layer));
-        out.push(Finding::new(rule, location, reason));
-    };
     for f in contents.files.values() {
-        let path = f.info.path.as_str();
-        let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
-        if BIN_DIRS.contains(&dir) && f.info.kind != FileKind::Dir {
-            for (names, rule, why) in TOOLS {
-                if names.contains(&name) {
-                    add(rule, f, format!("{name}: {why}"));
-                }
-            }
-        }
-        let mode = f.info.mode;
-        if f.info.kind == FileKind::File && mode & 0o6000 != 0 {
-            add(
-                &findings::SETUID,
-                f,
-                format!("mode {mode:04o}: runs with its owner's or group's rights"),
-            );
-        }
-        let world_writable = mode & 0o002 != 0;
-        match f.info.kind {
-            FileKind::Dir if world_writable && mode & 0o1000 == 0 => add(
-                &findings::WORLD_WRITABLE,
-                f,
-                format!(
-                    "directory mode {mode:04o}: anyone can replace files in it (no sticky bit)"
-                ),
-            ),
-            FileKind::File if world_writable => add(
-                &findings::WORLD_WRITABLE,
-                f,
-                format!("file mode {mode:04o}: anyone can change it"),
-            ),
-            FileKind::Char | FileKind::Block => add(
-                &findings::DEVICE,
-                f,
-                "device node shipped in the image; runtimes provide /dev".into(),
-            ),
-            _ => {}
-        }
-        if f.info.kind == FileKind::Dir && (name == ".git") {
-            add(
-                &findings::GIT_DIR,
-                f,
-                "a .git directory ships source history and maybe credentials".into(),
-            );
-        }
-        if f.info.kind == FileKind::Dir && path.is_empty() && mode != 0o755 {
-            add(
-                &findings::ROOT_MODE,
-                f,
-                format!(
-                    "the root directory has mode {mode:04o}; 0755 is needed for non-root users"
-                ),
-            );
-        }
+        out.extend(tool_finding(f));
+        out.extend(mode_findings(f));
+        out.extend(tree_shape_finding(f));
     }
+    out.extend(ca_bundle_finding(contents));
+    out
+}
+
+fn file_finding(rule: &Rule, f: &FileState, reason: String) -> Finding {
+    Finding::new(
+        rule,
+        Location::image_path(&f.info.path, Some(f.layer)),
+        reason,
+    )
+}
+
+/// Shells, package managers, network and build tools, by name in the bin directories.
+fn tool_finding(f: &FileState) -> Vec<Finding> {
+    let path = f.info.path.as_str();
+    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+    if !BIN_DIRS.contains(&dir) || f.info.kind == FileKind::Dir {
+        return Vec::new();
+    }
+    TOOLS
+        .iter()
+        .filter(|(names, _, _)| names.contains(&name))
+        .map(|(_, rule, why)| file_finding(rule, f, format!("{name}: {why}")))
+        .collect()
+}
+
+/// Setuid and setgid files, world-writable files and directories, device nodes.
+fn mode_findings(f: &FileState) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mode = f.info.mode;
+    if f.info.kind == FileKind::File && mode & 0o6000 != 0 {
+        out.push(file_finding(
+            &findings::SETUID,
+            f,
+            format!("mode {mode:04o}: runs with its owner's or group's rights"),
+        ));
+    }
+    let world_writable = mode & 0o002 != 0;
+    match f.info.kind {
+        FileKind::Dir if world_writable && mode & 0o1000 == 0 => out.push(file_finding(
+            &findings::WORLD_WRITABLE,
+            f,
+            format!("directory mode {mode:04o}: anyone can replace files in it (no sticky bit)"),
+        )),
+        FileKind::File if world_writable => out.push(file_finding(
+            &findings::WORLD_WRITABLE,
+            f,
+            format!("file mode {mode:04o}: anyone can change it"),
+        )),
+        FileKind::Char | FileKind::Block => out.push(file_finding(
+            &findings::DEVICE,
+            f,
+            "device node shipped in the image; runtimes provide /dev".into(),
+        )),
+        _ => {}
+    }
+    out
+}
+
+/// A `.git` directory, and a root directory other than 0755.
+fn tree_shape_finding(f: &FileState) -> Option<Finding> {
+    let path = f.info.path.as_str();
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let mode = f.info.mode;
+    if f.info.kind != FileKind::Dir {
+        return None;
+    }
+    if name == ".git" {
+        return Some(file_finding(
+            &findings::GIT_DIR,
+            f,
+            "a .git directory ships source history and maybe credentials".into(),
+        ));
+    }
+    (path.is_empty() && mode != 0o755).then(|| {
+        file_finding(
+            &findings::ROOT_MODE,
+            f,
+            format!("the root directory has mode {mode:04o}; 0755 is needed for non-root users"),
+        )
+    })
+}
+
+/// A TLS library or client without a CA bundle (or SSL_CERT_FILE).
+fn ca_bundle_finding(contents: &ImageContents) -> Option<Finding> {
     let tls_client = contents.files.keys().any(|p| {
         let name = p.rsplit('/').next().unwrap_or(p);
         name.starts_with("libssl.so")
@@ -484,14 +518,13 @@ fn tree_findings(contents: &ImageContents) -> Vec<Finding> {
     .iter()
     .any(|p| contents.files.contains_key(*p));
     let env_bundle = contents.env().iter().any(|(k, _)| k == "SSL_CERT_FILE");
-    if tls_client && !has_bundle && !env_bundle {
-        out.push(Finding::new(
+    (tls_client && !has_bundle && !env_bundle).then(|| {
+        Finding::new(
             &findings::NO_CA_BUNDLE,
             Location::Image,
             "the image ships a TLS library or client but no CA bundle; TLS connections will fail to verify".into(),
-        ));
-    }
-    out
+        )
+    })
 }
 
 fn config_findings(contents: &ImageContents, recorder: &Recorder) -> Vec<Finding> {

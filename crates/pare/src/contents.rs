@@ -1,6 +1,8 @@
 //! What an image holds: its config, its layers (sizes, history) and the merged file tree after every
 //! layer with whiteouts and opaque whiteouts applied, read in one streaming pass per layer. The base of
-//! `pare diff` and `pare gate` (and of `pare audit`, which adds findings on top).
+//! `pare diff` and `pare gate` (and of `pare audit` and `pare inventory`): any number of independent
+//! analyzers ([`Observer`], several at once through [`Analyzers`]) see every layer event and file
+//! sample during that one pass. Not here: opening images (`crate::image_io`) or judging what is read.
 
 use std::collections::BTreeMap;
 

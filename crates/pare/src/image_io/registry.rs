@@ -159,13 +159,7 @@ pub fn pull(
         parse_digest(&stored)?,
     );
     if let Some(p) = platform_of {
-        if let Ok(platform) = oci_spec::image::PlatformBuilder::default()
-            .os(oci_spec::image::Os::from(p.os.as_str()))
-            .architecture(oci_spec::image::Arch::from(p.architecture.as_str()))
-            .build()
-        {
-            descriptor.set_platform(Some(platform));
-        }
+        descriptor.set_platform(Some(p.to_oci()?));
     }
     Ok(descriptor)
 }
