@@ -475,15 +475,7 @@ fn sarif_location(location: &Location) -> Value {
 
 /// Percent-escapes what may not stand in a relative URI reference (RFC 3986), byte by byte.
 fn uri_escape(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for &b in path.as_bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::units::percent_encode(path, b"-._~/!$&'()*+,;=:@")
 }
 
 #[cfg(test)]

@@ -419,15 +419,7 @@ fn deb_purl(record: &dpkg_db::DpkgRecord, os: Option<&OsRelease>, distro: Option
 /// `+` that Debian versions hold (the purl specification needs no escape for them, and syft's and
 /// grype's packageurl-go leave them as they are, so purls match across tools).
 fn purl_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for &b in text.as_bytes() {
-        if b.is_ascii_alphanumeric() || b".-_~:+".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::units::percent_encode(text, b".-_~:+")
 }
 
 /// Go modules and cargo-auditable packages a binary says it was built from. The binary's own module

@@ -1,5 +1,6 @@
 //! Sizes and percentages as people read them: binary units with the exact count kept elsewhere (JSON),
-//! signed deltas, and percentages that say "n/a" instead of dividing by zero.
+//! signed deltas, and percentages that say "n/a" instead of dividing by zero; and percent-encoding
+//! for the URIs and package URLs reports carry.
 
 /// Formats a signed byte delta with a sign and binary units.
 pub fn signed_bytes(delta: i64) -> String {
@@ -28,6 +29,20 @@ pub fn percent(p: Option<f64>) -> String {
         Some(p) => format!("{p:+.1}%"),
         None => "n/a".into(),
     }
+}
+
+/// Percent-encodes every byte of `text` but ASCII letters and digits and the bytes in `keep`
+/// (`%2B` style, upper-case hex): for URIs (SARIF artifact locations) and package URLs.
+pub fn percent_encode(text: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for &b in text.as_bytes() {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

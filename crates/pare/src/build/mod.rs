@@ -126,20 +126,21 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
             artifacts.insert(key, Entry::dir(0o755))?;
         }
     }
+    // The loader's LD_LIBRARY_PATH in the image (the last --env wins), for the closure and the check.
+    let ld_library_path: Vec<String> = options
+        .env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "LD_LIBRARY_PATH")
+        .map(|(_, v)| {
+            v.split(':')
+                .filter(|d| !d.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
     let mut added_libraries = Vec::new();
     if options.closure && !artifacts.is_empty() {
-        let ld_library_path: Vec<String> = options
-            .env
-            .iter()
-            .rev()
-            .find(|(k, _)| k == "LD_LIBRARY_PATH")
-            .map(|(_, v)| {
-                v.split(':')
-                    .filter(|d| !d.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
         let (mut tree, added) = libraries::libraries_layer(
             &artifacts,
             &view,
@@ -228,16 +229,6 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
                 .iter()
                 .find(|(k, _)| k == "PATH")
                 .map_or("", |(_, v)| v.as_str());
-            let ld_library_path: Vec<String> = env
-                .iter()
-                .find(|(k, _)| k == "LD_LIBRARY_PATH")
-                .map(|(_, v)| {
-                    v.split(':')
-                        .filter(|d| !d.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
             checks::check_program(
                 &view,
                 program,
