@@ -2,6 +2,7 @@
 //! umoci, runc, docker, ...) use `support::require`, which skips with a note on a developer machine
 //! without the tool but fails under CI=true, where every peer must be installed.
 
+mod apps;
 mod audit;
 mod build;
 mod build_interop;

@@ -88,6 +88,10 @@ pub struct Closure {
     pub libraries: Vec<ResolvedLibrary>,
     /// Libraries that could not be found: (name, needed by).
     pub missing: Vec<(String, String)>,
+    /// For each missing library, where the loader looked, in order (directories, and
+    /// `/etc/ld.so.cache` when it was consulted).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub searched: BTreeMap<String, Vec<String>>,
 }
 
 struct Object {
@@ -153,7 +157,8 @@ pub fn resolve_in(
                 continue;
             }
             has_glibc |= name.starts_with("libc.so.");
-            match resolver.find(name, &object, &executable_rpath)? {
+            let mut trace = Vec::new();
+            match resolver.find(name, &object, &executable_rpath, &mut trace)? {
                 Some(found) => {
                     let reason = if object.image_path == image_path {
                         format!("needed by {image_path}")
@@ -177,9 +182,12 @@ pub fn resolve_in(
                         });
                     }
                 }
-                None => closure
-                    .missing
-                    .push((name.clone(), object.image_path.clone())),
+                None => {
+                    closure.searched.entry(name.clone()).or_insert(trace);
+                    closure
+                        .missing
+                        .push((name.clone(), object.image_path.clone()))
+                }
             }
         }
         if queue.is_empty() && has_glibc && options.nss {
@@ -197,7 +205,7 @@ pub fn resolve_in(
                         ..object.facts.clone()
                     },
                 };
-                if let Some(found) = resolver.find(module, &libc, &[])? {
+                if let Some(found) = resolver.find(module, &libc, &[], &mut Vec::new())? {
                     loaded.insert(module.to_string());
                     resolver.record(
                         &mut closure,
@@ -294,6 +302,7 @@ impl<'a> Resolver<'a> {
         name: &str,
         object: &Object,
         executable_rpath: &[String],
+        trace: &mut Vec<String>,
     ) -> Result<Option<Found>, Error> {
         if name.contains('/') {
             let path = if name.starts_with('/') {
@@ -301,6 +310,7 @@ impl<'a> Resolver<'a> {
             } else {
                 format!("/{name}")
             };
+            trace.push(path.clone());
             return self.try_candidate(&path);
         }
         let origin =
@@ -322,11 +332,15 @@ impl<'a> Resolver<'a> {
             if !dir.starts_with('/') || !tried.insert(dir.clone()) {
                 continue;
             }
+            trace.push(dir.clone());
             if let Some(found) =
                 self.try_candidate(&format!("{}/{name}", dir.trim_end_matches('/')))?
             {
                 return Ok(Some(found));
             }
+        }
+        if self.options.ld_so_cache {
+            trace.push(crate::ldcache::LD_SO_CACHE.to_string());
         }
         if let Some(path) = self.cache.get(name) {
             if let Some(found) = self.try_candidate(path)? {
@@ -338,6 +352,7 @@ impl<'a> Resolver<'a> {
             if !dir.starts_with('/') || !tried.insert(dir.clone()) {
                 continue;
             }
+            trace.push(dir.clone());
             if let Some(found) =
                 self.try_candidate(&format!("{}/{name}", dir.trim_end_matches('/')))?
             {

@@ -5,6 +5,7 @@
 //! it is) and then on the build host or a sysroot, whose files are the ones added. A binary whose
 //! needs cannot be met fails the build naming what is missing.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -40,7 +41,8 @@ pub fn libraries_layer(
 ) -> Result<(LayerTree, Vec<AddedLibrary>)> {
     let mut tree = LayerTree::new();
     let mut added: Vec<AddedLibrary> = Vec::new();
-    let mut missing: Vec<String> = Vec::new();
+    // Missing soname -> (who needs it, where the loader looked).
+    let mut missing: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
     let mut has_glibc = false;
     let options = ClosureOptions {
         root: root.to_path_buf(),
@@ -73,7 +75,13 @@ pub fn libraries_layer(
             .and_then(|facts| resolve_in(&lookup, &image_path, facts, &options))
             .map_err(|e| Error::Input(format!("{}: {e}", host.display())))?;
         for (name, by) in &closure.missing {
-            missing.push(format!("{name} (needed by {by})"));
+            let entry = missing.entry(name.clone()).or_default();
+            if !entry.0.contains(by) {
+                entry.0.push(by.clone());
+            }
+            if entry.1.is_empty() {
+                entry.1 = closure.searched.get(name).cloned().unwrap_or_default();
+            }
         }
         has_glibc |= closure
             .libraries
@@ -112,14 +120,7 @@ pub fn libraries_layer(
         }
     }
     if !missing.is_empty() {
-        missing.dedup();
-        return Err(Error::Refused(format!(
-            "the image would not start: these libraries are neither in the image nor on the build host (root {}): {}. \
-             Copy them into the image where the program's RPATH or RUNPATH points, install them on the host, \
-             point --sysroot at a root that has them, or link statically",
-            root.display(),
-            missing.join(", ")
-        )));
+        return Err(Error::Refused(missing_libraries_message(&missing, root)));
     }
     if has_glibc && view.resolve("/etc/hosts").is_err() && artifacts.get("etc/hosts").is_none() {
         tree.insert("etc/hosts".into(), Entry::bytes(HOSTS.as_bytes(), 0o644))?;
@@ -133,6 +134,37 @@ pub fn libraries_layer(
         reporter.step(&format!("shared libraries: {} paths added", added.len()));
     }
     Ok((tree, added))
+}
+
+/// The refusal for libraries found neither in the image nor on the host: one line per soname with
+/// who needs it and where the loader looked, then what to do.
+fn missing_libraries_message(
+    missing: &BTreeMap<String, (Vec<String>, Vec<String>)>,
+    root: &Path,
+) -> String {
+    let mut text = format!(
+        "the image would not start: {} shared {} neither in the image nor on the build host (root {}):",
+        missing.len(),
+        if missing.len() == 1 { "library is" } else { "libraries are" },
+        root.display()
+    );
+    for (name, (needed_by, searched)) in missing {
+        text.push_str(&format!(
+            "\n  {name} (needed by {}); looked in {}",
+            needed_by.join(", "),
+            if searched.is_empty() {
+                "nothing (no search directory applies)".to_string()
+            } else {
+                searched.join(", ")
+            }
+        ));
+    }
+    text.push_str(
+        "\nShip each with --copy into a directory the program's RPATH or RUNPATH names (or one of the \
+         loader's default directories), add the Debian package that provides it (--package NAME), \
+         point --sysroot at a root that has it, or link statically.",
+    );
+    text
 }
 
 /// The image being built (base and copies) in front of the build host or sysroot: what the image

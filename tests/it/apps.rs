@@ -1,0 +1,331 @@
+//! Real applications with bundled libraries: C programs whose libraries ship in the image (found
+//! through `$ORIGIN`, `LD_LIBRARY_PATH` from the image's Env, or a default directory), Python wheels
+//! with their `*.libs/` directories on the python3 recipe, all run under runc as uid 65532; and the
+//! shape of the error when a library is nowhere.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{ok, pare, require, run, runc_run, unpack};
+
+/// Compiles `libNAME.so` (returning 42 from `NAME()`) and a program calling it, linked with `flags`.
+fn program(dir: &Path, name: &str, flags: &[&str]) -> (PathBuf, PathBuf) {
+    fs::create_dir_all(dir).unwrap();
+    fs::write(
+        dir.join(format!("{name}.c")),
+        format!("int {name}(void) {{ return 42; }}\n"),
+    )
+    .unwrap();
+    fs::write(
+        dir.join(format!("{name}-main.c")),
+        format!(
+            "#include <stdio.h>\nint {name}(void);\nint main(void) {{ printf(\"{name} says %d\\n\", {name}()); return 0; }}\n"
+        ),
+    )
+    .unwrap();
+    let lib = dir.join(format!("lib{name}.so"));
+    ok(Command::new("gcc")
+        .current_dir(dir)
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(format!("{name}.c")));
+    let exe = dir.join(format!("{name}-app"));
+    ok(Command::new("gcc")
+        .current_dir(dir)
+        .arg("-o")
+        .arg(&exe)
+        .arg(format!("{name}-main.c"))
+        .arg(format!("-L{}", dir.display()))
+        .arg(format!("-l{name}"))
+        .args(flags));
+    (exe, lib)
+}
+
+/// Builds `args` into `layout:tag`, runs the entrypoint under runc, returns (build report, stdout).
+fn build_and_run(dir: &Path, layout: &Path, tag: &str, args: &[String]) -> (Value, String) {
+    let report: Value = serde_json::from_str(&ok(pare()
+        .args(["build", "--format", "json"])
+        .args(args)
+        .arg("--output")
+        .arg(format!("oci:{}:{tag}", layout.display()))))
+    .unwrap();
+    let bundle = unpack(layout, tag, dir);
+    let (code, stdout, stderr) = runc_run(&bundle, dir);
+    assert_eq!(code, 0, "{tag} failed under runc:\n{stdout}\n{stderr}");
+    (report, stdout)
+}
+
+#[test]
+fn c_programs_use_the_libraries_shipped_in_the_image() {
+    if !require("gcc") || !require("umoci") || !require("runc") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("apps");
+    let src = dir.path().join("src");
+    let no_host_copy = |report: &Value, name: &str| {
+        let libraries: Vec<&str> = report["libraries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["path"].as_str().unwrap())
+            .collect();
+        assert!(
+            !libraries.iter().any(|p| p.contains(name)),
+            "{name} is shipped; the closure must not add a host copy: {libraries:?}"
+        );
+        assert!(
+            libraries.iter().any(|p| p.contains("libc.so")),
+            "glibc still comes from the host: {libraries:?}"
+        );
+    };
+    // 1. RUNPATH $ORIGIN/../lib, the layout of a relocatable application under /opt/app.
+    let (exe, lib) = program(&src, "origin", &["-Wl,-rpath,$ORIGIN/../lib"]);
+    let (report, out) = build_and_run(
+        dir.path(),
+        &layout,
+        "origin",
+        &[
+            "--copy".into(),
+            format!("{}:/opt/app/bin/app:0755", exe.display()),
+            "--copy".into(),
+            format!("{}:/opt/app/lib/liborigin.so", lib.display()),
+            "--entrypoint".into(),
+            "/opt/app/bin/app".into(),
+        ],
+    );
+    assert_eq!(out, "origin says 42\n");
+    no_host_copy(&report, "liborigin");
+    // 2. No RPATH at all: LD_LIBRARY_PATH from the image's Env.
+    let (exe, lib) = program(&src, "ldpath", &[]);
+    let (report, out) = build_and_run(
+        dir.path(),
+        &layout,
+        "ldpath",
+        &[
+            "--copy".into(),
+            format!("{}:/app:0755", exe.display()),
+            "--copy".into(),
+            format!("{}:/opt/vendor/libldpath.so", lib.display()),
+            "--env".into(),
+            "LD_LIBRARY_PATH=/opt/vendor".into(),
+            "--entrypoint".into(),
+            "/app".into(),
+        ],
+    );
+    assert_eq!(out, "ldpath says 42\n");
+    no_host_copy(&report, "libldpath");
+    // 3. The library shipped where the loader looks by default.
+    let (exe, lib) = program(&src, "multiarch", &[]);
+    let triple = if cfg!(target_arch = "aarch64") {
+        "aarch64-linux-gnu"
+    } else {
+        "x86_64-linux-gnu"
+    };
+    let (report, out) = build_and_run(
+        dir.path(),
+        &layout,
+        "multiarch",
+        &[
+            "--copy".into(),
+            format!("{}:/app:0755", exe.display()),
+            "--copy".into(),
+            format!("{}:/usr/lib/{triple}/libmultiarch.so", lib.display()),
+            "--entrypoint".into(),
+            "/app".into(),
+        ],
+    );
+    assert_eq!(out, "multiarch says 42\n");
+    no_host_copy(&report, "libmultiarch");
+    // Each image passes audit's will-it-start, which asks the same loader model.
+    for tag in ["origin", "ldpath", "multiarch"] {
+        let (code, stdout, stderr) = run(pare()
+            .args(["audit", "--format", "json"])
+            .arg(format!("oci:{}:{tag}", layout.display())));
+        assert_eq!(code, 0, "{tag}: {stderr}\n{stdout}");
+    }
+}
+
+#[test]
+fn a_missing_library_error_names_each_soname_once_with_who_needs_it_and_where_it_was_sought() {
+    if !require("gcc") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    // Two programs and a library, all needing libgone.so, which is nowhere.
+    let (gone_exe, gone_lib) = program(&src, "gone", &[]);
+    fs::write(
+        src.join("mid.c"),
+        "int gone(void);\nint mid(void) { return gone(); }\n",
+    )
+    .unwrap();
+    ok(Command::new("gcc").current_dir(&src).args([
+        "-shared",
+        "-fPIC",
+        "-o",
+        "libmid.so",
+        "mid.c",
+        "-L.",
+        "-lgone",
+    ]));
+    fs::write(
+        src.join("top.c"),
+        "int mid(void);\nint main(void) { return mid(); }\n",
+    )
+    .unwrap();
+    ok(Command::new("gcc").current_dir(&src).args([
+        "-o",
+        "top",
+        "top.c",
+        "-L.",
+        "-lmid",
+        "-Wl,-rpath,$ORIGIN/lib",
+        "-Wl,-rpath-link,.",
+    ]));
+    fs::remove_file(&gone_lib).unwrap();
+    let layout = dir.path().join("out");
+    let (code, stdout, stderr) = run(pare()
+        .args(["build", "--copy"])
+        .arg(format!("{}:/srv/gone-app:0755", gone_exe.display()))
+        .arg("--copy")
+        .arg(format!("{}:/srv/top:0755", src.join("top").display()))
+        .arg("--copy")
+        .arg(format!(
+            "{}:/srv/lib/libmid.so",
+            src.join("libmid.so").display()
+        ))
+        .args(["--entrypoint", "/srv/top", "--output"])
+        .arg(format!("oci:{}:x", layout.display())));
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines[0],
+        "error: the image would not start: 1 shared library is neither in the image nor on the build host (root /):",
+        "{stderr}"
+    );
+    // One line for the one soname, with both programs' objects that need it, and the search path:
+    // the program's own RUNPATH expanded for /srv/lib/libmid.so's needer, then the defaults.
+    assert_eq!(lines.len(), 3, "{stderr}");
+    assert!(
+        lines[1]
+            .starts_with("  libgone.so (needed by /srv/gone-app, /srv/lib/libmid.so); looked in "),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].contains("/lib/x86_64-linux-gnu") || !cfg!(target_arch = "x86_64"),
+        "{stderr}"
+    );
+    assert!(lines[2].starts_with("Ship each with --copy"), "{stderr}");
+    assert!(!layout.exists(), "nothing is written for a refused build");
+}
+
+/// Where the wheels are kept between test runs (downloads are slow; the wheels do not change).
+fn wheel_dir() -> PathBuf {
+    std::env::var_os("PARE_TEST_WHEELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("pare-test-wheels"))
+}
+
+#[test]
+fn manylinux_wheels_with_bundled_libraries_run_on_the_python3_recipe() {
+    if !require("runc") || !require("umoci") || !require("python3") {
+        return;
+    }
+    if !Path::new("/etc/apt/sources.list.d").exists()
+        && !Path::new("/etc/apt/sources.list").exists()
+    {
+        assert!(!crate::support::in_ci(), "CI machines have apt sources");
+        return;
+    }
+    // Wheels for the recipe's Python (Debian 12: CPython 3.11), from PyPI as the host's pip is set up.
+    let deps = wheel_dir().join("cp311-x86_64");
+    if !deps.join("numpy").is_dir() || !deps.join("psycopg2").is_dir() || !deps.join("PIL").is_dir()
+    {
+        let _ = fs::remove_dir_all(&deps);
+        ok(Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "--no-compile",
+                "--only-binary=:all:",
+                "--python-version",
+                "3.11",
+                "--implementation",
+                "cp",
+                "--platform",
+                "manylinux_2_28_x86_64",
+                "--platform",
+                "manylinux2014_x86_64",
+                "--target",
+            ])
+            .arg(&deps)
+            .args(["numpy<2.3", "psycopg2-binary", "pillow"]));
+    }
+    for bundled in ["numpy.libs", "psycopg2_binary.libs", "pillow.libs"] {
+        assert!(
+            deps.join(bundled).is_dir(),
+            "{bundled} ships its own libraries"
+        );
+    }
+    let cache = std::env::var_os("PARE_TEST_DEBIAN_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("pare-test-debian-cache"));
+    let work = tempfile::tempdir().unwrap();
+    let layout = work.path().join("wheels");
+    let report: Value = serde_json::from_str(&ok(pare()
+        .env("PARE_CACHE_DIR", &cache)
+        .args(["build", "--format", "json", "--base", "python3", "--lock"])
+        .arg(work.path().join("python3.lock"))
+        .arg("--copy")
+        .arg(format!("{}/:/app/deps/", deps.display()))
+        .args([
+            "--env",
+            "PYTHONPATH=/app/deps",
+            "--entrypoint",
+            "/usr/bin/python3",
+            "--output",
+        ])
+        .arg(format!("oci:{}:wheels", layout.display()))))
+    .unwrap();
+    let added: Vec<&str> = report["libraries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        !added
+            .iter()
+            .any(|p| p.contains("openblas") || p.contains("libpq")),
+        "the wheels' own libraries are used where they are: {added:?}"
+    );
+    let bundle = unpack(&layout, "wheels", work.path());
+    let config_path = bundle.join("config.json");
+    let mut config: Value = serde_json::from_slice(&fs::read(&config_path).unwrap()).unwrap();
+    config["process"]["args"] = serde_json::json!([
+        "/usr/bin/python3",
+        "-c",
+        "import os, numpy, psycopg2, PIL.Image, io\n\
+         a = numpy.arange(6.0).reshape(2, 3)\n\
+         print('dot', numpy.dot(a, a.T).tolist())\n\
+         print('libpq', psycopg2.__libpq_version__)\n\
+         im = PIL.Image.new('RGB', (4, 4), 'red'); b = io.BytesIO(); im.save(b, 'JPEG')\n\
+         print('jpeg', b.getvalue()[:2].hex(), os.getuid())"
+    ]);
+    fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
+    let (code, stdout, stderr) = runc_run(&bundle, work.path());
+    assert_eq!(code, 0, "the wheels failed under runc:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("dot [[5.0, 14.0], [14.0, 50.0]]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("libpq 1"), "{stdout}");
+    assert!(stdout.contains("jpeg ffd8 65532"), "{stdout}");
+}
