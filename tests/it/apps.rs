@@ -329,3 +329,106 @@ fn manylinux_wheels_with_bundled_libraries_run_on_the_python3_recipe() {
     assert!(stdout.contains("libpq 1"), "{stdout}");
     assert!(stdout.contains("jpeg ffd8 65532"), "{stdout}");
 }
+
+#[test]
+fn host_libraries_the_closure_copies_are_recorded_for_scanners() {
+    if !require("gcc") || !require("syft") || !require("dpkg-query") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("tls.c");
+    fs::write(
+        &src,
+        "#include <stdio.h>\n#include <zlib.h>\n#include <openssl/crypto.h>\n\
+         int main(void) { printf(\"%s %s\\n\", zlibVersion(), OpenSSL_version(OPENSSL_VERSION)); return 0; }\n",
+    )
+    .unwrap();
+    let exe = dir.path().join("tls");
+    ok(Command::new("gcc")
+        .arg("-o")
+        .arg(&exe)
+        .arg(&src)
+        .args(["-lz", "-lcrypto"]));
+    let layout = dir.path().join("out");
+    let report: Value = serde_json::from_str(&ok(pare()
+        .args(["build", "--format", "json", "--copy"])
+        .arg(format!("{}:/app:0755", exe.display()))
+        .args(["--entrypoint", "/app", "--output"])
+        .arg(format!("oci:{}:tls", layout.display()))))
+    .unwrap();
+    // Every regular file the closure copied names its host package.
+    let host_version =
+        |package: &str| ok(Command::new("dpkg-query").args(["-W", "-f", "${Version}", package]));
+    let owners: std::collections::BTreeSet<String> = report["libraries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["package"].as_str())
+        .map(|p| p.split(' ').next().unwrap().to_string())
+        .collect();
+    for package in ["libc6", "zlib1g", "libssl3"] {
+        assert!(owners.contains(package), "{package} in {owners:?}");
+    }
+    let reference = format!("oci:{}:tls", layout.display());
+    let inventory: Value = serde_json::from_str(&ok(pare().args([
+        "inventory",
+        "--format",
+        "json",
+        &reference,
+    ])))
+    .unwrap();
+    let ours: std::collections::BTreeSet<(String, String)> = inventory["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["manager"] == "dpkg")
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for package in ["libc6", "zlib1g", "libssl3"] {
+        assert!(
+            ours.contains(&(package.to_string(), host_version(package))),
+            "{package} {} in {ours:?}",
+            host_version(package)
+        );
+    }
+    let libc = inventory["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "libc6")
+        .unwrap();
+    assert!(
+        libc["files"].as_u64().unwrap() >= 2,
+        "md5sums list the copied files: {libc}"
+    );
+    let syft: Value = serde_json::from_str(&ok(Command::new("syft")
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+        .args(["scan", "-q", "-o", "json"])
+        .arg(format!("oci-dir:{}", layout.display()))))
+    .unwrap();
+    let theirs: std::collections::BTreeSet<(String, String)> = syft["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["type"] == "deb")
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_string(),
+                a["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(ours, theirs, "pare's inventory vs syft");
+    // And the image still runs as it did.
+    if require("umoci") && require("runc") {
+        let bundle = unpack(&layout, "tls", dir.path());
+        let (code, stdout, stderr) = runc_run(&bundle, dir.path());
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert!(stdout.contains("OpenSSL 3."), "{stdout}");
+    }
+}

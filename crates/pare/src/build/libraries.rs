@@ -5,7 +5,7 @@
 //! it is) and then on the build host or a sysroot, whose files are the ones added. A binary whose
 //! needs cannot be met fails the build naming what is missing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -13,6 +13,7 @@ use std::path::Path;
 use pare_elf::closure::{resolve_in, ClosureOptions, NeededPath};
 use pare_elf::root::{HostRoot, Node, Root};
 use pare_oci::tree::{normalize_image_path, Entry, EntryKind, FileSource, LayerTree};
+use pare_pkg::dpkg_db::{RootDatabase, STATUS_DIR};
 use serde::Serialize;
 
 use crate::layers::view::ImageView;
@@ -26,6 +27,10 @@ const MAX_BINARY: u64 = 2 << 30;
 pub struct AddedLibrary {
     pub path: String,
     pub reason: String,
+    /// The host (or sysroot) package that owns the file, `name version`, when its dpkg database
+    /// says; recorded in the image's `status.d` so scanners see it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
 }
 
 /// What glibc's `files` NSS module reads for `localhost` when the runtime mounts no /etc/hosts.
@@ -116,24 +121,80 @@ pub fn libraries_layer(
             added.push(AddedLibrary {
                 path: needed_path,
                 reason: needed.reason,
+                package: None,
             });
         }
     }
     if !missing.is_empty() {
         return Err(Error::Refused(missing_libraries_message(&missing, root)));
     }
+    record_host_packages(&mut tree, &mut added, view, artifacts, root)?;
     if has_glibc && view.resolve("/etc/hosts").is_err() && artifacts.get("etc/hosts").is_none() {
         tree.insert("etc/hosts".into(), Entry::bytes(HOSTS.as_bytes(), 0o644))?;
         added.push(AddedLibrary {
             path: "/etc/hosts".into(),
             reason: "glibc's files NSS module reads it to resolve localhost (runtimes that mount their own hide it)"
                 .into(),
+            package: None,
         });
     }
     if !added.is_empty() {
         reporter.step(&format!("shared libraries: {} paths added", added.len()));
     }
     Ok((tree, added))
+}
+
+/// Attributes every file the closure copied from the host to the host package that owns it (the
+/// root's dpkg database) and records those packages the distroless way, in
+/// `/var/lib/dpkg/status.d/<name>` with `<name>.md5sums` listing only the copied files, so scanners
+/// and `pare inventory` see them. A root without a dpkg database records nothing; a package the image
+/// already records (a Debian recipe's) is not recorded twice.
+fn record_host_packages(
+    tree: &mut LayerTree,
+    added: &mut [AddedLibrary],
+    view: &ImageView,
+    artifacts: &LayerTree,
+    root: &Path,
+) -> Result<()> {
+    if added.is_empty() {
+        return Ok(());
+    }
+    let Some(db) = RootDatabase::read(root)
+        .map_err(|e| Error::Input(format!("the dpkg database of {}: {e}", root.display())))?
+    else {
+        return Ok(());
+    };
+    let mut by_package: BTreeMap<String, (String, BTreeSet<String>)> = BTreeMap::new();
+    for library in added.iter_mut() {
+        if let Some((key, record)) = db.owner(&library.path) {
+            library.package = Some(format!("{} {}", record.name, record.version));
+            by_package
+                .entry(key.to_string())
+                .or_insert_with(|| (record.name.clone(), BTreeSet::new()))
+                .1
+                .insert(library.path.clone());
+        }
+    }
+    for (key, (name, paths)) in by_package {
+        let record_path = format!("{STATUS_DIR}/{name}");
+        if view.get(&record_path).is_some() || artifacts.get(&record_path).is_some() {
+            continue;
+        }
+        let Some(record) = db.status_record(&key) else {
+            continue;
+        };
+        let md5sums = db
+            .md5sums_for(&key, &paths)
+            .map_err(|e| Error::Input(format!("the dpkg database of {}: {e}", root.display())))?;
+        tree.insert(record_path, Entry::bytes(record.into_bytes(), 0o644))?;
+        if !md5sums.is_empty() {
+            tree.insert(
+                format!("{STATUS_DIR}/{name}.md5sums"),
+                Entry::bytes(md5sums.into_bytes(), 0o644),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// The refusal for libraries found neither in the image nor on the host: one line per soname with
