@@ -432,3 +432,96 @@ fn host_libraries_the_closure_copies_are_recorded_for_scanners() {
         assert!(stdout.contains("OpenSSL 3."), "{stdout}");
     }
 }
+
+/// Compiles one C file into `dir`.
+fn compile(dir: &Path, name: &str, source: &str, libs: &[&str]) -> PathBuf {
+    fs::create_dir_all(dir).unwrap();
+    let src = dir.join(format!("{name}.c"));
+    fs::write(&src, source).unwrap();
+    let exe = dir.join(name);
+    ok(Command::new("gcc").arg("-o").arg(&exe).arg(&src).args(libs));
+    exe
+}
+
+#[test]
+fn plugins_loaded_at_run_time_come_along() {
+    if !require("gcc") || !require("umoci") || !require("runc") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let layout = dir.path().join("plugins");
+    let cases = [
+        (
+            "legacy",
+            "#include <stdio.h>\n#include <openssl/provider.h>\n\
+             int main(void) { OSSL_PROVIDER *p = OSSL_PROVIDER_load(NULL, \"legacy\");\n\
+             if (!p) { puts(\"no legacy provider\"); return 1; } puts(\"legacy provider loaded\"); return 0; }\n",
+            vec!["-lcrypto"],
+            "legacy provider loaded\n",
+            "ossl-modules/legacy.so",
+        ),
+        (
+            "cancel",
+            "#include <pthread.h>\n#include <stdio.h>\n#include <unistd.h>\n\
+             static void *wait_forever(void *a) { for (;;) pause(); return a; }\n\
+             int main(void) { pthread_t t; void *r; pthread_create(&t, 0, wait_forever, 0);\n\
+             pthread_cancel(t); pthread_join(t, &r); printf(\"cancelled %d\\n\", r == PTHREAD_CANCELED); return 0; }\n",
+            vec!["-pthread"],
+            "cancelled 1\n",
+            "libgcc_s.so.1",
+        ),
+        (
+            "iconv",
+            "#include <iconv.h>\n#include <stdio.h>\n\
+             int main(void) { iconv_t cd = iconv_open(\"UTF-8\", \"ISO-8859-1\");\n\
+             if (cd == (iconv_t)-1) { perror(\"iconv_open\"); return 1; }\n\
+             char in[] = \"caf\\xe9\", out[16] = {0}; char *ip = in, *op = out; size_t il = 4, ol = 15;\n\
+             if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1) { perror(\"iconv\"); return 1; }\n\
+             printf(\"%s\\n\", out); return 0; }\n",
+            vec![],
+            "café\n",
+            "gconv/ISO8859-1.so",
+        ),
+    ];
+    for (name, source, libs, expected, plugin) in cases {
+        let exe = compile(&src, name, source, &libs);
+        let (report, out) = build_and_run(
+            dir.path(),
+            &layout,
+            name,
+            &[
+                "--copy".into(),
+                format!("{}:/app:0755", exe.display()),
+                "--entrypoint".into(),
+                "/app".into(),
+            ],
+        );
+        assert_eq!(out, expected, "{name}");
+        let reason = report["libraries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["path"].as_str().unwrap().ends_with(plugin))
+            .unwrap_or_else(|| panic!("{name}: {plugin} added: {report}"))["reason"]
+            .clone();
+        assert!(reason.as_str().unwrap().starts_with("plugin "), "{reason}");
+    }
+    // Turned off, the plugin is missing and the program fails as it would on a bare image.
+    let exe = src.join("iconv");
+    ok(pare()
+        .args(["build", "-q", "--no-plugin", "gconv", "--copy"])
+        .arg(format!("{}:/app:0755", exe.display()))
+        .args(["--entrypoint", "/app", "--output"])
+        .arg(format!("oci:{}:no-gconv", layout.display())));
+    let bundle = unpack(&layout, "no-gconv", dir.path());
+    let (code, _, _) = runc_run(&bundle, dir.path());
+    assert_eq!(code, 1, "iconv_open fails without the gconv modules");
+    let (code, _, stderr) = run(pare()
+        .args(["build", "--no-plugin", "gconv2", "--copy"])
+        .arg(format!("{}:/app:0755", exe.display()))
+        .args(["--output"])
+        .arg(format!("oci:{}:x", layout.display())));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("openssl, libgcc_s, gconv, nss"), "{stderr}");
+}

@@ -388,6 +388,10 @@ pub struct BuildArgs {
     /// Resolve shared libraries below this root instead of the build host's `/`.
     #[arg(long, value_name = "DIR")]
     pub sysroot: Option<PathBuf>,
+    /// Do not add this run-time plugin of the closure: openssl (providers, engines), libgcc_s
+    /// (thread cancellation), gconv (iconv), nss (name resolution). Repeatable.
+    #[arg(long = "no-plugin", value_name = "NAME")]
+    pub no_plugin: Vec<String>,
     /// Always compress layers, even ones the output layout already holds.
     #[arg(long)]
     pub no_reuse: bool,

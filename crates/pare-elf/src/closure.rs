@@ -92,6 +92,9 @@ pub struct Closure {
     /// `/etc/ld.so.cache` when it was consulted).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub searched: BTreeMap<String, Vec<String>>,
+    /// The plugin-trigger functions (`crate::PLUGIN_TRIGGERS`) any object of the closure imports.
+    #[serde(skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub triggers: std::collections::BTreeSet<String>,
 }
 
 struct Object {
@@ -146,6 +149,9 @@ pub fn resolve_in(
     let mut has_glibc = false;
     let mut objects = 0;
     while let Some(object) = queue.pop_front() {
+        closure
+            .triggers
+            .extend(object.facts.triggers.iter().cloned());
         objects += 1;
         if objects > MAX_OBJECTS {
             return Err(Error::Malformed(format!(
@@ -401,6 +407,21 @@ impl<'a> Resolver<'a> {
             });
         }
     }
+}
+
+/// The paths an image needs to hold `path` of `root` as it is there: every symlink met on the way,
+/// then the regular file. None when `path` names no regular file.
+pub fn path_steps(root: &dyn Root, path: &str) -> Option<Vec<(String, NeededPath)>> {
+    let (_, steps) = walk(root, path)?;
+    Some(
+        steps
+            .into_iter()
+            .map(|step| match step {
+                Step::Link { path, target } => (path, NeededPath::Symlink { target }),
+                Step::File { path, host } => (path, NeededPath::File { host }),
+            })
+            .collect(),
+    )
 }
 
 /// Resolves `path` in `root` the way the kernel resolves a path below a container's root:

@@ -69,7 +69,22 @@ pub struct ElfFacts {
     pub min_glibc: Option<String>,
     /// True when the file has no symbol table (`.symtab`).
     pub stripped: bool,
+    /// The functions of [`PLUGIN_TRIGGERS`] the file imports (undefined dynamic symbols), sorted:
+    /// what tells that glibc or the program will load a plugin at run time.
+    pub triggers: Vec<String>,
 }
+
+/// Imported functions that make glibc or a library load code at run time that no DT_NEEDED names:
+/// thread cancellation and `pthread_exit` (glibc loads `libgcc_s.so.1` to unwind), `iconv_open`
+/// (glibc's gconv modules), OpenSSL's provider and engine loaders.
+pub const PLUGIN_TRIGGERS: &[&str] = &[
+    "ENGINE_by_id",
+    "OSSL_PROVIDER_load",
+    "OSSL_PROVIDER_try_load",
+    "iconv_open",
+    "pthread_cancel",
+    "pthread_exit",
+];
 
 /// True when `bytes` start with the ELF magic.
 pub fn is_elf(bytes: &[u8]) -> bool {
@@ -122,6 +137,16 @@ pub fn inspect(bytes: &[u8]) -> Result<ElfFacts, Error> {
         .section_headers
         .iter()
         .any(|sh| elf.shdr_strtab.get_at(sh.sh_name) == Some(".symtab"));
+    let mut triggers: Vec<String> = elf
+        .dynsyms
+        .iter()
+        .filter(|sym| sym.st_shndx == 0 && sym.st_name != 0)
+        .filter_map(|sym| elf.dynstrtab.get_at(sym.st_name))
+        .filter(|name| PLUGIN_TRIGGERS.contains(name))
+        .map(str::to_string)
+        .collect();
+    triggers.sort();
+    triggers.dedup();
     Ok(ElfFacts {
         is_64: elf.is_64,
         machine: elf.header.e_machine,
@@ -134,6 +159,7 @@ pub fn inspect(bytes: &[u8]) -> Result<ElfFacts, Error> {
         runpath: split_paths(&elf.runpaths),
         min_glibc: min_glibc.map(|(_, v)| v),
         stripped,
+        triggers,
     })
 }
 
@@ -193,6 +219,7 @@ pub fn inspect_static_prefix(prefix: &[u8]) -> Result<Option<ElfFacts>, Error> {
         runpath: Vec::new(),
         min_glibc: None,
         stripped: false,
+        triggers: Vec::new(),
     }))
 }
 

@@ -19,6 +19,7 @@ pub mod loader;
 pub mod packages;
 pub mod parallel;
 pub mod paths;
+pub mod plugins;
 pub mod policy;
 pub mod reporter;
 pub mod secrets;

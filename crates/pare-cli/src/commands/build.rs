@@ -108,6 +108,10 @@ pub fn options_from(args: &BuildArgs, need_output: bool) -> Result<BuildOptions>
     if args.no_closure {
         options.closure = false;
     }
+    if !args.no_plugin.is_empty() {
+        pare::plugins::check_names(&args.no_plugin)?;
+        options.no_plugins.clone_from(&args.no_plugin);
+    }
     if let Some(root) = &args.sysroot {
         options.sysroot.clone_from(root);
     }

@@ -86,6 +86,8 @@ pub struct ImageSection {
     pub closure: Option<bool>,
     /// Root to resolve libraries in.
     pub sysroot: Option<String>,
+    /// Plugins not to add (see `pare::plugins`).
+    pub no_plugins: Option<Vec<String>>,
 }
 
 /// `ca_bundle = "path"` or `ca_bundle = false`.
@@ -173,6 +175,10 @@ impl BuildFile {
         }
         if let Some(root) = image.sysroot {
             options.sysroot = relative(&root);
+        }
+        if let Some(off) = image.no_plugins {
+            crate::plugins::check_names(&off)?;
+            options.no_plugins = off;
         }
         if let Some(platform) = image.platform {
             options.platform = Platform::parse(&platform)?;

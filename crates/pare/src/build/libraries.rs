@@ -10,13 +10,14 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use pare_elf::closure::{resolve_in, ClosureOptions, NeededPath};
+use pare_elf::closure::{path_steps, resolve_in, ClosureOptions, NeededPath};
 use pare_elf::root::{HostRoot, Node, Root};
 use pare_oci::tree::{normalize_image_path, Entry, EntryKind, FileSource, LayerTree};
 use pare_pkg::dpkg_db::{RootDatabase, STATUS_DIR};
 use serde::Serialize;
 
 use crate::layers::view::ImageView;
+use crate::plugins::{triggered, Brings};
 use crate::{Error, Reporter, Result};
 
 /// Largest binary inspected for its closure.
@@ -36,23 +37,80 @@ pub struct AddedLibrary {
 /// What glibc's `files` NSS module reads for `localhost` when the runtime mounts no /etc/hosts.
 const HOSTS: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
 
-/// Builds the libraries layer for the dynamic ELF files among `artifacts`.
+/// What the closure adds, checked against what the image already has.
+struct Additions<'a> {
+    tree: LayerTree,
+    added: Vec<AddedLibrary>,
+    artifacts: &'a LayerTree,
+    view: &'a ImageView,
+}
+
+impl Additions<'_> {
+    /// Adds `path` (from the host, or a symlink) unless the image already has it.
+    fn add(&mut self, path: String, needed: &NeededPath, reason: &str, object: &str) -> Result<()> {
+        let key = normalize_image_path(&path)?;
+        if self.artifacts.get(&key).is_some()
+            || self.view.get(&key).is_some()
+            || self.tree.get(&key).is_some()
+        {
+            return Ok(());
+        }
+        let entry = match needed {
+            NeededPath::Symlink { target } => Entry::symlink(target.clone()),
+            NeededPath::File { host } => {
+                let meta = std::fs::metadata(host).map_err(Error::io("read", host))?;
+                Entry::owned(
+                    EntryKind::File {
+                        source: FileSource::Host(host.clone()),
+                        size: meta.len(),
+                    },
+                    meta.permissions().mode() & 0o777,
+                    0,
+                    0,
+                )
+            }
+        };
+        self.tree.insert(key, entry).map_err(|e| {
+            Error::Input(format!(
+                "the libraries of {object} do not fit with the copies: {e}"
+            ))
+        })?;
+        self.added.push(AddedLibrary {
+            path,
+            reason: reason.to_string(),
+            package: None,
+        });
+        Ok(())
+    }
+}
+
+/// Builds the libraries layer for the dynamic ELF files among `artifacts`: their closures, then
+/// the plugins they trigger (`crate::plugins`) but for those named in `no_plugins`.
 pub fn libraries_layer(
     artifacts: &LayerTree,
     view: &ImageView,
     root: &Path,
     ld_library_path: &[String],
+    no_plugins: &[String],
     reporter: &dyn Reporter,
 ) -> Result<(LayerTree, Vec<AddedLibrary>)> {
-    let mut tree = LayerTree::new();
-    let mut added: Vec<AddedLibrary> = Vec::new();
+    let mut additions = Additions {
+        tree: LayerTree::new(),
+        added: Vec::new(),
+        artifacts,
+        view,
+    };
     // Missing soname -> (who needs it, where the loader looked).
     let mut missing: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
     let mut has_glibc = false;
+    // What the closures load and import, for the plugin table; and their library directories.
+    let mut loaded: BTreeSet<String> = BTreeSet::new();
+    let mut imports: BTreeSet<String> = BTreeSet::new();
+    let mut triples: BTreeSet<&'static str> = BTreeSet::new();
     let options = ClosureOptions {
         root: root.to_path_buf(),
         ld_library_path: ld_library_path.to_vec(),
-        nss: true,
+        nss: !no_plugins.iter().any(|p| p == "nss"),
         ld_so_cache: false,
     };
     // The copies with their parent directories, as they will be in the image.
@@ -76,9 +134,15 @@ pub fn libraries_layer(
             continue;
         };
         let image_path = format!("/{path}");
-        let closure = pare_elf::inspect(&bytes)
-            .and_then(|facts| resolve_in(&lookup, &image_path, facts, &options))
+        let facts = pare_elf::inspect(&bytes)
             .map_err(|e| Error::Input(format!("{}: {e}", host.display())))?;
+        if let Some(a) = pare_elf::arch::by_machine(facts.machine, facts.is_64) {
+            triples.insert(a.triple);
+        }
+        let closure = resolve_in(&lookup, &image_path, facts, &options)
+            .map_err(|e| Error::Input(format!("{}: {e}", host.display())))?;
+        loaded.extend(closure.libraries.iter().map(|l| l.name.clone()));
+        imports.extend(closure.triggers.iter().cloned());
         for (name, by) in &closure.missing {
             let entry = missing.entry(name.clone()).or_default();
             if !entry.0.contains(by) {
@@ -93,41 +157,30 @@ pub fn libraries_layer(
             .iter()
             .any(|l| l.name.starts_with("libc.so."));
         for (needed_path, needed) in closure.paths {
-            let key = normalize_image_path(&needed_path)?;
-            if artifacts.get(&key).is_some() || view.get(&key).is_some() || tree.get(&key).is_some()
-            {
-                continue;
-            }
-            let entry = match &needed.path {
-                NeededPath::Symlink { target } => Entry::symlink(target.clone()),
-                NeededPath::File { host } => {
-                    let meta = std::fs::metadata(host).map_err(Error::io("read", host))?;
-                    Entry::owned(
-                        EntryKind::File {
-                            source: FileSource::Host(host.clone()),
-                            size: meta.len(),
-                        },
-                        meta.permissions().mode() & 0o777,
-                        0,
-                        0,
-                    )
-                }
-            };
-            tree.insert(key, entry).map_err(|e| {
-                Error::Input(format!(
-                    "the libraries of {image_path} do not fit with the copies: {e}"
-                ))
-            })?;
-            added.push(AddedLibrary {
-                path: needed_path,
-                reason: needed.reason,
-                package: None,
-            });
+            additions.add(needed_path, &needed.path, &needed.reason, &image_path)?;
         }
     }
     if !missing.is_empty() {
         return Err(Error::Refused(missing_libraries_message(&missing, root)));
     }
+    add_plugins(
+        &mut additions,
+        &lookup,
+        &options,
+        &PluginNeeds {
+            loaded: loaded.into_iter().collect(),
+            imports: imports.into_iter().collect(),
+            glibc: has_glibc,
+            triples,
+        },
+        no_plugins,
+        reporter,
+    )?;
+    let Additions {
+        mut tree,
+        mut added,
+        ..
+    } = additions;
     record_host_packages(&mut tree, &mut added, view, artifacts, root)?;
     if has_glibc && view.resolve("/etc/hosts").is_err() && artifacts.get("etc/hosts").is_none() {
         tree.insert("etc/hosts".into(), Entry::bytes(HOSTS.as_bytes(), 0o644))?;
@@ -142,6 +195,95 @@ pub fn libraries_layer(
         reporter.step(&format!("shared libraries: {} paths added", added.len()));
     }
     Ok((tree, added))
+}
+
+/// What the closures of a build load and import.
+struct PluginNeeds {
+    loaded: Vec<String>,
+    imports: Vec<String>,
+    glibc: bool,
+    triples: BTreeSet<&'static str>,
+}
+
+/// Adds the files of every triggered plugin (and the libraries they need) from the image or the
+/// host; NSS modules are the closure's own business (`ClosureOptions::nss`).
+fn add_plugins(
+    additions: &mut Additions<'_>,
+    lookup: &ImageThenHost<'_>,
+    options: &ClosureOptions,
+    needs: &PluginNeeds,
+    no_plugins: &[String],
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    let plugin_options = ClosureOptions {
+        nss: false,
+        ..options.clone()
+    };
+    for plugin in triggered(&needs.loaded, &needs.imports, needs.glibc, no_plugins) {
+        if plugin.name == "nss" {
+            continue;
+        }
+        let reason = format!("plugin {}: {}", plugin.name, plugin.why);
+        for triple in &needs.triples {
+            let dir = format!("/usr/lib/{triple}");
+            let files: Vec<String> = match plugin.brings {
+                Brings::Directories(dirs) => dirs
+                    .iter()
+                    .flat_map(|d| files_below(lookup, &format!("{dir}/{d}")))
+                    .collect(),
+                Brings::Files(files) => files.iter().map(|f| format!("{dir}/{f}")).collect(),
+            };
+            for file in files {
+                let Some(steps) = path_steps(lookup, &file) else {
+                    continue;
+                };
+                let real = steps.last().map(|(p, _)| p.clone()).unwrap_or_default();
+                for (path, needed) in &steps {
+                    additions.add(path.clone(), needed, &reason, &file)?;
+                }
+                // The plugin's own libraries, resolved like any object's.
+                let Ok(Some(facts)) = lookup.elf_facts(&real) else {
+                    continue;
+                };
+                let closure = resolve_in(lookup, &real, facts, &plugin_options)
+                    .map_err(|e| Error::Input(format!("plugin {file}: {e}")))?;
+                for (name, _) in &closure.missing {
+                    reporter.warn(&format!(
+                        "plugin {file} needs {name}, which neither the image nor the host has; it will fail to load"
+                    ));
+                }
+                for (path, needed) in closure.paths {
+                    additions.add(path, &needed.path, &reason, &file)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The files in `dir` of `root` and in its subdirectories one level down (sorted).
+fn files_below(root: &dyn Root, dir: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut names = root.names_in(dir);
+    names.sort();
+    for name in names {
+        let path = format!("{dir}/{name}");
+        match root.node(&path) {
+            Some(Node::Dir) => {
+                let mut inner = root.names_in(&path);
+                inner.sort();
+                out.extend(
+                    inner
+                        .into_iter()
+                        .map(|n| format!("{path}/{n}"))
+                        .filter(|p| !matches!(root.node(p), Some(Node::Dir) | None)),
+                );
+            }
+            Some(_) => out.push(path),
+            None => {}
+        }
+    }
+    out
 }
 
 /// Attributes every file the closure copied from the host to the host package that owns it (the

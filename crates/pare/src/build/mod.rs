@@ -146,6 +146,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
             &view,
             &options.sysroot,
             &ld_library_path,
+            &options.no_plugins,
             reporter,
         )?;
         if !tree.is_empty() {

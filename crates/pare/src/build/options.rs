@@ -123,6 +123,8 @@ pub struct BuildOptions {
     pub closure: bool,
     /// The root libraries are resolved against (default `/`, the build host).
     pub sysroot: PathBuf,
+    /// Plugins of `crate::plugins::PLUGINS` not to add (`openssl`, `libgcc_s`, `gconv`, `nss`).
+    pub no_plugins: Vec<String>,
     /// For a `docker://` output: allow plain HTTP to a registry that is not on loopback.
     pub insecure: bool,
     /// For a `docker://` output: credentials (default: the usual auth files).
@@ -157,6 +159,7 @@ impl Default for BuildOptions {
             reuse_layers: true,
             closure: true,
             sysroot: PathBuf::from("/"),
+            no_plugins: Vec::new(),
             insecure: false,
             credentials: None,
             packages: PackageOptions::default(),
