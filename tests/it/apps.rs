@@ -517,6 +517,25 @@ fn plugins_loaded_at_run_time_come_along() {
     let bundle = unpack(&layout, "no-gconv", dir.path());
     let (code, _, _) = runc_run(&bundle, dir.path());
     assert_eq!(code, 1, "iconv_open fails without the gconv modules");
+    // audit says so, as information (it does not fail the audit by default).
+    let (code, out, stderr) = run(pare()
+        .args(["audit", "--format", "json"])
+        .arg(format!("oci:{}:no-gconv", layout.display())));
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let plugin: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "PARE-PLUGIN-MISSING")
+        .collect();
+    assert_eq!(plugin.len(), 1, "{report}");
+    assert_eq!(plugin[0]["severity"], "info");
+    assert_eq!(plugin[0]["path"], "/app");
+    assert!(
+        plugin[0]["reason"].as_str().unwrap().contains("gconv"),
+        "{plugin:?}"
+    );
     let (code, _, stderr) = run(pare()
         .args(["build", "--no-plugin", "gconv2", "--copy"])
         .arg(format!("{}:/app:0755", exe.display()))

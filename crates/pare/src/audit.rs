@@ -190,6 +190,7 @@ pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditRep
     let mut findings = std::mem::take(&mut recorder.findings);
     findings.extend(tree_findings(&contents));
     findings.extend(config_findings(&contents, &recorder));
+    findings.extend(plugin_findings(&contents, &inventory));
     findings.extend(start_findings(
         &contents, &opened, &recorder, &collector, reporter,
     )?);
@@ -410,6 +411,49 @@ const TOOLS: [(&[&str], &Rule, &str); 4] = [
         "build tools belong in the build stage, not the runtime image",
     ),
 ];
+
+/// Libraries and programs of the final tree that will load plugins (`crate::plugins`) the image
+/// does not have: one info finding per missing plugin, naming the first object that wants it.
+fn plugin_findings(
+    contents: &ImageContents,
+    inventory: &crate::inventory::Inventory,
+) -> Vec<Finding> {
+    use crate::plugins::{triggered, Brings, PLUGINS};
+    let glibc = inventory.libc.as_ref().is_some_and(|l| l.kind == "glibc");
+    let mut out = Vec::new();
+    for plugin in PLUGINS.iter().filter(|p| p.name != "nss") {
+        // The first binary that triggers it on its own.
+        let wanting = inventory.binaries.iter().find(|b| {
+            let loaded: Vec<String> = b.soname.iter().cloned().collect();
+            triggered(&loaded, &b.triggers, glibc, &[]).any(|p| p.name == plugin.name)
+        });
+        let Some(binary) = wanting else { continue };
+        let present = |name: &str| {
+            contents
+                .files
+                .keys()
+                .any(|p| p.rsplit('/').next() == Some(name) || p.split('/').any(|c| c == name))
+        };
+        let have = match plugin.brings {
+            Brings::Directories(dirs) => dirs.iter().any(|d| present(d)),
+            Brings::Files(files) => files.iter().all(|f| present(f)),
+        };
+        if !have {
+            let wants = match plugin.brings {
+                Brings::Directories(d) | Brings::Files(d) => d.join(", "),
+            };
+            out.push(Finding::new(
+                &findings::PLUGIN_MISSING,
+                Location::image_path(&binary.path, Some(binary.layer)),
+                format!(
+                    "{} will look for {wants} at run time (plugin {}: {}), which the image does not have",
+                    binary.path, plugin.name, plugin.why
+                ),
+            ));
+        }
+    }
+    out
+}
 
 /// The findings about the final file tree, family by family.
 fn tree_findings(contents: &ImageContents) -> Vec<Finding> {

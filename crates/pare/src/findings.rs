@@ -155,6 +155,9 @@ rules! {
     WONT_START = "PARE-WONT-START", Audit, Critical,
         "The image's program cannot start",
         "The entrypoint is missing, not executable, or needs a loader, library or script interpreter the image does not have. Add what is missing or link statically.";
+    PLUGIN_MISSING = "PARE-PLUGIN-MISSING", Audit, Info,
+        "A library that loads plugins at run time, without them",
+        "libcrypto without its ossl-modules and engines, iconv users without glibc's gconv modules, thread cancellation without libgcc_s: the program fails when it gets there. pare build adds them (see the plugin table in the README); add them, or ignore this if the program never asks for them.";
     WASTE = "PARE-WASTE", Audit, High,
         "More waste than the policy allows",
         "Bytes shipped but not in the final tree (overwritten, deleted, metadata-only copies), duplicates and package-manager residue. Clean up in the same layer that made the mess.";

@@ -81,6 +81,12 @@ pub struct Binary {
     pub linkage: pare_elf::Linkage,
     pub interpreter: Option<String>,
     pub needed: Vec<String>,
+    /// DT_SONAME, for libraries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub soname: Option<String>,
+    /// Imported functions that make a plugin load at run time (`pare_elf::PLUGIN_TRIGGERS`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<String>,
     pub executable: bool,
 }
 
@@ -312,6 +318,8 @@ impl InventoryCollector {
                 linkage: facts.linkage,
                 interpreter: facts.interpreter.clone(),
                 needed: facts.needed.clone(),
+                soname: facts.soname.clone(),
+                triggers: facts.triggers.clone(),
                 executable: self.executables.contains(&(path.clone(), *layer)),
             })
             .collect();
