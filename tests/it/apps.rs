@@ -544,3 +544,65 @@ fn plugins_loaded_at_run_time_come_along() {
     assert_eq!(code, 2);
     assert!(stderr.contains("openssl, libgcc_s, gconv, nss"), "{stderr}");
 }
+
+#[test]
+fn a_go_program_that_verifies_certificates_needs_a_ca_bundle() {
+    if !require("go") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(
+        src.join("go.mod"),
+        "module example.com/pare/tlsclient\n\ngo 1.19\n",
+    )
+    .unwrap();
+    fs::write(
+        src.join("main.go"),
+        "package main\n\nimport (\n\t\"crypto/x509\"\n\t\"fmt\"\n)\n\n\
+         func main() { pool, err := x509.SystemCertPool(); fmt.Println(pool != nil, err) }\n",
+    )
+    .unwrap();
+    let binary = dir.path().join("tlsclient");
+    ok(Command::new("go")
+        .current_dir(&src)
+        .env("CGO_ENABLED", "0")
+        .env("GOPROXY", "off")
+        .env("GOCACHE", dir.path().join("gocache"))
+        .env("GOPATH", dir.path().join("gopath"))
+        .env("GOFLAGS", "-trimpath")
+        .args(["build", "-ldflags=-s -w", "-o"])
+        .arg(&binary));
+    let layout = dir.path().join("out");
+    let audit = |base: &str| -> Vec<Value> {
+        ok(pare()
+            .args(["build", "-q", "--base", base, "--copy"])
+            .arg(format!("{}:/tlsclient:0755", binary.display()))
+            .args(["--entrypoint", "/tlsclient", "--output"])
+            .arg(format!("oci:{}:{base}", layout.display())));
+        let (code, out, stderr) = run(pare()
+            .args(["audit", "--format", "json"])
+            .arg(format!("oci:{}:{base}", layout.display())));
+        assert!(code == 0 || code == 1, "{stderr}");
+        let report: Value = serde_json::from_str(&out).unwrap();
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "PARE-NO-CA-BUNDLE")
+            .cloned()
+            .collect()
+    };
+    let scratch = audit("scratch");
+    assert_eq!(
+        scratch.len(),
+        1,
+        "a stripped Go TLS client on scratch: {scratch:?}"
+    );
+    assert_eq!(scratch[0]["path"], "/tlsclient");
+    assert!(
+        audit("static").is_empty(),
+        "the static base has the CA bundle"
+    );
+}

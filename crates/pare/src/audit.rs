@@ -191,6 +191,7 @@ pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditRep
     findings.extend(tree_findings(&contents));
     findings.extend(config_findings(&contents, &recorder));
     findings.extend(plugin_findings(&contents, &inventory));
+    findings.extend(ca_bundle_finding(&contents, &inventory));
     findings.extend(start_findings(
         &contents, &opened, &recorder, &collector, reporter,
     )?);
@@ -463,7 +464,6 @@ fn tree_findings(contents: &ImageContents) -> Vec<Finding> {
         out.extend(mode_findings(f));
         out.extend(tree_shape_finding(f));
     }
-    out.extend(ca_bundle_finding(contents));
     out
 }
 
@@ -546,14 +546,20 @@ fn tree_shape_finding(f: &FileState) -> Option<Finding> {
     })
 }
 
-/// A TLS library or client without a CA bundle (or SSL_CERT_FILE).
-fn ca_bundle_finding(contents: &ImageContents) -> Option<Finding> {
-    let tls_client = contents.files.keys().any(|p| {
-        let name = p.rsplit('/').next().unwrap_or(p);
-        name.starts_with("libssl.so")
-            || name.starts_with("libgnutls.so")
-            || (name == "curl" || name == "wget")
-    });
+/// A TLS library or client (a Go program linking crypto/x509 included) without a CA bundle (or
+/// SSL_CERT_FILE).
+fn ca_bundle_finding(
+    contents: &ImageContents,
+    inventory: &crate::inventory::Inventory,
+) -> Option<Finding> {
+    let go = inventory.binaries.iter().find(|b| b.go_x509);
+    let tls_client = go.is_some()
+        || contents.files.keys().any(|p| {
+            let name = p.rsplit('/').next().unwrap_or(p);
+            name.starts_with("libssl.so")
+                || name.starts_with("libgnutls.so")
+                || (name == "curl" || name == "wget")
+        });
     let has_bundle = [
         "etc/ssl/certs/ca-certificates.crt",
         "etc/pki/tls/certs/ca-bundle.crt",
@@ -562,12 +568,17 @@ fn ca_bundle_finding(contents: &ImageContents) -> Option<Finding> {
     .iter()
     .any(|p| contents.files.contains_key(*p));
     let env_bundle = contents.env().iter().any(|(k, _)| k == "SSL_CERT_FILE");
-    (tls_client && !has_bundle && !env_bundle).then(|| {
-        Finding::new(
+    (tls_client && !has_bundle && !env_bundle).then(|| match go {
+        Some(b) => Finding::new(
+            &findings::NO_CA_BUNDLE,
+            Location::image_path(&b.path, Some(b.layer)),
+            format!("{} is a Go program that verifies certificates (crypto/x509) but the image has no CA bundle; its TLS connections will fail to verify", b.path),
+        ),
+        None => Finding::new(
             &findings::NO_CA_BUNDLE,
             Location::Image,
             "the image ships a TLS library or client but no CA bundle; TLS connections will fail to verify".into(),
-        )
+        ),
     })
 }
 

@@ -88,6 +88,9 @@ pub struct Binary {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub triggers: Vec<String>,
     pub executable: bool,
+    /// A Go program that links crypto/x509: it verifies TLS certificates with the system's CA bundle.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub go_x509: bool,
 }
 
 /// Everything the inventory found.
@@ -113,6 +116,8 @@ pub struct InventoryCollector {
     databases: HashMap<String, (usize, Vec<u8>)>,
     elf: HashMap<(String, usize), ElfFacts>,
     executables: std::collections::HashSet<(String, usize)>,
+    /// Go programs that link crypto/x509 (they verify certificates against the system's CA bundle).
+    go_x509: std::collections::HashSet<(String, usize)>,
     binary_packages: Vec<(String, usize, Package)>,
 }
 
@@ -160,9 +165,16 @@ impl Observer for InventoryCollector {
             }
         }
         if info.mode & 0o111 != 0 {
+            let go = pare_elf::buildinfo::go_build_info(&info.sample)
+                .ok()
+                .flatten();
+            // Go keeps its function names (pclntab) even when stripped.
+            if go.is_some() && memchr::memmem::find(&info.sample, b"crypto/x509.").is_some() {
+                self.go_x509.insert(key.clone());
+            }
             self.executables.insert(key);
             self.binary_packages.extend(
-                packages_in_binary(&info.path, &info.sample, info.size)
+                packages_in_binary(&info.path, &info.sample, info.size, go)
                     .into_iter()
                     .map(|p| (info.path.clone(), layer, p)),
             );
@@ -321,6 +333,7 @@ impl InventoryCollector {
                 soname: facts.soname.clone(),
                 triggers: facts.triggers.clone(),
                 executable: self.executables.contains(&(path.clone(), *layer)),
+                go_x509: self.go_x509.contains(&(path.clone(), *layer)),
             })
             .collect();
         binaries.sort_by(|a, b| a.path.cmp(&b.path));
@@ -432,7 +445,12 @@ fn purl_escape(text: &str) -> String {
 
 /// Go modules and cargo-auditable packages a binary says it was built from. The binary's own module
 /// (Go) or root package (cargo) carries the binary's size.
-fn packages_in_binary(path: &str, bytes: &[u8], size: u64) -> Vec<Package> {
+fn packages_in_binary(
+    path: &str,
+    bytes: &[u8],
+    size: u64,
+    go: Option<pare_elf::buildinfo::GoBuildInfo>,
+) -> Vec<Package> {
     let mut out = Vec::new();
     let binary = Some(format!("/{path}"));
     let package = |manager: &'static str, name: String, version: String, arch: &str, own: bool| {
@@ -461,7 +479,7 @@ fn packages_in_binary(path: &str, bytes: &[u8], size: u64) -> Vec<Package> {
             binary: binary.clone(),
         }
     };
-    if let Ok(Some(go)) = pare_elf::buildinfo::go_build_info(bytes) {
+    if let Some(go) = go {
         let arch = go.setting("GOARCH").unwrap_or_default().to_string();
         let main = go.main.clone().unwrap_or(pare_elf::buildinfo::GoModule {
             path: go.path.clone().unwrap_or_else(|| format!("/{path}")),
