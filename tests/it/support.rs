@@ -286,6 +286,9 @@ pub enum Fault {
     /// Act as a token-auth front: 401 with a Bearer challenge unless a token is presented; tokens
     /// from `/token` for basic credentials alice:s3cret.
     BearerGate,
+    /// Point every upload `Location` at another host name of this proxy (`localhost` instead of
+    /// `127.0.0.1`), and log each request as `LINE [host=HOST auth=yes|no]`.
+    CrossHostLocation,
 }
 
 /// A small HTTP/1.1 proxy on 127.0.0.1 in front of a registry, one request per connection, that logs
@@ -369,7 +372,25 @@ fn proxy_one(
     let head = read_head(&mut client)?;
     let text = String::from_utf8_lossy(&head).into_owned();
     let request_line = text.lines().next().unwrap_or("").to_string();
-    log.lock().unwrap().push(request_line.clone());
+    let header_of = |name: &str| {
+        text.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    };
+    if fault == Fault::CrossHostLocation {
+        let host = header_of("host").unwrap_or_default();
+        let auth = if header_of("authorization").is_some() {
+            "yes"
+        } else {
+            "no"
+        };
+        log.lock()
+            .unwrap()
+            .push(format!("{request_line} [host={host} auth={auth}]"));
+    } else {
+        log.lock().unwrap().push(request_line.clone());
+    }
     let content_length: u64 = text
         .lines()
         .find_map(|l| {
@@ -445,7 +466,25 @@ fn proxy_one(
     let mut upstream_conn = TcpStream::connect(upstream)?;
     upstream_conn.write_all(forwarded.as_bytes())?;
     std::io::copy(&mut (&mut client).take(content_length), &mut upstream_conn)?;
-    let response_head = read_head(&mut upstream_conn)?;
+    let mut response_head = read_head(&mut upstream_conn)?;
+    if fault == Fault::CrossHostLocation {
+        let port = own_addr.rsplit(':').next().unwrap_or("");
+        let rewritten: Vec<String> = String::from_utf8_lossy(&response_head)
+            .split("\r\n")
+            .map(|line| match line.split_once(':') {
+                Some((k, v)) if k.eq_ignore_ascii_case("location") => {
+                    let v = v.trim();
+                    let path = match v.split_once("://") {
+                        Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]).to_string(),
+                        None => v.to_string(),
+                    };
+                    format!("Location: http://localhost:{port}{path}")
+                }
+                _ => line.to_string(),
+            })
+            .collect();
+        response_head = rewritten.join("\r\n").into_bytes();
+    }
     client.write_all(&response_head)?;
     let mut body = Vec::new();
     upstream_conn.read_to_end(&mut body)?;

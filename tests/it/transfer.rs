@@ -744,3 +744,41 @@ fn docker_v2_manifests_and_multi_platform_indexes_are_pulled() {
         "{stderr}"
     );
 }
+
+/// An upload `Location` on another host never gets the registry's credentials (issue 16, defect 9):
+/// the proxy answers every upload with a Location naming `localhost` instead of `127.0.0.1`; pare
+/// must not send `Authorization` there, so the (authenticating) registry behind it refuses the
+/// upload and the push fails with a clear error instead of leaking the password.
+#[test]
+fn credentials_never_follow_an_upload_location_to_another_host() {
+    let Some(registry) = Registry::start_with_auth(Some(("alice", "s3cret"))) else {
+        return;
+    };
+    let proxy = FaultProxy::start(&registry.addr, Fault::CrossHostLocation);
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _) = hello_layout(dir.path());
+    let remote = format!("docker://{}/moved/app:1", proxy.addr);
+    let (code, _, stderr) =
+        run(isolated_pare(dir.path()).args(["push", "--creds", "alice:s3cret", &src, &remote]));
+    let requests = proxy.requests();
+    let elsewhere: Vec<&String> = requests
+        .iter()
+        .filter(|r| r.contains("[host=localhost"))
+        .collect();
+    assert!(
+        !elsewhere.is_empty(),
+        "the uploads went to the moved Location: {requests:#?}"
+    );
+    assert!(
+        elsewhere.iter().all(|r| r.ends_with("auth=no]")),
+        "credentials were sent to another host: {elsewhere:#?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains(&format!("[host={}", proxy.addr)) && r.ends_with("auth=yes]")),
+        "the registry's own host still gets them: {requests:#?}"
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

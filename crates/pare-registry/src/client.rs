@@ -149,6 +149,44 @@ pub fn is_loopback(host: &str) -> bool {
     name == "localhost" || name.starts_with("127.") || name == "::1"
 }
 
+/// The origin of a URL (`scheme://host[:port]`, lower-cased, default port dropped, user info
+/// ignored); None when the URL has no scheme.
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit('@').next()?.to_ascii_lowercase();
+    let authority = match (scheme.as_str(), authority.rsplit_once(':')) {
+        ("https", Some((host, "443"))) | ("http", Some((host, "80"))) => host.to_string(),
+        _ => authority,
+    };
+    Some(format!("{scheme}://{authority}"))
+}
+
+/// Whether `url` is on the same origin as the registry's `base`.
+fn same_origin(url: &str, base: &str) -> bool {
+    match (origin(url), origin(base)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Whether credentials may go to the token service at `realm`: over HTTPS to any host (token
+/// services often live on another host), over plain HTTP only on loopback, or to the registry's own
+/// host when `--insecure` allows plain HTTP to it.
+fn may_send_credentials(realm: &str, registry_host: &str, insecure: bool) -> bool {
+    let Some(origin) = origin(realm) else {
+        return false;
+    };
+    if origin.starts_with("https://") {
+        return true;
+    }
+    let Some(host) = origin.strip_prefix("http://") else {
+        return false;
+    };
+    is_loopback(host) || (insecure && host == registry_host.to_ascii_lowercase())
+}
+
 impl Client {
     /// A client for `host` (`registry.example`, `127.0.0.1:5000`).
     pub fn new(host: &str, options: ClientOptions) -> Result<Self> {
@@ -506,8 +544,12 @@ impl Client {
             for (k, v) in headers {
                 req = req.set(k, v);
             }
-            if let Some(auth) = self.authorization(scopes)? {
-                req = req.set("Authorization", &auth);
+            // Credentials and tokens go to the registry's own origin only: an upload Location (or
+            // any URL) on another host gets no Authorization header.
+            if same_origin(url, &self.base) {
+                if let Some(auth) = self.authorization(scopes)? {
+                    req = req.set("Authorization", &auth);
+                }
             }
             let result = match body {
                 Body::Empty => req.call(),
@@ -654,6 +696,16 @@ impl Client {
         if !params.is_empty() {
             url.push(if url.contains('?') { '&' } else { '?' });
             url.push_str(&params.join("&"));
+        }
+        if self.credentials.is_some()
+            && !may_send_credentials(realm, &self.host, self.options.insecure)
+        {
+            return Err(Error::Auth(format!(
+                "{} sends pare for a token to {realm}, which is plain HTTP on another host; pare sends \
+                 credentials to a token service only over HTTPS (plain HTTP only on loopback, or to the \
+                 registry's own host with --insecure)",
+                self.host
+            )));
         }
         RequestStats::add(&self.stats.requests, 1);
         let mut req = self.agent.get(&url);
@@ -829,6 +881,75 @@ fn registry_error_detail(body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_stay_on_the_registry_origin() {
+        let base = "https://registry.example";
+        assert!(same_origin(
+            "https://registry.example/v2/a/blobs/uploads/1?x",
+            base
+        ));
+        assert!(same_origin("https://REGISTRY.example:443/v2/", base));
+        assert!(!same_origin("https://storage.example/upload?sig=1", base));
+        assert!(
+            !same_origin("http://registry.example/v2/", base),
+            "scheme matters"
+        );
+        assert!(!same_origin("https://registry.example.evil/v2/", base));
+        assert!(!same_origin("https://user@storage.example/", base));
+        assert!(same_origin(
+            "http://127.0.0.1:5000/v2/x",
+            "http://127.0.0.1:5000"
+        ));
+        assert!(!same_origin(
+            "http://localhost:5000/v2/x",
+            "http://127.0.0.1:5000"
+        ));
+        assert!(
+            !same_origin("/v2/relative", base),
+            "relative URLs are made absolute first"
+        );
+    }
+
+    #[test]
+    fn token_realms_get_credentials_only_over_https_or_loopback() {
+        assert!(may_send_credentials(
+            "https://auth.example/token",
+            "registry.example",
+            false
+        ));
+        assert!(!may_send_credentials(
+            "http://auth.example/token",
+            "registry.example",
+            false
+        ));
+        assert!(!may_send_credentials(
+            "http://auth.example/token",
+            "registry.example",
+            true
+        ));
+        assert!(may_send_credentials(
+            "http://registry.example/token",
+            "registry.example",
+            true
+        ));
+        assert!(may_send_credentials(
+            "http://127.0.0.1:5001/token",
+            "127.0.0.1:5000",
+            false
+        ));
+        assert!(may_send_credentials(
+            "http://localhost/token",
+            "registry.example",
+            false
+        ));
+        assert!(!may_send_credentials(
+            "ftp://auth.example/token",
+            "registry.example",
+            false
+        ));
+        assert!(!may_send_credentials("token", "registry.example", false));
+    }
 
     #[test]
     fn loopback_hosts_use_plain_http() {
