@@ -8,6 +8,7 @@ mod build;
 mod build_interop;
 mod closure;
 mod diff;
+mod hardening;
 mod models;
 mod packages;
 mod support;

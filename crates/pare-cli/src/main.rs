@@ -41,7 +41,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             let code = exit_code_for(&error);
-            eprintln!("error: {}", output::chain(&error));
+            eprintln!("error: {}", output::printable(&output::chain(&error)));
             ExitCode::from(code)
         }
     }

@@ -19,6 +19,25 @@ pub fn chain(error: &anyhow::Error) -> String {
     text
 }
 
+/// `text` with every control character but newline and tab shown as `\x1b`-style escapes (C0, DEL
+/// and C1), so a hostile file name or history line cannot move the cursor, retitle or clear the
+/// terminal. JSON output is unchanged by it: serde already escapes control characters in strings.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let hostile = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(hostile) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hostile(c) {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Set once standard output's reader has gone away.
 static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -32,8 +51,10 @@ pub fn write_stdout(args: std::fmt::Arguments<'_>) {
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         return;
     }
+    let raw = args.to_string();
+    let text = printable(&raw);
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_fmt(args) {
+    if let Err(e) = stdout.write_all(text.as_bytes()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             STDOUT_CLOSED.store(true, Ordering::Relaxed);
             return;
@@ -107,7 +128,7 @@ impl Reporter for TerminalReporter {
     fn step(&self, message: &str) {
         if let Some(bars) = self.bars() {
             // Printing through the bars keeps them intact on screen.
-            let _ = bars.multi.println(format!("  {message}"));
+            let _ = bars.multi.println(format!("  {}", printable(message)));
         }
     }
 
@@ -117,9 +138,11 @@ impl Reporter for TerminalReporter {
         }
         match self.bars() {
             Some(bars) => {
-                let _ = bars.multi.println(format!("warning: {message}"));
+                let _ = bars
+                    .multi
+                    .println(format!("warning: {}", printable(message)));
             }
-            None => eprintln!("warning: {message}"),
+            None => eprintln!("warning: {}", printable(message)),
         }
     }
 

@@ -136,6 +136,20 @@ impl LayerTree {
     /// Inserts or replaces an entry at a normalized path. Refuses to turn a directory that has
     /// children into something else, or to put an entry below a non-directory.
     pub fn insert(&mut self, path: String, entry: Entry) -> Result<()> {
+        // Every runtime reads `.wh.NAME` as "delete NAME below" and `.wh..wh..opq` as "hide this
+        // directory's lower contents": such a name would silently remove files of the base.
+        if let Some(name) = path.split('/').find(|c| c.starts_with(".wh.")) {
+            let hidden = name.strip_prefix(".wh.").unwrap_or(name);
+            return Err(Error::Invalid(format!(
+                "/{path}: a name starting with .wh. is a whiteout to every container runtime (it would \
+                 delete {} from the layers below); rename it",
+                if hidden == ".wh..opq" {
+                    "the directory's contents".to_string()
+                } else {
+                    format!("{hidden:?}")
+                }
+            )));
+        }
         if let Some(existing) = self.entries.get(&path) {
             if existing.is_dir() && !entry.is_dir() && self.has_children(&path) {
                 return Err(Error::Invalid(format!(
@@ -230,6 +244,21 @@ impl LayerTree {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whiteout_names_are_refused() {
+        let mut tree = LayerTree::new();
+        for bad in [".wh.etc", "app/.wh..wh..opq", ".wh.x/y"] {
+            let err = tree
+                .insert(bad.into(), Entry::dir(0o755))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("whiteout"), "{bad}: {err}");
+        }
+        assert!(tree
+            .insert("app/not.wh.x".into(), Entry::dir(0o755))
+            .is_ok());
+    }
 
     #[test]
     fn normalize_refuses_escapes_and_relative_paths() {
