@@ -17,6 +17,7 @@ use sha2::{Digest as _, Sha256};
 use crate::compress::Compression;
 use crate::digest::format_sha256;
 use crate::layout::Layout;
+use crate::tarstream::{Kind, TarError, TarReader};
 use crate::{Error, Result};
 
 /// What an entry is.
@@ -484,20 +485,15 @@ fn walk_entries(
     bad: &dyn Fn(String) -> Error,
     broken: &dyn Fn(io::Error) -> Error,
 ) -> Result<u64> {
-    let mut archive = tar::Archive::new(reader);
+    let mut archive = TarReader::new(io::BufReader::with_capacity(256 << 10, reader));
     let mut entries = 0u64;
-    for entry in archive.entries().map_err(broken)? {
-        let mut entry = match entry {
-            Ok(entry) => entry,
-            // Some writers (umoci 0.4) end the stream right after the last entry's data, without the
-            // padding and end-of-archive blocks. Every byte that was there has been read and hashed,
-            // and the diff_id check below still vouches for the stream.
-            Err(e) if e.to_string() == "unexpected EOF during skip" => break,
-            Err(e) => return Err(broken(e)),
-        };
+    let tar_error = |e: TarError| match e {
+        TarError::Io(e) => broken(e),
+        TarError::Invalid(why) => bad(why),
+    };
+    while let Some(header) = archive.next_header().map_err(tar_error)? {
         entries += 1;
-        let raw = entry.path_bytes().into_owned();
-        let name = String::from_utf8_lossy(&raw).into_owned();
+        let name = name_string(&header.name);
         let normalized = normalize_entry(&name).ok_or_else(|| {
             bad(format!(
                 "entry {name:?} points outside the image root (hostile layer)"
@@ -520,27 +516,33 @@ fn walk_entries(
             on_event(LayerEvent::Whiteout(target))?;
             continue;
         }
-        let header = entry.header();
-        let kind = match header.entry_type() {
-            tar::EntryType::Regular | tar::EntryType::Continuous => FileKind::File,
-            tar::EntryType::Directory => FileKind::Dir,
-            tar::EntryType::Symlink => FileKind::Symlink,
-            tar::EntryType::Link => FileKind::Hardlink,
-            tar::EntryType::Char => FileKind::Char,
-            tar::EntryType::Block => FileKind::Block,
-            tar::EntryType::Fifo => FileKind::Fifo,
-            _ => continue,
+        let kind = match header.kind {
+            Kind::File => FileKind::File,
+            Kind::Dir => FileKind::Dir,
+            Kind::Symlink => FileKind::Symlink,
+            Kind::Hardlink => FileKind::Hardlink,
+            Kind::Char => FileKind::Char,
+            Kind::Block => FileKind::Block,
+            Kind::Fifo => FileKind::Fifo,
         };
         let link = match kind {
-            FileKind::Symlink | FileKind::Hardlink => entry
-                .link_name_bytes()
-                .map(|l| String::from_utf8_lossy(&l).into_owned()),
+            FileKind::Symlink => Some(name_string(&header.link)),
+            // A hard link names another member of the layers; one that climbs out of the root is
+            // refused, as umoci refuses it.
+            FileKind::Hardlink => {
+                let target = name_string(&header.link);
+                Some(normalize_entry(&target).filter(|t| !t.is_empty()).ok_or_else(|| {
+                    bad(format!(
+                        "hard link {normalized:?} points at {target:?}, outside the image root (hostile layer)"
+                    ))
+                })?)
+            }
             _ => None,
         };
-        let mode = header.mode().unwrap_or(0) & 0o7777;
-        let uid = header.uid().unwrap_or(0);
-        let gid = header.gid().unwrap_or(0);
-        let declared = header.size().unwrap_or(0);
+        let mode = header.mode;
+        let uid = header.uid;
+        let gid = header.gid;
+        let declared = header.size;
         let mut kept = Vec::new();
         let (size, content) = if kind == FileKind::File {
             let want = sample(&normalized, declared, mode);
@@ -548,7 +550,7 @@ fn walk_entries(
             let mut buf = vec![0u8; 64 * 1024];
             let mut total = 0u64;
             loop {
-                let n = entry.read(&mut buf).map_err(broken)?;
+                let n = archive.read_data(&mut buf).map_err(broken)?;
                 if n == 0 {
                     break;
                 }
@@ -584,6 +586,32 @@ fn walk_entries(
     let mut rest = archive.into_inner();
     io::copy(&mut rest, &mut io::sink()).map_err(broken)?;
     Ok(entries)
+}
+
+/// A tar name as a path string, losslessly: UTF-8 as it is, every byte that is not valid UTF-8 as
+/// `\xNN` and a backslash as `\\`, so two different byte names never become one entry (a
+/// setuid `bin/su\xff` cannot hide behind a `bin/su\xfe`). Names without backslashes or invalid
+/// bytes, nearly all of them, are unchanged.
+pub fn name_string(bytes: &[u8]) -> String {
+    if !bytes.contains(&b'\\') {
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            return text.to_string();
+        }
+    }
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c == '\\' {
+                out.push_str("\\\\");
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
 }
 
 /// The receiving end of a channel of chunks, as a buffered reader; optionally hashing every chunk
