@@ -73,3 +73,253 @@ fn control_characters_in_names_are_escaped_in_human_output() {
         .any(|f| f[0] == format!("/data/{hostile}"));
     assert!(biggest, "JSON keeps the exact name: {report}");
 }
+
+/// A one-layer OCI image in `layout` tagged `tag`, the layer `tar` stored uncompressed, running as
+/// `user` with `/bin/sh` as its entrypoint.
+fn hostile_image(layout: &std::path::Path, tag: &str, tar: &[u8], user: &str) -> String {
+    use crate::support::{blob, sha256_file};
+    fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
+    fs::write(
+        layout.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    let put = |bytes: &[u8]| {
+        let digest = sha256_file(bytes);
+        fs::write(blob(layout, &digest), bytes).unwrap();
+        digest
+    };
+    let layer = put(tar);
+    let config = serde_json::json!({"architecture": "amd64", "os": "linux",
+        "config": {"User": user, "Entrypoint": ["/bin/sh"]},
+        "rootfs": {"type": "layers", "diff_ids": [sha256_file(tar)]}});
+    let config_bytes = serde_json::to_vec(&config).unwrap();
+    let config_digest = put(&config_bytes);
+    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_bytes.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": tar.len()}]});
+    let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
+    let manifest_digest = put(&manifest_bytes);
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest,
+        "size": manifest_bytes.len(), "annotations": {"org.opencontainers.image.ref.name": tag}}]});
+    fs::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+    format!("oci:{}:{tag}", layout.display())
+}
+
+/// A tar entry: a ustar header for the raw name `name` (bytes), then the data padded.
+fn entry(out: &mut Vec<u8>, name: &[u8], typeflag: u8, mode: u32, data: &[u8], link: &[u8]) {
+    use std::os::unix::ffi::OsStrExt;
+    let mut h = tar::Header::new_ustar();
+    h.set_path(std::ffi::OsStr::from_bytes(name)).unwrap();
+    if !link.is_empty() {
+        h.set_link_name(std::ffi::OsStr::from_bytes(link)).unwrap();
+    }
+    h.set_size(data.len() as u64);
+    h.set_mode(mode);
+    h.set_entry_type(tar::EntryType::new(typeflag));
+    h.set_cksum();
+    out.extend_from_slice(h.as_bytes());
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+}
+
+/// A PAX record `"%d key=value\n"` whose length counts itself.
+fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
+    let body = key.len() + value.len() + 3;
+    let mut len = body + 1;
+    while len.to_string().len() + body != len {
+        len = len.to_string().len() + body;
+    }
+    let mut r = format!("{len} {key}=").into_bytes();
+    r.extend_from_slice(value);
+    r.push(b'\n');
+    r
+}
+
+fn audit_json(image: &str) -> (i32, Value, String) {
+    let (code, out, stderr) = run(pare().args(["audit", "--format", "json", image]));
+    (
+        code,
+        serde_json::from_str(&out).unwrap_or(Value::Null),
+        stderr,
+    )
+}
+
+/// Defect 1: a PAX `comment` whose value holds a newline and a well-formed `path=` record. GNU tar
+/// (and the runtimes, which read PAX by record length) see `bin/sh`; so must pare, and report it.
+#[test]
+fn a_pax_value_with_a_newline_does_not_hide_a_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tar = Vec::new();
+    entry(&mut tar, b"bin", b'5', 0o755, b"", b"");
+    let mut pax = pax_record("comment", b"innocent\n22 path=harmless/file\n");
+    pax.extend(pax_record("mtime", b"0"));
+    entry(&mut tar, b"PaxHeaders.0/sh", b'x', 0o644, &pax, b"");
+    entry(&mut tar, b"bin/sh", b'0', 0o755, b"#!/bin/sh\n", b"");
+    tar.extend([0u8; 1024]);
+    let file = dir.path().join("layer.tar");
+    fs::write(&file, &tar).unwrap();
+    // What GNU tar sees.
+    let listing = ok(std::process::Command::new("tar").arg("-tf").arg(&file));
+    assert!(listing.lines().any(|l| l == "bin/sh"), "GNU tar: {listing}");
+    assert!(!listing.contains("harmless"), "GNU tar: {listing}");
+    let image = hostile_image(&dir.path().join("img"), "pax", &tar, "0");
+    let (code, report, stderr) = audit_json(&image);
+    assert_eq!(code, 1, "{stderr}");
+    let findings = report["findings"].as_array().unwrap();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["rule"] == "PARE-SHELL" && f["path"] == "/bin/sh"),
+        "{findings:#?}"
+    );
+    assert!(findings.iter().any(|f| f["rule"] == "PARE-USER-ROOT"));
+}
+
+/// Defect 2: two names that differ only in invalid UTF-8 bytes stay two entries, and the setuid
+/// one is reported (with the byte shown escaped).
+#[test]
+fn names_that_are_not_utf8_do_not_fold_into_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tar = Vec::new();
+    entry(&mut tar, b"bin", b'5', 0o755, b"", b"");
+    entry(&mut tar, b"bin/su\xff", b'0', 0o4755, b"setuid", b"");
+    entry(&mut tar, b"bin/su\xfe", b'0', 0o755, b"plain", b"");
+    tar.extend([0u8; 1024]);
+    let image = hostile_image(&dir.path().join("img"), "bytes", &tar, "65532");
+    let (code, report, stderr) = audit_json(&image);
+    assert_eq!(code, 1, "{stderr}");
+    let setuid: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "PARE-SETUID")
+        .collect();
+    assert_eq!(setuid.len(), 1, "{report}");
+    assert_eq!(setuid[0]["path"], "/bin/su\\xff");
+}
+
+/// Defects 3, 4 and 6: a NUL inside a PAX path, an unknown typeflag and a hard link out of the root
+/// are refused (exit 2, named), never read as something harmless.
+#[test]
+fn what_the_runtimes_refuse_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "nul",
+            {
+                let mut tar = Vec::new();
+                entry(
+                    &mut tar,
+                    b"p",
+                    b'x',
+                    0o644,
+                    &pax_record("path", b"etc/passwd\0/../../harmless"),
+                    b"",
+                );
+                entry(&mut tar, b"x", b'0', 0o644, b"root::0:0::/:/bin/sh\n", b"");
+                tar.extend([0u8; 1024]);
+                tar
+            },
+            "NUL",
+        ),
+        (
+            "typeflag",
+            {
+                let mut tar = Vec::new();
+                entry(
+                    &mut tar,
+                    b"bin/su",
+                    b'Z',
+                    0o4755,
+                    b"-----BEGIN PRIVATE KEY-----",
+                    b"",
+                );
+                tar.extend([0u8; 1024]);
+                tar
+            },
+            "unknown type",
+        ),
+        (
+            "hardlink",
+            {
+                let mut tar = Vec::new();
+                entry(
+                    &mut tar,
+                    b"etc/shadow",
+                    b'1',
+                    0o644,
+                    b"",
+                    b"../../../etc/shadow",
+                );
+                tar.extend([0u8; 1024]);
+                tar
+            },
+            "outside the image root",
+        ),
+        (
+            "paxlink",
+            {
+                let mut tar = Vec::new();
+                entry(
+                    &mut tar,
+                    b"p",
+                    b'x',
+                    0o644,
+                    &pax_record("linkpath", b"a/../../../x"),
+                    b"",
+                );
+                entry(&mut tar, b"l", b'1', 0o644, b"", b"");
+                tar.extend([0u8; 1024]);
+                tar
+            },
+            "outside the image root",
+        ),
+    ];
+    for (tag, tar, expected) in cases {
+        let image = hostile_image(&dir.path().join(format!("img-{tag}")), tag, &tar, "65532");
+        let (code, _, stderr) = run(pare().args(["audit", &image]));
+        assert_eq!(code, 2, "{tag}: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{tag}: expected {expected:?} in {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+/// Defect 12: a file whose size only PAX can hold (the ustar size field 0) is read by its PAX size.
+#[test]
+fn the_pax_size_wins_over_the_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = vec![b'z'; 5000];
+    let mut tar = Vec::new();
+    entry(
+        &mut tar,
+        b"p",
+        b'x',
+        0o644,
+        &pax_record("size", b"5000"),
+        b"",
+    );
+    // The header says 0 bytes, as Python's tarfile and Go write files past 8 GiB.
+    let mut h = tar::Header::new_ustar();
+    h.set_path("data.bin").unwrap();
+    h.set_size(0);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    tar.extend_from_slice(h.as_bytes());
+    tar.extend_from_slice(&data);
+    tar.resize(tar.len().div_ceil(512) * 512, 0);
+    tar.extend([0u8; 1024]);
+    let image = hostile_image(&dir.path().join("img"), "size", &tar, "65532");
+    let (code, report, stderr) = audit_json(&image);
+    assert!(code == 0 || code == 1, "{stderr}");
+    assert_eq!(report["file_bytes"], 5000, "{report}");
+}
