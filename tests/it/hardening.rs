@@ -323,3 +323,173 @@ fn the_pax_size_wins_over_the_header() {
     assert!(code == 0 || code == 1, "{stderr}");
     assert_eq!(report["file_bytes"], 5000, "{report}");
 }
+
+/// `pare` under a time limit, for inputs that used to hang it.
+fn pare_with_deadline(seconds: u32) -> std::process::Command {
+    let mut cmd = std::process::Command::new("timeout");
+    cmd.arg(seconds.to_string()).arg(env!("CARGO_BIN_EXE_pare"));
+    cmd
+}
+
+/// Defects 13 and 14: a FIFO where a blob or index.json should be never hangs pare, and a
+/// destination whose `blobs` is a symlink is refused before anything is written through it.
+#[test]
+fn fifos_and_symlinked_blob_directories_are_refused() {
+    if !crate::support::require("mkfifo") || !crate::support::require("timeout") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    ok(pare()
+        .args(["build", "-q", "--copy"])
+        .arg(format!("{}:/hello", static_hello().display()))
+        .args(["--entrypoint", "/hello", "--output"])
+        .arg(format!("oci:{}:x", src.display())));
+    // A layer blob replaced by a FIFO.
+    let fifo_src = dir.path().join("fifo-src");
+    ok(std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&src)
+        .arg(&fifo_src));
+    let manifest: Value = {
+        let index = crate::support::read_json(&fifo_src.join("index.json"));
+        let digest = index["manifests"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        crate::support::read_json(&crate::support::blob(&fifo_src, &digest))
+    };
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    let blob = crate::support::blob(&fifo_src, layer);
+    fs::remove_file(&blob).unwrap();
+    ok(std::process::Command::new("mkfifo").arg(&blob));
+    let (code, _, stderr) = run(pare_with_deadline(20)
+        .arg("copy")
+        .arg(format!("oci:{}:x", fifo_src.display()))
+        .arg(format!("oci:{}:y", dir.path().join("out1").display())));
+    assert_eq!(code, 2, "no hang (124 is the deadline): {stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+    let (code, _, stderr) = run(pare_with_deadline(20)
+        .args(["audit"])
+        .arg(format!("oci:{}:x", fifo_src.display())));
+    assert_eq!(code, 2, "{stderr}");
+    // A destination whose index.json is a FIFO.
+    let dest = dir.path().join("fifo-dest");
+    fs::create_dir_all(dest.join("blobs/sha256")).unwrap();
+    fs::write(
+        dest.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    ok(std::process::Command::new("mkfifo").arg(dest.join("index.json")));
+    let (code, _, stderr) = run(pare_with_deadline(20)
+        .arg("copy")
+        .arg(format!("oci:{}:x", src.display()))
+        .arg(format!("oci:{}:y", dest.display())));
+    assert_eq!(code, 2, "{stderr}");
+    // A destination whose blobs directory is a symlink to somewhere else.
+    let elsewhere = dir.path().join("elsewhere");
+    fs::create_dir_all(elsewhere.join("sha256")).unwrap();
+    let linked = dir.path().join("linked");
+    fs::create_dir_all(&linked).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, linked.join("blobs")).unwrap();
+    let (code, _, stderr) = run(pare()
+        .arg("copy")
+        .arg(format!("oci:{}:x", src.display()))
+        .arg(format!("oci:{}:y", linked.display())));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("symlink"), "{stderr}");
+    assert_eq!(
+        fs::read_dir(elsewhere.join("sha256")).unwrap().count(),
+        0,
+        "nothing was written through the link"
+    );
+}
+
+/// Defect 7: long looping symlink targets and a huge PATH cost bounded work (audit of a tiny image
+/// finishes in seconds; it used to take minutes and gigabytes).
+#[test]
+fn symlink_resolution_has_a_work_budget() {
+    if !crate::support::require("timeout") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // d -> d/d/d/.../d (about 4 KB, in a PAX linkpath): every component is the link again.
+    let target = vec!["d"; 2000].join("/");
+    let looping = |out: &mut Vec<u8>| {
+        entry(
+            out,
+            b"PaxHeaders/d",
+            b'x',
+            0o644,
+            &pax_record("linkpath", target.as_bytes()),
+            b"",
+        );
+        entry(out, b"d", b'2', 0o777, b"", b"placeholder");
+        out.extend([0u8; 1024]);
+    };
+    let mut tar = Vec::new();
+    looping(&mut tar);
+    let layout = dir.path().join("img");
+    let image = hostile_image(&layout, "loop", &tar, "65532");
+    let started = std::time::Instant::now();
+    let (code, _, stderr) =
+        run(pare_with_deadline(120).args(["audit", "--format", "json", &image]));
+    assert!(code == 0 || code == 1, "{stderr}");
+    assert!(
+        started.elapsed().as_secs() < 60,
+        "took {:?}",
+        started.elapsed()
+    );
+    // A second image runs `app` through a PATH of 200,000 entries that all go through the loop.
+    let mut long_path = Vec::new();
+    looping(&mut long_path);
+    let path_env = vec!["/d/d/d"; 200_000].join(":");
+    let layout2 = dir.path().join("img2");
+    let image2 = {
+        let image = hostile_image(&layout2, "path", &long_path, "65532");
+        // Give the config a PATH and a relative program.
+        let index = crate::support::read_json(&layout2.join("index.json"));
+        let digest = index["manifests"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let manifest_path = crate::support::blob(&layout2, &digest);
+        let mut manifest = crate::support::read_json(&manifest_path);
+        let config_digest = manifest["config"]["digest"].as_str().unwrap().to_string();
+        let mut config = crate::support::read_json(&crate::support::blob(&layout2, &config_digest));
+        config["config"]["Env"] = serde_json::json!([format!("PATH={path_env}")]);
+        config["config"]["Entrypoint"] = serde_json::json!(["app"]);
+        let config_bytes = serde_json::to_vec(&config).unwrap();
+        let new_config = crate::support::sha256_file(&config_bytes);
+        fs::write(crate::support::blob(&layout2, &new_config), &config_bytes).unwrap();
+        manifest["config"]["digest"] = Value::String(new_config);
+        manifest["config"]["size"] = serde_json::json!(config_bytes.len());
+        let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
+        let new_manifest = crate::support::sha256_file(&manifest_bytes);
+        fs::write(
+            crate::support::blob(&layout2, &new_manifest),
+            &manifest_bytes,
+        )
+        .unwrap();
+        let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": new_manifest,
+            "size": manifest_bytes.len(), "annotations": {"org.opencontainers.image.ref.name": "path"}}]});
+        fs::write(
+            layout2.join("index.json"),
+            serde_json::to_vec(&index).unwrap(),
+        )
+        .unwrap();
+        image
+    };
+    let started = std::time::Instant::now();
+    let (code, out, stderr) =
+        run(pare_with_deadline(120).args(["audit", "--format", "json", &image2]));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        started.elapsed().as_secs() < 60,
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(out.contains("does not exist in the image"), "{out}");
+}

@@ -18,6 +18,10 @@ use crate::{inspect, ElfFacts, Error, Linkage};
 
 /// Longest symlink chain followed.
 const MAX_HOPS: usize = 40;
+/// Longest symlink target followed (the kernel's PATH_MAX), and most components one walk visits:
+/// a hostile tree's long looping links stop here.
+const MAX_TARGET: usize = 4096;
+const MAX_COMPONENTS: usize = 8192;
 /// Most objects in one closure (a loop guard; real programs need a few dozen).
 const MAX_OBJECTS: usize = 4096;
 
@@ -448,61 +452,73 @@ fn walk(root: &dyn Root, path: &str) -> Option<(String, Vec<Step>)> {
 /// Walks `path` component by component, recording the symlinks met.
 fn walk_any(root: &dyn Root, path: &str) -> Option<(String, Node, Vec<Step>)> {
     let mut queue: VecDeque<String> = path.split('/').map(str::to_string).collect();
-    let mut current: Vec<String> = Vec::new();
+    // The absolute path walked so far, with the lengths it had before each component.
+    let mut current = String::new();
+    let mut lengths: Vec<usize> = Vec::new();
     let mut steps = Vec::new();
     let mut hops = 0;
+    let mut walked = 0;
+    let rest_is_empty = |queue: &VecDeque<String>| queue.iter().all(|p| p.is_empty() || p == ".");
     while let Some(part) = queue.pop_front() {
+        walked += 1;
+        if walked > MAX_COMPONENTS {
+            return None;
+        }
         match part.as_str() {
             "" | "." => continue,
             ".." => {
-                current.pop();
+                if let Some(len) = lengths.pop() {
+                    current.truncate(len);
+                }
                 continue;
             }
             _ => {}
         }
-        current.push(part);
-        let image = format!("/{}", current.join("/"));
-        let last = queue.iter().all(|p| p.is_empty() || p == ".");
-        match root.node(&image)? {
+        lengths.push(current.len());
+        current.push('/');
+        current.push_str(&part);
+        match root.node(&current)? {
             Node::Symlink(target) => {
                 hops += 1;
-                if hops > MAX_HOPS {
+                if hops > MAX_HOPS || target.len() > MAX_TARGET {
                     return None;
                 }
                 steps.push(Step::Link {
-                    path: image,
+                    path: current.clone(),
                     target: target.clone(),
                 });
-                current.pop();
+                if let Some(len) = lengths.pop() {
+                    current.truncate(len);
+                }
                 if target.starts_with('/') {
                     current.clear();
+                    lengths.clear();
                 }
                 for p in target.split('/').rev() {
                     queue.push_front(p.to_string());
                 }
             }
-            Node::Hardlink(target) if last => {
+            Node::Hardlink(target) if rest_is_empty(&queue) => {
                 hops += 1;
                 if hops > MAX_HOPS {
                     return None;
                 }
                 current.clear();
+                lengths.clear();
                 for p in target.split('/').rev() {
                     queue.push_front(p.to_string());
                 }
             }
             Node::Dir => {}
-            _ if !last => return None,
+            _ if !rest_is_empty(&queue) => return None,
             _ => {}
         }
     }
-    let real = format!("/{}", current.join("/"));
-    let node = if current.is_empty() {
-        Node::Dir
-    } else {
-        root.node(&real)?
-    };
-    Some((real, node, steps))
+    if current.is_empty() {
+        return Some(("/".to_string(), Node::Dir, steps));
+    }
+    let node = root.node(&current)?;
+    Some((current, node, steps))
 }
 
 /// Adds the directories named by an ld.so.conf file (and its `include` globs) below `root`.

@@ -162,7 +162,7 @@ fn write_archive(
         // Stream the blob through a pipe-like adapter: copy into the tar via a reader over the file,
         // verifying digest and size as it goes.
         let path = layout.blob_path(digest)?;
-        let file = std::fs::File::open(&path).map_err(Error::io("open blob", &path))?;
+        let file = crate::layout::open_regular(&path)?;
         let mut verified = VerifyingReader::new(file, digest, *size, &path);
         builder
             .append_data(&mut header, &name, &mut verified)

@@ -7,7 +7,6 @@
 //! read) and must match its name, and JSON files are read with a bound.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
@@ -98,7 +97,7 @@ pub fn open_archive(file: &Path, layout: &Layout, selector: &Selector) -> Result
 /// Reads the tar headers of an archive once, seeking over member data; keeps the JSON files that
 /// say what the archive is.
 fn scan(file: &Path) -> Result<Scanned> {
-    let mut f = File::open(file).map_err(Error::io("open archive", file))?;
+    let mut f = crate::layout::open_regular(file)?;
     let mut head = [0u8; 4];
     let n = read_full(&mut f, &mut head).map_err(Error::io("read archive", file))?;
     if Compression::sniff(&head[..n]) != Compression::None {

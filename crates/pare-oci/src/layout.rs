@@ -35,6 +35,17 @@ impl Layout {
     /// Opens the layout at `root`, creating it if it does not exist, and takes its lock (waiting for
     /// another pare process that holds it).
     pub fn create_or_open(root: &Path) -> Result<Self> {
+        // Writes must land in the layout: a `blobs` or `blobs/sha256` that is a symlink would send
+        // them wherever it points.
+        for dir in ["blobs", "blobs/sha256"] {
+            let path = root.join(dir);
+            if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(Error::Invalid(format!(
+                    "{} is a symlink; pare writes only into a layout's own blobs directory",
+                    path.display()
+                )));
+            }
+        }
         fs::create_dir_all(root.join("blobs/sha256"))
             .map_err(Error::io("create the image layout", root))?;
         let layout = Self::lock(root)?;
@@ -259,7 +270,7 @@ impl Layout {
     /// Streams a blob into `out`, checking size and digest at the end.
     pub fn copy_blob(&self, digest: &str, size: u64, out: &mut dyn Write) -> Result<()> {
         let path = self.blob_path(digest)?;
-        let file = File::open(&path).map_err(Error::io("open blob", &path))?;
+        let file = open_regular(&path)?;
         let mut hashing = HashingWriter::new(out);
         // Big reads: one syscall per MiB instead of per 8 KiB.
         let mut reader = std::io::BufReader::with_capacity(1 << 20, file.take(size + 1));
@@ -393,9 +404,40 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Opens a file that must be a regular file: a FIFO, device or socket in its place (a hostile
+/// layout, archive or policy path) would block or never end, so it is refused before and after
+/// opening (without blocking: O_NONBLOCK on Linux, where a FIFO would otherwise wait for a writer).
+pub fn open_regular(path: &Path) -> Result<File> {
+    let not_regular = || {
+        Error::Invalid(format!(
+            "{} is not a regular file (a FIFO, device or socket); refusing to read it",
+            path.display()
+        ))
+    };
+    match fs::metadata(path) {
+        Ok(m) if !m.is_file() => return Err(not_regular()),
+        _ => {}
+    }
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // O_NONBLOCK (0o4000 on every Linux architecture pare builds for); it changes nothing
+        // for regular files.
+        options.custom_flags(0o4000);
+    }
+    let file = options.open(path).map_err(Error::io("open", path))?;
+    let meta = file.metadata().map_err(Error::io("inspect", path))?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
+    Ok(file)
+}
+
 /// Reads a whole file, refusing one larger than `limit` bytes.
 pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
-    let file = File::open(path).map_err(Error::io("open", path))?;
+    let file = open_regular(path)?;
     let mut bytes = Vec::new();
     file.take(limit + 1)
         .read_to_end(&mut bytes)

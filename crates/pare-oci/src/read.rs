@@ -145,7 +145,7 @@ pub struct Section {
 impl Section {
     /// Opens the section for reading `size` bytes; the file must hold all of them.
     pub fn open(&self, size: u64) -> Result<io::Take<File>> {
-        let mut file = File::open(&self.file).map_err(Error::io("open archive", &self.file))?;
+        let mut file = crate::layout::open_regular(&self.file)?;
         let length = file
             .metadata()
             .map_err(Error::io("read archive", &self.file))?
@@ -255,9 +255,7 @@ fn walk(
     };
     let mut stored = match location {
         Some(section) => section.open(size)?,
-        None => File::open(path)
-            .map_err(Error::io("open layer", path))?
-            .take(u64::MAX),
+        None => crate::layout::open_regular(path)?.take(u64::MAX),
     };
     // The compression is told by the first bytes, which are then put back in front of the rest.
     let mut head = [0u8; 4];

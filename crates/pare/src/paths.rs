@@ -7,6 +7,14 @@ use std::collections::VecDeque;
 
 /// Longest chain of symlinks followed (the kernel's limit is 40).
 const MAX_SYMLINK_HOPS: usize = 40;
+/// Longest symlink target followed (the kernel's PATH_MAX).
+const MAX_TARGET: usize = 4096;
+/// Most path components one resolution walks: 40 hops of a PATH_MAX target each, at most. A
+/// hostile layer's long looping targets stop here instead of costing minutes.
+const MAX_COMPONENTS: usize = 8192;
+/// Most PATH directories searched for a program (a PATH is one environment string, at most
+/// 128 KiB in Linux; runtimes search it all, but no real image has more than a handful).
+const MAX_PATH_ENTRIES: usize = 4096;
 
 /// What a path is, as far as resolution cares.
 pub enum Node<'a> {
@@ -50,6 +58,7 @@ pub fn program_candidates(program: &str, path_env: &str, workdir: &str) -> Vec<S
         path_env
             .split(':')
             .filter(|d| d.starts_with('/'))
+            .take(MAX_PATH_ENTRIES)
             .map(|d| format!("{d}/{program}"))
             .collect()
     }
@@ -61,29 +70,45 @@ pub fn resolve<'a>(
     lookup: impl Fn(&str) -> Option<Node<'a>>,
 ) -> Result<String, Unresolved> {
     let mut queue: VecDeque<String> = path.split('/').map(str::to_string).collect();
-    let mut current: Vec<String> = Vec::new();
+    // The path walked so far, kept as one string with the lengths it had before each component
+    // (so a component is added or dropped without joining the whole path again).
+    let mut key = String::new();
+    let mut lengths: Vec<usize> = Vec::new();
     let mut hops = 0;
+    let mut walked = 0;
     while let Some(component) = queue.pop_front() {
+        walked += 1;
+        if walked > MAX_COMPONENTS {
+            return Err(Unresolved::Loop);
+        }
         match component.as_str() {
             "" | "." => continue,
             ".." => {
-                current.pop();
+                if let Some(len) = lengths.pop() {
+                    key.truncate(len);
+                }
                 continue;
             }
             _ => {}
         }
-        current.push(component);
-        let key = current.join("/");
+        lengths.push(key.len());
+        if !key.is_empty() {
+            key.push('/');
+        }
+        key.push_str(&component);
         match lookup(&key) {
             None => return Err(Unresolved::Missing(key)),
             Some(Node::Symlink(target)) => {
                 hops += 1;
-                if hops > MAX_SYMLINK_HOPS {
+                if hops > MAX_SYMLINK_HOPS || target.len() > MAX_TARGET {
                     return Err(Unresolved::Loop);
                 }
-                current.pop();
+                if let Some(len) = lengths.pop() {
+                    key.truncate(len);
+                }
                 if target.starts_with('/') {
-                    current.clear();
+                    key.clear();
+                    lengths.clear();
                 }
                 for part in target.split('/').rev() {
                     queue.push_front(part.to_string());
@@ -96,7 +121,6 @@ pub fn resolve<'a>(
             Some(_) => {}
         }
     }
-    let key = current.join("/");
     match lookup(&key) {
         Some(Node::Hardlink(target)) => {
             let target = target
