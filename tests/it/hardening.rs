@@ -444,7 +444,11 @@ fn symlink_resolution_has_a_work_budget() {
     // A second image runs `app` through a PATH of 200,000 entries that all go through the loop.
     let mut long_path = Vec::new();
     looping(&mut long_path);
-    let path_env = vec!["/d/d/d"; 200_000].join(":");
+    // Distinct entries (a repeated one is searched once): /d/d/d0, /d/d/d1, ...
+    let path_env = (0..200_000)
+        .map(|i| format!("/d/d/d{i}"))
+        .collect::<Vec<_>>()
+        .join(":");
     let layout2 = dir.path().join("img2");
     let image2 = {
         let image = hostile_image(&layout2, "path", &long_path, "65532");

@@ -480,7 +480,10 @@ fn walk_any(root: &dyn Root, path: &str) -> Option<(String, Node, Vec<Step>)> {
         match root.node(&current)? {
             Node::Symlink(target) => {
                 hops += 1;
-                if hops > MAX_HOPS || target.len() > MAX_TARGET {
+                if hops > MAX_HOPS
+                    || target.len() > MAX_TARGET
+                    || walked + queue.len() + target.matches('/').count() > MAX_COMPONENTS
+                {
                     return None;
                 }
                 steps.push(Step::Link {

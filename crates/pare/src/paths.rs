@@ -55,9 +55,11 @@ pub fn program_candidates(program: &str, path_env: &str, workdir: &str) -> Vec<S
     } else if program.contains('/') {
         vec![format!("{workdir}/{program}")]
     } else {
+        // Each directory once, in order: a second look in the same place finds the same thing.
+        let mut seen = std::collections::HashSet::new();
         path_env
             .split(':')
-            .filter(|d| d.starts_with('/'))
+            .filter(|d| d.starts_with('/') && seen.insert(*d))
             .take(MAX_PATH_ENTRIES)
             .map(|d| format!("{d}/{program}"))
             .collect()
@@ -100,7 +102,10 @@ pub fn resolve<'a>(
             None => return Err(Unresolved::Missing(key)),
             Some(Node::Symlink(target)) => {
                 hops += 1;
-                if hops > MAX_SYMLINK_HOPS || target.len() > MAX_TARGET {
+                if hops > MAX_SYMLINK_HOPS
+                    || target.len() > MAX_TARGET
+                    || walked + queue.len() + target.matches('/').count() > MAX_COMPONENTS
+                {
                     return Err(Unresolved::Loop);
                 }
                 if let Some(len) = lengths.pop() {
