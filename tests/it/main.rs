@@ -7,6 +7,7 @@ mod audit;
 mod build;
 mod build_interop;
 mod closure;
+mod conventions;
 mod diff;
 mod hardening;
 mod models;

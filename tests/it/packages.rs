@@ -903,3 +903,106 @@ fn nodejs_recipe_runs_under_runc() {
     assert!(words[0].starts_with("18."), "{out}");
     assert_eq!(&words[1..], ["true", "65532"], "{out}");
 }
+
+/// Issue 15, points 1-3: `pare build` in a project directory uses its pare.toml; the same project
+/// built from two directories, named three ways, with other HOME, TMPDIR, umask and TZ, has one
+/// digest (no host path reaches the image); a flag-only build never rewrites a project's lock, and a
+/// written lock is 0644.
+#[test]
+fn one_project_one_digest_however_it_is_built() {
+    let Some(repo) = TestRepo::start() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let project = |at: &Path| {
+        std::fs::create_dir_all(at).unwrap();
+        std::fs::write(
+            at.join("pare.toml"),
+            "[image]\nbase = \"scratch\"\nentrypoint = [\"/usr/bin/demo-app\"]\n\
+             [packages]\ndebian = [\"demo-app\"]\n[build]\noutput = \"oci:out:latest\"\n",
+        )
+        .unwrap();
+    };
+    let a = work.path().join("one/proj");
+    let b = work.path().join("elsewhere/two/proj");
+    project(&a);
+    project(&b);
+    // `pare lock` in the project directory finds pare.toml by itself.
+    ok(repo.pare("lock").arg("-q").current_dir(&a));
+    let lock = a.join("pare.lock");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&lock).unwrap().permissions().mode() & 0o777,
+        0o644,
+        "the lock is committed: world-readable"
+    );
+    std::fs::copy(&lock, b.join("pare.lock")).unwrap();
+    let digest = |cmd: &mut Command| -> String {
+        let report: Value = serde_json::from_str(&ok(cmd.args(["--format", "json"]))).unwrap();
+        report["manifest_digest"].as_str().unwrap().to_string()
+    };
+    let plain = digest(repo.pare("build").current_dir(&a));
+    let relative = digest(
+        repo.pare("build")
+            .args(["-f", "proj/pare.toml"])
+            .current_dir(a.parent().unwrap()),
+    );
+    let absolute = digest(
+        repo.pare("build")
+            .arg("-f")
+            .arg(a.join("pare.toml"))
+            .current_dir("/"),
+    );
+    let other_home = work.path().join("home");
+    std::fs::create_dir_all(&other_home).unwrap();
+    let mut elsewhere = Command::new("sh");
+    elsewhere
+        .arg("-c")
+        .arg(format!(
+            "umask 077; exec '{}' build --apt-root '{}' --format json",
+            env!("CARGO_BIN_EXE_pare"),
+            repo.apt_root().display()
+        ))
+        .current_dir(&b)
+        .env("PARE_CACHE_DIR", repo.dir.path().join("cache"))
+        .env("HOME", &other_home)
+        .env("TMPDIR", &other_home)
+        .env("TZ", "Asia/Tokyo")
+        .env("LC_ALL", "C")
+        .env_remove("SOURCE_DATE_EPOCH");
+    let report: Value = serde_json::from_str(&ok(&mut elsewhere)).unwrap();
+    let moved = report["manifest_digest"].as_str().unwrap().to_string();
+    assert_eq!(plain, relative, "-f proj/pare.toml");
+    assert_eq!(plain, absolute, "-f $PWD/pare.toml");
+    assert_eq!(
+        plain, moved,
+        "another directory, HOME, TMPDIR, umask and TZ"
+    );
+    assert_eq!(report["packages"]["lock"], "used");
+    // A flag-only build next to a project's lock reads it but never rewrites it.
+    let c = work.path().join("flags-only");
+    std::fs::create_dir_all(&c).unwrap();
+    std::fs::copy(&lock, c.join("pare.lock")).unwrap();
+    let before = std::fs::read(c.join("pare.lock")).unwrap();
+    let (code, stdout, stderr) = run(repo
+        .pare("build")
+        .args([
+            "--base",
+            "scratch",
+            "--package",
+            "hello-data",
+            "--format",
+            "json",
+        ])
+        .args(["--output", "oci:out:flags"])
+        .current_dir(&c));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("without rewriting it"), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["packages"]["lock"], "unwritten");
+    assert_eq!(
+        std::fs::read(c.join("pare.lock")).unwrap(),
+        before,
+        "the project's lock is untouched"
+    );
+}

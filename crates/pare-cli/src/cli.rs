@@ -4,9 +4,21 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// pare makes and keeps container images minimal.
+const ABOUT: &str = "pare makes and keeps container images minimal: your program on scratch or a \
+distroless-style base, non-root, reproducible, audited, without a Docker daemon.";
+
+const MAIN_EXAMPLES: &str = "\
+Examples:
+  pare build --copy target/release/app:/app --entrypoint /app --output oci:out:latest
+  pare build -f pare.toml                  # or just `pare build` next to a pare.toml
+  pare audit oci:out:latest                # layers, waste, attack surface, will it start
+  pare gate oci:out:latest --baseline size-baseline.json --max-growth 5%
+  pare push oci:out:latest docker://127.0.0.1:5000/team/app:1.0
+`pare COMMAND --help` shows each command's flags and examples.";
+
 #[derive(Parser, Debug)]
-#[command(name = "pare", version, about, long_about = None, propagate_version = true)]
+#[command(name = "pare", version, about = ABOUT, long_about = None, propagate_version = true,
+    after_help = MAIN_EXAMPLES)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -325,7 +337,8 @@ pub struct BuildArgs {
     /// Build file (pare.toml); flags given as well override or extend it.
     #[arg(long, short = 'f', value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// Base: `static` (users, /tmp, CA bundle; the default) or `scratch` (nothing).
+    /// Base: `static` (users, /tmp, CA bundle; the default), `scratch` (nothing), or a Debian recipe
+    /// from pare.lock: static-debian, base-nossl, base, cc, python3, nodejs, java.
     #[arg(long, value_name = "BASE")]
     pub base: Option<String>,
     /// Copy a file or directory into the image: SRC:DST[:MODE[:UID:GID]]. Repeatable.

@@ -55,11 +55,26 @@ impl Error {
         }
     }
 
-    /// True when the error comes from what the user gave (bad input), not from the machine or pare.
+    /// True when the error comes from what the user gave (bad input), not from the machine or pare:
+    /// also an I/O error that says the path given is wrong (missing, not allowed, a directory where
+    /// a file belongs), as opposed to the machine failing (a full disk, an I/O error).
     pub fn is_input_error(&self) -> bool {
-        matches!(
-            self,
-            Error::Invalid(_) | Error::Reference { .. } | Error::Blob { .. } | Error::Json { .. }
-        )
+        match self {
+            Error::Invalid(_)
+            | Error::Reference { .. }
+            | Error::Blob { .. }
+            | Error::Json { .. } => true,
+            Error::Io { source, .. } => is_path_fault(source),
+            Error::Locked(_) => false,
+        }
     }
+}
+
+/// Whether an I/O error is about the path named (the user's to fix) rather than the machine.
+pub fn is_path_fault(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        NotFound | PermissionDenied | IsADirectory | NotADirectory | AlreadyExists | InvalidInput
+    )
 }

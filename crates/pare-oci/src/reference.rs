@@ -220,6 +220,11 @@ impl ImageRef {
                     .ok_or_else(|| bad("registry references are written docker://HOST/REPO:TAG".into()))?;
                 Ok(ImageRef::Registry(DockerName::parse(name)?))
             }
+            // `127.0.0.1:5000/team/web:1.0`, `ghcr.io/org/app:1`: a registry reference without
+            // its transport.
+            _ if text.contains('/') && DockerName::parse(text).is_ok() => Err(bad(format!(
+                "no transport given; did you mean docker://{text} ? (pare knows oci:, oci-archive:, docker-archive: and docker://)"
+            ))),
             other => Err(bad(format!(
                 "unknown transport {other:?}; pare knows oci:, oci-archive:, docker-archive: and docker://"
             ))),
@@ -255,6 +260,26 @@ impl fmt::Display for ImageRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_registry_reference_without_a_transport_gets_a_suggestion() {
+        let err = ImageRef::parse("127.0.0.1:5000/team/web:1.0")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("did you mean docker://127.0.0.1:5000/team/web:1.0"),
+            "{err}"
+        );
+        let err = ImageRef::parse("ghcr.io/org/app:1")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("did you mean docker://ghcr.io/org/app:1"),
+            "{err}"
+        );
+        let err = ImageRef::parse("ftp:x").unwrap_err().to_string();
+        assert!(err.contains("unknown transport \"ftp\""), "{err}");
+    }
 
     #[test]
     fn parses_every_transport() {

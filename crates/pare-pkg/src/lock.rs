@@ -138,9 +138,16 @@ impl Lock {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let mut temp = tempfile::NamedTempFile::new_in(dir)
+        // 0644: the lock is committed and read by everyone who builds the project.
+        let mut temp = tempfile::Builder::new()
+            .prefix(".pare-tmp-")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .tempfile_in(dir)
             .map_err(io_err(format!("creating a file in {}", dir.display())))?;
         std::io::Write::write_all(&mut temp, text.as_bytes())
+            .map_err(io_err(format!("writing {}", path.display())))?;
+        temp.as_file()
+            .sync_all()
             .map_err(io_err(format!("writing {}", path.display())))?;
         temp.persist(path)
             .map_err(|e| io_err(format!("writing {}", path.display()))(e.error))?;

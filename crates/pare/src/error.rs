@@ -53,7 +53,7 @@ impl Error {
             Error::Oci(e) => e.is_input_error(),
             Error::Registry(e) => e.is_input_error(),
             Error::Package(e) => !matches!(e, pare_pkg::Error::Io { .. }),
-            Error::Io { .. } => false,
+            Error::Io { source, .. } => pare_oci::error::is_path_fault(source),
         }
     }
 }

@@ -41,6 +41,10 @@ pub struct PackageOptions {
     pub recommends: bool,
     /// The lock file (default `pare.lock` beside pare.toml or in the current directory).
     pub lock_file: PathBuf,
+    /// Write or rewrite `lock_file` when it is missing or stale (`pare lock`, a build from a
+    /// pare.toml or with `--lock`); a flag-only build resolves in memory and leaves a project's lock
+    /// alone.
+    pub write_lock: bool,
     /// Fail instead of re-locking when the lock is missing or stale.
     pub locked: bool,
     /// Root whose apt configuration and keyrings are used (`/`).
@@ -66,6 +70,7 @@ impl Default for PackageOptions {
             keep: Vec::new(),
             recommends: false,
             lock_file: PathBuf::from("pare.lock"),
+            write_lock: true,
             locked: false,
             apt_root: PathBuf::from("/"),
             allow_insecure: false,
@@ -299,7 +304,9 @@ pub fn lock(options: &PackageOptions, reporter: &dyn Reporter) -> Result<(Lock, 
             .collect(),
         packages,
     };
-    lock.write(&options.lock_file)?;
+    if options.write_lock {
+        lock.write(&options.lock_file)?;
+    }
     let mut layers = BTreeMap::new();
     for p in &lock.packages {
         *layers.entry(p.layer.clone()).or_insert(0) += 1;
@@ -321,14 +328,18 @@ pub fn lock(options: &PackageOptions, reporter: &dyn Reporter) -> Result<(Lock, 
 
 /// The lock a build uses: the existing one when it matches the request, else a new one (refused
 /// with `--locked`).
-pub fn lock_for_build(options: &PackageOptions, reporter: &dyn Reporter) -> Result<Lock> {
+pub fn lock_for_build(
+    options: &PackageOptions,
+    reporter: &dyn Reporter,
+) -> Result<(Lock, LockUse)> {
     let path = &options.lock_file;
-    if path.exists() {
+    let existed = path.exists();
+    if existed {
         let lock = Lock::read(path)?;
         let repositories = options.repositories()?;
         let wanted = options.request(&repositories).digest();
         if lock.request == wanted {
-            return Ok(lock);
+            return Ok((lock, LockUse::Used));
         }
         if options.locked {
             return Err(Error::Input(format!(
@@ -337,14 +348,43 @@ pub fn lock_for_build(options: &PackageOptions, reporter: &dyn Reporter) -> Resu
                 path.display()
             )));
         }
-        reporter.warn(&format!("{} is stale; locking again", path.display()));
+        if options.write_lock {
+            reporter.warn(&format!("{} is stale; locking again", path.display()));
+        } else {
+            reporter.warn(&format!(
+                "{} was made for another request; this flag-only build resolves without rewriting it \
+                 (run `pare lock`, build from pare.toml, or pass --lock FILE to keep a lock)",
+                path.display()
+            ));
+        }
     } else if options.locked {
         return Err(Error::Input(format!(
             "--locked: no lock file at {}; run `pare lock` first",
             path.display()
         )));
     }
-    Ok(lock(options, reporter)?.0)
+    let lock = lock(options, reporter)?.0;
+    let how = match (options.write_lock, existed) {
+        (true, true) => LockUse::Rewrote,
+        (true, false) => LockUse::Wrote,
+        (false, _) => LockUse::Unwritten,
+    };
+    Ok((lock, how))
+}
+
+/// What a build did with its lock file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LockUse {
+    /// Read it; it matched the request.
+    #[default]
+    Used,
+    /// There was none: resolved and written.
+    Wrote,
+    /// It was stale: resolved and rewritten.
+    Rewrote,
+    /// Resolved in memory; no file written (a flag-only build).
+    Unwritten,
 }
 
 /// Downloads (or finds in the cache) every locked package of the given layers; returns paths in lock
@@ -410,6 +450,8 @@ fn read_debs(paths: &[PathBuf], names: &[String]) -> Result<Vec<DebContents>> {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct PackageSummary {
     pub lock_file: String,
+    /// `used`, `wrote`, `rewrote` or `unwritten`.
+    pub lock: LockUse,
     /// Packages installed (the debug layer's only with `--debug`).
     pub installed: usize,
     /// `name=version` of each installed package, sorted.
@@ -418,7 +460,7 @@ pub struct PackageSummary {
 
 impl PackageSummary {
     /// The summary of what a lock puts into an image.
-    pub fn of(lock: &Lock, options: &PackageOptions) -> Self {
+    pub fn of(lock: &Lock, how: LockUse, options: &PackageOptions) -> Self {
         let mut packages: Vec<String> = lock
             .packages
             .iter()
@@ -428,6 +470,7 @@ impl PackageSummary {
         packages.sort();
         Self {
             lock_file: options.lock_file.display().to_string(),
+            lock: how,
             installed: packages.len(),
             packages,
         }
@@ -535,10 +578,15 @@ pub fn package_layers(
                     .collect::<Vec<_>>()
                     .join(" ")
             ),
+            // The lock's file name only: a host path would make the digest depend on where and
+            // how the build was invoked.
             comment: Some(format!(
                 "{} packages from {}",
                 wanted.len(),
-                options.lock_file.display()
+                options
+                    .lock_file
+                    .file_name()
+                    .map_or_else(|| "the lock".into(), |n| n.to_string_lossy())
             )),
             thorough: true,
         });

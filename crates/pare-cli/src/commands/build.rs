@@ -32,7 +32,14 @@ pub fn run(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitCode> {
 /// Merges pare.toml (if any) and flags into the library's options; flags win.
 pub fn options_from(args: &BuildArgs, need_output: bool) -> Result<BuildOptions> {
     let mut options = BuildOptions::default();
-    if let Some(path) = &args.file {
+    // As cargo finds Cargo.toml: a pare.toml in the current directory is the build file unless -f
+    // names another.
+    let default_file = Path::new("pare.toml");
+    let file = args
+        .file
+        .clone()
+        .or_else(|| default_file.is_file().then(|| default_file.to_path_buf()));
+    if let Some(path) = &file {
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -121,12 +128,15 @@ pub fn options_from(args: &BuildArgs, need_output: bool) -> Result<BuildOptions>
     if let Some(output) = &args.output {
         options.output = Some(ImageRef::parse(output).map_err(pare::Error::from)?);
     }
-    if args.file.is_none() || args.lock.is_some() {
+    if file.is_none() || args.lock.is_some() {
         options.packages.lock_file = match &args.lock {
             Some(lock) => lock.clone(),
             None => pare::packages::default_lock_file(None),
         };
     }
+    // A lock is written by builds from a pare.toml or with --lock (and by `pare lock`), never by a
+    // flag-only build that happens to run next to a project's lock.
+    options.packages.write_lock = file.is_some() || args.lock.is_some();
     options.packages.debian.extend(args.package.iter().cloned());
     options.packages.locked |= args.locked;
     options.packages.debug |= args.debug;
@@ -148,6 +158,7 @@ pub fn options_from(args: &BuildArgs, need_output: bool) -> Result<BuildOptions>
 pub fn lock(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitCode> {
     let options = options_from(args, false)?;
     let mut packages = options.packages.clone();
+    packages.write_lock = true; // writing the lock is what `pare lock` is for
     if let Base::Recipe(recipe) = options.base {
         packages.recipe = Some(recipe);
     }
@@ -225,8 +236,14 @@ fn print_human(report: &pare::build::BuildReport) {
         }
     }
     if let Some(packages) = &report.packages {
+        let how = match packages.lock {
+            pare::packages::LockUse::Used => "from",
+            pare::packages::LockUse::Wrote => "locked into (new)",
+            pare::packages::LockUse::Rewrote => "locked again into",
+            pare::packages::LockUse::Unwritten => "resolved now, not written to",
+        };
         say!(
-            "  packages  {} Debian packages from {}",
+            "  packages  {} Debian packages {how} {}",
             packages.installed,
             packages.lock_file
         );

@@ -65,8 +65,9 @@ pub struct RepositoryEntry {
 #[serde(deny_unknown_fields)]
 pub struct ImageSection {
     pub base: Option<String>,
-    pub entrypoint: Option<Vec<String>>,
-    pub cmd: Option<Vec<String>>,
+    /// A path (`"/web"`) or the words (`["/web", "--port", "80"]`), as `--entrypoint` takes them.
+    pub entrypoint: Option<Words>,
+    pub cmd: Option<Words>,
     pub user: Option<String>,
     pub workdir: Option<String>,
     #[serde(default)]
@@ -76,7 +77,8 @@ pub struct ImageSection {
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
     #[serde(default)]
-    pub expose: Vec<String>,
+    /// Ports as numbers (`8080`) or `PORT/PROTO` strings (`"53/udp"`), as `--expose` takes them.
+    pub expose: Vec<Port>,
     pub stop_signal: Option<String>,
     pub tzdata: Option<bool>,
     /// A PEM file, or `false` for no CA bundle.
@@ -88,6 +90,40 @@ pub struct ImageSection {
     pub sysroot: Option<String>,
     /// Plugins not to add (see `pare::plugins`).
     pub no_plugins: Option<Vec<String>>,
+}
+
+/// One word or a list of words (`entrypoint = "/web"` or `["/web", "serve"]`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Words {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Words {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            Words::One(w) => vec![w],
+            Words::Many(ws) => ws,
+        }
+    }
+}
+
+/// A port as a number (`8080`) or a string (`"8080/tcp"`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Port {
+    Number(u32),
+    Text(String),
+}
+
+impl Port {
+    fn into_string(self) -> String {
+        match self {
+            Port::Number(n) => n.to_string(),
+            Port::Text(t) => t,
+        }
+    }
 }
 
 /// `ca_bundle = "path"` or `ca_bundle = false`.
@@ -153,14 +189,19 @@ impl BuildFile {
         if let Some(base) = image.base {
             options.base = Base::parse(&base)?;
         }
-        options.entrypoint = image.entrypoint.or(options.entrypoint.take());
-        options.cmd = image.cmd.or(options.cmd.take());
+        options.entrypoint = image
+            .entrypoint
+            .map(Words::into_vec)
+            .or(options.entrypoint.take());
+        options.cmd = image.cmd.map(Words::into_vec).or(options.cmd.take());
         options.user = image.user.or(options.user.take());
         options.workdir = image.workdir.or(options.workdir.take());
         options.env.extend(image.env);
         options.labels.extend(image.labels);
         options.annotations.extend(image.annotations);
-        options.expose.extend(image.expose);
+        options
+            .expose
+            .extend(image.expose.into_iter().map(Port::into_string));
         options.stop_signal = image.stop_signal.or(options.stop_signal.take());
         if let Some(tz) = image.tzdata {
             options.tzdata = tz;
@@ -284,6 +325,19 @@ fn relative_ref(reference: ImageRef, dir: &Path) -> ImageRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_take_what_the_flags_take() {
+        let file: BuildFile = toml::from_str(
+            "[image]\nentrypoint = \"/web\"\ncmd = \"serve\"\nexpose = [8080, \"53/udp\"]\n",
+        )
+        .unwrap();
+        let mut options = BuildOptions::default();
+        file.apply(Path::new("/proj"), &mut options).unwrap();
+        assert_eq!(options.entrypoint, Some(vec!["/web".to_string()]));
+        assert_eq!(options.cmd, Some(vec!["serve".to_string()]));
+        assert_eq!(options.expose, ["8080", "53/udp"]);
+    }
 
     #[test]
     fn a_full_file_applies() {

@@ -93,8 +93,12 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
             &options.platform.architecture,
             options.platform.variant.as_deref(),
         )?;
-        let lock = crate::packages::lock_for_build(&package_options, reporter)?;
-        package_summary = Some(crate::packages::PackageSummary::of(&lock, &package_options));
+        let (lock, how) = crate::packages::lock_for_build(&package_options, reporter)?;
+        package_summary = Some(crate::packages::PackageSummary::of(
+            &lock,
+            how,
+            &package_options,
+        ));
         let mut static_files = LayerTree::new();
         if package_options.recipe.is_some() {
             bases::add_static_files(&mut static_files, false)?;

@@ -1,0 +1,115 @@
+//! Behaving like the tools users know (issue 15): exit codes by whose fault it is, help that starts
+//! with what pare is, suggestions for near misses, pare.toml fields that take what the flags take.
+
+use std::fs;
+
+use crate::support::{ok, pare, run, static_hello};
+
+/// A missing or unreadable input is the user's to fix: exit 2, with the path, for every verb.
+#[test]
+fn missing_inputs_are_exit_2_for_every_verb() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.tar");
+    let missing = missing.display().to_string();
+    let layout = dir.path().join("out");
+    ok(pare()
+        .args(["build", "-q", "--copy"])
+        .arg(format!("{}:/hello", static_hello().display()))
+        .args(["--entrypoint", "/hello", "--output"])
+        .arg(format!("oci:{}:x", layout.display())));
+    let good = format!("oci:{}:x", layout.display());
+    let cases: Vec<Vec<String>> = vec![
+        vec!["audit".into(), format!("docker-archive:{missing}")],
+        vec!["audit".into(), format!("oci-archive:{missing}")],
+        vec!["inventory".into(), format!("docker-archive:{missing}")],
+        vec![
+            "diff".into(),
+            good.clone(),
+            format!("oci-archive:{missing}"),
+        ],
+        vec![
+            "gate".into(),
+            good.clone(),
+            "--baseline".into(),
+            format!("{missing}.json"),
+        ],
+        vec![
+            "audit".into(),
+            "--policy".into(),
+            format!("{missing}.toml"),
+            good.clone(),
+        ],
+        vec![
+            "copy".into(),
+            format!("docker-archive:{missing}"),
+            format!("oci:{}:y", dir.path().join("o2").display()),
+        ],
+        vec![
+            "push".into(),
+            format!("docker-archive:{missing}"),
+            "docker://127.0.0.1:9/x:1".into(),
+        ],
+        vec![
+            "build".into(),
+            "--copy".into(),
+            format!("{missing}:/x"),
+            "--output".into(),
+            format!("oci:{}:z", dir.path().join("o3").display()),
+        ],
+        vec!["inspect-binary".into(), missing.clone()],
+    ];
+    for args in cases {
+        let (code, _, stderr) = run(pare().args(&args));
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("missing.tar"),
+            "{args:?} names the path: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn help_starts_with_what_pare_is_and_near_misses_get_suggestions() {
+    let help = ok(pare().arg("--help"));
+    assert!(
+        help.starts_with("pare makes and keeps container images minimal"),
+        "{help}"
+    );
+    assert!(
+        help.contains("Examples:") && help.contains("pare audit oci:out:latest"),
+        "{help}"
+    );
+    let build = ok(pare().args(["build", "--help"]));
+    assert!(
+        build.contains("python3") && build.contains("static-debian"),
+        "--base lists the recipes"
+    );
+    let (code, _, stderr) = run(pare().args(["audit", "127.0.0.1:5000/team/web:1.0"]));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("did you mean docker://127.0.0.1:5000/team/web:1.0"),
+        "{stderr}"
+    );
+}
+
+/// pare.toml takes what the flags take: `entrypoint = "/web"`, `expose = [8080]`.
+#[test]
+fn pare_toml_takes_what_the_flags_take() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(static_hello(), dir.path().join("web")).unwrap();
+    fs::write(
+        dir.path().join("pare.toml"),
+        "[image]\nentrypoint = \"/web\"\nexpose = [8080, \"53/udp\"]\n\
+         [[copy]]\nsrc = \"web\"\ndst = \"/web\"\nmode = 0o755\n[build]\noutput = \"oci:out:web\"\n",
+    )
+    .unwrap();
+    // No -f: the pare.toml of the current directory is the build file.
+    ok(pare().args(["build", "-q"]).current_dir(dir.path()));
+    let (_, config) = crate::support::image_json(&dir.path().join("out"), "web");
+    assert_eq!(config["config"]["Entrypoint"], serde_json::json!(["/web"]));
+    let ports = config["config"]["ExposedPorts"].as_object().unwrap();
+    assert!(
+        ports.contains_key("8080/tcp") && ports.contains_key("53/udp"),
+        "{ports:?}"
+    );
+}
