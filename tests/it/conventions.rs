@@ -113,3 +113,55 @@ fn pare_toml_takes_what_the_flags_take() {
         "{ports:?}"
     );
 }
+
+/// inspect-binary exits 1 when a library would be MISSING; gate echoes a limit in the units given.
+#[test]
+fn inspect_binary_fails_on_missing_libraries_and_gate_speaks_the_users_units() {
+    if !crate::support::require("gcc") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("g.c"), "int gone(void) { return 0; }\n").unwrap();
+    fs::write(
+        dir.path().join("m.c"),
+        "int gone(void);\nint main(void) { return gone(); }\n",
+    )
+    .unwrap();
+    let gcc = |args: &[&str]| {
+        ok(std::process::Command::new("gcc")
+            .current_dir(dir.path())
+            .args(args))
+    };
+    gcc(&["-shared", "-fPIC", "-o", "libgone.so", "g.c"]);
+    gcc(&["-o", "app", "m.c", "-L.", "-lgone"]);
+    fs::remove_file(dir.path().join("libgone.so")).unwrap();
+    let (code, stdout, _) = run(pare().arg("inspect-binary").arg(dir.path().join("app")));
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("MISSING      libgone.so"), "{stdout}");
+    let (code, _, _) = run(pare().arg("inspect-binary").arg(static_hello()));
+    assert_eq!(code, 0);
+
+    let layout = dir.path().join("out");
+    ok(pare()
+        .args(["build", "-q", "--copy"])
+        .arg(format!("{}:/hello", static_hello().display()))
+        .args(["--entrypoint", "/hello", "--output"])
+        .arg(format!("oci:{}:x", layout.display())));
+    let image = format!("oci:{}:x", layout.display());
+    let report: serde_json::Value = serde_json::from_str(&ok(pare().args([
+        "gate",
+        "--format",
+        "json",
+        "--max-growth",
+        "200KiB",
+        "--baseline-image",
+        &image,
+        &image,
+    ])))
+    .unwrap();
+    assert_eq!(report["limit"], "200KiB (204800 bytes)");
+    assert!(report["reason"]
+        .as_str()
+        .unwrap()
+        .ends_with("the limit is 200KiB (204800 bytes)"));
+}

@@ -79,6 +79,16 @@ fn diff_reports_files_sizes_layers_and_config() {
         .map(|c| c["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["Env", "ExposedPorts"]);
+    // Env changes are also given variable by variable (issue 15: not two whole arrays).
+    assert_eq!(
+        report["config"][0]["variables"],
+        serde_json::json!([{"name": "LEVEL", "a": "1", "b": "2"}])
+    );
+    let human = ok(pare().args(["diff", &a, &b]));
+    assert!(
+        human.contains("config Env LEVEL: \"1\" -> \"2\""),
+        "{human}"
+    );
     assert_eq!(report["file_bytes"]["delta"], 20000 - 5000 + 20);
     // The same image against itself: nothing.
     let same = json(&["diff", &a, &a]);

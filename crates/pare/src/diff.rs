@@ -2,7 +2,7 @@
 //! owner, kind, link target) with size deltas; layers shared, added and removed; runtime config fields;
 //! and the total size delta, compressed and uncompressed. Renders as text, JSON or markdown.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -60,6 +60,42 @@ pub struct ConfigChange {
     pub field: String,
     pub a: Value,
     pub b: Value,
+    /// For `Env`: the variables that changed, one by one (`b` null when removed, `a` null when
+    /// added).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variables: Vec<VariableChange>,
+}
+
+/// One environment variable that differs.
+#[derive(Clone, Debug, Serialize)]
+pub struct VariableChange {
+    pub name: String,
+    pub a: Option<String>,
+    pub b: Option<String>,
+}
+
+/// The variables of two `Env` arrays that differ, by name (the last setting of a name wins, as in
+/// the runtime).
+fn env_changes(a: &Value, b: &Value) -> Vec<VariableChange> {
+    let vars = |v: &Value| -> BTreeMap<String, String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.as_str()?.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let (va, vb) = (vars(a), vars(b));
+    let names: BTreeSet<&String> = va.keys().chain(vb.keys()).collect();
+    names
+        .into_iter()
+        .filter(|n| va.get(*n) != vb.get(*n))
+        .map(|n| VariableChange {
+            name: n.clone(),
+            a: va.get(n).cloned(),
+            b: vb.get(n).cloned(),
+        })
+        .collect()
 }
 
 /// The difference between two images.
@@ -181,10 +217,16 @@ pub fn diff(a: &ImageContents, b: &ImageContents) -> DiffReport {
             .cloned()
             .unwrap_or(Value::Null);
         if va != vb {
+            let variables = if field == "Env" {
+                env_changes(&va, &vb)
+            } else {
+                Vec::new()
+            };
             config.push(ConfigChange {
                 field: field.to_string(),
                 a: va,
                 b: vb,
+                variables,
             });
         }
     }
@@ -195,6 +237,7 @@ pub fn diff(a: &ImageContents, b: &ImageContents) -> DiffReport {
                 field: field.to_string(),
                 a: va,
                 b: vb,
+                variables: Vec::new(),
             });
         }
     }

@@ -153,6 +153,8 @@ pub struct GateOptions {
     pub access: Access,
     pub measure: Measure,
     pub limit: Limit,
+    /// The limit as the user wrote it (`200KiB`), echoed in the report; None: pare's own words.
+    pub limit_text: Option<String>,
     /// Write the current image as the new baseline file instead of judging.
     pub update: bool,
 }
@@ -197,13 +199,16 @@ pub fn judge(
     let (passed, limit, reason) = match options.limit {
         Limit::Bytes(max) => {
             let ok = size.delta <= i64::try_from(max).unwrap_or(i64::MAX);
+            let given = match &options.limit_text {
+                Some(text) if text.trim() != max.to_string() && text.trim() != format!("{max}B") => {
+                    format!("{} ({max} bytes)", text.trim())
+                }
+                _ => format!("{max} bytes"),
+            };
             (
                 ok,
-                format!("{max} bytes"),
-                format!(
-                    "grew by {} bytes; the limit is {max} bytes",
-                    size.delta
-                ),
+                given.clone(),
+                format!("grew by {} bytes; the limit is {given}", size.delta),
             )
         }
         Limit::Percent(max) => match size.percent {

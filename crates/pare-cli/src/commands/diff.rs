@@ -71,7 +71,14 @@ fn print_diff(r: &DiffReport, limit: usize) {
         say!("  ... {hidden} more (--limit, or --format json for all)");
     }
     for c in &r.config {
-        say!("  config {}: {} -> {}", c.field, c.a, c.b);
+        if c.variables.is_empty() {
+            say!("  config {}: {} -> {}", c.field, c.a, c.b);
+        }
+        for v in &c.variables {
+            let show =
+                |x: &Option<String>| x.as_deref().map_or("(unset)".into(), |s| format!("{s:?}"));
+            say!("  config Env {}: {} -> {}", v.name, show(&v.a), show(&v.b));
+        }
     }
     if r.added.is_empty() && r.removed.is_empty() && r.changed.is_empty() && r.config.is_empty() {
         say!("  no file or config changes");

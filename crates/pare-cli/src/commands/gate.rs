@@ -34,6 +34,7 @@ pub fn run(args: &GateArgs, global: &GlobalArgs) -> Result<ExitCode> {
             Measure::Compressed
         },
         limit: Limit::parse(&args.max_growth)?,
+        limit_text: Some(args.max_growth.clone()),
         update: args.update_baseline,
     };
     let report = gate(&options, &TerminalReporter::new(global.quiet))?;

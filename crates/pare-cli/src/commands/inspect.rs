@@ -21,7 +21,17 @@ pub fn run(args: &InspectBinaryArgs, _global: &GlobalArgs) -> Result<ExitCode> {
         TextFormat::Json => crate::output::print_json(&report, INSPECT_JSON_SCHEMA)?,
         TextFormat::Human => print_human(&report),
     }
-    Ok(ExitCode::SUCCESS)
+    // A library the loader would not find means the binary would not start there: exit 1, as a
+    // failed check (the report says which).
+    let missing = report
+        .closure
+        .as_ref()
+        .is_some_and(|c| !c.missing.is_empty());
+    Ok(if missing {
+        ExitCode::from(crate::EXIT_POLICY)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn print_human(r: &BinaryReport) {
