@@ -497,3 +497,60 @@ fn symlink_resolution_has_a_work_budget() {
     );
     assert!(out.contains("does not exist in the image"), "{out}");
 }
+
+/// Defect 16: what a killed pare left (a half-written archive's temporary file, a staging layout
+/// beside an archive, a staging layout in TMPDIR) is removed by the next pare that writes there; a
+/// live staging layout (locked) and a fresh temporary file are left alone.
+#[test]
+fn leftovers_of_killed_runs_are_cleaned_up() {
+    if !crate::support::require("touch") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let tmp = dir.path().join("tmp");
+    fs::create_dir_all(&out).unwrap();
+    fs::create_dir_all(&tmp).unwrap();
+    let old_temp = out.join(".pare-tmp-killed");
+    fs::write(&old_temp, vec![0u8; 4096]).unwrap();
+    ok(std::process::Command::new("touch")
+        .args(["-d", "3 hours ago"])
+        .arg(&old_temp));
+    let fresh_temp = out.join(".pare-tmp-live");
+    fs::write(&fresh_temp, b"being written").unwrap();
+    let dead_build = out.join(".pare-build-dead");
+    fs::create_dir_all(dead_build.join("blobs/sha256")).unwrap();
+    let dead_staging = tmp.join("pare-staging-dead");
+    fs::create_dir_all(dead_staging.join("blobs/sha256")).unwrap();
+    let live_staging = tmp.join("pare-staging-live");
+    fs::create_dir_all(&live_staging).unwrap();
+    let held = fs::File::open(&live_staging).unwrap();
+    held.lock().unwrap();
+    let archive = out.join("hello.tar");
+    ok(pare()
+        .env("TMPDIR", &tmp)
+        .args(["build", "-q", "--copy"])
+        .arg(format!("{}:/hello", static_hello().display()))
+        .args(["--entrypoint", "/hello", "--output"])
+        .arg(format!("docker-archive:{}:hello:1", archive.display())));
+    assert!(
+        !old_temp.exists(),
+        "an hour-old temporary file is a dead write's"
+    );
+    assert!(
+        fresh_temp.exists(),
+        "a fresh one may be another pare's, still writing"
+    );
+    assert!(!dead_build.exists(), "an unlocked staging layout is dead");
+    // Reading an archive stages in TMPDIR.
+    ok(pare()
+        .env("TMPDIR", &tmp)
+        .args(["audit", "-q", "--format", "json"])
+        .arg(format!("docker-archive:{}", archive.display())));
+    assert!(
+        !dead_staging.exists(),
+        "a dead staging layout in TMPDIR is removed"
+    );
+    assert!(live_staging.exists(), "a locked one is another pare's");
+    drop(held);
+}

@@ -151,6 +151,7 @@ fn write_archive(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    crate::layout::remove_leftovers(dir, ".pare-build-");
     let temp = crate::layout::temp_file_in(dir)?;
     let fail = |e: io::Error| Error::io("write archive", dest)(e);
     let mut builder = tar::Builder::new(BufWriter::with_capacity(1 << 20, temp));

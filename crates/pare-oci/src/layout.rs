@@ -375,6 +375,38 @@ impl Layout {
     }
 }
 
+/// Removes what killed pare processes left in `dir`: directories named `dir_prefix*` (staging
+/// layouts, which hold their layout's lock while alive: only unlocked ones are removed) and files
+/// named `.pare-tmp-*` not touched for an hour (half-written archives). Best effort: what cannot be
+/// removed is left.
+pub fn remove_leftovers(dir: &Path, dir_prefix: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let Ok(meta) = entry.path().symlink_metadata() else {
+            continue;
+        };
+        if meta.is_dir() && name.starts_with(dir_prefix) {
+            // A live staging layout is locked by its process; a dead one is not.
+            let Ok(handle) = File::open(entry.path()) else {
+                continue;
+            };
+            if handle.try_lock().is_ok() {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        } else if meta.is_file()
+            && name.starts_with(".pare-tmp-")
+            && meta.modified().is_ok_and(|m| m < an_hour_ago)
+        {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// A new world-readable temporary file in `dir`, named so that [`Layout`] recognises and removes it
 /// if the process dies before renaming it into place.
 pub fn temp_file_in(dir: &Path) -> Result<tempfile::NamedTempFile> {

@@ -414,6 +414,7 @@ pub fn assembly_for(destination: &ImageRef) -> Result<Assembly> {
         }
         ImageRef::OciArchive { file, .. } | ImageRef::DockerArchive { file, .. } => {
             let parent = parent_dir(file);
+            pare_oci::layout::remove_leftovers(parent, ".pare-build-");
             let staging = tempfile::Builder::new()
                 .prefix(".pare-build-")
                 .tempdir_in(parent)
@@ -581,8 +582,10 @@ fn same_dir(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// A throwaway layout in the temporary directory, removed when the returned guard is dropped.
+/// A throwaway layout in the temporary directory, removed when the returned guard is dropped (and,
+/// if pare is killed first, by the next pare that stages: dead staging layouts hold no lock).
 fn staging() -> Result<(tempfile::TempDir, Layout)> {
+    pare_oci::layout::remove_leftovers(&std::env::temp_dir(), "pare-staging-");
     let dir = tempfile::Builder::new()
         .prefix("pare-staging-")
         .tempdir()
