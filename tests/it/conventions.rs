@@ -165,3 +165,34 @@ fn inspect_binary_fails_on_missing_libraries_and_gate_speaks_the_users_units() {
         .unwrap()
         .ends_with("the limit is 200KiB (204800 bytes)"));
 }
+
+/// A missing tag lists the tags there are; a docker-archive without NAME:TAG warns it loads untagged.
+#[test]
+fn near_misses_on_tags_and_names_say_what_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("out");
+    for tag in ["v1", "v2"] {
+        ok(pare()
+            .args(["build", "-q", "--copy"])
+            .arg(format!("{}:/hello", static_hello().display()))
+            .args(["--entrypoint", "/hello", "--output"])
+            .arg(format!("oci:{}:{tag}", layout.display())));
+    }
+    let (code, _, stderr) = run(pare()
+        .arg("audit")
+        .arg(format!("oci:{}:v3", layout.display())));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("no image tagged \"v3\"") && stderr.contains("its tags are: v1, v2"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(pare()
+        .arg("copy")
+        .arg(format!("oci:{}:v1", layout.display()))
+        .arg(format!(
+            "docker-archive:{}",
+            dir.path().join("a.tar").display()
+        )));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("loads the image untagged"), "{stderr}");
+}

@@ -782,3 +782,35 @@ fn credentials_never_follow_an_upload_location_to_another_host() {
     assert_eq!(code, 2, "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// A pull into an archive counts each blob once (issue 15, point 8): the download is the transfer.
+#[test]
+fn a_pull_into_an_archive_counts_each_blob_once() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _) = hello_layout(dir.path());
+    let remote = format!("docker://{}/count/hello:1", registry.addr);
+    transfer(dir.path(), "push", &[&src, &remote]);
+    let archive = dir.path().join("pulled.tar");
+    let pulled = transfer(
+        dir.path(),
+        "pull",
+        &[
+            &remote,
+            &format!("docker-archive:{}:hello:1", archive.display()),
+        ],
+    );
+    // The source layout holds exactly the config, two layers and the manifest.
+    let layout = dir.path().join("src");
+    let index = read_json(&layout.join("index.json"));
+    let manifest_size = index["manifests"][0]["size"].as_u64().unwrap();
+    let all: u64 = std::fs::read_dir(layout.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert_eq!(pulled["blobs"], 3, "{pulled}");
+    assert_eq!(pulled["blobs_transferred"], 3, "each blob once: {pulled}");
+    assert_eq!(pulled["bytes_transferred"], all - manifest_size, "{pulled}");
+}

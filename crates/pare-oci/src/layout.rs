@@ -346,10 +346,25 @@ impl Layout {
             .collect();
         match (found.as_slice(), tag) {
             ([one], _) => Ok((*one).clone()),
-            ([], Some(tag)) => Err(Error::Invalid(format!(
-                "no image tagged {tag:?} in {}",
-                self.root.display()
-            ))),
+            ([], Some(tag)) => {
+                let mut tags: Vec<&str> = index
+                    .manifests()
+                    .iter()
+                    .filter_map(|d| d.annotations().as_ref()?.get(REF_NAME))
+                    .map(String::as_str)
+                    .collect();
+                tags.sort_unstable();
+                tags.dedup();
+                Err(Error::Invalid(format!(
+                    "no image tagged {tag:?} in {}; {}",
+                    self.root.display(),
+                    if tags.is_empty() {
+                        "it has no tagged image".to_string()
+                    } else {
+                        format!("its tags are: {}", tags.join(", "))
+                    }
+                )))
+            }
             (_, Some(tag)) => Err(Error::Invalid(format!(
                 "tag {tag:?} names several images in {}",
                 self.root.display()

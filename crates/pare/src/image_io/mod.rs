@@ -453,9 +453,14 @@ pub fn write(
     report.manifest_digest = manifest.digest().to_string();
     let blobs = image.blobs();
     report.blobs = blobs.len();
+    // Writing an archive moves every blob, unless this copy already counted them (a pull from a
+    // registry into an archive downloads each blob once: that is the transfer).
+    let counted = report.blobs_transferred > 0 || report.blobs_already_present > 0;
     let whole_image = |report: &mut IoReport| {
-        report.blobs_transferred += blobs.len() as u64;
-        report.bytes_transferred += blobs.iter().map(|(_, size)| size).sum::<u64>();
+        if !counted {
+            report.blobs_transferred += blobs.len() as u64;
+            report.bytes_transferred += blobs.iter().map(|(_, size)| size).sum::<u64>();
+        }
     };
     match destination {
         ImageRef::Layout { dir, tag } => {
@@ -503,6 +508,13 @@ pub fn write(
         }
         ImageRef::DockerArchive { file, name } => {
             let names = docker_names(name, extra_tags);
+            if names.is_empty() {
+                reporter.warn(&format!(
+                    "{} records no NAME:TAG, so `docker load` loads the image untagged; write docker-archive:{}:NAME:TAG to name it",
+                    file.display(),
+                    file.display()
+                ));
+            }
             pare_oci::archive::write_docker_archive(&image.layout, manifest, &names, file)?;
             whole_image(report);
             Ok(())
