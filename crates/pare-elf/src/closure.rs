@@ -336,18 +336,25 @@ impl<'a> Resolver<'a> {
         dirs.extend(self.options.ld_library_path.iter().cloned());
         dirs.extend(object.facts.runpath.iter().cloned());
         let mut tried = HashSet::new();
-        let expand = |dir: &str| dir.replace("${ORIGIN}", origin).replace("$ORIGIN", origin);
-        for dir in &dirs {
-            let dir = expand(dir);
-            if !dir.starts_with('/') || !tried.insert(dir.clone()) {
-                continue;
-            }
-            trace.push(dir.clone());
-            if let Some(found) =
-                self.try_candidate(&format!("{}/{name}", dir.trim_end_matches('/')))?
-            {
-                return Ok(Some(found));
-            }
+        // The object's own directories, then the cache, then the defaults; each directory once.
+        let mut search =
+            |dirs: &[String], trace: &mut Vec<String>| -> Result<Option<Found>, Error> {
+                for dir in dirs {
+                    let dir = dir.replace("${ORIGIN}", origin).replace("$ORIGIN", origin);
+                    if !dir.starts_with('/') || !tried.insert(dir.clone()) {
+                        continue;
+                    }
+                    trace.push(dir.clone());
+                    if let Some(found) =
+                        self.try_candidate(&format!("{}/{name}", dir.trim_end_matches('/')))?
+                    {
+                        return Ok(Some(found));
+                    }
+                }
+                Ok(None)
+            };
+        if let Some(found) = search(&dirs, trace)? {
+            return Ok(Some(found));
         }
         if self.options.ld_so_cache {
             trace.push(crate::ldcache::LD_SO_CACHE.to_string());
@@ -357,19 +364,7 @@ impl<'a> Resolver<'a> {
                 return Ok(Some(found));
             }
         }
-        for dir in &self.system_dirs {
-            let dir = dir.replace("${ORIGIN}", origin).replace("$ORIGIN", origin);
-            if !dir.starts_with('/') || !tried.insert(dir.clone()) {
-                continue;
-            }
-            trace.push(dir.clone());
-            if let Some(found) =
-                self.try_candidate(&format!("{}/{name}", dir.trim_end_matches('/')))?
-            {
-                return Ok(Some(found));
-            }
-        }
-        Ok(None)
+        search(&self.system_dirs, trace)
     }
 
     /// A candidate is taken when it exists below the root and is an ELF object of the right class

@@ -12,6 +12,8 @@
 
 use std::io::{self, Read};
 
+use crate::read::read_full;
+
 /// Largest PAX extended header or GNU long name read (Go's limit is 1 MiB as well).
 const MAX_META: u64 = 1 << 20;
 
@@ -61,20 +63,6 @@ pub struct TarReader<R: Read> {
     remaining: u64,
     padding: u64,
     done: bool,
-}
-
-/// Reads as much of `buf` as the stream has; returns how much that was.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match r.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 fn octal_or_binary(field: &[u8], what: &str) -> Result<u64, TarError> {

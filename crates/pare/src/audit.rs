@@ -597,22 +597,14 @@ fn config_findings(contents: &ImageContents, recorder: &Recorder) -> Vec<Finding
                 "the image runs as root (User {user:?}); a compromised process owns the container"
             ),
         ));
-    } else if name.parse::<u32>().is_err() {
-        let known = contents.files.contains_key("etc/passwd")
-            && recorder.small.get("etc/passwd").is_some_and(|p| {
-                String::from_utf8_lossy(p)
-                    .lines()
-                    .any(|l| l.split(':').next() == Some(name))
-            });
-        if !known {
-            out.push(finding(
-                &findings::USER_UNKNOWN,
-                "User",
-                format!(
-                    "User {name:?} is not in the image's /etc/passwd; the container will not start"
-                ),
-            ));
-        }
+    } else if name.parse::<u32>().is_err() && passwd_entry(recorder, contents, name).is_none() {
+        out.push(finding(
+            &findings::USER_UNKNOWN,
+            "User",
+            format!(
+                "User {name:?} is not in the image's /etc/passwd; the container will not start"
+            ),
+        ));
     }
     for (key, value) in contents.env() {
         let upper = key.to_ascii_uppercase();
@@ -684,11 +676,7 @@ fn start_findings(
             .unwrap_or_default()
     };
     let path_env = var("PATH");
-    let ld_library_path: Vec<String> = var("LD_LIBRARY_PATH")
-        .split(':')
-        .filter(|d| !d.is_empty())
-        .map(str::to_string)
-        .collect();
+    let ld_library_path = crate::loader::search_path(&var("LD_LIBRARY_PATH"));
     let root = AuditRoot {
         contents,
         opened,
@@ -767,6 +755,18 @@ fn start_findings(
     Ok(out)
 }
 
+/// The fields of `name`'s line in the image's final `/etc/passwd`, if it has one.
+fn passwd_entry(recorder: &Recorder, contents: &ImageContents, name: &str) -> Option<Vec<String>> {
+    if !contents.files.contains_key("etc/passwd") {
+        return None;
+    }
+    let passwd = String::from_utf8_lossy(recorder.small.get("etc/passwd")?).into_owned();
+    passwd
+        .lines()
+        .map(|l| l.split(':').map(str::to_string).collect::<Vec<_>>())
+        .find(|f| f.first().map(String::as_str) == Some(name))
+}
+
 /// The uid and gid the image runs as: numeric `uid[:gid]`, or a name from the image's passwd; None
 /// when it cannot be told (then any execute bit counts).
 fn run_as(user: &str, recorder: &Recorder, contents: &ImageContents) -> Option<(u32, Option<u32>)> {
@@ -777,17 +777,7 @@ fn run_as(user: &str, recorder: &Recorder, contents: &ImageContents) -> Option<(
     if name.is_empty() {
         return Some((0, Some(0)));
     }
-    let passwd = contents
-        .files
-        .contains_key("etc/passwd")
-        .then(|| recorder.small.get("etc/passwd"))
-        .flatten()
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .unwrap_or_default();
-    let entry = passwd
-        .lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.first() == Some(&name));
+    let entry = passwd_entry(recorder, contents, name);
     let uid = name
         .parse::<u32>()
         .ok()

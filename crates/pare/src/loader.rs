@@ -216,6 +216,15 @@ fn elf_problems(
     }
 }
 
+/// A colon-separated search path (`LD_LIBRARY_PATH`) as its directories, empty entries left out.
+pub fn search_path(value: &str) -> Vec<String> {
+    value
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// Whether `mode`, owned by `uid:gid`, lets `user` execute it (root needs any execute bit).
 fn executable_by(mode: u32, uid: u32, gid: u32, user: Option<(u32, Option<u32>)>) -> bool {
     match user {

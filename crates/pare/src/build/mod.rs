@@ -131,17 +131,12 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         }
     }
     // The loader's LD_LIBRARY_PATH in the image (the last --env wins), for the closure and the check.
-    let ld_library_path: Vec<String> = options
+    let ld_library_path = options
         .env
         .iter()
         .rev()
         .find(|(k, _)| k == "LD_LIBRARY_PATH")
-        .map(|(_, v)| {
-            v.split(':')
-                .filter(|d| !d.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
+        .map(|(_, v)| crate::loader::search_path(v))
         .unwrap_or_default();
     let mut added_libraries = Vec::new();
     if options.closure && !artifacts.is_empty() {
