@@ -406,23 +406,7 @@ fn host_libraries_the_closure_copies_are_recorded_for_scanners() {
         libc["files"].as_u64().unwrap() >= 2,
         "md5sums list the copied files: {libc}"
     );
-    let syft: Value = serde_json::from_str(&ok(Command::new("syft")
-        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
-        .args(["scan", "-q", "-o", "json"])
-        .arg(format!("oci-dir:{}", layout.display()))))
-    .unwrap();
-    let theirs: std::collections::BTreeSet<(String, String)> = syft["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["type"] == "deb")
-        .map(|a| {
-            (
-                a["name"].as_str().unwrap().to_string(),
-                a["version"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let theirs = crate::support::syft_deb_versions(&layout);
     assert_eq!(ours, theirs, "pare's inventory vs syft");
     // And the image still runs as it did.
     if require("umoci") && require("runc") {

@@ -615,23 +615,7 @@ fn a_debootstrap_image_with_planted_layers() {
     ok(pare()
         .args(["copy", "-q", &format!("oci:{}", image("planted"))])
         .arg(format!("oci:{}:planted", single.display())));
-    let syft: Value = serde_json::from_str(&ok(Command::new("syft")
-        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
-        .args(["scan", "-q", "-o", "json"])
-        .arg(format!("oci-dir:{}", single.display()))))
-    .unwrap();
-    let theirs: std::collections::BTreeSet<(String, String)> = syft["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["type"] == "deb")
-        .map(|a| {
-            (
-                a["name"].as_str().unwrap().to_string(),
-                a["version"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let theirs = crate::support::syft_deb_versions(&single);
     assert_eq!(
         ours,
         theirs,

@@ -440,16 +440,8 @@ Package: removed\nStatus: deinstall ok config-files\nArchitecture: amd64\nVersio
         .iter()
         .map(|p| p["purl"].as_str().unwrap().to_string())
         .collect();
-    let syft: Value = serde_json::from_str(&ok(Command::new("syft")
-        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
-        .args(["scan", "-q", "-o", "json"])
-        .arg(format!("oci-dir:{}", layout.display()))))
-    .unwrap();
-    let theirs: std::collections::BTreeSet<String> = syft["artifacts"]
-        .as_array()
-        .unwrap()
+    let theirs: std::collections::BTreeSet<String> = crate::support::syft_debs(&layout)
         .iter()
-        .filter(|a| a["type"] == "deb")
         .map(|a| a["purl"].as_str().unwrap().to_string())
         .collect();
     // syft also lists a package dpkg records as removed (`deinstall ok config-files`: only its

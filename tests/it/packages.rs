@@ -789,23 +789,7 @@ fn python3_recipe_from_the_debian_archive_runs_under_runc() {
             )
         })
         .collect();
-    let syft: Value = serde_json::from_str(&ok(Command::new("syft")
-        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
-        .args(["scan", "-q", "-o", "json"])
-        .arg(format!("oci-dir:{}", layout.display()))))
-    .unwrap();
-    let seen: BTreeSet<(String, String)> = syft["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["type"] == "deb")
-        .map(|a| {
-            (
-                a["name"].as_str().unwrap().to_string(),
-                a["version"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let seen = crate::support::syft_deb_versions(&layout);
     assert_eq!(
         locked,
         seen,

@@ -601,3 +601,33 @@ pub fn debian_mirror() -> Option<(String, String)> {
     }
     None
 }
+
+/// The Debian packages syft finds in the single image of an OCI layout directory: its `deb`
+/// artifacts as JSON (name, version, purl, ...).
+pub fn syft_debs(layout: &Path) -> Vec<Value> {
+    let syft: Value = serde_json::from_str(&ok(Command::new("syft")
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+        .args(["scan", "-q", "-o", "json"])
+        .arg(format!("oci-dir:{}", layout.display()))))
+    .unwrap();
+    syft["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["type"] == "deb")
+        .cloned()
+        .collect()
+}
+
+/// [`syft_debs`] as (name, version) pairs.
+pub fn syft_deb_versions(layout: &Path) -> std::collections::BTreeSet<(String, String)> {
+    syft_debs(layout)
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_string(),
+                a["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
