@@ -337,8 +337,10 @@ pub struct BuildArgs {
     /// Build file (pare.toml); flags given as well override or extend it.
     #[arg(long, short = 'f', value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// Base: `static` (users, /tmp, CA bundle; the default), `scratch` (nothing), or a Debian recipe
-    /// from pare.lock: static-debian, base-nossl, base, cc, python3, nodejs, java.
+    /// Base: `static` (users, /tmp, CA bundle; the default), `scratch` (nothing), a Debian recipe
+    /// from pare.lock (static-debian, base-nossl, base, cc, python3, nodejs, java), or any image:
+    /// oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE[:NAME:TAG], docker://REF[@DIGEST]
+    /// (its layers reused as they are, its config inherited, its digest pinned in pare.lock).
     #[arg(long, value_name = "BASE")]
     pub base: Option<String>,
     /// Copy a file or directory into the image: SRC:DST[:MODE[:UID:GID]]. Repeatable.

@@ -126,14 +126,20 @@ pub fn resolve_in(
         return Ok(closure);
     }
     let resolver = Resolver::new(root, options, &facts)?;
+    let mut loaded: HashSet<String> = HashSet::new();
     if let Some(interp) = &facts.interpreter {
         closure.interpreter = Some(interp.clone());
         match resolver.walk(interp) {
-            Some((_, steps)) => resolver.record(
-                &mut closure,
-                steps,
-                &format!("dynamic loader of {image_path}"),
-            ),
+            Some((_, steps)) => {
+                // The loader is in memory before any library: a library that needs it by its name
+                // (libc.so.6 needs ld-linux-x86-64.so.2) gets the loaded one, never a search.
+                loaded.insert(file_name(interp).to_string());
+                resolver.record(
+                    &mut closure,
+                    steps,
+                    &format!("dynamic loader of {image_path}"),
+                )
+            }
             None => closure
                 .missing
                 .push((interp.clone(), image_path.to_string())),
@@ -148,7 +154,6 @@ pub fn resolve_in(
         image_path: image_path.to_string(),
         facts,
     }]);
-    let mut loaded: HashSet<String> = HashSet::new();
     let mut seen_real: HashSet<String> = HashSet::new();
     let mut has_glibc = false;
     let mut objects = 0;
@@ -256,6 +261,8 @@ struct Found {
 
 struct Resolver<'a> {
     root: &'a dyn Root,
+    /// The same search over `root.front()` alone, tried first (the image before the host).
+    front: Option<Box<Resolver<'a>>>,
     options: &'a ClosureOptions,
     is_64: bool,
     machine: u16,
@@ -297,8 +304,13 @@ impl<'a> Resolver<'a> {
                 system_dirs.push(d);
             }
         }
+        let front = match root.front() {
+            Some(front) => Some(Box::new(Resolver::new(front, options, exe)?)),
+            None => None,
+        };
         Ok(Self {
             root,
+            front,
             options,
             is_64: exe.is_64,
             machine: exe.machine,
@@ -314,6 +326,11 @@ impl<'a> Resolver<'a> {
         executable_rpath: &[String],
         trace: &mut Vec<String>,
     ) -> Result<Option<Found>, Error> {
+        if let Some(front) = &self.front {
+            if let Some(found) = front.find(name, object, executable_rpath, &mut Vec::new())? {
+                return Ok(Some(found));
+            }
+        }
         if name.contains('/') {
             let path = if name.starts_with('/') {
                 name.to_string()
@@ -391,7 +408,10 @@ impl<'a> Resolver<'a> {
     /// root) and hard links, and returns the real path of the regular file it names and every step
     /// on the way.
     fn walk(&self, path: &str) -> Option<(String, Vec<Step>)> {
-        walk(self.root, path)
+        self.front
+            .as_ref()
+            .and_then(|front| front.walk(path))
+            .or_else(|| walk(self.root, path))
     }
 
     fn record(&self, closure: &mut Closure, steps: Vec<Step>, reason: &str) {

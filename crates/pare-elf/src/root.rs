@@ -54,6 +54,13 @@ pub trait Root {
     fn source(&self, path: &str) -> PathBuf {
         PathBuf::from(path)
     }
+
+    /// A root searched whole before this one, for a root that layers one tree in front of another
+    /// (the image being built in front of the build host): the loader's search for a library runs
+    /// in it first, and only what it lacks is looked for in this root. None for a plain root.
+    fn front(&self) -> Option<&dyn Root> {
+        None
+    }
 }
 
 /// Largest shared object read.

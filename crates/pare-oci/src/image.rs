@@ -103,6 +103,16 @@ pub struct ImageLayer {
     pub comment: Option<String>,
 }
 
+/// What an image built on another image takes from it unchanged: its layers (the blobs as they are,
+/// never recompressed) with their diff_ids, and its history, all below the build's own layers.
+#[derive(Clone, Debug, Default)]
+pub struct Inherited {
+    /// Layer descriptors in OCI media types, with the config's diff_id of each.
+    pub layers: Vec<(Descriptor, String)>,
+    /// The base's history entries, empty-layer steps included.
+    pub history: Vec<History>,
+}
+
 /// Everything but the layers that goes into an image's config and manifest.
 pub struct ImageSpec {
     pub platform: Platform,
@@ -111,6 +121,8 @@ pub struct ImageSpec {
     pub config: Config,
     /// Manifest annotations (`org.opencontainers.image.*` and the user's own).
     pub annotations: BTreeMap<String, String>,
+    /// The base image's layers and history, when the build starts from one.
+    pub inherited: Inherited,
 }
 
 /// The stored image: manifest descriptor and the config and manifest themselves.
@@ -127,24 +139,31 @@ pub fn store_image(
     spec: &ImageSpec,
     layers: &[ImageLayer],
 ) -> Result<StoredImage> {
-    let history: Vec<History> = layers
-        .iter()
-        .map(|l| {
+    let own_history = layers.iter().map(|l| {
             let mut builder = HistoryBuilder::default()
                 .created(spec.created.clone())
                 .created_by(l.created_by.clone());
             if let Some(comment) = &l.comment {
                 builder = builder.comment(comment.clone());
             }
-            builder.build().map_err(invalid("history entry"))
-        })
+        builder.build().map_err(invalid("history entry"))
+    });
+    let history: Vec<History> = spec
+        .inherited
+        .history
+        .iter()
+        .cloned()
+        .map(Ok)
+        .chain(own_history)
         .collect::<Result<_>>()?;
     let rootfs = RootFsBuilder::default()
         .typ("layers")
         .diff_ids(
-            layers
+            spec.inherited
+                .layers
                 .iter()
-                .map(|l| l.layer.diff_id.clone())
+                .map(|(_, diff_id)| diff_id.clone())
+                .chain(layers.iter().map(|l| l.layer.diff_id.clone()))
                 .collect::<Vec<_>>(),
         )
         .build()
@@ -160,15 +179,18 @@ pub fn store_image(
     let config_bytes = canonical_json::to_vec(&config, "image config")?;
     let config_digest = layout.write_blob(&config_bytes)?;
 
-    let layer_descriptors = layers
+    let layer_descriptors = spec
+        .inherited
+        .layers
         .iter()
-        .map(|l| {
+        .map(|(descriptor, _)| Ok(descriptor.clone()))
+        .chain(layers.iter().map(|l| {
             Ok(Descriptor::new(
                 MediaType::from(l.layer.media_type()),
                 l.layer.size,
                 parse_digest(&l.layer.digest)?,
             ))
-        })
+        }))
         .collect::<Result<Vec<_>>>()?;
     let mut manifest_builder = ImageManifestBuilder::default()
         .schema_version(2u32)
@@ -303,6 +325,7 @@ mod tests {
                 created: rfc3339(0),
                 config: Config::default(),
                 annotations: BTreeMap::new(),
+                inherited: Inherited::default(),
             };
             store_image(&layout, &spec, &[]).unwrap().manifest
         };

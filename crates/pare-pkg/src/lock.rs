@@ -62,13 +62,27 @@ pub struct LockedPackage {
     pub why: String,
 }
 
-/// The whole lock file.
+/// The base image a build starts from, pinned: the reference as written and the digest of the image
+/// manifest it named when locked (for its platform).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockedBase {
+    pub reference: String,
+    pub digest: String,
+    pub platform: String,
+}
+
+/// The whole lock file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lock {
     pub version: u32,
-    /// [`LockRequest::digest`] of the request it was made from.
+    /// [`LockRequest::digest`] of the request it was made from (empty when no package is locked).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub request: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub architecture: String,
+    /// The base image, when the build starts from one (`--base docker://…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<LockedBase>,
     #[serde(rename = "repository", default)]
     pub repositories: Vec<LockedRepository>,
     #[serde(rename = "package", default)]
@@ -92,6 +106,21 @@ impl Lock {
                 path.display(),
                 lock.version
             )));
+        }
+        if let Some(base) = &lock.base {
+            let hex = base.digest.strip_prefix("sha256:").unwrap_or("");
+            if hex.len() != 64
+                || !hex
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            {
+                return Err(Error::Parse(format!(
+                    "{}: base {}: digest {:?} is not sha256: and 64 lower-case hex digits",
+                    path.display(),
+                    base.reference,
+                    base.digest
+                )));
+            }
         }
         for p in &lock.packages {
             let bad =
@@ -196,7 +225,31 @@ mod tests {
                 layer: "base".into(),
                 why: "requested".into(),
             }],
+            base: None,
         }
+    }
+
+    #[test]
+    fn a_base_only_lock_round_trips_and_its_digest_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pare.lock");
+        let lock = Lock {
+            version: LOCK_VERSION,
+            base: Some(LockedBase {
+                reference: "docker://127.0.0.1:5000/base:1".into(),
+                digest: format!("sha256:{}", "b".repeat(64)),
+                platform: "linux/amd64".into(),
+            }),
+            ..Lock::default()
+        };
+        lock.write(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("request"), "{text}");
+        assert!(text.contains("[base]"), "{text}");
+        assert_eq!(Lock::read(&path).unwrap(), lock);
+        std::fs::write(&path, text.replace(&"b".repeat(64), "B")).unwrap();
+        let err = Lock::read(&path).unwrap_err().to_string();
+        assert!(err.contains("not sha256:"), "{err}");
     }
 
     #[test]

@@ -289,6 +289,7 @@ pub fn lock(options: &PackageOptions, reporter: &dyn Reporter) -> Result<(Lock, 
         version: LOCK_VERSION,
         request: options.request(&repositories).digest(),
         architecture: options.architecture.clone(),
+        base: None,
         repositories: index
             .repositories
             .iter()

@@ -162,6 +162,29 @@ pub fn lock(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitCode> {
     if let Base::Recipe(recipe) = options.base {
         packages.recipe = Some(recipe);
     }
+    if let Base::Image(reference) = &options.base {
+        let reporter = TerminalReporter::new(global.quiet);
+        let mut options = options.clone();
+        options.packages.write_lock = true;
+        let report = pare::build::base_image::lock_base(reference, &options, &reporter)?;
+        match args.format {
+            TextFormat::Json => crate::output::print_json(&report, LOCK_JSON_SCHEMA)?,
+            _ if global.quiet => {}
+            _ => say!(
+                "{} base {} at {} ({} layers) in {}",
+                if report.lock == pare::packages::LockUse::Used {
+                    "still pinned:"
+                } else {
+                    "pinned"
+                },
+                report.reference,
+                report.digest,
+                report.layers,
+                report.lock_file
+            ),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if !packages.in_use() {
         return Err(UsageError(
             "nothing to lock: choose a Debian recipe base (--base python3, or [image] base in pare.toml) or packages (--package, [packages] debian)".into(),
@@ -234,6 +257,21 @@ fn print_human(report: &pare::build::BuildReport) {
         for lib in &report.libraries {
             say!("    {}  ({})", lib.path, lib.reason);
         }
+    }
+    if let Some(base) = &report.base {
+        say!(
+            "  base      {} at {} ({} layers reused; {} {})",
+            base.reference,
+            base.digest,
+            base.layers,
+            match base.lock {
+                pare::packages::LockUse::Used => "pinned by",
+                pare::packages::LockUse::Wrote => "pinned into (new)",
+                pare::packages::LockUse::Rewrote => "pinned again into",
+                pare::packages::LockUse::Unwritten => "not pinned: no lock written to",
+            },
+            base.lock_file
+        );
     }
     if let Some(packages) = &report.packages {
         let how = match packages.lock {

@@ -1,13 +1,17 @@
 //! The bases images start from, all in one place: `scratch` (nothing), `static` (pare's own
-//! distroless-static equivalent, in `static_base`), and the Debian recipes (the package sets pare
-//! mirrors from distroless, their layer groups and the dependencies each leaves out). Not here:
+//! distroless-static equivalent, in `static_base`), the Debian recipes (the package sets pare
+//! mirrors from distroless, their layer groups and the dependencies each leaves out), and any image
+//! someone else made (`image`). Not here:
 //! resolving, fetching or installing packages (`crate::packages`) or writing layers (`crate::layers`).
 
+pub mod image;
 pub mod static_base;
 
 use std::path::{Path, PathBuf};
 
 pub use static_base::{add_static_files, base_layers, static_passwd, STATIC_BASE_VERSION};
+
+use pare_oci::reference::ImageRef;
 
 use crate::layers::LayerGroup;
 use crate::{Error, Result};
@@ -17,7 +21,7 @@ pub const NONROOT_ID: u32 = 65532;
 /// Where images keep their CA bundle.
 pub const CA_BUNDLE_PATH: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// The base an image starts from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum Base {
     /// Nothing at all.
     Scratch,
@@ -27,29 +31,38 @@ pub enum Base {
     Static,
     /// A distroless-equivalent package set from Debian ([`Recipe`]).
     Recipe(Recipe),
+    /// An image someone else made, named by any image reference ([`image`]).
+    Image(ImageRef),
 }
 
+/// The transports a base image may be named with.
+const IMAGE_TRANSPORTS: [&str; 4] = ["oci:", "oci-archive:", "docker-archive:", "docker://"];
+
 impl Base {
-    /// Parses a base name.
+    /// Parses a base name or an image reference (`oci:DIR[:TAG]`, `docker://REF[@DIGEST]`, ...).
     pub fn parse(name: &str) -> Result<Self> {
         match name {
             "scratch" => Ok(Base::Scratch),
             "static" => Ok(Base::Static),
+            other if IMAGE_TRANSPORTS.iter().any(|t| other.starts_with(t)) => {
+                Ok(Base::Image(ImageRef::parse(other)?))
+            }
             other => Recipe::parse(other).map(Base::Recipe).ok_or_else(|| {
                 Error::Input(format!(
-                    "unknown base {other:?}; pare knows 'scratch', 'static' and the Debian recipes {}",
+                    "unknown base {other:?}; pare knows 'scratch', 'static', the Debian recipes {}                      and images named oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE or                      docker://REF[@DIGEST]",
                     RECIPE_NAMES
                 ))
             }),
         }
     }
 
-    /// The base's name.
-    pub fn name(self) -> &'static str {
+    /// The base's name (for an image, the reference).
+    pub fn name(&self) -> String {
         match self {
-            Base::Scratch => "scratch",
-            Base::Static => "static",
-            Base::Recipe(recipe) => recipe.name(),
+            Base::Scratch => "scratch".into(),
+            Base::Static => "static".into(),
+            Base::Recipe(recipe) => recipe.name().into(),
+            Base::Image(reference) => reference.to_string(),
         }
     }
 }
@@ -69,7 +82,7 @@ pub enum CaBundle {
 /// What the base layers of a build depend on.
 #[derive(Clone, Copy, Debug)]
 pub struct BaseOptions<'a> {
-    pub base: Base,
+    pub base: &'a Base,
     pub ca_bundle: &'a CaBundle,
     /// The build host's CA bundle, used for the static base by default.
     pub host_ca_bundle: &'a Path,

@@ -35,6 +35,8 @@ VERSION_ID=\"{STATIC_BASE_VERSION}\"\nVARIANT=\"static\"\nVARIANT_ID=static\n"
 pub fn base_layers(options: &BaseOptions<'_>) -> Result<(Vec<PlannedLayer>, bool)> {
     let ca_source = match (options.ca_bundle, options.base) {
         (CaBundle::Omit, _) | (CaBundle::Default, Base::Scratch) => None,
+        // An image base brings its own bundle, or none.
+        (CaBundle::Default, Base::Image(_)) => None,
         (CaBundle::Default, Base::Static) => Some(options.host_ca_bundle),
         // A recipe's CA bundle comes from Debian's ca-certificates package.
         (CaBundle::Default, Base::Recipe(_)) => None,
@@ -45,7 +47,7 @@ pub fn base_layers(options: &BaseOptions<'_>) -> Result<(Vec<PlannedLayer>, bool
     let mut layers = Vec::new();
     let mut tree = LayerTree::new();
     let mut parts = Vec::new();
-    if options.base == Base::Static {
+    if *options.base == Base::Static {
         add_static_files(&mut tree, true)?;
         parts.push("passwd, group, nsswitch.conf, os-release, /tmp, /home/nonroot");
     }

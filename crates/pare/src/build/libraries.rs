@@ -32,6 +32,9 @@ pub struct AddedLibrary {
     /// says; recorded in the image's `status.d` so scanners see it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub package: Option<String>,
+    /// The copied program (or plugin) whose closure brought it, for the layer's history line.
+    #[serde(skip)]
+    pub program: String,
 }
 
 /// What glibc's `files` NSS module reads for `localhost` when the runtime mounts no /etc/hosts.
@@ -46,8 +49,16 @@ struct Additions<'a> {
 }
 
 impl Additions<'_> {
-    /// Adds `path` (from the host, or a symlink) unless the image already has it.
-    fn add(&mut self, path: String, needed: &NeededPath, reason: &str, object: &str) -> Result<()> {
+    /// Adds `path` (from the host, or a symlink) unless the image already has it; `program` is the
+    /// copied program whose closure needs it (empty for a plugin's files).
+    fn add(
+        &mut self,
+        path: String,
+        needed: &NeededPath,
+        reason: &str,
+        object: &str,
+        program: &str,
+    ) -> Result<()> {
         let key = normalize_image_path(&path)?;
         if self.artifacts.get(&key).is_some()
             || self.view.get(&key).is_some()
@@ -79,6 +90,7 @@ impl Additions<'_> {
             path,
             reason: reason.to_string(),
             package: None,
+            program: program.to_string(),
         });
         Ok(())
     }
@@ -157,7 +169,13 @@ pub fn libraries_layer(
             .iter()
             .any(|l| l.name.starts_with("libc.so."));
         for (needed_path, needed) in closure.paths {
-            additions.add(needed_path, &needed.path, &needed.reason, &image_path)?;
+            additions.add(
+                needed_path,
+                &needed.path,
+                &needed.reason,
+                &image_path,
+                &image_path,
+            )?;
         }
     }
     if !missing.is_empty() {
@@ -189,6 +207,7 @@ pub fn libraries_layer(
             reason: "glibc's files NSS module reads it to resolve localhost (runtimes that mount their own hide it)"
                 .into(),
             package: None,
+            program: String::new(),
         });
     }
     if !added.is_empty() {
@@ -239,7 +258,7 @@ fn add_plugins(
                 };
                 let real = steps.last().map(|(p, _)| p.clone()).unwrap_or_default();
                 for (path, needed) in &steps {
-                    additions.add(path.clone(), needed, &reason, &file)?;
+                    additions.add(path.clone(), needed, &reason, &file, "")?;
                 }
                 // The plugin's own libraries, resolved like any object's.
                 let Ok(Some(facts)) = lookup.elf_facts(&real) else {
@@ -253,7 +272,7 @@ fn add_plugins(
                     ));
                 }
                 for (path, needed) in closure.paths {
-                    additions.add(path, &needed.path, &reason, &file)?;
+                    additions.add(path, &needed.path, &reason, &file, "")?;
                 }
             }
         }
@@ -429,6 +448,10 @@ impl Root for ImageThenHost<'_> {
         } else {
             self.host.source(path)
         }
+    }
+
+    fn front(&self) -> Option<&dyn Root> {
+        Some(self.image)
     }
 }
 

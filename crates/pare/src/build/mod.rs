@@ -3,6 +3,7 @@
 //! and the manifest, and tag or export the result. Nothing is written until every input is validated;
 //! a failed build into a new layout directory removes it again.
 
+pub mod base_image;
 pub mod checks;
 pub mod copy;
 pub mod file;
@@ -27,6 +28,11 @@ use crate::layers::view::ImageView;
 use crate::layers::{write_image, PlannedLayer, WriteContext};
 
 use crate::{Error, Reporter, Result};
+
+/// The manifest annotation naming the image a build started from (OCI image spec, annotations).
+pub const BASE_NAME_ANNOTATION: &str = "org.opencontainers.image.base.name";
+/// The manifest annotation with the digest of the image a build started from.
+pub const BASE_DIGEST_ANNOTATION: &str = "org.opencontainers.image.base.digest";
 
 /// One written layer, as reported.
 #[derive(Clone, Debug, Serialize)]
@@ -62,6 +68,9 @@ pub struct BuildReport {
     /// Debian packages installed from the lock, when the image has any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub packages: Option<crate::packages::PackageSummary>,
+    /// The base image the build started from (`--base docker://…`), when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<base_image::BaseReport>,
 }
 
 /// Builds an image as `options` say.
@@ -75,9 +84,16 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         _ => Compression::Gzip,
     });
 
+    let (image_base, base_report) = match &options.base {
+        bases::Base::Image(reference) => {
+            let (base, report) = base_image::pinned_base(reference, options, reporter)?;
+            (Some(base), Some(report))
+        }
+        _ => (None, None),
+    };
     // Plan every layer against the merged view of the ones below it.
     let (mut layers, mut has_ca) = bases::base_layers(&BaseOptions {
-        base: options.base,
+        base: &options.base,
         ca_bundle: &options.ca_bundle,
         host_ca_bundle: &options.host_ca_bundle,
         tzdata: options.tzdata,
@@ -87,6 +103,12 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
     let mut package_summary = None;
     if let bases::Base::Recipe(recipe) = options.base {
         package_options.recipe = Some(recipe);
+    }
+    if image_base.is_some() && (package_options.in_use() || package_options.debug) {
+        return Err(Error::Input(format!(
+            "--base {}: Debian packages (--package, [packages], --debug) go only on pare's own bases              (static, scratch, the Debian recipes); install them in the base image instead",
+            options.base.name()
+        )));
     }
     if package_options.in_use() {
         package_options.architecture = crate::packages::debian_architecture(
@@ -112,16 +134,29 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
             "--debug adds busybox from Debian: use it with a Debian recipe base or [packages] debian".into(),
         ));
     }
-    let mut view = ImageView::default();
+    let mut view = match &image_base {
+        Some(base) => {
+            if options.ca_bundle == CaBundle::Omit && base.view.resolve(CA_BUNDLE_PATH).is_ok() {
+                return Err(Error::Input(format!(
+                    "--no-ca-certificates: the base image {} has a CA bundle at {CA_BUNDLE_PATH}, and a                      build on an image adds to it, never removes; choose a base without one",
+                    options.base.name()
+                )));
+            }
+            base.view.clone()
+        }
+        None => ImageView::default(),
+    };
     for layer in &mut layers {
         layer.tree.add_parents(&|p| view.get(p).cloned());
         view.apply(&layer.tree)?;
     }
     let mut artifacts = LayerTree::new();
     copy::add_copies(&mut artifacts, &options.copies, reporter)?;
+    let inherited = base_image::InheritedConfig::of(image_base.as_ref());
     let workdir = options
         .workdir
         .as_deref()
+        .or(inherited.working_dir.as_deref())
         .map(checks::normalize_workdir)
         .transpose()?;
     if let Some(dir) = &workdir {
@@ -130,11 +165,28 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
             artifacts.insert(key, Entry::dir(0o755))?;
         }
     }
-    // The loader's LD_LIBRARY_PATH in the image (the last --env wins), for the closure and the check.
-    let ld_library_path = options
-        .env
+    // Runtime settings: the base image's (if any), then pare's defaults, then the user's.
+    let mut env: Vec<(String, String)> = inherited.env.clone();
+    if !env.iter().any(|(k, _)| k == "PATH") {
+        env.insert(0, ("PATH".into(), DEFAULT_PATH.into()));
+    }
+    if has_ca && !env.iter().any(|(k, _)| k == "SSL_CERT_FILE") {
+        env.push(("SSL_CERT_FILE".into(), CA_BUNDLE_PATH.into()));
+    }
+    for (key, value) in &options.env {
+        if key.contains('=') || key.is_empty() {
+            return Err(Error::Input(format!(
+                "environment variable name {key:?} is empty or contains '='"
+            )));
+        }
+        match env.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = value.clone(),
+            None => env.push((key.clone(), value.clone())),
+        }
+    }
+    // The loader's LD_LIBRARY_PATH in the image, for the closure and the check.
+    let ld_library_path = env
         .iter()
-        .rev()
         .find(|(k, _)| k == "LD_LIBRARY_PATH")
         .map(|(_, v)| crate::loader::search_path(v))
         .unwrap_or_default();
@@ -153,12 +205,8 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
             view.apply(&tree)?;
             let programs: std::collections::BTreeSet<&str> = added
                 .iter()
-                .filter_map(|a| {
-                    a.reason
-                        .strip_prefix("needed by ")
-                        .or_else(|| a.reason.strip_prefix("dynamic loader of "))
-                })
-                .map(|r| r.split(' ').next().unwrap_or(r))
+                .map(|a| a.program.as_str())
+                .filter(|p| !p.is_empty())
                 .collect();
             layers.push(PlannedLayer {
                 tree,
@@ -185,24 +233,12 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         });
     }
 
-    // Runtime settings, then the guard rails.
-    let mut env: Vec<(String, String)> = vec![("PATH".into(), DEFAULT_PATH.into())];
-    if has_ca {
-        env.push(("SSL_CERT_FILE".into(), CA_BUNDLE_PATH.into()));
-    }
-    for (key, value) in &options.env {
-        if key.contains('=') || key.is_empty() {
-            return Err(Error::Input(format!(
-                "environment variable name {key:?} is empty or contains '='"
-            )));
-        }
-        match env.iter_mut().find(|(k, _)| k == key) {
-            Some(slot) => slot.1 = value.clone(),
-            None => env.push((key.clone(), value.clone())),
-        }
-    }
-    let mut entrypoint = options.entrypoint.clone();
-    let mut cmd = options.cmd.clone();
+    // Then the guard rails. A new entrypoint drops the base's cmd, as Docker's ENTRYPOINT does.
+    let (mut entrypoint, mut cmd) = match (&options.entrypoint, &options.cmd) {
+        (Some(entrypoint), cmd) => (Some(entrypoint.clone()), cmd.clone()),
+        (None, Some(cmd)) => (inherited.entrypoint.clone(), Some(cmd.clone())),
+        (None, None) => (inherited.entrypoint.clone(), inherited.cmd.clone()),
+    };
     if package_options.debug {
         if let Some((_, path)) = env.iter_mut().find(|(k, _)| k == "PATH") {
             path.push_str(":/busybox");
@@ -213,6 +249,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
     let user = options
         .user
         .clone()
+        .or(inherited.user.clone())
         .unwrap_or_else(|| format!("{NONROOT_ID}:{NONROOT_ID}"));
     let run_as = checks::resolve_user(&view, &user)?;
     if run_as.uid == 0 {
@@ -243,13 +280,32 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         None => reporter
             .warn("the image has no entrypoint and no cmd; `docker run` will need a command"),
     }
-    let exposed = options
-        .expose
-        .iter()
-        .map(|p| checks::normalize_port(p))
-        .collect::<Result<Vec<_>>>()?;
+    let mut exposed = inherited.exposed_ports.clone();
+    for port in &options.expose {
+        let port = checks::normalize_port(port)?;
+        if !exposed.contains(&port) {
+            exposed.push(port);
+        }
+    }
+    let stop_signal = options
+        .stop_signal
+        .clone()
+        .or(inherited.stop_signal.clone());
     if let Some(signal) = &options.stop_signal {
         checks::check_stop_signal(signal)?;
+    }
+    let mut labels = inherited.labels.clone();
+    labels.extend(options.labels.clone());
+    let mut annotations = options.annotations.clone();
+    if let Some(base) = &image_base {
+        annotations
+            .entry(BASE_DIGEST_ANNOTATION.into())
+            .or_insert_with(|| base.digest.clone());
+        if let Some(name) = base.public_name() {
+            annotations
+                .entry(BASE_NAME_ANNOTATION.into())
+                .or_insert(name);
+        }
     }
     for key in options.annotations.keys().chain(options.labels.keys()) {
         if key.is_empty() {
@@ -273,20 +329,17 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
     if let Some(dir) = &workdir {
         config = config.working_dir(dir.clone());
     }
-    if !options.labels.is_empty() {
-        config = config.labels(
-            options
-                .labels
-                .clone()
-                .into_iter()
-                .collect::<HashMap<_, _>>(),
-        );
+    if !labels.is_empty() {
+        config = config.labels(labels.into_iter().collect::<HashMap<_, _>>());
     }
     if !exposed.is_empty() {
         config = config.exposed_ports(exposed);
     }
-    if let Some(signal) = &options.stop_signal {
-        config = config.stop_signal(signal.clone());
+    if let Some(signal) = stop_signal {
+        config = config.stop_signal(signal);
+    }
+    if !inherited.volumes.is_empty() {
+        config = config.volumes(inherited.volumes.clone());
     }
     let config = config
         .build()
@@ -295,7 +348,11 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         platform: options.platform.clone(),
         created: rfc3339(options.source_date_epoch),
         config,
-        annotations: options.annotations.clone(),
+        annotations,
+        inherited: image_base
+            .as_ref()
+            .map(|b| b.inherited.clone())
+            .unwrap_or_default(),
     };
 
     let context = WriteContext {
@@ -306,7 +363,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         reuse: options.reuse_layers,
         reporter,
     };
-    let (stored, written) = write_to(&output, &context, options)?;
+    let (stored, written) = write_to(&output, &context, options, image_base.as_ref())?;
     let tags = crate::image_io::destination_names(&output, &options.extra_tags);
     let layer_reports: Vec<LayerReport> = written
         .iter()
@@ -339,6 +396,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         layers: layer_reports,
         libraries: added_libraries,
         packages: package_summary,
+        base: base_report,
     })
 }
 
@@ -348,9 +406,15 @@ fn write_to(
     output: &ImageRef,
     cx: &WriteContext<'_>,
     options: &BuildOptions,
+    base: Option<&base_image::ImageBase>,
 ) -> Result<(StoredImage, Vec<WrittenLayer>)> {
     let assembly = crate::image_io::assembly_for(output)?;
-    let (stored, written) = match write_image(&assembly.layout, cx) {
+    let carried = match base {
+        Some(base) => crate::image_io::carry_blobs(&base.image, &assembly.layout),
+        None => Ok(()),
+    };
+    let written = carried.and_then(|()| write_image(&assembly.layout, cx));
+    let (stored, written) = match written {
         Ok(done) => done,
         Err(e) => {
             assembly.discard();

@@ -556,6 +556,20 @@ fn docker_names(name: &Option<DockerName>, extra_tags: &[String]) -> Vec<DockerN
     names
 }
 
+/// Puts the config and layer blobs of `image` into `layout` (those it lacks), for a build that
+/// reuses another image's layers.
+pub fn carry_blobs(image: &OpenedImage, layout: &Layout) -> Result<()> {
+    if same_dir(image.layout.root(), layout.root()) {
+        return Ok(());
+    }
+    for (digest, size) in image.blobs() {
+        if !layout.has_valid_blob(&digest, size) {
+            copy_blob(&image.layout, layout, &digest, size)?;
+        }
+    }
+    Ok(())
+}
+
 fn copy_blob(from: &Layout, to: &Layout, digest: &str, size: u64) -> Result<()> {
     let (temp, path) = to.temp_blob()?;
     let mut writer = std::io::BufWriter::with_capacity(1 << 20, temp);

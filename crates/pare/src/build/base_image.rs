@@ -1,0 +1,231 @@
+//! A build on an image base: the base opened and pinned in pare.lock (a build without `--locked`
+//! takes what the reference names now and records its digest; `--locked` fails when the reference
+//! no longer names the locked digest), and the runtime config the build inherits from it. Opening
+//! and reading the image is `crate::bases::image`'s job.
+
+use std::collections::BTreeMap;
+
+use pare_oci::reference::ImageRef;
+use pare_pkg::lock::{Lock, LockedBase, LOCK_VERSION};
+use serde::Serialize;
+
+pub use crate::bases::image::ImageBase;
+use crate::image_io::Access;
+use crate::packages::LockUse;
+use crate::{Error, Reporter, Result};
+
+use super::BuildOptions;
+
+/// What the build report says about an image base.
+#[derive(Clone, Debug, Serialize)]
+pub struct BaseReport {
+    pub reference: String,
+    /// The digest of the base's image manifest that was built on.
+    pub digest: String,
+    pub layers: usize,
+    pub lock_file: String,
+    /// `used` (the lock pinned this digest), `wrote`, `rewrote` (the reference moved) or `unwritten`.
+    pub lock: LockUse,
+}
+
+/// Opens the base `reference` names and checks it against, or records it in, the lock file.
+pub fn pinned_base(
+    reference: &ImageRef,
+    options: &BuildOptions,
+    reporter: &dyn Reporter,
+) -> Result<(ImageBase, BaseReport)> {
+    let lock_path = &options.packages.lock_file;
+    let key = reference.to_string();
+    let existing = if lock_path.exists() {
+        Some(Lock::read(lock_path)?)
+    } else {
+        None
+    };
+    let pinned = existing
+        .as_ref()
+        .and_then(|l| l.base.as_ref())
+        .filter(|b| b.reference == key)
+        .cloned();
+    if options.packages.locked && pinned.is_none() {
+        return Err(Error::Input(format!(
+            "--locked: {} pins no base image for {key}; run `pare lock` (or build once without \
+             --locked) and commit the lock",
+            lock_path.display()
+        )));
+    }
+    let access = Access {
+        insecure: options.insecure,
+        credentials: options.credentials.clone(),
+        ..Access::default()
+    };
+    let base = crate::bases::image::open_base(reference, &options.platform, &access, reporter)?;
+    let how = match &pinned {
+        Some(pin) if pin.digest == base.digest => LockUse::Used,
+        Some(pin) if options.packages.locked => {
+            return Err(Error::Input(format!(
+                "--locked: the base {key} moved: {} pins {}, it now names {}; run `pare lock` to \
+                 take the new base, or name the locked one as {}",
+                lock_path.display(),
+                pin.digest,
+                base.digest,
+                by_digest(reference, &pin.digest)
+            )))
+        }
+        Some(pin) => {
+            reporter.warn(&format!(
+                "the base {key} moved since {} pinned {}; building on {}",
+                lock_path.display(),
+                pin.digest,
+                base.digest
+            ));
+            record(existing, &base, lock_path, options.packages.write_lock, true)?
+        }
+        None => record(existing, &base, lock_path, options.packages.write_lock, false)?,
+    };
+    let report = BaseReport {
+        reference: key,
+        digest: base.digest.clone(),
+        layers: base.inherited.layers.len(),
+        lock_file: lock_path.display().to_string(),
+        lock: how,
+    };
+    Ok((base, report))
+}
+
+/// `pare lock` for an image base: opens what `reference` names now and pins its digest, whatever
+/// the lock said before.
+pub fn lock_base(
+    reference: &ImageRef,
+    options: &BuildOptions,
+    reporter: &dyn Reporter,
+) -> Result<BaseReport> {
+    let mut options = options.clone();
+    options.packages.locked = false;
+    let lock_path = options.packages.lock_file.clone();
+    let existing = if lock_path.exists() {
+        Some(Lock::read(&lock_path)?)
+    } else {
+        None
+    };
+    let access = Access {
+        insecure: options.insecure,
+        credentials: options.credentials.clone(),
+        ..Access::default()
+    };
+    let base = crate::bases::image::open_base(reference, &options.platform, &access, reporter)?;
+    let unchanged = existing
+        .as_ref()
+        .and_then(|l| l.base.as_ref())
+        .is_some_and(|b| b.reference == reference.to_string() && b.digest == base.digest);
+    let how = if unchanged {
+        LockUse::Used
+    } else {
+        record(existing, &base, &lock_path, true, false)?
+    };
+    Ok(BaseReport {
+        reference: reference.to_string(),
+        digest: base.digest.clone(),
+        layers: base.inherited.layers.len(),
+        lock_file: lock_path.display().to_string(),
+        lock: how,
+    })
+}
+
+/// Writes the base's pin into the lock (keeping whatever else the lock holds) when the build may
+/// write a lock.
+fn record(
+    existing: Option<Lock>,
+    base: &ImageBase,
+    path: &std::path::Path,
+    write: bool,
+    rewrite: bool,
+) -> Result<LockUse> {
+    if !write {
+        return Ok(LockUse::Unwritten);
+    }
+    let had_lock = existing.is_some();
+    let mut lock = existing.unwrap_or(Lock {
+        version: LOCK_VERSION,
+        ..Lock::default()
+    });
+    lock.base = Some(LockedBase {
+        reference: base.reference.to_string(),
+        digest: base.digest.clone(),
+        platform: base.platform.to_string(),
+    });
+    lock.write(path)?;
+    Ok(if rewrite || had_lock {
+        LockUse::Rewrote
+    } else {
+        LockUse::Wrote
+    })
+}
+
+/// How to name the locked image by digest, for the error that says the tag moved.
+fn by_digest(reference: &ImageRef, digest: &str) -> String {
+    match reference {
+        ImageRef::Registry(name) => {
+            let mut pinned = name.clone();
+            pinned.tag = None;
+            pinned.digest = Some(digest.to_string());
+            format!("docker://{pinned}")
+        }
+        other => format!("{other} (image {digest})"),
+    }
+}
+
+/// The runtime settings a build inherits from its base image; flags and pare.toml override each.
+#[derive(Clone, Debug, Default)]
+pub struct InheritedConfig {
+    pub env: Vec<(String, String)>,
+    /// The base's user, unless it names none (then pare's non-root default applies).
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    pub labels: BTreeMap<String, String>,
+    pub exposed_ports: Vec<String>,
+    pub stop_signal: Option<String>,
+    pub volumes: Vec<String>,
+}
+
+impl InheritedConfig {
+    /// The config of `base`, or nothing for pare's own bases.
+    pub fn of(base: Option<&ImageBase>) -> Self {
+        let Some(config) = base.and_then(|b| b.config.as_ref()) else {
+            return Self::default();
+        };
+        let non_empty = |s: &Option<String>| s.clone().filter(|s| !s.trim().is_empty());
+        let mut env: Vec<(String, String)> = Vec::new();
+        for pair in config.env().iter().flatten() {
+            let (key, value) = pair.split_once('=').unwrap_or((pair.as_str(), ""));
+            if key.is_empty() {
+                continue;
+            }
+            match env.iter_mut().find(|(k, _)| k == key) {
+                Some(slot) => slot.1 = value.to_string(),
+                None => env.push((key.to_string(), value.to_string())),
+            }
+        }
+        let mut exposed_ports = config.exposed_ports().clone().unwrap_or_default();
+        exposed_ports.sort();
+        let mut volumes = config.volumes().clone().unwrap_or_default();
+        volumes.sort();
+        Self {
+            env,
+            user: non_empty(config.user()),
+            working_dir: non_empty(config.working_dir()),
+            entrypoint: config.entrypoint().clone().filter(|e| !e.is_empty()),
+            cmd: config.cmd().clone().filter(|c| !c.is_empty()),
+            labels: config
+                .labels()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            exposed_ports,
+            stop_signal: non_empty(config.stop_signal()),
+            volumes,
+        }
+    }
+}
