@@ -4,6 +4,7 @@
 
 mod apps;
 mod audit;
+mod bases;
 mod build;
 mod build_interop;
 mod closure;

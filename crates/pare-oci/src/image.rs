@@ -140,12 +140,12 @@ pub fn store_image(
     layers: &[ImageLayer],
 ) -> Result<StoredImage> {
     let own_history = layers.iter().map(|l| {
-            let mut builder = HistoryBuilder::default()
-                .created(spec.created.clone())
-                .created_by(l.created_by.clone());
-            if let Some(comment) = &l.comment {
-                builder = builder.comment(comment.clone());
-            }
+        let mut builder = HistoryBuilder::default()
+            .created(spec.created.clone())
+            .created_by(l.created_by.clone());
+        if let Some(comment) = &l.comment {
+            builder = builder.comment(comment.clone());
+        }
         builder.build().map_err(invalid("history entry"))
     });
     let history: Vec<History> = spec

@@ -162,11 +162,11 @@ pub fn lock(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitCode> {
     if let Base::Recipe(recipe) = options.base {
         packages.recipe = Some(recipe);
     }
-    if let Base::Image(reference) = &options.base {
+    if let Base::Image { written, reference } = &options.base {
         let reporter = TerminalReporter::new(global.quiet);
         let mut options = options.clone();
         options.packages.write_lock = true;
-        let report = pare::build::base_image::lock_base(reference, &options, &reporter)?;
+        let report = pare::build::base_image::lock_base(written, reference, &options, &reporter)?;
         match args.format {
             TextFormat::Json => crate::output::print_json(&report, LOCK_JSON_SCHEMA)?,
             _ if global.quiet => {}

@@ -29,8 +29,11 @@ const MAX_KEPT_FILE: u64 = 1 << 30;
 pub struct ImageBase {
     /// The reference as the user gave it (`docker://127.0.0.1:5000/base:1`).
     pub reference: ImageRef,
-    /// The image, its blobs in a layout (the user's own for `oci:`, a staging one otherwise).
-    pub image: OpenedImage,
+    /// The image, its blobs in a layout (the user's own for `oci:`, a staging one otherwise); None
+    /// once [`ImageBase::release_for`] let go of the user's layout for a build into it.
+    image: Option<OpenedImage>,
+    /// The config and layer blobs of the image, as (digest, size).
+    blobs: Vec<(String, u64)>,
     /// The digest of its image manifest (for the build's platform).
     pub digest: String,
     /// Its platform, from its config.
@@ -45,6 +48,37 @@ pub struct ImageBase {
 }
 
 impl ImageBase {
+    /// Lets go of the base's layout (and its shared lock) when the build writes into that same
+    /// layout, so the build can lock it: the base's files were read already, and its blobs stay
+    /// where they are.
+    pub fn release_for(&mut self, output: &ImageRef) {
+        if let (Some(image), ImageRef::Layout { dir, .. }) = (&self.image, output) {
+            if crate::image_io::same_dir(image.layout.root(), dir) {
+                self.image = None;
+            }
+        }
+    }
+
+    /// Puts the base's blobs into `layout` (those it lacks); for a released base, checks that the
+    /// layout still holds them.
+    pub fn carry_into(&self, layout: &pare_oci::layout::Layout) -> Result<()> {
+        match &self.image {
+            Some(image) => crate::image_io::carry_blobs(image, layout),
+            None => {
+                for (digest, size) in &self.blobs {
+                    if !layout.has_blob(digest, *size) {
+                        return Err(Error::Input(format!(
+                            "base image {}: blob {digest} is gone from {} while building",
+                            self.reference,
+                            layout.root().display()
+                        )));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// The name the `org.opencontainers.image.base.name` annotation records: a name others can pull
     /// (a registry reference, a docker-archive's `NAME:TAG`); none for files named by a host path,
     /// which must not reach the image.
@@ -173,7 +207,8 @@ pub fn open_base(
         inherited,
         config: runtime,
         view,
-        image,
+        blobs: image.blobs(),
+        image: Some(image),
         _files: files,
     })
 }

@@ -31,8 +31,12 @@ pub enum Base {
     Static,
     /// A distroless-equivalent package set from Debian ([`Recipe`]).
     Recipe(Recipe),
-    /// An image someone else made, named by any image reference ([`image`]).
-    Image(ImageRef),
+    /// An image someone else made, named by any image reference ([`image`]): the reference as
+    /// written (which pare.lock records) and as it is opened (paths made relative to pare.toml).
+    Image {
+        written: String,
+        reference: ImageRef,
+    },
 }
 
 /// The transports a base image may be named with.
@@ -45,7 +49,10 @@ impl Base {
             "scratch" => Ok(Base::Scratch),
             "static" => Ok(Base::Static),
             other if IMAGE_TRANSPORTS.iter().any(|t| other.starts_with(t)) => {
-                Ok(Base::Image(ImageRef::parse(other)?))
+                Ok(Base::Image {
+                    written: other.to_string(),
+                    reference: ImageRef::parse(other)?,
+                })
             }
             other => Recipe::parse(other).map(Base::Recipe).ok_or_else(|| {
                 Error::Input(format!(
@@ -62,7 +69,7 @@ impl Base {
             Base::Scratch => "scratch".into(),
             Base::Static => "static".into(),
             Base::Recipe(recipe) => recipe.name().into(),
-            Base::Image(reference) => reference.to_string(),
+            Base::Image { written, .. } => written.clone(),
         }
     }
 }

@@ -36,7 +36,7 @@ pub fn base_layers(options: &BaseOptions<'_>) -> Result<(Vec<PlannedLayer>, bool
     let ca_source = match (options.ca_bundle, options.base) {
         (CaBundle::Omit, _) | (CaBundle::Default, Base::Scratch) => None,
         // An image base brings its own bundle, or none.
-        (CaBundle::Default, Base::Image(_)) => None,
+        (CaBundle::Default, Base::Image { .. }) => None,
         (CaBundle::Default, Base::Static) => Some(options.host_ca_bundle),
         // A recipe's CA bundle comes from Debian's ca-certificates package.
         (CaBundle::Default, Base::Recipe(_)) => None,

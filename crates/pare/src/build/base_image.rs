@@ -30,12 +30,13 @@ pub struct BaseReport {
 
 /// Opens the base `reference` names and checks it against, or records it in, the lock file.
 pub fn pinned_base(
+    written: &str,
     reference: &ImageRef,
     options: &BuildOptions,
     reporter: &dyn Reporter,
 ) -> Result<(ImageBase, BaseReport)> {
     let lock_path = &options.packages.lock_file;
-    let key = reference.to_string();
+    let key = written.to_string();
     let existing = if lock_path.exists() {
         Some(Lock::read(lock_path)?)
     } else {
@@ -78,9 +79,23 @@ pub fn pinned_base(
                 pin.digest,
                 base.digest
             ));
-            record(existing, &base, lock_path, options.packages.write_lock, true)?
+            record(
+                existing,
+                &key,
+                &base,
+                lock_path,
+                options.packages.write_lock,
+                true,
+            )?
         }
-        None => record(existing, &base, lock_path, options.packages.write_lock, false)?,
+        None => record(
+            existing,
+            &key,
+            &base,
+            lock_path,
+            options.packages.write_lock,
+            false,
+        )?,
     };
     let report = BaseReport {
         reference: key,
@@ -95,6 +110,7 @@ pub fn pinned_base(
 /// `pare lock` for an image base: opens what `reference` names now and pins its digest, whatever
 /// the lock said before.
 pub fn lock_base(
+    written: &str,
     reference: &ImageRef,
     options: &BuildOptions,
     reporter: &dyn Reporter,
@@ -116,14 +132,14 @@ pub fn lock_base(
     let unchanged = existing
         .as_ref()
         .and_then(|l| l.base.as_ref())
-        .is_some_and(|b| b.reference == reference.to_string() && b.digest == base.digest);
+        .is_some_and(|b| b.reference == written && b.digest == base.digest);
     let how = if unchanged {
         LockUse::Used
     } else {
-        record(existing, &base, &lock_path, true, false)?
+        record(existing, written, &base, &lock_path, true, false)?
     };
     Ok(BaseReport {
-        reference: reference.to_string(),
+        reference: written.to_string(),
         digest: base.digest.clone(),
         layers: base.inherited.layers.len(),
         lock_file: lock_path.display().to_string(),
@@ -135,6 +151,7 @@ pub fn lock_base(
 /// write a lock.
 fn record(
     existing: Option<Lock>,
+    written: &str,
     base: &ImageBase,
     path: &std::path::Path,
     write: bool,
@@ -149,7 +166,7 @@ fn record(
         ..Lock::default()
     });
     lock.base = Some(LockedBase {
-        reference: base.reference.to_string(),
+        reference: written.to_string(),
         digest: base.digest.clone(),
         platform: base.platform.to_string(),
     });
@@ -207,8 +224,15 @@ impl InheritedConfig {
                 None => env.push((key.to_string(), value.to_string())),
             }
         }
-        let mut exposed_ports = config.exposed_ports().clone().unwrap_or_default();
+        // `9000` means `9000/tcp` to every runtime; written out so a flag naming it again is one port.
+        let mut exposed_ports: Vec<String> = config
+            .exposed_ports()
+            .iter()
+            .flatten()
+            .map(|p| super::checks::normalize_port(p).unwrap_or_else(|_| p.clone()))
+            .collect();
         exposed_ports.sort();
+        exposed_ports.dedup();
         let mut volumes = config.volumes().clone().unwrap_or_default();
         volumes.sort();
         Self {

@@ -187,7 +187,13 @@ impl BuildFile {
         };
         let image = self.image;
         if let Some(base) = image.base {
-            options.base = Base::parse(&base)?;
+            options.base = match Base::parse(&base)? {
+                Base::Image { written, reference } => Base::Image {
+                    written,
+                    reference: relative_ref(reference, dir),
+                },
+                other => other,
+            };
         }
         options.entrypoint = image
             .entrypoint
@@ -375,6 +381,18 @@ gid = 65532
         assert_eq!(options.ca_bundle, CaBundle::Omit);
         assert_eq!(options.compression, Some(Compression::Zstd));
         assert_eq!(options.output.unwrap().to_string(), "oci:/proj/out:v1");
+    }
+
+    #[test]
+    fn an_image_base_is_found_beside_the_file_and_locked_as_written() {
+        let file: BuildFile = toml::from_str("[image]\nbase = \"oci:layouts/base:1\"\n").unwrap();
+        let mut options = BuildOptions::default();
+        file.apply(Path::new("/proj"), &mut options).unwrap();
+        let Base::Image { written, reference } = &options.base else {
+            panic!("{:?}", options.base);
+        };
+        assert_eq!(written, "oci:layouts/base:1");
+        assert_eq!(reference.to_string(), "oci:/proj/layouts/base:1");
     }
 
     #[test]

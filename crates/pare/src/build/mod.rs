@@ -84,9 +84,9 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         _ => Compression::Gzip,
     });
 
-    let (image_base, base_report) = match &options.base {
-        bases::Base::Image(reference) => {
-            let (base, report) = base_image::pinned_base(reference, options, reporter)?;
+    let (mut image_base, base_report) = match &options.base {
+        bases::Base::Image { written, reference } => {
+            let (base, report) = base_image::pinned_base(written, reference, options, reporter)?;
             (Some(base), Some(report))
         }
         _ => (None, None),
@@ -363,6 +363,9 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         reuse: options.reuse_layers,
         reporter,
     };
+    if let Some(base) = &mut image_base {
+        base.release_for(&output);
+    }
     let (stored, written) = write_to(&output, &context, options, image_base.as_ref())?;
     let tags = crate::image_io::destination_names(&output, &options.extra_tags);
     let layer_reports: Vec<LayerReport> = written
@@ -410,7 +413,7 @@ fn write_to(
 ) -> Result<(StoredImage, Vec<WrittenLayer>)> {
     let assembly = crate::image_io::assembly_for(output)?;
     let carried = match base {
-        Some(base) => crate::image_io::carry_blobs(&base.image, &assembly.layout),
+        Some(base) => base.carry_into(&assembly.layout),
         None => Ok(()),
     };
     let written = carried.and_then(|()| write_image(&assembly.layout, cx));

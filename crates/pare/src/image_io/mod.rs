@@ -601,7 +601,8 @@ fn parent_dir(file: &Path) -> &Path {
         .unwrap_or(Path::new("."))
 }
 
-fn same_dir(a: &Path, b: &Path) -> bool {
+/// Whether two paths name the same directory.
+pub(crate) fn same_dir(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
