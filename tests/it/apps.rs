@@ -590,3 +590,113 @@ fn a_go_program_that_verifies_certificates_needs_a_ca_bundle() {
         "the static base has the CA bundle"
     );
 }
+
+#[test]
+fn a_library_the_recipe_lacks_comes_from_the_repository_and_is_locked() {
+    for tool in ["gcc", "runc", "umoci", "syft"] {
+        if !require(tool) {
+            return;
+        }
+    }
+    if !Path::new("/etc/apt/sources.list.d").exists()
+        && !Path::new("/etc/apt/sources.list").exists()
+    {
+        assert!(!crate::support::in_ci(), "CI machines have apt sources");
+        return;
+    }
+    // A shared object linked against the host's libpq (Debian's libpq5), loaded by Python via ctypes.
+    let work = tempfile::tempdir().unwrap();
+    let ext = work.path().join("ext");
+    fs::create_dir_all(&ext).unwrap();
+    fs::write(
+        work.path().join("pqver.c"),
+        "int PQlibVersion(void);\nint pqver(void) { return PQlibVersion(); }\n",
+    )
+    .unwrap();
+    let linked = run(Command::new("gcc")
+        .current_dir(work.path())
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(ext.join("libpqver.so"))
+        .args(["pqver.c", "-l:libpq.so.5"]));
+    if linked.0 != 0 {
+        assert!(
+            !crate::support::in_ci(),
+            "CI hosts have libpq5: {}",
+            linked.2
+        );
+        eprintln!("SKIP: the host has no libpq.so.5");
+        return;
+    }
+    let cache = std::env::var_os("PARE_TEST_DEBIAN_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("pare-test-debian-cache"));
+    let layout = work.path().join("pq");
+    let lock = work.path().join("python3.lock");
+    let build = |tag: &str, extra: &[&str]| -> Value {
+        serde_json::from_str(&ok(pare()
+            .env("PARE_CACHE_DIR", &cache)
+            .args(["build", "--format", "json", "--base", "python3", "--lock"])
+            .arg(&lock)
+            .arg("--copy")
+            .arg(format!("{}/:/app/ext/", ext.display()))
+            .args(["--entrypoint", "/usr/bin/python3", "--output"])
+            .arg(format!("oci:{}:{tag}", layout.display()))
+            .args(extra)))
+        .unwrap()
+    };
+    let report = build("first", &[]);
+    let added: Vec<&str> = report["libraries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        !added.iter().any(|p| p.contains("libpq")),
+        "libpq comes from the repository, not as a host file: {added:?}"
+    );
+    let text = fs::read_to_string(&lock).unwrap();
+    assert!(
+        text.contains("provides libpq.so.5 for /app/ext/libpqver.so"),
+        "{text}"
+    );
+    assert!(text.contains("[[provided]]"), "{text}");
+    let packages = report["packages"]["packages"].as_array().unwrap();
+    assert!(
+        packages
+            .iter()
+            .any(|p| p.as_str().unwrap().starts_with("libpq5=")),
+        "{packages:?}"
+    );
+    // The lock now holds it: a --locked build takes it from there, with the same digest.
+    let again = build("again", &["--locked"]);
+    assert_eq!(again["manifest_digest"], report["manifest_digest"]);
+    assert_eq!(again["packages"]["lock"], "used");
+
+    // syft reads a layout that holds one image.
+    let single = work.path().join("single");
+    ok(pare()
+        .args(["copy"])
+        .arg(format!("oci:{}:first", layout.display()))
+        .arg(format!("oci:{}:first", single.display())));
+    let seen = crate::support::syft_deb_versions(&single);
+    assert!(
+        seen.iter().any(|(name, _)| name == "libpq5"),
+        "syft sees libpq5: {seen:?}"
+    );
+    let bundle = unpack(&layout, "first", work.path());
+    let config_path = bundle.join("config.json");
+    let mut config: Value = serde_json::from_slice(&fs::read(&config_path).unwrap()).unwrap();
+    config["process"]["args"] = serde_json::json!([
+        "/usr/bin/python3",
+        "-c",
+        "import ctypes, os; print('pq', ctypes.CDLL('/app/ext/libpqver.so').pqver(), os.getuid())"
+    ]);
+    fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
+    let (code, stdout, stderr) = runc_run(&bundle, work.path());
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.starts_with("pq 1") && stdout.contains(" 65532"),
+        "{stdout}"
+    );
+}

@@ -71,6 +71,15 @@ pub struct LockedBase {
     pub platform: String,
 }
 
+/// A package the lock holds because a copied program needs a shared library from it that the
+/// image lacked (`libpq5` provides `libpq.so.5` for `/app/ext.so`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LockedProvision {
+    pub soname: String,
+    pub package: String,
+    pub needed_by: String,
+}
+
 /// The whole lock file.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lock {
@@ -87,6 +96,9 @@ pub struct Lock {
     pub repositories: Vec<LockedRepository>,
     #[serde(rename = "package", default)]
     pub packages: Vec<LockedPackage>,
+    /// Packages added for the libraries copied programs need (resolved with the request's).
+    #[serde(rename = "provided", default, skip_serializing_if = "Vec::is_empty")]
+    pub provided: Vec<LockedProvision>,
 }
 
 impl Lock {
@@ -226,6 +238,7 @@ mod tests {
                 why: "requested".into(),
             }],
             base: None,
+            provided: Vec::new(),
         }
     }
 

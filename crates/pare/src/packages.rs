@@ -16,6 +16,7 @@ use pare_pkg::index::{IndexOptions, PackageIndex};
 use pare_pkg::install::{
     add_merged_usr_links, install_package, take_ca_bundle, InstallOptions, CA_BUNDLE,
 };
+use pare_pkg::lock::LockedProvision;
 use pare_pkg::lock::{Lock, LockRequest, LockedPackage, LockedRepository, LOCK_VERSION};
 use pare_pkg::resolve::{resolve, ResolveOptions};
 use pare_pkg::sources::{host_repositories, Repository};
@@ -59,6 +60,9 @@ pub struct PackageOptions {
     pub architecture: String,
     /// Repositories to use instead of the apt sources under `apt_root`.
     pub repositories: Vec<Repository>,
+    /// Packages that provide libraries copied programs need (added by the build, kept by the
+    /// lock); resolved into the `extra` layer, not part of the request's digest.
+    pub provided: Vec<LockedProvision>,
 }
 
 impl Default for PackageOptions {
@@ -79,6 +83,7 @@ impl Default for PackageOptions {
             cache_dir: None,
             architecture: "amd64".into(),
             repositories: Vec::new(),
+            provided: Vec::new(),
         }
     }
 }
@@ -115,7 +120,7 @@ impl PackageOptions {
         LockRequest {
             recipe: self.recipe.map(|r| r.name().to_string()),
             roots: self
-                .groups()
+                .requested_groups()
                 .into_iter()
                 .flat_map(|(layer, roots)| {
                     roots
@@ -142,6 +147,20 @@ impl PackageOptions {
         set
     }
 
+    /// The recipe's groups and the user's packages: what the request (and its digest) names.
+    fn requested_groups(&self) -> Vec<(LayerGroup, Vec<String>)> {
+        let mut groups = self.groups();
+        if !self.provided.is_empty() {
+            let without = PackageOptions {
+                provided: Vec::new(),
+                ..self.clone()
+            };
+            groups = without.groups();
+        }
+        groups
+    }
+
+    /// Every group resolved, the provided packages in `extra`.
     fn groups(&self) -> Vec<(LayerGroup, Vec<String>)> {
         let mut groups: Vec<(LayerGroup, Vec<String>)> = self
             .recipe
@@ -152,8 +171,14 @@ impl PackageOptions {
                     .collect()
             })
             .unwrap_or_default();
-        if !self.debian.is_empty() {
-            groups.push((LayerGroup::Extra, self.debian.clone()));
+        let mut extra = self.debian.clone();
+        for p in &self.provided {
+            if !extra.contains(&p.package) {
+                extra.push(p.package.clone());
+            }
+        }
+        if !extra.is_empty() {
+            groups.push((LayerGroup::Extra, extra));
         }
         groups
     }
@@ -280,7 +305,12 @@ pub fn lock(options: &PackageOptions, reporter: &dyn Reporter) -> Result<(Lock, 
                 .unwrap_or(LayerGroup::Extra)
                 .name()
                 .to_string(),
-            why: resolved.why.get(&p.name).cloned().unwrap_or_default(),
+            why: match options.provided.iter().find(|v| v.package == p.name) {
+                Some(v) if !options.debian.contains(&p.name) => {
+                    format!("provides {} for {}", v.soname, v.needed_by)
+                }
+                _ => resolved.why.get(&p.name).cloned().unwrap_or_default(),
+            },
         });
     }
     let used: std::collections::BTreeSet<&str> =
@@ -304,6 +334,7 @@ pub fn lock(options: &PackageOptions, reporter: &dyn Reporter) -> Result<(Lock, 
             })
             .collect(),
         packages,
+        provided: options.provided.clone(),
     };
     if options.write_lock {
         lock.write(&options.lock_file)?;
@@ -339,8 +370,25 @@ pub fn lock_for_build(
         let lock = Lock::read(path)?;
         let repositories = options.repositories()?;
         let wanted = options.request(&repositories).digest();
-        if lock.request == wanted {
+        let provided = options
+            .provided
+            .iter()
+            .all(|p| lock.provided.iter().any(|l| l.package == p.package));
+        if lock.request == wanted && provided {
             return Ok((lock, LockUse::Used));
+        }
+        if lock.request == wanted && options.locked {
+            let lacking: Vec<String> = options
+                .provided
+                .iter()
+                .filter(|p| !lock.provided.iter().any(|l| l.package == p.package))
+                .map(|p| format!("{} (provides {} for {})", p.package, p.soname, p.needed_by))
+                .collect();
+            return Err(Error::Input(format!(
+                "--locked: {} lacks {}; build once without --locked and commit the lock",
+                path.display(),
+                lacking.join(", ")
+            )));
         }
         if options.locked {
             return Err(Error::Input(format!(
@@ -349,7 +397,12 @@ pub fn lock_for_build(
                 path.display()
             )));
         }
-        if options.write_lock {
+        if lock.request == wanted {
+            reporter.step(&format!(
+                "adding the packages that provide copied programs' libraries to {}",
+                path.display()
+            ));
+        } else if options.write_lock {
             reporter.warn(&format!("{} is stale; locking again", path.display()));
         } else {
             reporter.warn(&format!(

@@ -96,6 +96,80 @@ impl Additions<'_> {
     }
 }
 
+/// For an image whose packages come from Debian (a recipe): the libraries the copied programs need
+/// that the image lacks and the build host has, each with the host package that owns it (the host's
+/// dpkg database is the hint), so the build can take that package from the repository instead of
+/// copying host files. Libraries no host package owns are left to the closure.
+pub fn host_provisions(
+    artifacts: &LayerTree,
+    view: &ImageView,
+    root: &Path,
+    ld_library_path: &[String],
+) -> Result<Vec<pare_pkg::lock::LockedProvision>> {
+    let Some(db) = RootDatabase::read(root)
+        .map_err(|e| Error::Input(format!("the dpkg database of {}: {e}", root.display())))?
+    else {
+        return Ok(Vec::new());
+    };
+    let options = ClosureOptions {
+        root: root.to_path_buf(),
+        ld_library_path: ld_library_path.to_vec(),
+        nss: false,
+        ld_so_cache: false,
+    };
+    let mut copies = artifacts.clone();
+    copies.add_parents(&|p| view.get(p).cloned());
+    let mut image = view.clone();
+    image.apply(&copies)?;
+    let lookup = ImageThenHost {
+        image: &image,
+        host: HostRoot::new(root),
+    };
+    let mut provisions: BTreeMap<String, pare_pkg::lock::LockedProvision> = BTreeMap::new();
+    for (image_path, host, facts) in dynamic_programs(artifacts)? {
+        let closure = resolve_in(&lookup, &image_path, facts, &options)
+            .map_err(|e| Error::Input(format!("{}: {e}", host.display())))?;
+        for library in &closure.libraries {
+            if lookup.in_image(&library.real_path) {
+                continue;
+            }
+            if let Some((_, record)) = db.owner(&library.real_path) {
+                provisions.entry(record.name.clone()).or_insert_with(|| {
+                    pare_pkg::lock::LockedProvision {
+                        soname: library.name.clone(),
+                        package: record.name.clone(),
+                        needed_by: library.needed_by.clone(),
+                    }
+                });
+            }
+        }
+    }
+    Ok(provisions.into_values().collect())
+}
+
+/// The dynamically linked ELF files among `artifacts`: image path, host file, ELF facts.
+fn dynamic_programs(
+    artifacts: &LayerTree,
+) -> Result<Vec<(String, std::path::PathBuf, pare_elf::ElfFacts)>> {
+    let mut programs = Vec::new();
+    for (path, entry) in artifacts.iter() {
+        let EntryKind::File {
+            source: FileSource::Host(host),
+            ..
+        } = &entry.kind
+        else {
+            continue;
+        };
+        let Some(bytes) = read_if_dynamic_elf(host)? else {
+            continue;
+        };
+        let facts = pare_elf::inspect(&bytes)
+            .map_err(|e| Error::Input(format!("{}: {e}", host.display())))?;
+        programs.push((format!("/{path}"), host.clone(), facts));
+    }
+    Ok(programs)
+}
+
 /// Builds the libraries layer for the dynamic ELF files among `artifacts`: their closures, then
 /// the plugins they trigger (`crate::plugins`) but for those named in `no_plugins`.
 pub fn libraries_layer(
@@ -134,20 +208,7 @@ pub fn libraries_layer(
         image: &image,
         host: HostRoot::new(root),
     };
-    for (path, entry) in artifacts.iter() {
-        let EntryKind::File {
-            source: FileSource::Host(host),
-            ..
-        } = &entry.kind
-        else {
-            continue;
-        };
-        let Some(bytes) = read_if_dynamic_elf(host)? else {
-            continue;
-        };
-        let image_path = format!("/{path}");
-        let facts = pare_elf::inspect(&bytes)
-            .map_err(|e| Error::Input(format!("{}: {e}", host.display())))?;
+    for (image_path, host, facts) in dynamic_programs(artifacts)? {
         if let Some(a) = pare_elf::arch::by_machine(facts.machine, facts.is_64) {
             triples.insert(a.triple);
         }

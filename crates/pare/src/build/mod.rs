@@ -106,29 +106,77 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
     }
     if image_base.is_some() && (package_options.in_use() || package_options.debug) {
         return Err(Error::Input(format!(
-            "--base {}: Debian packages (--package, [packages], --debug) go only on pare's own bases              (static, scratch, the Debian recipes); install them in the base image instead",
+            "--base {}: Debian packages (--package, [packages], --debug) go only on pare's own bases \
+             (static, scratch, the Debian recipes); install them in the base image instead",
             options.base.name()
         )));
     }
+    // The copies are known before any package: a copied program's libraries may decide one.
+    let mut artifacts = LayerTree::new();
+    copy::add_copies(&mut artifacts, &options.copies, reporter)?;
+    let inherited = base_image::InheritedConfig::of(image_base.as_ref());
+    // The loader's LD_LIBRARY_PATH in the image (the user's --env over the base's), for the closure
+    // and the check.
+    let ld_library_path = options
+        .env
+        .iter()
+        .rev()
+        .chain(inherited.env.iter().rev())
+        .find(|(k, _)| k == "LD_LIBRARY_PATH")
+        .map(|(_, v)| crate::loader::search_path(v))
+        .unwrap_or_default();
     if package_options.in_use() {
         package_options.architecture = crate::packages::debian_architecture(
             &options.platform.architecture,
             options.platform.variant.as_deref(),
         )?;
-        let (lock, how) = crate::packages::lock_for_build(&package_options, reporter)?;
-        package_summary = Some(crate::packages::PackageSummary::of(
-            &lock,
-            how,
-            &package_options,
-        ));
-        let mut static_files = LayerTree::new();
-        if package_options.recipe.is_some() {
-            bases::add_static_files(&mut static_files, false)?;
+        let mut planned = plan_packages(&mut package_options, reporter)?;
+        // On a Debian recipe, a library a copied program needs and the image lacks comes from the
+        // repository (the package the host's copy belongs to) rather than as a host file.
+        if package_options.recipe.is_some() && options.closure && !artifacts.is_empty() {
+            let mut below = ImageView::default();
+            for layer in layers.iter().chain(&planned.layers) {
+                below.apply(&layer.tree)?;
+            }
+            let wanted =
+                libraries::host_provisions(&artifacts, &below, &options.sysroot, &ld_library_path)?;
+            let new: Vec<_> = wanted
+                .into_iter()
+                .filter(|w| {
+                    !package_options
+                        .provided
+                        .iter()
+                        .any(|p| p.package == w.package)
+                })
+                .collect();
+            if !new.is_empty() {
+                let mut with = package_options.clone();
+                for p in &new {
+                    reporter.step(&format!(
+                        "taking {} from the repository: it provides {} for {}",
+                        p.package, p.soname, p.needed_by
+                    ));
+                }
+                with.provided.extend(new.iter().cloned());
+                match plan_packages(&mut with, reporter) {
+                    Ok(again) => {
+                        planned = again;
+                        package_options = with;
+                    }
+                    Err(e) if options.packages.locked => return Err(e),
+                    Err(e) => reporter.warn(&format!(
+                        "the repository cannot provide {}: {e}; copying the build host's files instead",
+                        new.iter()
+                            .map(|p| p.package.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                }
+            }
         }
-        let (package_layers, package_ca) =
-            crate::packages::package_layers(&lock, &package_options, static_files, reporter)?;
-        layers.extend(package_layers);
-        has_ca |= package_ca;
+        package_summary = Some(planned.summary);
+        layers.extend(planned.layers);
+        has_ca |= planned.has_ca;
     } else if package_options.debug {
         return Err(Error::Input(
             "--debug adds busybox from Debian: use it with a Debian recipe base or [packages] debian".into(),
@@ -138,7 +186,8 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         Some(base) => {
             if options.ca_bundle == CaBundle::Omit && base.view.resolve(CA_BUNDLE_PATH).is_ok() {
                 return Err(Error::Input(format!(
-                    "--no-ca-certificates: the base image {} has a CA bundle at {CA_BUNDLE_PATH}, and a                      build on an image adds to it, never removes; choose a base without one",
+                    "--no-ca-certificates: the base image {} has a CA bundle at {CA_BUNDLE_PATH}, and a \
+                     build on an image adds to it, never removes; choose a base without one",
                     options.base.name()
                 )));
             }
@@ -150,9 +199,6 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         layer.tree.add_parents(&|p| view.get(p).cloned());
         view.apply(&layer.tree)?;
     }
-    let mut artifacts = LayerTree::new();
-    copy::add_copies(&mut artifacts, &options.copies, reporter)?;
-    let inherited = base_image::InheritedConfig::of(image_base.as_ref());
     let workdir = options
         .workdir
         .as_deref()
@@ -184,12 +230,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
             None => env.push((key.clone(), value.clone())),
         }
     }
-    // The loader's LD_LIBRARY_PATH in the image, for the closure and the check.
-    let ld_library_path = env
-        .iter()
-        .find(|(k, _)| k == "LD_LIBRARY_PATH")
-        .map(|(_, v)| crate::loader::search_path(v))
-        .unwrap_or_default();
+
     let mut added_libraries = Vec::new();
     if options.closure && !artifacts.is_empty() {
         let (mut tree, added) = libraries::libraries_layer(
@@ -400,6 +441,42 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         libraries: added_libraries,
         packages: package_summary,
         base: base_report,
+    })
+}
+
+/// The package layers of a build and what the report says of them.
+struct PlannedPackages {
+    layers: Vec<PlannedLayer>,
+    has_ca: bool,
+    summary: crate::packages::PackageSummary,
+}
+
+/// Locks (or reads the lock of) `options` and plans its package layers. The packages a lock holds
+/// for copied programs' libraries stay in it.
+fn plan_packages(
+    options: &mut crate::packages::PackageOptions,
+    reporter: &dyn Reporter,
+) -> Result<PlannedPackages> {
+    if options.lock_file.exists() {
+        if let Ok(existing) = pare_pkg::lock::Lock::read(&options.lock_file) {
+            for p in existing.provided {
+                if !options.provided.iter().any(|o| o.package == p.package) {
+                    options.provided.push(p);
+                }
+            }
+        }
+    }
+    let (lock, how) = crate::packages::lock_for_build(options, reporter)?;
+    let summary = crate::packages::PackageSummary::of(&lock, how, options);
+    let mut static_files = LayerTree::new();
+    if options.recipe.is_some() {
+        bases::add_static_files(&mut static_files, false)?;
+    }
+    let (layers, has_ca) = crate::packages::package_layers(&lock, options, static_files, reporter)?;
+    Ok(PlannedPackages {
+        layers,
+        has_ca,
+        summary,
     })
 }
 
