@@ -836,3 +836,43 @@ fn binaries_report_the_go_modules_and_crates_they_were_built_from() {
         .collect();
     assert_eq!(cargo, [("demo", "0.3.0"), ("serde", "1.0.219")]);
 }
+
+#[test]
+fn application_files_the_user_cannot_read_are_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("config.toml");
+    fs::write(&conf, "password_file = \"/run/secrets/db\"\n").unwrap();
+    let layout = dir.path().join("out");
+    let build = |tag: &str, conf_spec: &str| {
+        ok(pare()
+            .args(["build", "-q", "--copy"])
+            .arg(format!("{}:/app/hello", static_hello().display()))
+            .arg("--copy")
+            .arg(format!("{}:/app/config.toml:{conf_spec}", conf.display()))
+            .args(["--entrypoint", "/app/hello", "--output"])
+            .arg(format!("oci:{}:{tag}", layout.display())));
+    };
+    // 0600 and owned by root (the --copy default): the program, running as 65532, cannot read it.
+    build("root-only", "0600");
+    let (code, report) = audit(&format!("oci:{}:root-only", layout.display()), &[]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(
+        rules(&report),
+        [(
+            "PARE-UNREADABLE".to_string(),
+            "/app/config.toml".to_string()
+        )]
+    );
+    let reason = report["findings"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("65532:65532") && reason.contains("0600"),
+        "{reason}"
+    );
+    // Given to the user, or readable by all: no finding.
+    build("owned", "0600:65532:65532");
+    build("readable", "0644");
+    for tag in ["owned", "readable"] {
+        let (code, report) = audit(&format!("oci:{}:{tag}", layout.display()), &[]);
+        assert_eq!(code, 0, "{tag}: {report}");
+    }
+}

@@ -155,6 +155,9 @@ rules! {
     WONT_START = "PARE-WONT-START", Audit, Critical,
         "The image's program cannot start",
         "The entrypoint is missing, not executable, or needs a loader, library or script interpreter the image does not have. Add what is missing or link statically.";
+    UNREADABLE = "PARE-UNREADABLE", Audit, High,
+        "An application file the image's user cannot read",
+        "Files below the entrypoint's directory or the working directory that the user the image runs as cannot read (or directories it cannot enter) make the program fail when it opens them: a 0600 root-owned config under a non-root user. Give them to the user (--copy SRC:DST:0644, or MODE:UID:GID) or make them readable.";
     PLUGIN_MISSING = "PARE-PLUGIN-MISSING", Audit, Info,
         "A library that loads plugins at run time, without them",
         "libcrypto without its ossl-modules and engines, iconv users without glibc's gconv modules, thread cancellation without libgcc_s: the program fails when it gets there. pare build adds them (see the plugin table in the README); add them, or ignore this if the program never asks for them.";

@@ -8,6 +8,8 @@
 //! secrets, the files will-it-start needs) and the inventory's; will-it-start is `crate::loader`
 //! over the tree read. Not here: reading images (`image_io`, `contents`) or the policy (`policy`).
 
+mod access;
+
 use std::collections::{BTreeMap, HashMap};
 
 use pare_oci::read::{ContentHash, FileKind, LayerEvent};
@@ -684,6 +686,7 @@ fn start_findings(
         inventory,
         reread: std::cell::RefCell::new(HashMap::new()),
     };
+    let user = run_as(config["User"].as_str().unwrap_or(""), recorder, contents);
     let check = check_start(
         &root,
         &StartRequest {
@@ -691,10 +694,11 @@ fn start_findings(
             path_env: &path_env,
             workdir: config["WorkingDir"].as_str().unwrap_or(""),
             ld_library_path,
-            user: run_as(config["User"].as_str().unwrap_or(""), recorder, contents),
+            user,
             architecture: contents.config["architecture"].as_str(),
         },
     );
+    let unreadable = access::unreadable_findings(contents, check.program_path.as_deref(), user);
     if let Some(e) = root.reread.borrow().values().find_map(|r| r.as_ref().err()) {
         return Err(Error::Input(e.clone()));
     }
@@ -751,6 +755,7 @@ fn start_findings(
                 Problem::UnknownFormat { .. } => return None,
             })
         })
+        .chain(unreadable)
         .collect();
     Ok(out)
 }
