@@ -28,7 +28,7 @@ wheels_bytes=$(find "$deps" -type f -printf '%s\n' | awk '{s+=$1} END {print s}'
 recipe_c=$(jq .compressed_size "$work/recipe.json"); recipe_u=$(jq .uncompressed_size "$work/recipe.json")
 app_c=$(jq .compressed_size "$work/app.json"); app_u=$(jq .uncompressed_size "$work/app.json")
 libs=$(jq '[.libraries[]] | length' "$work/app.json")
-libs_bytes=$(jq '[.layers[] | select(.created_by | startswith("pare build: shared libraries")) | .uncompressed_size] | add // 0' "$work/app.json")
+libs_bytes=$(jq '[.layers[] | select(.created_by | test("^pare build: (shared libraries|files glibc)")) | .uncompressed_size] | add // 0' "$work/app.json")
 wheel_layer_u=$(jq '.layers[-1].uncompressed_size' "$work/app.json")
 wheel_layer_c=$(jq '.layers[-1].size' "$work/app.json")
 mb() { awk -v b="$1" 'BEGIN {printf "%.1f MB", b / 1e6}'; }

@@ -630,6 +630,44 @@ fn a_debootstrap_image_with_planted_layers() {
         .find(|p| p["name"] == "dpkg")
         .unwrap();
     assert!(dpkg["file_bytes"].as_u64().unwrap() > 100_000, "{dpkg}");
+
+    // The debootstrap image is a base too: a zlib program on it needs none of the host's libraries.
+    if !require("gcc") || !require("runc") {
+        return;
+    }
+    fs::write(
+        dir.path().join("zv.c"),
+        "#include <stdio.h>\n#include <unistd.h>\n#include <zlib.h>\n\
+         int main(void) { printf(\"zlib %s uid %d\\n\", zlibVersion(), (int)getuid()); return 0; }\n",
+    )
+    .unwrap();
+    ok(Command::new("gcc")
+        .current_dir(dir.path())
+        .args(["-o", "zv", "zv.c", "-lz"]));
+    let built = dir.path().join("on-debian");
+    let report: Value = serde_json::from_str(&ok(pare()
+        .args(["build", "--format", "json", "--base"])
+        .arg(format!("oci:{}", image("base")))
+        .arg("--copy")
+        .arg(format!("{}:/app/zv:0755", dir.path().join("zv").display()))
+        .args(["--entrypoint", "/app/zv", "--output"])
+        .arg(format!("oci:{}:app", built.display()))))
+    .unwrap();
+    let added: Vec<&str> = report["libraries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        !added.iter().any(|p| p.contains(".so")),
+        "Debian's libc and zlib are in the base: {added:?}"
+    );
+    assert_eq!(report["user"], "65532:65532");
+    let bundle = crate::support::unpack(&built, "app", dir.path());
+    let (code, out, err) = crate::support::runc_run(&bundle, dir.path());
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("uid 65532"), "{out}");
 }
 
 fn walk_file_bytes(dir: &std::path::Path) -> u64 {

@@ -251,11 +251,19 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
                 .collect();
             layers.push(PlannedLayer {
                 tree,
-                created_by: format!(
-                    "pare build: shared libraries for {} ({} paths)",
-                    programs.into_iter().collect::<Vec<_>>().join(" "),
-                    added.len()
-                ),
+                created_by: if programs.is_empty() {
+                    // Only what glibc reads at run time (/etc/hosts): every library was there.
+                    format!(
+                        "pare build: files glibc reads at run time ({} paths)",
+                        added.len()
+                    )
+                } else {
+                    format!(
+                        "pare build: shared libraries for {} ({} paths)",
+                        programs.into_iter().collect::<Vec<_>>().join(" "),
+                        added.len()
+                    )
+                },
                 comment: Some("loader and libraries, resolved like ld.so".into()),
                 thorough: false,
             });
