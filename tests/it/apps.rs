@@ -668,6 +668,8 @@ fn a_library_the_recipe_lacks_comes_from_the_repository_and_is_locked() {
             .any(|p| p.as_str().unwrap().starts_with("libpq5=")),
         "{packages:?}"
     );
+    assert_eq!(report["packages"]["provided"][0]["package"], "libpq5");
+    assert_eq!(report["packages"]["provided"][0]["soname"], "libpq.so.5");
     // The lock now holds it: a --locked build takes it from there, with the same digest.
     let again = build("again", &["--locked"]);
     assert_eq!(again["manifest_digest"], report["manifest_digest"]);

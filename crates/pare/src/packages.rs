@@ -510,6 +510,9 @@ pub struct PackageSummary {
     pub installed: usize,
     /// `name=version` of each installed package, sorted.
     pub packages: Vec<String>,
+    /// Packages taken from the repository for a copied program's library, instead of host files.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub provided: Vec<LockedProvision>,
 }
 
 impl PackageSummary {
@@ -527,6 +530,7 @@ impl PackageSummary {
             lock: how,
             installed: packages.len(),
             packages,
+            provided: lock.provided.clone(),
         }
     }
 }

@@ -285,6 +285,14 @@ fn print_human(report: &pare::build::BuildReport) {
             packages.installed,
             packages.lock_file
         );
+        for p in &packages.provided {
+            say!(
+                "    {} from the repository: provides {} for {}",
+                p.package,
+                p.soname,
+                p.needed_by
+            );
+        }
     }
     say!(
         "  total     {} stored ({} bytes), {} uncompressed ({} bytes)",
