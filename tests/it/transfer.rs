@@ -814,3 +814,137 @@ fn a_pull_into_an_archive_counts_each_blob_once() {
     assert_eq!(pulled["blobs_transferred"], 3, "each blob once: {pulled}");
     assert_eq!(pulled["bytes_transferred"], all - manifest_size, "{pulled}");
 }
+
+#[test]
+fn uncompressed_archive_layers_are_compressed_on_the_way_as_skopeo_does() {
+    if !require("skopeo") {
+        return;
+    }
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    // A docker-archive as `docker save` writes it: plain tar layers, here with 2 MB of text.
+    let text = dir.path().join("words.txt");
+    fs::write(
+        &text,
+        "the quick brown fox jumps over the lazy dog\n".repeat(50_000),
+    )
+    .unwrap();
+    let archive = dir.path().join("app.tar");
+    let built: Value = serde_json::from_str(&ok(pare()
+        .args(["build", "--format", "json", "--copy"])
+        .arg(format!("{}:/hello", static_hello().display()))
+        .arg("--copy")
+        .arg(format!("{}:/words.txt", text.display()))
+        .args(["--entrypoint", "/hello", "--output"])
+        .arg(format!("docker-archive:{}:app:1", archive.display()))))
+    .unwrap();
+    let source = format!("docker-archive:{}:app:1", archive.display());
+    let plain_bytes: u64 = built["compressed_size"].as_u64().unwrap();
+    let layer_types = |layout: &Path| -> (Vec<String>, Vec<String>) {
+        let (manifest, config) = crate::support::image_json(layout, "1");
+        (
+            manifest["layers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["mediaType"].as_str().unwrap().to_string())
+                .collect(),
+            config["rootfs"]["diff_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_str().unwrap().to_string())
+                .collect(),
+        )
+    };
+    let (_, source_diff_ids) = {
+        let plain = dir.path().join("plain");
+        let report = transfer(
+            &home,
+            "copy",
+            &[
+                &source,
+                &format!("oci:{}:1", plain.display()),
+                "--compression",
+                "none",
+            ],
+        );
+        assert_eq!(
+            report["manifest_digest"], built["manifest_digest"],
+            "none keeps the blobs"
+        );
+        assert!(report["digest_changed"].is_null(), "{report}");
+        layer_types(&plain)
+    };
+    for (name, flag, media) in [
+        ("gz", None, "application/vnd.oci.image.layer.v1.tar+gzip"),
+        (
+            "zst",
+            Some("zstd"),
+            "application/vnd.oci.image.layer.v1.tar+zstd",
+        ),
+    ] {
+        let layout = dir.path().join(name);
+        let mut args = vec![source.clone(), format!("oci:{}:1", layout.display())];
+        if let Some(flag) = flag {
+            args.extend(["--compression".to_string(), flag.to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let report = transfer(&home, "copy", &args);
+        assert!(
+            report["digest_changed"]
+                .as_str()
+                .is_some_and(|w| w.contains("compressed with")),
+            "{report}"
+        );
+        let (types, diff_ids) = layer_types(&layout);
+        assert!(types.iter().all(|t| t == media), "{types:?}");
+        assert_eq!(diff_ids, source_diff_ids, "the same files, only compressed");
+        assert_layout_intact(&layout);
+        // skopeo reads it, and runs nothing but its own checks on the blobs it copies.
+        ok(Command::new("skopeo")
+            .args(["copy", &format!("oci:{}:1", layout.display())])
+            .arg(format!(
+                "oci:{}:1",
+                dir.path().join(format!("{name}-skopeo")).display()
+            )));
+    }
+    // To a registry: what pare uploads against what skopeo uploads for the same archive.
+    let pushed = transfer(
+        &home,
+        "push",
+        &[&source, &format!("docker://{}/pare/app:1", registry.addr)],
+    );
+    let pare_bytes = pushed["bytes_transferred"].as_u64().unwrap();
+    ok(Command::new("skopeo").args([
+        "copy",
+        "--dest-tls-verify=false",
+        &source,
+        &format!("docker://{}/skopeo/app:1", registry.addr),
+    ]));
+    let skopeo_raw: Value = serde_json::from_str(&ok(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{}/skopeo/app:1", registry.addr),
+    ])))
+    .unwrap();
+    let skopeo_bytes: u64 = skopeo_raw["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["size"].as_u64().unwrap())
+        .sum::<u64>()
+        + skopeo_raw["config"]["size"].as_u64().unwrap();
+    assert!(
+        pare_bytes * 4 < plain_bytes,
+        "pare sent {pare_bytes} bytes of a {plain_bytes}-byte archive"
+    );
+    assert!(
+        pare_bytes <= skopeo_bytes + skopeo_bytes / 10,
+        "pare sent {pare_bytes} bytes, skopeo {skopeo_bytes}"
+    );
+}

@@ -299,6 +299,11 @@ pub struct TransferArgs {
     /// More tags at the destination. Repeatable.
     #[arg(long, short = 't', value_name = "TAG")]
     pub tag: Vec<String>,
+    /// How to compress layers the source stores uncompressed (a docker-archive's): gzip (default),
+    /// zstd, or none to keep them as they are (the default for a docker-archive destination).
+    /// Layers already compressed are never recompressed.
+    #[arg(long, value_name = "gzip|zstd|none")]
+    pub compression: Option<String>,
     /// Upload blobs larger than this many bytes in chunks of this size (default 67108864), for
     /// registries or proxies that limit request bodies.
     #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1024..))]

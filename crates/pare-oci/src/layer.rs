@@ -156,6 +156,37 @@ pub fn write_layer_at(
     })
 }
 
+/// Compresses the uncompressed (plain tar) layer blob `digest` of `from` into `to` with
+/// `compression`, in one streaming pass that also checks the stored blob against its digest. The
+/// diff_id stays what it was: the plain blob's own digest. Must be called from a plain thread.
+pub fn compress_plain_blob(
+    from: &Layout,
+    digest: &str,
+    size: u64,
+    compression: Compression,
+    to: &Layout,
+) -> Result<WrittenLayer> {
+    let (temp, temp_path) = to.temp_blob()?;
+    let fail_write = || Error::io("write layer blob", temp_path.clone());
+    let stored = HashingWriter::new(BufWriter::with_capacity(1 << 20, temp));
+    let mut compressor = Compressor::new(compression, stored).map_err(fail_write())?;
+    from.copy_blob(digest, size, &mut compressor)?;
+    let stored = compressor.finish().map_err(fail_write())?;
+    let (buffered, compressed_digest, compressed_size) = stored.finish();
+    let temp = buffered
+        .into_inner()
+        .map_err(|e| fail_write()(e.into_error()))?;
+    to.commit_blob(temp, &compressed_digest)?;
+    Ok(WrittenLayer {
+        digest: compressed_digest,
+        diff_id: digest.to_string(),
+        size: compressed_size,
+        uncompressed_size: size,
+        compression,
+        reused: false,
+    })
+}
+
 /// Reads exactly `expected` bytes from a host file, failing if the file is shorter or longer than it
 /// was when the build planned it (it changed during the build).
 struct ExactReader {

@@ -18,6 +18,9 @@ pub struct TransferOptions {
     pub access: Access,
     /// More tags at the destination.
     pub extra_tags: Vec<String>,
+    /// How to compress layers the source stores uncompressed (default gzip, none for a
+    /// docker-archive destination).
+    pub compression: Option<pare_oci::compress::Compression>,
 }
 
 impl TransferOptions {
@@ -28,6 +31,7 @@ impl TransferOptions {
             destination,
             access: Access::default(),
             extra_tags: Vec::new(),
+            compression: None,
         }
     }
 }
@@ -39,6 +43,7 @@ pub fn copy(options: &TransferOptions, reporter: &dyn Reporter) -> Result<Transf
         &options.source,
         &options.destination,
         &options.extra_tags,
+        options.compression,
         &options.access,
         reporter,
         &mut report,

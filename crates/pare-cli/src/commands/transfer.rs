@@ -46,6 +46,13 @@ pub fn run(verb: Verb, args: &TransferArgs, global: &GlobalArgs) -> Result<ExitC
     options.access.jobs = args.jobs.max(1);
     options.extra_tags.clone_from(&args.tag);
     options.access.chunk_size = args.chunk_size;
+    if let Some(c) = &args.compression {
+        options.compression = Some(pare_oci::compress::Compression::parse(c).ok_or_else(|| {
+            UsageError(format!(
+                "--compression {c:?} is not one of gzip, zstd, none"
+            ))
+        })?);
+    }
     if let Some(creds) = &args.creds {
         options.access.credentials =
             Some(pare_registry::Credentials::parse(creds).map_err(|e| UsageError(e.to_string()))?);

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::Descriptor;
+use pare_oci::compress::Compression;
 use pare_oci::image::Platform;
 use pare_oci::import::{import_archive, open_archive, Selector};
 use pare_oci::layout::Layout;
@@ -237,11 +238,14 @@ pub fn open(
 
 /// Copies `source` to `destination` with `tags` (see [`destination_tags`]): a retag when both are
 /// the same layout, a pull straight into a destination layout (blobs it holds are not fetched
-/// again), else [`open`] then [`write`].
+/// again), else [`open`] then [`write`]. Layers the source stores uncompressed (a docker-archive's)
+/// are compressed with `compression` on the way, by default gzip for every destination but a
+/// docker-archive (`Compression::None` keeps them as they are).
 pub fn copy(
     source: &ImageRef,
     destination: &ImageRef,
     extra_tags: &[String],
+    compression: Option<Compression>,
     access: &Access,
     reporter: &dyn Reporter,
     report: &mut IoReport,
@@ -289,7 +293,103 @@ pub fn copy(
         };
     }
     let image = open(source, access, Purpose::Copy, reporter, report)?;
+    let compression = compression.unwrap_or(match destination {
+        ImageRef::DockerArchive { .. } => Compression::None,
+        _ => Compression::Gzip,
+    });
+    let image = compress_plain_layers(image, compression, reporter, report)?;
     write(&image, destination, extra_tags, access, reporter, report)
+}
+
+/// The layer media types of blobs stored as plain tar.
+const PLAIN_LAYER_TYPES: [&str; 2] = [
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.docker.image.rootfs.diff.tar",
+];
+
+/// The image with every plain-tar layer compressed with `compression` (in a staging layout of its
+/// own, with the other blobs beside them and a new manifest), or the image itself when it has no
+/// such layer, `compression` is none, or its manifest is not an OCI one.
+fn compress_plain_layers(
+    image: OpenedImage,
+    compression: Compression,
+    reporter: &dyn Reporter,
+    report: &mut IoReport,
+) -> Result<OpenedImage> {
+    let manifest = &image.documents.manifest;
+    let plain = manifest
+        .layers()
+        .iter()
+        .filter(|l| PLAIN_LAYER_TYPES.contains(&l.media_type().to_string().as_str()))
+        .count();
+    let is_oci =
+        image.manifest().media_type().to_string() == "application/vnd.oci.image.manifest.v1+json";
+    if plain == 0 || compression == Compression::None || !is_oci {
+        return Ok(image);
+    }
+    let (staging, layout) = staging()?;
+    let config = manifest.config();
+    copy_blob(
+        &image.layout,
+        &layout,
+        config.digest().as_ref(),
+        config.size(),
+    )?;
+    let mut new_manifest = manifest.clone();
+    let total = manifest.layers().len();
+    let mut layers = Vec::with_capacity(total);
+    for (i, layer) in manifest.layers().iter().enumerate() {
+        let digest = layer.digest().to_string();
+        if !PLAIN_LAYER_TYPES.contains(&layer.media_type().to_string().as_str()) {
+            copy_blob(&image.layout, &layout, &digest, layer.size())?;
+            layers.push(layer.clone());
+            continue;
+        }
+        reporter.step(&format!(
+            "layer {}/{total}: compressing {digest} ({})",
+            i + 1,
+            compression.name()
+        ));
+        let written = pare_oci::layer::compress_plain_blob(
+            &image.layout,
+            &digest,
+            layer.size(),
+            compression,
+            &layout,
+        )?;
+        let mut compressed = Descriptor::new(
+            oci_spec::image::MediaType::from(written.media_type()),
+            written.size,
+            pare_oci::image::parse_digest(&written.digest)?,
+        );
+        compressed.set_annotations(layer.annotations().clone());
+        layers.push(compressed);
+    }
+    new_manifest.set_layers(layers);
+    let bytes = pare_oci::canonical_json::to_vec(&new_manifest, "image manifest")?;
+    let digest = layout.write_blob(&bytes)?;
+    let mut descriptor = Descriptor::new(
+        image.manifest().media_type().clone(),
+        bytes.len() as u64,
+        pare_oci::image::parse_digest(&digest)?,
+    );
+    descriptor.set_platform(image.manifest().platform().clone());
+    let note = format!(
+        "{plain} uncompressed {} compressed with {} (--compression none keeps them as they are), so the digest is new",
+        if plain == 1 { "layer was" } else { "layers were" },
+        compression.name()
+    );
+    report.digest_changed = Some(match report.digest_changed.take() {
+        Some(earlier) => format!("{earlier}; {note}"),
+        None => note,
+    });
+    let documents = read_image(&layout, &descriptor, "the compressed image")?;
+    Ok(OpenedImage {
+        layout,
+        documents,
+        sections: HashMap::new(),
+        _staging: Some(staging),
+    })
 }
 
 /// Checks a destination before anything is made for it: tags are valid, an archive's directory
