@@ -299,9 +299,9 @@ pub struct TransferArgs {
     /// More tags at the destination. Repeatable.
     #[arg(long, short = 't', value_name = "TAG")]
     pub tag: Vec<String>,
-    /// How to compress layers the source stores uncompressed (a docker-archive's): gzip (default),
-    /// zstd, or none to keep them as they are (the default for a docker-archive destination).
-    /// Layers already compressed are never recompressed.
+    /// How to compress layers the source stores uncompressed: gzip (the default to a registry and
+    /// from a docker-archive into oci: or oci-archive:), zstd, or none to keep them as they are (the
+    /// default otherwise). Layers already compressed are never recompressed.
     #[arg(long, value_name = "gzip|zstd|none")]
     pub compression: Option<String>,
     /// Upload blobs larger than this many bytes in chunks of this size (default 67108864), for

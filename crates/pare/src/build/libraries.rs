@@ -129,8 +129,10 @@ pub fn host_provisions(
     for (image_path, host, facts) in dynamic_programs(artifacts)? {
         let closure = resolve_in(&lookup, &image_path, facts, &options)
             .map_err(|e| Error::Input(format!("{}: {e}", host.display())))?;
+        // Only what the image's own objects need: the libraries of a host library come with its
+        // package's dependencies.
         for library in &closure.libraries {
-            if lookup.in_image(&library.real_path) {
+            if lookup.in_image(&library.real_path) || !lookup.in_image(&library.needed_by) {
                 continue;
             }
             if let Some((_, record)) = db.owner(&library.real_path) {

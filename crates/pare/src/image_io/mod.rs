@@ -239,8 +239,8 @@ pub fn open(
 /// Copies `source` to `destination` with `tags` (see [`destination_tags`]): a retag when both are
 /// the same layout, a pull straight into a destination layout (blobs it holds are not fetched
 /// again), else [`open`] then [`write`]. Layers the source stores uncompressed (a docker-archive's)
-/// are compressed with `compression` on the way, by default gzip for every destination but a
-/// docker-archive (`Compression::None` keeps them as they are).
+/// are compressed with `compression` on the way; by default gzip to a registry and from a
+/// docker-archive into `oci:` or an oci-archive, else kept as they are (`Compression::None`).
 pub fn copy(
     source: &ImageRef,
     destination: &ImageRef,
@@ -293,9 +293,14 @@ pub fn copy(
         };
     }
     let image = open(source, access, Purpose::Copy, reporter, report)?;
-    let compression = compression.unwrap_or(match destination {
-        ImageRef::DockerArchive { .. } => Compression::None,
-        _ => Compression::Gzip,
+    // As skopeo: what goes to a registry is compressed, and so is a docker-archive's content
+    // moving into OCI storage; an OCI image stored uncompressed on purpose stays so between files.
+    let compression = compression.unwrap_or(match (source, destination) {
+        (_, ImageRef::Registry(_)) => Compression::Gzip,
+        (ImageRef::DockerArchive { .. }, ImageRef::Layout { .. } | ImageRef::OciArchive { .. }) => {
+            Compression::Gzip
+        }
+        _ => Compression::None,
     });
     let image = compress_plain_layers(image, compression, reporter, report)?;
     write(&image, destination, extra_tags, access, reporter, report)
