@@ -196,3 +196,91 @@ fn near_misses_on_tags_and_names_say_what_exists() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("loads the image untagged"), "{stderr}");
 }
+
+#[test]
+fn with_format_json_errors_and_warnings_are_json_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = format!("oci:{}", dir.path().join("nothing").display());
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "audit".into(),
+                "--format".into(),
+                "json".into(),
+                missing.clone(),
+            ],
+            "input",
+        ),
+        (
+            vec![
+                "diff".into(),
+                "--format".into(),
+                "json".into(),
+                missing.clone(),
+                missing.clone(),
+            ],
+            "input",
+        ),
+        (
+            vec![
+                "copy".into(),
+                "--format".into(),
+                "json".into(),
+                "--compression".into(),
+                "brotli".into(),
+                missing.clone(),
+                format!("oci:{}", dir.path().join("out").display()),
+            ],
+            "usage",
+        ),
+        (
+            vec![
+                "build".into(),
+                "--format".into(),
+                "json".into(),
+                "--copy".into(),
+                "/nonexistent/app:/app".into(),
+                "--output".into(),
+                format!("oci:{}", dir.path().join("out").display()),
+            ],
+            "input",
+        ),
+    ];
+    for (args, kind) in cases {
+        let (code, stdout, stderr) = run(pare().args(&args));
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        let doc: serde_json::Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e}): {stdout}"));
+        assert_eq!(doc["schema"], "pare.error/v1");
+        assert_eq!(doc["error"]["kind"], kind, "{args:?}: {doc}");
+        assert_eq!(doc["error"]["exit_code"], 2);
+        assert!(
+            doc["error"]["message"].as_str().unwrap().len() > 10,
+            "{doc}"
+        );
+        assert!(
+            stderr.starts_with("error: "),
+            "humans still get the line: {stderr}"
+        );
+    }
+    // A warning under --format json is a JSON line on stderr; the report on stdout stays clean.
+    let (code, stdout, stderr) = run(pare()
+        .args(["build", "--format", "json", "--user", "0:0", "--copy"])
+        .arg(format!("{}:/hello", static_hello().display()))
+        .args(["--entrypoint", "/hello", "--output"])
+        .arg(format!("oci:{}:root", dir.path().join("out").display())));
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["user"], "0:0");
+    let warning: serde_json::Value = serde_json::from_str(
+        stderr
+            .lines()
+            .find(|l| l.contains("root"))
+            .unwrap_or_else(|| panic!("no warning: {stderr}")),
+    )
+    .unwrap();
+    assert!(
+        warning["warning"].as_str().unwrap().contains("uid 0"),
+        "{warning}"
+    );
+}

@@ -102,6 +102,22 @@ pub enum Command {
     InspectBinary(InspectBinaryArgs),
 }
 
+impl Command {
+    /// Whether the command was asked for JSON (`--format json`): then its errors and warnings are
+    /// JSON too.
+    pub fn wants_json(&self) -> bool {
+        match self {
+            Command::Build(a) | Command::Lock(a) => a.format == TextFormat::Json,
+            Command::Push(a) | Command::Pull(a) | Command::Copy(a) => a.format == TextFormat::Json,
+            Command::Audit(a) => a.format == AuditFormat::Json,
+            Command::Inventory(a) => a.format == TextFormat::Json,
+            Command::Diff(a) => a.format == ReportFormat::Json,
+            Command::Gate(a) => a.format == ReportFormat::Json,
+            Command::InspectBinary(a) => a.format == TextFormat::Json,
+        }
+    }
+}
+
 const INSPECT_EXAMPLES: &str = "\
 Examples:
   pare inspect-binary target/release/app

@@ -17,8 +17,13 @@ pub const EXIT_INPUT: u8 = 2;
 /// Exit code for an internal or machine failure.
 pub const EXIT_INTERNAL: u8 = 3;
 
+/// Version of the JSON document an error is printed as under `--format json`.
+pub const ERROR_JSON_SCHEMA: &str = "pare.error/v1";
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    let json = cli.command.wants_json();
+    output::set_json_messages(json);
     let result = match &cli.command {
         cli::Command::Build(args) => commands::build::run(args, &cli.global),
         cli::Command::Lock(args) => commands::build::lock(args, &cli.global),
@@ -41,10 +46,42 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             let code = exit_code_for(&error);
-            eprintln!("error: {}", output::printable(&output::chain(&error)));
+            let message = output::chain(&error);
+            eprintln!("error: {}", output::printable(&message));
+            if json {
+                // On stdout, where the report would have been, so CI can parse a failure.
+                let _ =
+                    output::print_json(&error_document(&error, &message, code), ERROR_JSON_SCHEMA);
+            }
             ExitCode::from(code)
         }
     }
+}
+
+/// What a failure says under `--format json`: `{"error": {"kind", "message", "path", "exit_code"}}`.
+fn error_document(error: &anyhow::Error, message: &str, code: u8) -> serde_json::Value {
+    let kind = if error.downcast_ref::<commands::UsageError>().is_some() {
+        "usage"
+    } else {
+        match error.downcast_ref::<pare::Error>() {
+            Some(pare::Error::Refused(_)) => "refused",
+            Some(e) if e.is_input_error() => "input",
+            _ if code == EXIT_INPUT => "input",
+            _ => "internal",
+        }
+    };
+    let path = match error.downcast_ref::<pare::Error>() {
+        Some(pare::Error::Io { path, .. }) => Some(path.display().to_string()),
+        _ => None,
+    };
+    serde_json::json!({
+        "error": {
+            "kind": kind,
+            "message": message,
+            "path": path,
+            "exit_code": code,
+        }
+    })
 }
 
 /// Maps an error to pare's exit codes: 2 when the input is at fault, 3 otherwise.

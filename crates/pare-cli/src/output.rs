@@ -90,6 +90,14 @@ pub fn print_json(value: &impl serde::Serialize, schema: &str) -> anyhow::Result
     Ok(())
 }
 
+/// Whether warnings are printed as JSON lines (`--format json`).
+static JSON_MESSAGES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes warnings JSON lines on stderr (`{"warning": "..."}`) for a command asked for JSON.
+pub fn set_json_messages(on: bool) {
+    JSON_MESSAGES.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Prints warnings to stderr; on a terminal (and not --quiet) also steps, and a progress bar per blob
 /// while blobs move.
 pub struct TerminalReporter {
@@ -134,6 +142,10 @@ impl Reporter for TerminalReporter {
 
     fn warn(&self, message: &str) {
         if self.quiet {
+            return;
+        }
+        if JSON_MESSAGES.load(std::sync::atomic::Ordering::Relaxed) {
+            eprintln!("{}", serde_json::json!({ "warning": message }));
             return;
         }
         match self.bars() {
