@@ -284,3 +284,47 @@ fn with_format_json_errors_and_warnings_are_json_too() {
         "{warning}"
     );
 }
+
+#[test]
+fn long_history_lines_are_shortened_on_screen_and_whole_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("out");
+    let mut cmd = pare();
+    cmd.args(["build", "-q", "--copy"])
+        .arg(format!("{}:/hello", static_hello().display()))
+        .args(["--entrypoint", "/hello"]);
+    for i in 0..30 {
+        cmd.arg("--copy").arg(format!(
+            "{}:/srv/a-rather-long-directory-name/{i}",
+            static_hello().display()
+        ));
+    }
+    ok(cmd
+        .arg("--output")
+        .arg(format!("oci:{}:long", layout.display())));
+    let reference = format!("oci:{}:long", layout.display());
+    let (_, human, _) = run(pare().args(["audit", &reference]));
+    let line = human
+        .lines()
+        .find(|l| l.contains("pare build: copy to"))
+        .unwrap_or_else(|| panic!("{human}"));
+    assert!(
+        line.contains("more characters; --format json shows it whole"),
+        "{line}"
+    );
+    assert!(line.chars().count() < 330, "{line}");
+    let (_, json, _) = run(pare().args(["audit", "--format", "json", &reference]));
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let whole = report["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["created_by"].as_str())
+        .find(|c| c.starts_with("pare build: copy to"))
+        .unwrap();
+    assert!(
+        whole.ends_with("/srv/a-rather-long-directory-name/9"),
+        "{whole}"
+    );
+    assert!(whole.len() > 1000);
+}

@@ -22,6 +22,23 @@ pub fn chain(error: &anyhow::Error) -> String {
 /// `text` with every control character but newline and tab shown as `\x1b`-style escapes (C0, DEL
 /// and C1), so a hostile file name or history line cannot move the cursor, retitle or clear the
 /// terminal. JSON output is unchanged by it: serde already escapes control characters in strings.
+/// History lines longer than this are shortened in human output (JSON keeps them whole).
+pub const HISTORY_WIDTH: usize = 200;
+
+/// `text` cut to `max` characters with a note of how much was left out (a 4 KB `RUN` line from
+/// another tool's history would otherwise fill the screen).
+pub fn shorten(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    let count = text.chars().count();
+    if count <= max {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let kept: String = text.chars().take(max).collect();
+    std::borrow::Cow::Owned(format!(
+        "{kept}... ({} more characters; --format json shows it whole)",
+        count - max
+    ))
+}
+
 pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     let hostile = |c: char| c.is_control() && c != '\n' && c != '\t';
     if !text.chars().any(hostile) {
@@ -183,5 +200,19 @@ impl Reporter for TerminalReporter {
                 bar.finish_and_clear();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_history_lines_are_shortened_and_short_ones_kept() {
+        assert_eq!(shorten("RUN true", 200), "RUN true");
+        let long = "é".repeat(250);
+        let short = shorten(&long, 200);
+        assert!(short.starts_with(&"é".repeat(200)));
+        assert!(short.ends_with("(50 more characters; --format json shows it whole)"));
     }
 }

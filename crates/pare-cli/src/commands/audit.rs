@@ -104,7 +104,10 @@ fn print_audit(r: &AuditReport) {
             human_bytes(l.info.size),
             human_bytes(l.info.uncompressed_size),
             l.info.entries,
-            l.info.created_by.as_deref().unwrap_or("")
+            crate::output::shorten(
+                l.info.created_by.as_deref().unwrap_or(""),
+                crate::output::HISTORY_WIDTH
+            )
         );
         for (path, size) in l.largest_files.iter().take(3) {
             say!("         {:>10}  {path}", human_bytes(*size));

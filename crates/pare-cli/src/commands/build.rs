@@ -248,7 +248,7 @@ fn print_human(report: &pare::build::BuildReport) {
             human_bytes(layer.size),
             human_bytes(layer.uncompressed_size),
             layer.entries,
-            layer.created_by,
+            crate::output::shorten(&layer.created_by, crate::output::HISTORY_WIDTH),
             if layer.reused { "  (reused)" } else { "" }
         );
     }
