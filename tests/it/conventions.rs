@@ -328,3 +328,84 @@ fn long_history_lines_are_shortened_on_screen_and_whole_in_json() {
     );
     assert!(whole.len() > 1000);
 }
+
+#[test]
+fn without_a_terminal_progress_is_plain_lines_and_quiet_means_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let build = |tag: &str, extra: &[&str], interval: Option<&str>| {
+        let mut cmd = pare();
+        if let Some(ms) = interval {
+            cmd.env("PARE_PROGRESS_INTERVAL_MS", ms);
+        }
+        let (code, stdout, stderr) = run(cmd
+            .arg("build")
+            .args(extra)
+            .arg("--copy")
+            .arg(format!("{}:/hello", static_hello().display()))
+            .args(["--entrypoint", "/hello", "--output"])
+            .arg(format!("oci:{}:{tag}", dir.path().join("out").display())));
+        assert_eq!(code, 0, "{stderr}");
+        (stdout, stderr)
+    };
+    // stderr is a pipe here, as in a CI log: with every step due, each is a plain line (no bar codes).
+    let (_, stderr) = build("a", &[], Some("0"));
+    assert!(stderr.contains("  layer 1/"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no escape codes without a terminal: {stderr:?}"
+    );
+    // --format json: the progress lines are JSON too.
+    let (_, stderr) = build("b", &["--format", "json"], Some("0"));
+    for line in stderr.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            v.get("progress").is_some() || v.get("warning").is_some(),
+            "{line}"
+        );
+    }
+    assert!(!stderr.is_empty());
+    // --quiet: nothing; the default interval: a build done within it prints no progress at all.
+    let (_, stderr) = build("c", &["-q"], Some("0"));
+    assert_eq!(stderr, "");
+    let (_, stderr) = build("d", &[], None);
+    assert_eq!(stderr, "", "a quick build leaves the log alone");
+}
+
+#[test]
+fn lock_and_pull_offer_only_the_flags_that_matter_to_them() {
+    let help = ok(pare().args(["lock", "--help"]));
+    for flag in [
+        "--base",
+        "--package",
+        "--lock",
+        "--platform",
+        "--apt-root",
+        "--file",
+    ] {
+        assert!(help.contains(flag), "pare lock --help lacks {flag}");
+    }
+    for flag in [
+        "--copy",
+        "--entrypoint",
+        "--output",
+        "--tzdata",
+        "--compression",
+        "--no-closure",
+    ] {
+        assert!(
+            !help.contains(flag),
+            "pare lock --help offers {flag}, which changes no lock"
+        );
+    }
+    let (code, _, stderr) = run(pare().args(["lock", "--copy", "a:/a"]));
+    assert_eq!(code, 2, "{stderr}");
+    let help = ok(pare().args(["pull", "--help"]));
+    for flag in ["--chunk-size", "--compression"] {
+        assert!(
+            !help.contains(flag),
+            "pare pull --help offers the upload-only {flag}"
+        );
+    }
+    assert!(ok(pare().args(["push", "--help"])).contains("--chunk-size"));
+}

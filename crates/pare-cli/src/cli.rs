@@ -75,13 +75,13 @@ pub enum Command {
     Build(Box<BuildArgs>),
     /// Resolve a build's Debian recipe and packages against the apt repositories and write pare.lock.
     #[command(after_help = LOCK_EXAMPLES)]
-    Lock(Box<BuildArgs>),
+    Lock(Box<LockArgs>),
     /// Push an image from a layout or archive to a registry (only the blobs it lacks).
     #[command(after_help = PUSH_EXAMPLES)]
     Push(TransferArgs),
     /// Pull an image from a registry into a layout or archive (blobs already stored are kept).
     #[command(after_help = PULL_EXAMPLES)]
-    Pull(TransferArgs),
+    Pull(PullArgs),
     /// Copy an image between any two of oci:, oci-archive:, docker-archive: and docker://.
     #[command(after_help = COPY_EXAMPLES)]
     Copy(TransferArgs),
@@ -107,8 +107,10 @@ impl Command {
     /// JSON too.
     pub fn wants_json(&self) -> bool {
         match self {
-            Command::Build(a) | Command::Lock(a) => a.format == TextFormat::Json,
-            Command::Push(a) | Command::Pull(a) | Command::Copy(a) => a.format == TextFormat::Json,
+            Command::Build(a) => a.format == TextFormat::Json,
+            Command::Lock(a) => a.format == TextFormat::Json,
+            Command::Push(a) | Command::Copy(a) => a.format == TextFormat::Json,
+            Command::Pull(a) => a.format == TextFormat::Json,
             Command::Audit(a) => a.format == AuditFormat::Json,
             Command::Inventory(a) => a.format == TextFormat::Json,
             Command::Diff(a) => a.format == ReportFormat::Json,
@@ -291,7 +293,54 @@ Examples:
   pare copy oci:out:latest docker-archive:app.tar:app:latest
 Digests are kept wherever the formats allow; the report says when a conversion changes them.";
 
-/// Arguments of push, pull and copy.
+/// Arguments of pull: those of push and copy but the upload-only ones (chunk size, compression).
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    /// The registry image (docker://HOST/REPO:TAG or @DIGEST).
+    #[arg(value_name = "SOURCE")]
+    pub source: String,
+    /// Where it goes (oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG]).
+    #[arg(value_name = "DESTINATION")]
+    pub destination: String,
+    /// Allow plain HTTP to a registry that is not on this machine (loopback always may).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Registry credentials USER:PASSWORD (default: docker/podman login files and credential helpers).
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub creds: Option<String>,
+    /// Platform to take from a multi-platform image (default: this machine's).
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    /// Blobs moved at once.
+    #[arg(long, short = 'j', default_value_t = 4, value_name = "N")]
+    pub jobs: usize,
+    /// More tags at the destination. Repeatable.
+    #[arg(long, short = 't', value_name = "TAG")]
+    pub tag: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextFormat,
+}
+
+impl PullArgs {
+    /// The transfer these stand for.
+    pub fn as_transfer_args(&self) -> TransferArgs {
+        TransferArgs {
+            source: self.source.clone(),
+            destination: self.destination.clone(),
+            insecure: self.insecure,
+            creds: self.creds.clone(),
+            platform: self.platform.clone(),
+            jobs: self.jobs,
+            tag: self.tag.clone(),
+            compression: None,
+            chunk_size: None,
+            format: self.format,
+        }
+    }
+}
+
+/// Arguments of push and copy.
 #[derive(Args, Debug)]
 pub struct TransferArgs {
     /// Where the image comes from (oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], docker://HOST/REPO:TAG).
@@ -351,6 +400,63 @@ Examples:
   pare build -f pare.toml
 
 Reproducible: the same inputs give the same digests; file times are SOURCE_DATE_EPOCH (or 0).";
+
+/// `pare lock` flags: only those that change what a lock holds (the rest of a build's settings come
+/// from pare.toml, which `pare lock` reads as `pare build` does).
+#[derive(Args, Debug, Default)]
+pub struct LockArgs {
+    /// Build file (pare.toml); flags given as well override or extend it.
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Base: a Debian recipe (static-debian, base-nossl, base, cc, python3, nodejs, java) whose
+    /// packages are locked, or an image (oci:, oci-archive:, docker-archive:, docker://) whose digest
+    /// is pinned.
+    #[arg(long, value_name = "BASE")]
+    pub base: Option<String>,
+    /// Debian package to lock with its dependencies (name or name=version). Repeatable.
+    #[arg(long = "package", short = 'p', value_name = "NAME")]
+    pub package: Vec<String>,
+    /// Lock file (default: pare.lock beside pare.toml, or in the current directory).
+    #[arg(long, value_name = "FILE")]
+    pub lock: Option<PathBuf>,
+    /// Platform OS/ARCH[/VARIANT] whose packages or base image are locked (default: this machine's).
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// Accept apt repositories whose InRelease is unsigned or badly signed.
+    #[arg(long)]
+    pub allow_insecure_repositories: bool,
+    /// Use the apt sources and keyrings below this root instead of the host's /etc/apt.
+    #[arg(long, value_name = "DIR", env = "PARE_APT_ROOT")]
+    pub apt_root: Option<PathBuf>,
+    /// For a docker:// base: allow plain HTTP to a registry that is not on this machine.
+    #[arg(long)]
+    pub insecure: bool,
+    /// For a docker:// base: registry credentials USER:PASSWORD.
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub creds: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextFormat,
+}
+
+impl LockArgs {
+    /// The build flags these stand for (every other one at its default).
+    pub fn as_build_args(&self) -> BuildArgs {
+        BuildArgs {
+            file: self.file.clone(),
+            base: self.base.clone(),
+            package: self.package.clone(),
+            lock: self.lock.clone(),
+            platform: self.platform.clone(),
+            allow_insecure_repositories: self.allow_insecure_repositories,
+            apt_root: self.apt_root.clone(),
+            insecure: self.insecure,
+            creds: self.creds.clone(),
+            format: self.format,
+            ..BuildArgs::default()
+        }
+    }
+}
 
 /// `pare build` flags; each also has a pare.toml field.
 #[derive(Args, Debug, Default)]

@@ -26,13 +26,15 @@ fn main() -> ExitCode {
     output::set_json_messages(json);
     let result = match &cli.command {
         cli::Command::Build(args) => commands::build::run(args, &cli.global),
-        cli::Command::Lock(args) => commands::build::lock(args, &cli.global),
+        cli::Command::Lock(args) => commands::build::lock(&args.as_build_args(), &cli.global),
         cli::Command::Push(args) => {
             commands::transfer::run(commands::transfer::Verb::Push, args, &cli.global)
         }
-        cli::Command::Pull(args) => {
-            commands::transfer::run(commands::transfer::Verb::Pull, args, &cli.global)
-        }
+        cli::Command::Pull(args) => commands::transfer::run(
+            commands::transfer::Verb::Pull,
+            &args.as_transfer_args(),
+            &cli.global,
+        ),
         cli::Command::Audit(args) => commands::audit::run(args, &cli.global),
         cli::Command::Diff(args) => commands::diff::run(args, &cli.global),
         cli::Command::Inventory(args) => commands::inventory::run(args, &cli.global),

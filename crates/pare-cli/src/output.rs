@@ -116,10 +116,37 @@ pub fn set_json_messages(on: bool) {
 }
 
 /// Prints warnings to stderr; on a terminal (and not --quiet) also steps, and a progress bar per blob
-/// while blobs move.
+/// while blobs move. Without a terminal (a CI log) it prints a plain progress line (the current step,
+/// or bytes moved) at most every few seconds instead, so a long step shows it is alive without
+/// flooding the log. pare prints no color codes anywhere, so `NO_COLOR` always holds.
 pub struct TerminalReporter {
     quiet: bool,
     bars: Option<std::sync::Mutex<Bars>>,
+    /// For plain progress lines: when the last one was printed, and the interval.
+    plain: Option<std::sync::Mutex<PlainProgress>>,
+}
+
+/// The rate limit of plain progress lines.
+struct PlainProgress {
+    interval: std::time::Duration,
+    last: Option<std::time::Instant>,
+}
+
+/// Seconds between plain progress lines without a terminal (`PARE_PROGRESS_INTERVAL_MS` overrides).
+const PLAIN_PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl PlainProgress {
+    /// True when a line may be printed now (and records that it is).
+    fn due(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        let due = self
+            .last
+            .is_none_or(|t| now.duration_since(t) >= self.interval);
+        if due {
+            self.last = Some(now);
+        }
+        due
+    }
 }
 
 struct Bars {
@@ -130,6 +157,10 @@ struct Bars {
 impl TerminalReporter {
     pub fn new(quiet: bool) -> Self {
         let interactive = !quiet && std::io::stderr().is_terminal();
+        let interval = std::env::var("PARE_PROGRESS_INTERVAL_MS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(PLAIN_PROGRESS_INTERVAL, std::time::Duration::from_millis);
         Self {
             quiet,
             bars: interactive.then(|| {
@@ -138,6 +169,29 @@ impl TerminalReporter {
                     by_id: std::collections::HashMap::new(),
                 })
             }),
+            // The first line waits one interval too: a command that is done by then prints none.
+            plain: (!quiet && !interactive).then(|| {
+                std::sync::Mutex::new(PlainProgress {
+                    interval,
+                    last: (!interval.is_zero()).then(std::time::Instant::now),
+                })
+            }),
+        }
+    }
+
+    /// Prints `message` as a plain progress line when one is due (no terminal, not quiet).
+    fn plain_line(&self, message: &str) {
+        let Some(plain) = &self.plain else { return };
+        let mut plain = plain
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !plain.due() {
+            return;
+        }
+        if JSON_MESSAGES.load(std::sync::atomic::Ordering::Relaxed) {
+            eprintln!("{}", serde_json::json!({ "progress": message }));
+        } else {
+            eprintln!("  {}", printable(message));
         }
     }
 
@@ -154,7 +208,9 @@ impl Reporter for TerminalReporter {
         if let Some(bars) = self.bars() {
             // Printing through the bars keeps them intact on screen.
             let _ = bars.multi.println(format!("  {}", printable(message)));
+            return;
         }
+        self.plain_line(message);
     }
 
     fn warn(&self, message: &str) {
@@ -176,7 +232,23 @@ impl Reporter for TerminalReporter {
     }
 
     fn transfer(&self, id: &str, done: u64, total: u64) {
-        let Some(mut bars) = self.bars() else { return };
+        let Some(mut bars) = self.bars() else {
+            if self.plain.is_some() {
+                let short: String = id
+                    .strip_prefix("sha256:")
+                    .unwrap_or(id)
+                    .chars()
+                    .take(12)
+                    .collect();
+                self.plain_line(&format!(
+                    "{short}: {} of {} ({}%)",
+                    human_bytes(done),
+                    human_bytes(total),
+                    (done * 100).checked_div(total).unwrap_or(100)
+                ));
+            }
+            return;
+        };
         let multi = bars.multi.clone();
         let bar = bars.by_id.entry(id.to_string()).or_insert_with(|| {
             let style = indicatif::ProgressStyle::with_template(
