@@ -914,3 +914,46 @@ fn application_files_the_user_cannot_read_are_findings() {
         assert_eq!(code, 0, "{tag}: {report}");
     }
 }
+
+#[test]
+fn small_duplicates_are_summed_on_screen_and_listed_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    fs::create_dir_all(&tree).unwrap();
+    for i in 0..5 {
+        fs::write(tree.join(format!("__init__{i}.py")), "# package\n").unwrap();
+    }
+    let big = vec![b'z'; 50_000];
+    fs::write(tree.join("big-a.bin"), &big).unwrap();
+    fs::write(tree.join("big-b.bin"), &big).unwrap();
+    let layout = dir.path().join("out");
+    ok(pare()
+        .args(["build", "-q", "--copy"])
+        .arg(format!("{}:/hello", static_hello().display()))
+        .arg("--copy")
+        .arg(format!("{}/:/app/", tree.display()))
+        .args(["--entrypoint", "/hello", "--output"])
+        .arg(format!("oci:{}:dups", layout.display())));
+    let reference = format!("oci:{}:dups", layout.display());
+    let (_, human, _) = run(pare().args(["audit", &reference]));
+    assert!(
+        human.contains("4 duplicate files under 1 KiB (listed in --format json)"),
+        "{human}"
+    );
+    assert!(
+        human.contains("/app/big-"),
+        "the big duplicate is listed: {human}"
+    );
+    assert!(
+        !human.contains("__init__"),
+        "small ones are not listed: {human}"
+    );
+    let (_, report) = audit(&reference, &[]);
+    let small = report["waste"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["kind"] == "duplicate" && w["bytes"].as_u64().unwrap() < 1024)
+        .count();
+    assert_eq!(small, 4, "JSON lists every one");
+}

@@ -990,3 +990,44 @@ fn one_project_one_digest_however_it_is_built() {
         "the project's lock is untouched"
     );
 }
+
+#[test]
+fn the_lock_and_the_build_count_the_same_packages() {
+    if !Path::new("/etc/apt/sources.list.d").exists()
+        && !Path::new("/etc/apt/sources.list").exists()
+    {
+        assert!(!crate::support::in_ci(), "CI machines have apt sources");
+        return;
+    }
+    let cache = std::env::var_os("PARE_TEST_DEBIAN_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("pare-test-debian-cache"));
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("pare.lock");
+    let said = ok(pare()
+        .env("PARE_CACHE_DIR", &cache)
+        .args(["lock", "--base", "static-debian", "--lock"])
+        .arg(&lock));
+    let first = said.lines().next().unwrap();
+    // "locked 5 packages (...) into FILE: 4 for the image, 1 (busybox-static) only with --debug"
+    let for_image: usize = first
+        .split(": ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{first}"));
+    assert!(
+        first.contains("(busybox-static) only with --debug"),
+        "{first}"
+    );
+    let built = ok(pare()
+        .env("PARE_CACHE_DIR", &cache)
+        .args(["build", "--base", "static-debian", "--lock"])
+        .arg(&lock)
+        .arg("--output")
+        .arg(format!("oci:{}", dir.path().join("out").display())));
+    assert!(
+        built.contains(&format!("packages  {for_image} Debian packages from")),
+        "{first}\n{built}"
+    );
+}

@@ -78,6 +78,9 @@ fn list_rules(format: AuditFormat) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Duplicates smaller than this are summed in human output.
+const SMALL_DUPLICATE: u64 = 1024;
+
 fn print_audit(r: &AuditReport) {
     say!("{} ({})", r.image, r.manifest_digest);
     say!(
@@ -128,12 +131,28 @@ fn print_audit(r: &AuditReport) {
             human_bytes(*bytes)
         );
     }
-    for w in r.waste.iter().take(10) {
+    // Identical small files (licenses, __init__.py) are many and matter little: summed, not listed.
+    let small = |w: &&pare::audit::Waste| {
+        w.kind == pare::audit::WasteKind::Duplicate && w.bytes < SMALL_DUPLICATE
+    };
+    for w in r.waste.iter().filter(|w| !small(w)).take(10) {
         say!(
             "    {:>10}  {} (layer {})",
             human_bytes(w.bytes),
             w.path,
             w.layer
+        );
+    }
+    let (count, bytes) = r
+        .waste
+        .iter()
+        .filter(small)
+        .fold((0usize, 0u64), |(n, b), w| (n + 1, b + w.bytes));
+    if count > 0 {
+        say!(
+            "    {:>10}  {count} duplicate {} under 1 KiB (listed in --format json)",
+            human_bytes(bytes),
+            if count == 1 { "file" } else { "files" }
         );
     }
     if r.findings.is_empty() {

@@ -201,11 +201,23 @@ pub fn lock(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitCode> {
         TextFormat::Json => crate::output::print_json(&report, LOCK_JSON_SCHEMA)?,
         _ if global.quiet => {}
         _ => {
+            // The debug layer's packages are locked too but go into an image only with --debug: say
+            // so, so this count and the build's "N Debian packages" agree.
+            let debug = report.layers.get("debug").copied().unwrap_or(0);
             say!(
-                "locked {} packages ({} to download) into {}",
+                "locked {} packages ({} to download) into {}{}",
                 report.packages,
                 human_bytes(report.download_size),
-                report.lock_file
+                report.lock_file,
+                if debug > 0 {
+                    format!(
+                        ": {} for the image, {debug} ({}) only with --debug",
+                        report.packages - debug,
+                        pare::bases::DEBUG_PACKAGE
+                    )
+                } else {
+                    String::new()
+                }
             );
             for (layer, count) in &report.layers {
                 say!("  {layer:<10} {count} packages");
