@@ -948,3 +948,61 @@ fn uncompressed_archive_layers_are_compressed_on_the_way_as_skopeo_does() {
         "pare sent {pare_bytes} bytes, skopeo {skopeo_bytes}"
     );
 }
+
+#[test]
+fn the_docker_engine_is_a_source_and_a_destination() {
+    if !require_docker() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let (source, _) = hello_layout(dir.path());
+    let name = format!("pare-it/daemon-{}:1", std::process::id());
+    let daemon = format!("docker-daemon:{name}");
+    let loaded = transfer(&home, "copy", &[&source, &daemon]);
+    assert_eq!(loaded["destination"], daemon.as_str());
+    let result = || {
+        let out = ok(Command::new("docker").args(["run", "--rm", &name]));
+        assert!(out.contains("hello"), "{out}");
+        // Read back from the Engine: audit and copy see the same layers (by diff_id).
+        let (code, stdout, stderr) = run(pare().args(["audit", "--format", "json", &daemon]));
+        assert_eq!(code, 0, "{stderr}");
+        let audited: Value = serde_json::from_str(&stdout).unwrap();
+        let (_, src_config) = crate::support::image_json(&dir.path().join("src"), "latest");
+        let diff_ids: Vec<&str> = audited["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["diff_id"].as_str().unwrap())
+            .collect();
+        let expected: Vec<&str> = src_config["rootfs"]["diff_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap())
+            .collect();
+        assert_eq!(diff_ids, expected);
+        let back = dir.path().join("back");
+        transfer(
+            &home,
+            "copy",
+            &[&daemon, &format!("oci:{}:back", back.display())],
+        );
+        assert_layout_intact(&back);
+        // An image the Engine does not have, and a daemon pare cannot reach, are clear input errors.
+        let (code, _, stderr) =
+            run(pare().args(["audit", "docker-daemon:pare-it/no-such-image:1"]));
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains("Docker Engine answered 404"), "{stderr}");
+        let (code, _, stderr) = run(pare()
+            .env("DOCKER_HOST", "tcp://127.0.0.1:2375")
+            .args(["audit", &daemon]));
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains("unix socket only"), "{stderr}");
+    };
+    let outcome = std::panic::catch_unwind(result);
+    let _ = Command::new("docker").args(["rmi", "-f", &name]).output();
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}

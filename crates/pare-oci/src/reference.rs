@@ -1,5 +1,6 @@
 //! Image references in skopeo's transport syntax (`oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`,
-//! `docker-archive:FILE[:NAME[:TAG]]`, `docker://HOST/REPO[:TAG|@DIGEST]`), parsed and validated.
+//! `docker-archive:FILE[:NAME[:TAG]]`, `docker://HOST/REPO[:TAG|@DIGEST]`, `docker-daemon:NAME[:TAG]`),
+//! parsed and validated.
 //! Not a resolver: nothing here touches the filesystem or the network.
 
 use std::fmt;
@@ -21,6 +22,8 @@ pub enum ImageRef {
     },
     /// A registry (OCI distribution API).
     Registry(DockerName),
+    /// An image in the local Docker Engine, by name (`docker-daemon:app:1`).
+    DockerDaemon(DockerName),
 }
 
 /// A Docker-style image name: `[host[:port]/]path[:tag][@digest]`.
@@ -220,13 +223,14 @@ impl ImageRef {
                     .ok_or_else(|| bad("registry references are written docker://HOST/REPO:TAG".into()))?;
                 Ok(ImageRef::Registry(DockerName::parse(name)?))
             }
+            "docker-daemon" => Ok(ImageRef::DockerDaemon(DockerName::parse(rest)?)),
             // `127.0.0.1:5000/team/web:1.0`, `ghcr.io/org/app:1`: a registry reference without
             // its transport.
             _ if text.contains('/') && DockerName::parse(text).is_ok() => Err(bad(format!(
-                "no transport given; did you mean docker://{text} ? (pare knows oci:, oci-archive:, docker-archive: and docker://)"
+                "no transport given; did you mean docker://{text} ? (pare knows oci:, oci-archive:, docker-archive:, docker:// and docker-daemon:)"
             ))),
             other => Err(bad(format!(
-                "unknown transport {other:?}; pare knows oci:, oci-archive:, docker-archive: and docker://"
+                "unknown transport {other:?}; pare knows oci:, oci-archive:, docker-archive:, docker:// and docker-daemon:"
             ))),
         }
     }
@@ -253,6 +257,7 @@ impl fmt::Display for ImageRef {
                 }
             }
             ImageRef::Registry(name) => write!(f, "docker://{name}"),
+            ImageRef::DockerDaemon(name) => write!(f, "docker-daemon:{name}"),
         }
     }
 }

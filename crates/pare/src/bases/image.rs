@@ -84,7 +84,7 @@ impl ImageBase {
     /// which must not reach the image.
     pub fn public_name(&self) -> Option<String> {
         match &self.reference {
-            ImageRef::Registry(name) => Some(name.to_string()),
+            ImageRef::Registry(name) | ImageRef::DockerDaemon(name) => Some(name.to_string()),
             ImageRef::DockerArchive {
                 name: Some(name), ..
             } => Some(name.to_string()),

@@ -40,7 +40,13 @@ pub enum Base {
 }
 
 /// The transports a base image may be named with.
-const IMAGE_TRANSPORTS: [&str; 4] = ["oci:", "oci-archive:", "docker-archive:", "docker://"];
+const IMAGE_TRANSPORTS: [&str; 5] = [
+    "oci:",
+    "oci-archive:",
+    "docker-archive:",
+    "docker://",
+    "docker-daemon:",
+];
 
 impl Base {
     /// Parses a base name or an image reference (`oci:DIR[:TAG]`, `docker://REF[@DIGEST]`, ...).

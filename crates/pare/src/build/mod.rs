@@ -437,6 +437,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
             ImageRef::OciArchive { file, .. } => format!("oci-archive:{}", file.display()),
             ImageRef::DockerArchive { file, .. } => format!("docker-archive:{}", file.display()),
             ImageRef::Registry(name) => format!("docker://{name}"),
+            ImageRef::DockerDaemon(name) => format!("docker-daemon:{name}"),
         },
         tags,
         manifest_digest: stored.manifest.digest().to_string(),

@@ -6,6 +6,7 @@
 //! diff and gate read what [`open`] returns. Not here: the registry protocol (`pare-registry`),
 //! what a verb reports, or reading layers (`pare_oci::read`, `crate::contents`).
 
+mod daemon;
 mod mounts;
 mod registry;
 
@@ -225,6 +226,38 @@ pub fn open(
             }
             Ok(opened)
         }
+        ImageRef::DockerDaemon(name) => {
+            // What `docker save` would write, into a file of our own, imported and then dropped.
+            let saved = tempfile::Builder::new()
+                .prefix("pare-daemon-")
+                .tempdir()
+                .map_err(Error::io("create a directory in", std::env::temp_dir()))?;
+            let file = saved.path().join("image.tar");
+            reporter.step(&format!("saving {name} from the Docker Engine"));
+            daemon::save(name, &file)?;
+            let (staging, layout) = staging()?;
+            let selector = Selector {
+                tag: None,
+                docker_name: Some((
+                    name.repository_with_host(),
+                    name.tag.clone().unwrap_or_else(|| "latest".into()),
+                )),
+            };
+            let imported = import_archive(&file, &layout, &selector)?;
+            if imported.converted {
+                report.digest_changed = Some(
+                    "the Docker Engine saved a classic archive with no OCI manifest; pare wrote one, so the digest is new".into(),
+                );
+            }
+            OpenedImage::staged(
+                layout,
+                staging,
+                &imported.manifest,
+                HashMap::new(),
+                access,
+                &what,
+            )
+        }
         ImageRef::Registry(name) => {
             let client = client_for(name, access)?;
             let (staging, layout) = staging()?;
@@ -434,6 +467,10 @@ pub fn check_destination(destination: &ImageRef, extra_tags: &[String]) -> Resul
             "docker://{name}: push to a tag, not a digest (the digest is known only after the image is made)"
         ))),
         ImageRef::Registry(_) => Ok(()),
+        ImageRef::DockerDaemon(name) if name.digest.is_some() => Err(Error::Input(format!(
+            "docker-daemon:{name}: load under a NAME:TAG, not a digest"
+        ))),
+        ImageRef::DockerDaemon(_) => Ok(()),
     }
 }
 
@@ -448,6 +485,10 @@ pub fn destination_names(destination: &ImageRef, extra_tags: &[String]) -> Vec<S
             .map(ToString::to_string)
             .collect(),
         ImageRef::Registry(name) => destination_tags(&name.tag, extra_tags),
+        ImageRef::DockerDaemon(name) => docker_names(&Some(name.clone()), extra_tags)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
     }
 }
 
@@ -531,7 +572,7 @@ pub fn assembly_for(destination: &ImageRef) -> Result<Assembly> {
                 _staging: Some(staging),
             })
         }
-        ImageRef::Registry(_) => {
+        ImageRef::Registry(_) | ImageRef::DockerDaemon(_) => {
             // Layers go to a throwaway store (uploads stream from it and can be retried), then up.
             let (staging, layout) = staging()?;
             Ok(Assembly {
@@ -621,6 +662,22 @@ pub fn write(
                 ));
             }
             pare_oci::archive::write_docker_archive(&image.layout, manifest, &names, file)?;
+            whole_image(report);
+            Ok(())
+        }
+        ImageRef::DockerDaemon(name) => {
+            let names = docker_names(&Some(name.clone()), extra_tags);
+            let dir = tempfile::Builder::new()
+                .prefix("pare-daemon-")
+                .tempdir()
+                .map_err(Error::io("create a directory in", std::env::temp_dir()))?;
+            let file = dir.path().join("image.tar");
+            pare_oci::archive::write_docker_archive(&image.layout, manifest, &names, &file)?;
+            reporter.step(&format!("loading {name} into the Docker Engine"));
+            let said = daemon::load(&file)?;
+            if !said.is_empty() {
+                reporter.step(&said);
+            }
             whole_image(report);
             Ok(())
         }
