@@ -343,7 +343,7 @@ impl PullArgs {
 /// Arguments of push and copy.
 #[derive(Args, Debug)]
 pub struct TransferArgs {
-    /// Where the image comes from (oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], docker://HOST/REPO:TAG).
+    /// Where the image comes from (oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], docker://HOST/REPO:TAG, docker-daemon:NAME:TAG).
     #[arg(value_name = "SOURCE")]
     pub source: String,
     /// Where it goes (same forms).
