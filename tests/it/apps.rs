@@ -67,12 +67,7 @@ fn c_programs_use_the_libraries_shipped_in_the_image() {
     let layout = dir.path().join("apps");
     let src = dir.path().join("src");
     let no_host_copy = |report: &Value, name: &str| {
-        let libraries: Vec<&str> = report["libraries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l["path"].as_str().unwrap())
-            .collect();
+        let libraries = crate::support::added_libraries(report);
         assert!(
             !libraries.iter().any(|p| p.contains(name)),
             "{name} is shipped; the closure must not add a host copy: {libraries:?}"
@@ -235,10 +230,7 @@ fn manylinux_wheels_with_bundled_libraries_run_on_the_python3_recipe() {
     if !require("runc") || !require("umoci") || !require("python3") {
         return;
     }
-    if !Path::new("/etc/apt/sources.list.d").exists()
-        && !Path::new("/etc/apt/sources.list").exists()
-    {
-        assert!(!crate::support::in_ci(), "CI machines have apt sources");
+    if !crate::support::require_apt_sources() {
         return;
     }
     // Wheels for the recipe's Python (Debian 12: CPython 3.11), from PyPI as the host's pip is set up.
@@ -274,9 +266,7 @@ fn manylinux_wheels_with_bundled_libraries_run_on_the_python3_recipe() {
             "{bundled} ships its own libraries"
         );
     }
-    let cache = std::env::var_os("PARE_TEST_DEBIAN_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("pare-test-debian-cache"));
+    let cache = crate::support::debian_cache();
     let work = tempfile::tempdir().unwrap();
     let layout = work.path().join("wheels");
     let report: Value = serde_json::from_str(&ok(pare()
@@ -294,12 +284,7 @@ fn manylinux_wheels_with_bundled_libraries_run_on_the_python3_recipe() {
         ])
         .arg(format!("oci:{}:wheels", layout.display()))))
     .unwrap();
-    let added: Vec<&str> = report["libraries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["path"].as_str().unwrap())
-        .collect();
+    let added = crate::support::added_libraries(&report);
     assert!(
         !added
             .iter()
@@ -598,10 +583,7 @@ fn a_library_the_recipe_lacks_comes_from_the_repository_and_is_locked() {
             return;
         }
     }
-    if !Path::new("/etc/apt/sources.list.d").exists()
-        && !Path::new("/etc/apt/sources.list").exists()
-    {
-        assert!(!crate::support::in_ci(), "CI machines have apt sources");
+    if !crate::support::require_apt_sources() {
         return;
     }
     // A shared object linked against the host's libpq (Debian's libpq5), loaded by Python via ctypes.
@@ -627,9 +609,7 @@ fn a_library_the_recipe_lacks_comes_from_the_repository_and_is_locked() {
         eprintln!("SKIP: the host has no libpq.so.5");
         return;
     }
-    let cache = std::env::var_os("PARE_TEST_DEBIAN_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("pare-test-debian-cache"));
+    let cache = crate::support::debian_cache();
     let layout = work.path().join("pq");
     let lock = work.path().join("python3.lock");
     let build = |tag: &str, extra: &[&str]| -> Value {
@@ -645,12 +625,7 @@ fn a_library_the_recipe_lacks_comes_from_the_repository_and_is_locked() {
         .unwrap()
     };
     let report = build("first", &[]);
-    let added: Vec<&str> = report["libraries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["path"].as_str().unwrap())
-        .collect();
+    let added = crate::support::added_libraries(&report);
     assert!(
         !added.iter().any(|p| p.contains("libpq")),
         "libpq comes from the repository, not as a host file: {added:?}"

@@ -653,12 +653,7 @@ fn a_debootstrap_image_with_planted_layers() {
         .args(["--entrypoint", "/app/zv", "--output"])
         .arg(format!("oci:{}:app", built.display()))))
     .unwrap();
-    let added: Vec<&str> = report["libraries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["path"].as_str().unwrap())
-        .collect();
+    let added = crate::support::added_libraries(&report);
     assert!(
         !added.iter().any(|p| p.contains(".so")),
         "Debian's libc and zlib are in the base: {added:?}"

@@ -183,12 +183,7 @@ fn a_buildah_image_on_a_registry_is_a_base_and_its_tag_is_pinned() {
     assert_eq!(report["base"]["digest"], base_digest.as_str());
     assert_eq!(report["base"]["lock"], "wrote");
     // zlib is whited out in the base's second layer: the closure must bring the host's.
-    let added: Vec<&str> = report["libraries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["path"].as_str().unwrap())
-        .collect();
+    let added = crate::support::added_libraries(&report);
     assert!(added.iter().any(|p| p.contains("libz.so")), "{added:?}");
     assert!(
         !added

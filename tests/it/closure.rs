@@ -130,12 +130,7 @@ int main() {
     let (report, stdout) = build_and_run(dir.path(), &program, "cpp", &[]);
     assert!(stdout.starts_with("c++ with OpenSSL 3"), "{stdout}");
     assert!(stdout.contains("sha256 256 bits"), "{stdout}");
-    let paths: Vec<&str> = report["libraries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["path"].as_str().unwrap())
-        .collect();
+    let paths = crate::support::added_libraries(&report);
     for lib in [
         "libstdc++.so.6",
         "libgcc_s.so.1",

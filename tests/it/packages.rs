@@ -635,10 +635,7 @@ fn python3_recipe_from_the_debian_archive_runs_under_runc() {
     if !require("runc") || !require("umoci") || !require("syft") {
         return;
     }
-    if !Path::new("/etc/apt/sources.list.d").exists()
-        && !Path::new("/etc/apt/sources.list").exists()
-    {
-        assert!(!crate::support::in_ci(), "CI machines have apt sources");
+    if !crate::support::require_apt_sources() {
         return;
     }
     let work = tempfile::tempdir().unwrap();
@@ -653,9 +650,7 @@ fn python3_recipe_from_the_debian_archive_runs_under_runc() {
          [[copy]]\nsrc = \"main.py\"\ndst = \"/app/\"\n[build]\noutput = \"oci:out:latest\"\n",
     )
     .unwrap();
-    let cache = std::env::var_os("PARE_TEST_DEBIAN_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("pare-test-debian-cache"));
+    let cache = crate::support::debian_cache();
     let build = || {
         let report: Value = serde_json::from_str(&ok(pare()
             .env("PARE_CACHE_DIR", &cache)
@@ -802,9 +797,7 @@ fn python3_recipe_from_the_debian_archive_runs_under_runc() {
 /// Builds a recipe from the Debian archive (host's mirror) with an app layer, and runs `args` in it
 /// under runc as the default user; returns stdout.
 fn run_recipe(recipe: &str, copies: &[(&Path, &str)], args: &[&str], work: &Path) -> String {
-    let cache = std::env::var_os("PARE_TEST_DEBIAN_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("pare-test-debian-cache"));
+    let cache = crate::support::debian_cache();
     let layout = work.join(format!("out-{recipe}"));
     let mut cmd = pare();
     cmd.env("PARE_CACHE_DIR", &cache)
@@ -993,15 +986,10 @@ fn one_project_one_digest_however_it_is_built() {
 
 #[test]
 fn the_lock_and_the_build_count_the_same_packages() {
-    if !Path::new("/etc/apt/sources.list.d").exists()
-        && !Path::new("/etc/apt/sources.list").exists()
-    {
-        assert!(!crate::support::in_ci(), "CI machines have apt sources");
+    if !crate::support::require_apt_sources() {
         return;
     }
-    let cache = std::env::var_os("PARE_TEST_DEBIAN_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("pare-test-debian-cache"));
+    let cache = crate::support::debian_cache();
     let dir = tempfile::tempdir().unwrap();
     let lock = dir.path().join("pare.lock");
     let said = ok(pare()

@@ -631,3 +631,35 @@ pub fn syft_deb_versions(layout: &Path) -> std::collections::BTreeSet<(String, S
         })
         .collect()
 }
+
+/// Where tests keep downloaded Debian packages between runs (`PARE_TEST_DEBIAN_CACHE`, else a
+/// directory in TMPDIR), used as `PARE_CACHE_DIR` by tests that build from the host's archive.
+pub fn debian_cache() -> PathBuf {
+    std::env::var_os("PARE_TEST_DEBIAN_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("pare-test-debian-cache"))
+}
+
+/// True when the machine has an apt configuration to take the Debian archive from; without one a
+/// test skips with a note locally and fails under CI.
+pub fn require_apt_sources() -> bool {
+    let found = Path::new("/etc/apt/sources.list.d").exists()
+        || Path::new("/etc/apt/sources.list").exists();
+    if !found {
+        assert!(!in_ci(), "CI machines have apt sources");
+        eprintln!("SKIP: no apt sources on this machine");
+    }
+    found
+}
+
+/// The image paths a build report says the library closure added.
+pub fn added_libraries(report: &Value) -> Vec<String> {
+    report["libraries"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|l| l["path"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -109,8 +109,8 @@ impl Command {
         match self {
             Command::Build(a) => a.format == TextFormat::Json,
             Command::Lock(a) => a.format == TextFormat::Json,
-            Command::Push(a) | Command::Copy(a) => a.format == TextFormat::Json,
-            Command::Pull(a) => a.format == TextFormat::Json,
+            Command::Push(a) | Command::Copy(a) => a.common.format == TextFormat::Json,
+            Command::Pull(a) => a.common.format == TextFormat::Json,
             Command::Audit(a) => a.format == AuditFormat::Json,
             Command::Inventory(a) => a.format == TextFormat::Json,
             Command::Diff(a) => a.format == ReportFormat::Json,
@@ -293,56 +293,9 @@ Examples:
   pare copy oci:out:latest docker-archive:app.tar:app:latest
 Digests are kept wherever the formats allow; the report says when a conversion changes them.";
 
-/// Arguments of pull: those of push and copy but the upload-only ones (chunk size, compression).
+/// What push, pull and copy all take.
 #[derive(Args, Debug)]
-pub struct PullArgs {
-    /// The registry image (docker://HOST/REPO:TAG or @DIGEST).
-    #[arg(value_name = "SOURCE")]
-    pub source: String,
-    /// Where it goes (oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG]).
-    #[arg(value_name = "DESTINATION")]
-    pub destination: String,
-    /// Allow plain HTTP to a registry that is not on this machine (loopback always may).
-    #[arg(long)]
-    pub insecure: bool,
-    /// Registry credentials USER:PASSWORD (default: docker/podman login files and credential helpers).
-    #[arg(long, value_name = "USER:PASSWORD")]
-    pub creds: Option<String>,
-    /// Platform to take from a multi-platform image (default: this machine's).
-    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
-    pub platform: Option<String>,
-    /// Blobs moved at once.
-    #[arg(long, short = 'j', default_value_t = 4, value_name = "N")]
-    pub jobs: usize,
-    /// More tags at the destination. Repeatable.
-    #[arg(long, short = 't', value_name = "TAG")]
-    pub tag: Vec<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
-    pub format: TextFormat,
-}
-
-impl PullArgs {
-    /// The transfer these stand for.
-    pub fn as_transfer_args(&self) -> TransferArgs {
-        TransferArgs {
-            source: self.source.clone(),
-            destination: self.destination.clone(),
-            insecure: self.insecure,
-            creds: self.creds.clone(),
-            platform: self.platform.clone(),
-            jobs: self.jobs,
-            tag: self.tag.clone(),
-            compression: None,
-            chunk_size: None,
-            format: self.format,
-        }
-    }
-}
-
-/// Arguments of push and copy.
-#[derive(Args, Debug)]
-pub struct TransferArgs {
+pub struct TransferCommon {
     /// Where the image comes from (oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], docker://HOST/REPO:TAG, docker-daemon:NAME:TAG).
     #[arg(value_name = "SOURCE")]
     pub source: String,
@@ -364,6 +317,14 @@ pub struct TransferArgs {
     /// More tags at the destination. Repeatable.
     #[arg(long, short = 't', value_name = "TAG")]
     pub tag: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextFormat,
+}
+
+/// What only an upload takes (push and copy; a pull downloads).
+#[derive(Args, Debug, Default)]
+pub struct UploadArgs {
     /// How to compress layers the source stores uncompressed: gzip (the default to a registry and
     /// from a docker-archive into oci: or oci-archive:), zstd, or none to keep them as they are (the
     /// default otherwise). Layers already compressed are never recompressed.
@@ -373,9 +334,22 @@ pub struct TransferArgs {
     /// registries or proxies that limit request bodies.
     #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1024..))]
     pub chunk_size: Option<u64>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t)]
-    pub format: TextFormat,
+}
+
+/// Arguments of push and copy.
+#[derive(Args, Debug)]
+pub struct TransferArgs {
+    #[command(flatten)]
+    pub common: TransferCommon,
+    #[command(flatten)]
+    pub upload: UploadArgs,
+}
+
+/// Arguments of pull: no upload flags.
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    #[command(flatten)]
+    pub common: TransferCommon,
 }
 
 const LOCK_EXAMPLES: &str = "\

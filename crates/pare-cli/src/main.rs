@@ -27,12 +27,16 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         cli::Command::Build(args) => commands::build::run(args, &cli.global),
         cli::Command::Lock(args) => commands::build::lock(&args.as_build_args(), &cli.global),
-        cli::Command::Push(args) => {
-            commands::transfer::run(commands::transfer::Verb::Push, args, &cli.global)
-        }
+        cli::Command::Push(args) => commands::transfer::run(
+            commands::transfer::Verb::Push,
+            &args.common,
+            &args.upload,
+            &cli.global,
+        ),
         cli::Command::Pull(args) => commands::transfer::run(
             commands::transfer::Verb::Pull,
-            &args.as_transfer_args(),
+            &args.common,
+            &cli::UploadArgs::default(),
             &cli.global,
         ),
         cli::Command::Audit(args) => commands::audit::run(args, &cli.global),
@@ -40,9 +44,12 @@ fn main() -> ExitCode {
         cli::Command::Inventory(args) => commands::inventory::run(args, &cli.global),
         cli::Command::Gate(args) => commands::gate::run(args, &cli.global),
         cli::Command::InspectBinary(args) => commands::inspect::run(args, &cli.global),
-        cli::Command::Copy(args) => {
-            commands::transfer::run(commands::transfer::Verb::Copy, args, &cli.global)
-        }
+        cli::Command::Copy(args) => commands::transfer::run(
+            commands::transfer::Verb::Copy,
+            &args.common,
+            &args.upload,
+            &cli.global,
+        ),
     };
     match result {
         Ok(code) => code,

@@ -9,7 +9,7 @@ use pare_oci::image::Platform;
 use pare_oci::reference::ImageRef;
 
 use super::UsageError;
-use crate::cli::{GlobalArgs, TextFormat, TransferArgs};
+use crate::cli::{GlobalArgs, TextFormat, TransferCommon, UploadArgs};
 use crate::output::{human_bytes, TerminalReporter};
 
 /// Version of the JSON document push/pull/copy print with --format json.
@@ -23,7 +23,12 @@ pub enum Verb {
     Copy,
 }
 
-pub fn run(verb: Verb, args: &TransferArgs, global: &GlobalArgs) -> Result<ExitCode> {
+pub fn run(
+    verb: Verb,
+    args: &TransferCommon,
+    upload: &UploadArgs,
+    global: &GlobalArgs,
+) -> Result<ExitCode> {
     let source = ImageRef::parse(&args.source).map_err(pare::Error::from)?;
     let destination = ImageRef::parse(&args.destination).map_err(pare::Error::from)?;
     match verb {
@@ -45,8 +50,8 @@ pub fn run(verb: Verb, args: &TransferArgs, global: &GlobalArgs) -> Result<ExitC
     options.access.insecure = args.insecure;
     options.access.jobs = args.jobs.max(1);
     options.extra_tags.clone_from(&args.tag);
-    options.access.chunk_size = args.chunk_size;
-    if let Some(c) = &args.compression {
+    options.access.chunk_size = upload.chunk_size;
+    if let Some(c) = &upload.compression {
         options.compression = Some(pare_oci::compress::Compression::parse(c).ok_or_else(|| {
             UsageError(format!(
                 "--compression {c:?} is not one of gzip, zstd, none"

@@ -111,16 +111,8 @@ pub fn host_provisions(
     else {
         return Ok(Vec::new());
     };
-    let options = ClosureOptions {
-        root: root.to_path_buf(),
-        ld_library_path: ld_library_path.to_vec(),
-        nss: false,
-        ld_so_cache: false,
-    };
-    let mut copies = artifacts.clone();
-    copies.add_parents(&|p| view.get(p).cloned());
-    let mut image = view.clone();
-    image.apply(&copies)?;
+    let options = closure_options(root, ld_library_path, false);
+    let image = with_copies(view, artifacts)?;
     let lookup = ImageThenHost {
         image: &image,
         host: HostRoot::new(root),
@@ -147,6 +139,27 @@ pub fn host_provisions(
         }
     }
     Ok(provisions.into_values().collect())
+}
+
+/// How the build resolves closures: against `root` (the host or a sysroot) behind the image, with the
+/// image's LD_LIBRARY_PATH, the NSS modules when `nss`, and the loader's directories (the image being
+/// built has no ld.so.cache yet).
+fn closure_options(root: &Path, ld_library_path: &[String], nss: bool) -> ClosureOptions {
+    ClosureOptions {
+        root: root.to_path_buf(),
+        ld_library_path: ld_library_path.to_vec(),
+        nss,
+        ld_so_cache: false,
+    }
+}
+
+/// The image as it will be: `view` with the copies (and their parent directories) on top.
+fn with_copies(view: &ImageView, artifacts: &LayerTree) -> Result<ImageView> {
+    let mut copies = artifacts.clone();
+    copies.add_parents(&|p| view.get(p).cloned());
+    let mut image = view.clone();
+    image.apply(&copies)?;
+    Ok(image)
 }
 
 /// The dynamically linked ELF files among `artifacts`: image path, host file, ELF facts.
@@ -195,17 +208,12 @@ pub fn libraries_layer(
     let mut loaded: BTreeSet<String> = BTreeSet::new();
     let mut imports: BTreeSet<String> = BTreeSet::new();
     let mut triples: BTreeSet<&'static str> = BTreeSet::new();
-    let options = ClosureOptions {
-        root: root.to_path_buf(),
-        ld_library_path: ld_library_path.to_vec(),
-        nss: !no_plugins.iter().any(|p| p == "nss"),
-        ld_so_cache: false,
-    };
-    // The copies with their parent directories, as they will be in the image.
-    let mut copies = artifacts.clone();
-    copies.add_parents(&|p| view.get(p).cloned());
-    let mut image = view.clone();
-    image.apply(&copies)?;
+    let options = closure_options(
+        root,
+        ld_library_path,
+        !no_plugins.iter().any(|p| p == "nss"),
+    );
+    let image = with_copies(view, artifacts)?;
     let lookup = ImageThenHost {
         image: &image,
         host: HostRoot::new(root),
