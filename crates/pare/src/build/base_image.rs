@@ -74,7 +74,7 @@ pub fn pinned_base(
         }
         Some(pin) => {
             reporter.warn(&format!(
-                "the base {key} moved since {} pinned {}; building on {}",
+                "the base {key} moved since {} pinned {}; taking {}",
                 lock_path.display(),
                 pin.digest,
                 base.digest
@@ -85,7 +85,6 @@ pub fn pinned_base(
                 &base,
                 lock_path,
                 options.packages.write_lock,
-                true,
             )?
         }
         None => record(
@@ -94,7 +93,6 @@ pub fn pinned_base(
             &base,
             lock_path,
             options.packages.write_lock,
-            false,
         )?,
     };
     let report = BaseReport {
@@ -108,7 +106,7 @@ pub fn pinned_base(
 }
 
 /// `pare lock` for an image base: opens what `reference` names now and pins its digest, whatever
-/// the lock said before.
+/// the lock said before (a build that may write the lock, without `--locked`).
 pub fn lock_base(
     written: &str,
     reference: &ImageRef,
@@ -117,34 +115,8 @@ pub fn lock_base(
 ) -> Result<BaseReport> {
     let mut options = options.clone();
     options.packages.locked = false;
-    let lock_path = options.packages.lock_file.clone();
-    let existing = if lock_path.exists() {
-        Some(Lock::read(&lock_path)?)
-    } else {
-        None
-    };
-    let access = Access {
-        insecure: options.insecure,
-        credentials: options.credentials.clone(),
-        ..Access::default()
-    };
-    let base = crate::bases::image::open_base(reference, &options.platform, &access, reporter)?;
-    let unchanged = existing
-        .as_ref()
-        .and_then(|l| l.base.as_ref())
-        .is_some_and(|b| b.reference == written && b.digest == base.digest);
-    let how = if unchanged {
-        LockUse::Used
-    } else {
-        record(existing, written, &base, &lock_path, true, false)?
-    };
-    Ok(BaseReport {
-        reference: written.to_string(),
-        digest: base.digest.clone(),
-        layers: base.inherited.layers.len(),
-        lock_file: lock_path.display().to_string(),
-        lock: how,
-    })
+    options.packages.write_lock = true;
+    Ok(pinned_base(written, reference, &options, reporter)?.1)
 }
 
 /// Writes the base's pin into the lock (keeping whatever else the lock holds) when the build may
@@ -155,7 +127,6 @@ fn record(
     base: &ImageBase,
     path: &std::path::Path,
     write: bool,
-    rewrite: bool,
 ) -> Result<LockUse> {
     if !write {
         return Ok(LockUse::Unwritten);
@@ -171,7 +142,7 @@ fn record(
         platform: base.platform.to_string(),
     });
     lock.write(path)?;
-    Ok(if rewrite || had_lock {
+    Ok(if had_lock {
         LockUse::Rewrote
     } else {
         LockUse::Wrote
