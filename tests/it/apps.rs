@@ -649,6 +649,16 @@ fn a_library_the_recipe_lacks_comes_from_the_repository_and_is_locked() {
     let again = build("again", &["--locked"]);
     assert_eq!(again["manifest_digest"], report["manifest_digest"]);
     assert_eq!(again["packages"]["lock"], "used");
+    // `pare lock` resolves again and keeps what the lock holds for the programs' libraries.
+    ok(pare()
+        .env("PARE_CACHE_DIR", &cache)
+        .args(["lock", "-q", "--base", "python3", "--lock"])
+        .arg(&lock));
+    let relocked = fs::read_to_string(&lock).unwrap();
+    assert!(
+        relocked.contains("provides libpq.so.5 for /app/ext/libpqver.so"),
+        "{relocked}"
+    );
 
     // syft reads a layout that holds one image.
     let single = work.path().join("single");

@@ -120,7 +120,7 @@ impl PackageOptions {
         LockRequest {
             recipe: self.recipe.map(|r| r.name().to_string()),
             roots: self
-                .requested_groups()
+                .groups(false)
                 .into_iter()
                 .flat_map(|(layer, roots)| {
                     roots
@@ -147,21 +147,9 @@ impl PackageOptions {
         set
     }
 
-    /// The recipe's groups and the user's packages: what the request (and its digest) names.
-    fn requested_groups(&self) -> Vec<(LayerGroup, Vec<String>)> {
-        let mut groups = self.groups();
-        if !self.provided.is_empty() {
-            let without = PackageOptions {
-                provided: Vec::new(),
-                ..self.clone()
-            };
-            groups = without.groups();
-        }
-        groups
-    }
-
-    /// Every group resolved, the provided packages in `extra`.
-    fn groups(&self) -> Vec<(LayerGroup, Vec<String>)> {
+    /// The packages to resolve, by layer group: the recipe's groups and the user's packages (what
+    /// the request and its digest name), and with `provided` the provided packages in `extra` too.
+    fn groups(&self, provided: bool) -> Vec<(LayerGroup, Vec<String>)> {
         let mut groups: Vec<(LayerGroup, Vec<String>)> = self
             .recipe
             .map(|r| {
@@ -172,7 +160,7 @@ impl PackageOptions {
             })
             .unwrap_or_default();
         let mut extra = self.debian.clone();
-        for p in &self.provided {
+        for p in self.provided.iter().filter(|_| provided) {
             if !extra.contains(&p.package) {
                 extra.push(p.package.clone());
             }
@@ -208,9 +196,23 @@ pub struct LockReport {
     pub repositories: Vec<String>,
 }
 
-/// Resolves the request against the repositories and writes the lock.
+/// Resolves the request against the repositories and writes the lock. The packages the lock file
+/// already holds for copied programs' libraries (`[[provided]]`) stay in it.
 pub fn lock(options: &PackageOptions, reporter: &dyn Reporter) -> Result<(Lock, LockReport)> {
     let repositories = options.repositories()?;
+    let mut carried = options.clone();
+    if let Ok(existing) = Lock::read(&options.lock_file) {
+        // Only from the project's own lock (this run rewrites it) or one made for this very request:
+        // a flag-only build beside another project's lock takes nothing from it.
+        if options.write_lock || existing.request == options.request(&repositories).digest() {
+            for p in existing.provided {
+                if !carried.provided.iter().any(|o| o.package == p.package) {
+                    carried.provided.push(p);
+                }
+            }
+        }
+    }
+    let options = &carried;
     reporter.step(&format!(
         "reading {} repositories ({})",
         repositories.len(),
@@ -255,7 +257,7 @@ pub fn lock(options: &PackageOptions, reporter: &dyn Reporter) -> Result<(Lock, 
     let mut layer_of: BTreeMap<String, LayerGroup> = BTreeMap::new();
     let mut roots = Vec::new();
     let mut last = None;
-    for (layer, group) in options.groups() {
+    for (layer, group) in options.groups(true) {
         roots.extend(group);
         let resolved = resolve_roots(roots.clone())?;
         for id in &resolved.packages {

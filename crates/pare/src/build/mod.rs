@@ -130,7 +130,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
             &options.platform.architecture,
             options.platform.variant.as_deref(),
         )?;
-        let mut planned = plan_packages(&mut package_options, reporter)?;
+        let mut planned = plan_packages(&package_options, reporter)?;
         // On a Debian recipe, a library a copied program needs and the image lacks comes from the
         // repository (the package the host's copy belongs to) rather than as a host file.
         if package_options.recipe.is_some() && options.closure && !artifacts.is_empty() {
@@ -140,17 +140,14 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
             }
             let wanted =
                 libraries::host_provisions(&artifacts, &below, &options.sysroot, &ld_library_path)?;
+            let locked = &planned.summary.provided;
             let new: Vec<_> = wanted
                 .into_iter()
-                .filter(|w| {
-                    !package_options
-                        .provided
-                        .iter()
-                        .any(|p| p.package == w.package)
-                })
+                .filter(|w| !locked.iter().any(|p| p.package == w.package))
                 .collect();
             if !new.is_empty() {
                 let mut with = package_options.clone();
+                with.provided.clone_from(locked);
                 for p in &new {
                     reporter.step(&format!(
                         "taking {} from the repository: it provides {} for {}",
@@ -158,7 +155,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
                     ));
                 }
                 with.provided.extend(new.iter().cloned());
-                match plan_packages(&mut with, reporter) {
+                match plan_packages(&with, reporter) {
                     Ok(again) => {
                         planned = again;
                         package_options = with;
@@ -460,21 +457,11 @@ struct PlannedPackages {
     summary: crate::packages::PackageSummary,
 }
 
-/// Locks (or reads the lock of) `options` and plans its package layers. The packages a lock holds
-/// for copied programs' libraries stay in it.
+/// Locks (or reads the lock of) `options` and plans its package layers.
 fn plan_packages(
-    options: &mut crate::packages::PackageOptions,
+    options: &crate::packages::PackageOptions,
     reporter: &dyn Reporter,
 ) -> Result<PlannedPackages> {
-    if options.lock_file.exists() {
-        if let Ok(existing) = pare_pkg::lock::Lock::read(&options.lock_file) {
-            for p in existing.provided {
-                if !options.provided.iter().any(|o| o.package == p.package) {
-                    options.provided.push(p);
-                }
-            }
-        }
-    }
     let (lock, how) = crate::packages::lock_for_build(options, reporter)?;
     let summary = crate::packages::PackageSummary::of(&lock, how, options);
     let mut static_files = LayerTree::new();
