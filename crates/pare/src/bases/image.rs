@@ -44,7 +44,7 @@ pub struct ImageBase {
     pub config: Option<Config>,
     /// Its merged file tree; regular files read from `files`.
     pub view: ImageView,
-    _files: tempfile::TempDir,
+    _files: (tempfile::TempDir, pare_oci::layout::Layout),
 }
 
 impl ImageBase {
@@ -143,18 +143,14 @@ pub fn open_base(
             .collect::<Result<_>>()?,
         history: config.history().clone().unwrap_or_default(),
     };
-    let files = tempfile::Builder::new()
-        .prefix("pare-base-")
-        .tempdir()
-        .map_err(Error::io(
-            "create a directory for the base's files in",
-            std::env::temp_dir(),
-        ))?;
+    // In a staging directory, so a killed build's copy of the base is removed by the next pare.
+    let files = crate::image_io::staging()?;
     let mut keeper = FileKeeper {
-        dir: files.path().to_path_buf(),
+        dir: files.0.path().join("base-files"),
         kept: HashMap::new(),
         failure: None,
     };
+    std::fs::create_dir(&keeper.dir).map_err(Error::io("create", &keeper.dir))?;
     reporter.step(&format!("reading the files of base image {what}"));
     let contents = read_opened(&image, &what, reporter, &mut keeper)?;
     if let Some(e) = keeper.failure.take() {

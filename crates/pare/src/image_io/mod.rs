@@ -227,15 +227,11 @@ pub fn open(
             Ok(opened)
         }
         ImageRef::DockerDaemon(name) => {
-            // What `docker save` would write, into a file of our own, imported and then dropped.
-            let saved = tempfile::Builder::new()
-                .prefix("pare-daemon-")
-                .tempdir()
-                .map_err(Error::io("create a directory in", std::env::temp_dir()))?;
-            let file = saved.path().join("image.tar");
+            // What `docker save` would write, into the staging directory, imported and then dropped.
+            let (staging, layout) = staging()?;
+            let file = staging.path().join("docker-save.tar");
             reporter.step(&format!("saving {name} from the Docker Engine"));
             daemon::save(name, &file)?;
-            let (staging, layout) = staging()?;
             let selector = Selector {
                 tag: None,
                 docker_name: Some((
@@ -244,6 +240,7 @@ pub fn open(
                 )),
             };
             let imported = import_archive(&file, &layout, &selector)?;
+            std::fs::remove_file(&file).map_err(Error::io("remove", &file))?;
             if imported.converted {
                 report.digest_changed = Some(
                     "the Docker Engine saved a classic archive with no OCI manifest; pare wrote one, so the digest is new".into(),
@@ -667,11 +664,9 @@ pub fn write(
         }
         ImageRef::DockerDaemon(name) => {
             let names = docker_names(&Some(name.clone()), extra_tags);
-            let dir = tempfile::Builder::new()
-                .prefix("pare-daemon-")
-                .tempdir()
-                .map_err(Error::io("create a directory in", std::env::temp_dir()))?;
-            let file = dir.path().join("image.tar");
+            // A staging directory, so the next pare removes the file if this one is killed.
+            let (dir, _lock) = staging()?;
+            let file = dir.path().join("docker-load.tar");
             pare_oci::archive::write_docker_archive(&image.layout, manifest, &names, &file)?;
             reporter.step(&format!("loading {name} into the Docker Engine"));
             let said = daemon::load(&file)?;
@@ -772,8 +767,9 @@ pub(crate) fn same_dir(a: &Path, b: &Path) -> bool {
 }
 
 /// A throwaway layout in the temporary directory, removed when the returned guard is dropped (and,
-/// if pare is killed first, by the next pare that stages: dead staging layouts hold no lock).
-fn staging() -> Result<(tempfile::TempDir, Layout)> {
+/// if pare is killed first, by the next pare that stages: dead staging layouts hold no lock). Also
+/// the place for other scratch files of a run, which then go the same way.
+pub(crate) fn staging() -> Result<(tempfile::TempDir, Layout)> {
     pare_oci::layout::remove_leftovers(&std::env::temp_dir(), "pare-staging-");
     let dir = tempfile::Builder::new()
         .prefix("pare-staging-")
