@@ -190,10 +190,7 @@ impl InheritedConfig {
             if key.is_empty() {
                 continue;
             }
-            match env.iter_mut().find(|(k, _)| k == key) {
-                Some(slot) => slot.1 = value.to_string(),
-                None => env.push((key.to_string(), value.to_string())),
-            }
+            super::set_var(&mut env, key, value);
         }
         // `9000` means `9000/tcp` to every runtime; written out so a flag naming it again is one port.
         let mut exposed_ports: Vec<String> = config

@@ -222,10 +222,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
                 "environment variable name {key:?} is empty or contains '='"
             )));
         }
-        match env.iter_mut().find(|(k, _)| k == key) {
-            Some(slot) => slot.1 = value.clone(),
-            None => env.push((key.clone(), value.clone())),
-        }
+        set_var(&mut env, key, value);
     }
 
     let mut added_libraries = Vec::new();
@@ -448,6 +445,14 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         packages: package_summary,
         base: base_report,
     })
+}
+
+/// Sets `key` in an environment list: replaces its value where it is, else appends it.
+pub(crate) fn set_var(env: &mut Vec<(String, String)>, key: &str, value: &str) {
+    match env.iter_mut().find(|(k, _)| k == key) {
+        Some(slot) => slot.1 = value.to_string(),
+        None => env.push((key.to_string(), value.to_string())),
+    }
 }
 
 /// The package layers of a build and what the report says of them.
