@@ -500,7 +500,8 @@ fn symlink_resolution_has_a_work_budget() {
 
 /// Defect 16: what a killed pare left (a half-written archive's temporary file, a staging layout
 /// beside an archive, a staging layout in TMPDIR) is removed by the next pare that writes there; a
-/// live staging layout (locked) and a fresh temporary file are left alone.
+/// live staging layout (locked), one just created and not yet locked by its pare, and a fresh
+/// temporary file are left alone.
 #[test]
 fn leftovers_of_killed_runs_are_cleaned_up() {
     if !crate::support::require("touch") {
@@ -522,10 +523,16 @@ fn leftovers_of_killed_runs_are_cleaned_up() {
     fs::create_dir_all(dead_build.join("blobs/sha256")).unwrap();
     let dead_staging = tmp.join("pare-staging-dead");
     fs::create_dir_all(dead_staging.join("blobs/sha256")).unwrap();
+    ok(std::process::Command::new("touch")
+        .args(["-d", "3 hours ago"])
+        .arg(&dead_build)
+        .arg(&dead_staging));
     let live_staging = tmp.join("pare-staging-live");
     fs::create_dir_all(&live_staging).unwrap();
     let held = fs::File::open(&live_staging).unwrap();
     held.lock().unwrap();
+    let new_staging = tmp.join("pare-staging-new");
+    fs::create_dir_all(&new_staging).unwrap();
     let archive = out.join("hello.tar");
     ok(pare()
         .env("TMPDIR", &tmp)
@@ -552,5 +559,9 @@ fn leftovers_of_killed_runs_are_cleaned_up() {
         "a dead staging layout in TMPDIR is removed"
     );
     assert!(live_staging.exists(), "a locked one is another pare's");
+    assert!(
+        new_staging.exists(),
+        "an unlocked one made a moment ago is another pare's, about to lock it"
+    );
     drop(held);
 }

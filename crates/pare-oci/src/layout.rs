@@ -390,22 +390,32 @@ impl Layout {
     }
 }
 
+/// How long an unlocked staging directory is left alone after its last change: the time between
+/// its creation and its creator's lock, with a wide margin for a machine under load.
+pub const STAGING_GRACE: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Removes what killed pare processes left in `dir`: directories named `dir_prefix*` (staging
-/// layouts, which hold their layout's lock while alive: only unlocked ones are removed) and files
-/// named `.pare-tmp-*` not touched for an hour (half-written archives). Best effort: what cannot be
-/// removed is left.
+/// layouts, which hold their layout's lock while alive: only unlocked ones not changed for
+/// [`STAGING_GRACE`] are removed, since a new one is created a moment before its creator locks
+/// it) and files named `.pare-tmp-*` not touched for an hour (half-written archives). Best effort:
+/// what cannot be removed is left.
 pub fn remove_leftovers(dir: &Path, dir_prefix: &str) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
-    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let now = std::time::SystemTime::now();
+    let an_hour_ago = now - std::time::Duration::from_secs(3600);
+    let grace_start = now - STAGING_GRACE;
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         let Ok(meta) = entry.path().symlink_metadata() else {
             continue;
         };
-        if meta.is_dir() && name.starts_with(dir_prefix) {
+        if meta.is_dir()
+            && name.starts_with(dir_prefix)
+            && meta.modified().is_ok_and(|m| m < grace_start)
+        {
             // A live staging layout is locked by its process; a dead one is not.
             let Ok(handle) = File::open(entry.path()) else {
                 continue;
