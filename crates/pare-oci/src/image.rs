@@ -289,6 +289,77 @@ pub fn rfc3339(epoch_seconds: u64) -> String {
     )
 }
 
+/// Seconds since the epoch of an RFC 3339 time (`2024-05-06T07:08:09.5+02:00`, `...Z`; a fraction
+/// is dropped), as image configs write `created`; None for anything else or a time before 1970.
+pub fn parse_rfc3339(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(range)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut rest = &text[19..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let end = fraction
+            .find(|c: char| !c.is_ascii_digit())
+            .filter(|&n| n > 0)?;
+        rest = &fraction[end..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let r = rest.as_bytes();
+            if r.len() != 6 || r[3] != b':' {
+                return None;
+            }
+            let (h, m) = (digits_of(&rest[1..3])?, digits_of(&rest[4..6])?);
+            sign * (h * 3600 + m * 60)
+        }
+    };
+    let seconds =
+        days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    u64::try_from(seconds).ok()
+}
+
+fn digits_of(text: &str) -> Option<i64> {
+    text.bytes()
+        .all(|c| c.is_ascii_digit())
+        .then(|| text.parse().ok())?
+}
+
+/// Days since 1970-01-01 of a Gregorian date (Howard Hinnant's days-from-civil algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Gregorian date from days since 1970-01-01 (Howard Hinnant's civil-from-days algorithm).
 fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
@@ -306,6 +377,36 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_times_parse_back() {
+        for epoch in [0, 1_700_000_000, 951_782_400, 4_102_444_800] {
+            assert_eq!(parse_rfc3339(&rfc3339(epoch)), Some(epoch));
+        }
+        assert_eq!(
+            parse_rfc3339("2023-11-14T22:13:20.123456789Z"),
+            Some(1_700_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2023-11-15T00:13:20+02:00"),
+            Some(1_700_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2023-11-14T19:13:20-03:00"),
+            Some(1_700_000_000)
+        );
+        for bad in [
+            "",
+            "2023-11-14",
+            "2023-13-14T23:13:20Z",
+            "2023-11-14T23:13:20",
+            "2023-11-14T23:13:20.Z",
+            "1969-12-31T23:59:59Z",
+            "２０２３-11-14T23:13:20Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn rfc3339_formats_known_instants() {

@@ -29,6 +29,26 @@ pub struct DpkgRecord {
     pub source_version: Option<String>,
     /// The raw `Depends` field.
     pub depends: Option<String>,
+    /// The raw `Pre-Depends` field.
+    pub pre_depends: Option<String>,
+}
+
+impl DpkgRecord {
+    /// Every package name its `Pre-Depends` and `Depends` fields mention (all alternatives),
+    /// sorted and each once; a field that does not parse contributes nothing.
+    pub fn dependency_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = [&self.pre_depends, &self.depends]
+            .into_iter()
+            .flatten()
+            .filter_map(|field| crate::relation::parse_relations(field, &self.name).ok())
+            .flatten()
+            .flatten()
+            .map(|d| d.name)
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
 }
 
 /// Whether `path` (relative to the image root) is a file of the dpkg database.
@@ -72,6 +92,7 @@ fn record(p: &Paragraph<'_>) -> Option<DpkgRecord> {
         source,
         source_version,
         depends: p.get("Depends").map(str::to_string),
+        pre_depends: p.get("Pre-Depends").map(str::to_string),
     })
 }
 
@@ -258,6 +279,17 @@ Source: gcc-12 (12.2.0-14)\nVersion: 12.2.0-14\n\nPackage: noversion\n";
         assert_eq!(records[0].depends.as_deref(), Some("libc6 (>= 2.34)"));
         assert_eq!(records[1].source.as_deref(), Some("gcc-12"));
         assert_eq!(records[1].source_version.as_deref(), Some("12.2.0-14"));
+        assert_eq!(records[0].dependency_names(), ["libc6"]);
+        let both = parse_records(
+            "Package: a\nVersion: 1\nPre-Depends: libc6 (>= 2.34), dpkg\n\
+             Depends: zlib1g | libz-ng:any, libc6\n",
+            "status",
+        )
+        .unwrap();
+        assert_eq!(
+            both[0].dependency_names(),
+            ["dpkg", "libc6", "libz-ng", "zlib1g"]
+        );
         // A status.d record pare writes reads back.
         let written = status_record("Package: demo\nVersion: 1.0\nArchitecture: all\n");
         assert_eq!(parse_records(&written, "demo").unwrap()[0].version, "1.0");

@@ -22,6 +22,7 @@ pub mod paths;
 pub mod plugins;
 pub mod policy;
 pub mod reporter;
+pub mod sbom;
 pub mod secrets;
 pub mod transfer;
 pub mod units;

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod gate;
 pub mod inspect;
 pub mod inventory;
+pub mod sbom;
 pub mod transfer;
 
 use pare::image_io::Access;

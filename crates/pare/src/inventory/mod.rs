@@ -1,7 +1,7 @@
 //! What an image is made of: its OS (os-release), its C library, the packages of every ecosystem
 //! pare can read (dpkg `status` and `status.d`, apk, Go build info and cargo-auditable data in
-//! binaries) with their purls, source packages, files and layer, and the ELF binaries with their
-//! linkage facts. Collected by [`InventoryCollector`], one analyzer of the single reading pass
+//! binaries, Python and npm metadata: `languages`) with their purls, source packages, licenses,
+//! dependencies, files and layer, and the ELF binaries with their linkage facts. Collected by [`InventoryCollector`], one analyzer of the single reading pass
 //! (`crate::contents`); `pare audit` embeds it, `pare inventory` prints it, sbom and scan build on
 //! it. Not here: judging what is found (findings) or where the image comes from (`crate::image_io`).
 
@@ -16,6 +16,8 @@ use serde::Serialize;
 use crate::contents::{read_image_with, ImageContents, Observer};
 use crate::image_io::Access;
 use crate::{Reporter, Result};
+
+pub mod languages;
 
 /// Largest package database or os-release file read.
 const MAX_DATABASE: usize = 64 << 20;
@@ -48,8 +50,8 @@ pub struct Package {
     pub name: String,
     pub version: String,
     pub architecture: String,
-    /// `dpkg` (status or distroless status.d), `apk`, `go` (build info in a binary) or `cargo`
-    /// (cargo-auditable data in a binary).
+    /// `dpkg` (status or distroless status.d), `apk`, `go` (build info in a binary), `cargo`
+    /// (cargo-auditable data in a binary), `python` (dist-info or egg-info) or `npm` (package.json).
     pub manager: &'static str,
     /// The source package it was built from, when the database says.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,12 +64,25 @@ pub struct Package {
     pub files: usize,
     /// Bytes of those files (0 when the database lists none).
     pub file_bytes: u64,
-    /// 0-based layer of the record that lists it (the database file or the binary).
+    /// 0-based layer of the record that lists it (the database file, metadata file or binary).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layer: Option<usize>,
     /// For packages found in a binary: its path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub binary: Option<String>,
+    /// Where pare read it (absolute in the image): the database, metadata file or binary.
+    pub location: String,
+    /// Licenses as the package states them (a DEP-5 copyright file's `License:` fields, Python
+    /// metadata, package.json), in order; empty when it states none where the image still holds it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub licenses: Vec<String>,
+    /// Names of the packages it depends on (every alternative of dpkg's `Depends` and
+    /// `Pre-Depends`), sorted; relationships keep those present in the image.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub depends: Vec<String>,
+    /// The files of the final tree it owns (absolute, sorted): locations for scan findings.
+    #[serde(skip)]
+    pub paths: Vec<String>,
 }
 
 /// An ELF binary of the final tree.
@@ -98,6 +113,12 @@ pub struct Binary {
 pub struct Inventory {
     pub image: String,
     pub manifest_digest: String,
+    /// The config's `created` time, as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// The config's platform (`linux/amd64`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
     pub os: Option<OsRelease>,
     pub libc: Option<Libc>,
     /// Packages, by manager, name and architecture.
@@ -107,6 +128,9 @@ pub struct Inventory {
     /// Databases that could not be read, with the reason.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The layers' diff ids (digests of their uncompressed tars), in order: what `layer` indexes.
+    #[serde(skip)]
+    pub layer_diff_ids: Vec<String>,
 }
 
 /// The inventory's analyzer: keeps the package databases and os-release (latest copy of each),
@@ -127,14 +151,33 @@ pub fn is_shared_object(path: &str) -> bool {
     name.ends_with(".so") || name.contains(".so.")
 }
 
+/// Largest language metadata file read (METADATA, RECORD, package.json, copyright).
+const MAX_METADATA: usize = 8 << 20;
+
 fn is_database(path: &str) -> bool {
     OS_RELEASE.contains(&path) || dpkg_db::is_database_file(path) || path == apk_db::INSTALLED
+}
+
+/// Package metadata kept beside the databases: language packages' and dpkg copyright files.
+fn is_metadata(path: &str) -> bool {
+    languages::is_python_metadata(path)
+        || languages::is_python_file_list(path)
+        || languages::is_npm_manifest(path)
+        || is_copyright(path)
+}
+
+fn is_copyright(path: &str) -> bool {
+    path.strip_prefix("usr/share/doc/")
+        .and_then(|rest| rest.strip_suffix("/copyright"))
+        .is_some_and(|name| !name.contains('/'))
 }
 
 impl Observer for InventoryCollector {
     fn sample(&self, path: &str, size: u64, mode: u32) -> usize {
         if is_database(path) {
             MAX_DATABASE
+        } else if is_metadata(path) {
+            MAX_METADATA
         } else if size <= MAX_BINARY && (mode & 0o111 != 0 || is_shared_object(path)) {
             // Whole programs and libraries, for their build info and linkage; each sample is
             // dropped once seen, so this costs one file's size of memory at a time.
@@ -151,7 +194,7 @@ impl Observer for InventoryCollector {
         if info.kind != FileKind::File {
             return;
         }
-        if is_database(&info.path) {
+        if is_database(&info.path) || is_metadata(&info.path) {
             self.databases
                 .insert(info.path.clone(), (layer, info.sample.clone()));
         }
@@ -191,34 +234,26 @@ impl InventoryCollector {
     /// The inventory of the image the collector saw, against its final tree.
     pub fn finish(&self, contents: &ImageContents) -> Inventory {
         let mut notes = Vec::new();
-        // A database file counts only as its final-tree copy.
-        let text = |path: &str| -> Option<(usize, String)> {
-            let state = contents.files.get(path)?;
-            let (layer, bytes) = self.databases.get(path)?;
-            (*layer == state.layer).then(|| (*layer, String::from_utf8_lossy(bytes).into_owned()))
+        let records = FinalRecords {
+            collector: self,
+            contents,
         };
         let os = OS_RELEASE
             .iter()
-            .find_map(|p| text(p))
+            .find_map(|p| records.text(p))
             .map(|(_, t)| os_release(&t));
-        let size_of = |paths: &mut dyn Iterator<Item = &str>| -> (usize, u64) {
-            let mut files = 0;
-            let mut bytes = 0;
-            for f in paths
-                .filter_map(|p| contents.files.get(p.trim_start_matches('/')))
-                .filter(|f| f.info.kind == FileKind::File)
-            {
-                files += 1;
-                bytes += f.info.size;
-            }
-            (files, bytes)
-        };
         let distro = os
             .as_ref()
             .and_then(|o| Some(format!("{}-{}", o.id.as_deref()?, o.version_id.as_deref()?)));
         let mut by_key: BTreeMap<(&'static str, String, String), Package> = BTreeMap::new();
-        let mut dpkg = |record: dpkg_db::DpkgRecord, layer: usize, (files, bytes): (usize, u64)| {
+        let mut dpkg = |record: dpkg_db::DpkgRecord, layer: usize, location: &str, paths| {
             let purl = deb_purl(&record, os.as_ref(), distro.as_deref());
+            let (files, file_bytes, paths) = records.owned(paths);
+            let licenses = records
+                .text(&format!("usr/share/doc/{}/copyright", record.name))
+                .map(|(_, t)| languages::dep5_licenses(&t))
+                .unwrap_or_default();
+            let depends = record.dependency_names();
             by_key.insert(
                 ("dpkg", record.name.clone(), record.architecture.clone()),
                 Package {
@@ -230,30 +265,36 @@ impl InventoryCollector {
                     source_version: record.source_version,
                     purl,
                     files,
-                    file_bytes: bytes,
+                    file_bytes,
                     layer: Some(layer),
                     binary: None,
+                    location: format!("/{location}"),
+                    licenses,
+                    depends,
+                    paths,
                 },
             );
         };
-        if let Some((layer, status)) = text(dpkg_db::STATUS_FILE) {
+        if let Some((layer, status)) = records.text(dpkg_db::STATUS_FILE) {
             match dpkg_db::parse_records(&status, dpkg_db::STATUS_FILE) {
-                Ok(records) => {
-                    for record in records {
+                Ok(found) => {
+                    for record in found {
                         let list =
                             dpkg_db::list_file_candidates(&record.name, &record.architecture)
                                 .iter()
-                                .find_map(|p| text(p))
+                                .find_map(|p| records.text(p))
                                 .map(|(_, t)| t)
                                 .unwrap_or_default();
-                        let sizes = size_of(&mut dpkg_db::list_paths(&list));
-                        dpkg(record, layer, sizes);
+                        let paths = dpkg_db::list_paths(&list)
+                            .map(|p| p.trim_start_matches('/').to_string())
+                            .collect();
+                        dpkg(record, layer, dpkg_db::STATUS_FILE, paths);
                     }
                 }
                 Err(e) => notes.push(format!("/{}: {e}", dpkg_db::STATUS_FILE)),
             }
         }
-        let mut records: Vec<&String> = self
+        let mut status_d: Vec<&String> = self
             .databases
             .keys()
             .filter(|p| {
@@ -262,27 +303,30 @@ impl InventoryCollector {
                     && !p.ends_with(".md5sums")
             })
             .collect();
-        records.sort();
-        for path in records {
-            let Some((layer, paragraph)) = text(path) else {
+        status_d.sort();
+        for path in status_d {
+            let Some((layer, paragraph)) = records.text(path) else {
                 continue;
             };
-            let md5sums = text(&format!("{path}.md5sums"))
+            let md5sums = records
+                .text(&format!("{path}.md5sums"))
                 .map(|(_, t)| t)
                 .unwrap_or_default();
             match dpkg_db::parse_records(&paragraph, path) {
                 Ok(found) => {
                     for record in found {
-                        let sizes = size_of(&mut dpkg_db::md5sums_paths(&md5sums));
-                        dpkg(record, layer, sizes);
+                        let paths = dpkg_db::md5sums_paths(&md5sums)
+                            .map(str::to_string)
+                            .collect();
+                        dpkg(record, layer, path, paths);
                     }
                 }
                 Err(e) => notes.push(format!("/{path}: {e}")),
             }
         }
-        if let Some((layer, db)) = text(apk_db::INSTALLED) {
+        if let Some((layer, db)) = records.text(apk_db::INSTALLED) {
             for record in apk_db::parse_installed(&db) {
-                let (files, bytes) = size_of(&mut record.files.iter().map(String::as_str));
+                let (files, file_bytes, paths) = records.owned(record.files.clone());
                 let purl = format!(
                     "pkg:apk/{}/{}@{}?arch={}",
                     os.as_ref()
@@ -303,17 +347,25 @@ impl InventoryCollector {
                         source_version: None,
                         purl,
                         files,
-                        file_bytes: bytes,
+                        file_bytes,
                         layer: Some(layer),
                         binary: None,
+                        location: format!("/{}", apk_db::INSTALLED),
+                        licenses: record.license.into_iter().collect(),
+                        depends: Vec::new(),
+                        paths,
                     },
                 );
             }
         }
         let mut packages: Vec<Package> = by_key.into_values().collect();
+        packages.extend(records.language_packages());
         for (path, layer, package) in &self.binary_packages {
             if contents.files.get(path).is_some_and(|f| f.layer == *layer) {
-                packages.push(package.clone());
+                packages.push(Package {
+                    layer: Some(*layer),
+                    ..package.clone()
+                });
             }
         }
         let mut binaries: Vec<Binary> = self
@@ -338,15 +390,142 @@ impl InventoryCollector {
             .collect();
         binaries.sort_by(|a, b| a.path.cmp(&b.path));
         let libc = libc_of(&packages, contents);
+        let config_text = |key: &str| contents.config[key].as_str().map(str::to_string);
         Inventory {
             image: contents.reference.clone(),
             manifest_digest: contents.manifest_digest.clone(),
+            created: config_text("created"),
+            platform: config_text("architecture").map(|arch| {
+                let os = config_text("os").unwrap_or_else(|| "linux".into());
+                match config_text("variant") {
+                    Some(v) => format!("{os}/{arch}/{v}"),
+                    None => format!("{os}/{arch}"),
+                }
+            }),
             os,
             libc,
             packages,
             binaries,
             notes,
+            layer_diff_ids: contents.layers.iter().map(|l| l.diff_id.clone()).collect(),
         }
+    }
+}
+
+/// The collector's records that are the final tree's copies, and what they own there.
+struct FinalRecords<'a> {
+    collector: &'a InventoryCollector,
+    contents: &'a ImageContents,
+}
+
+impl FinalRecords<'_> {
+    /// A database or metadata file's text and layer, when its sample is the final tree's copy.
+    fn text(&self, path: &str) -> Option<(usize, String)> {
+        let (layer, bytes) = self.bytes(path)?;
+        Some((layer, String::from_utf8_lossy(bytes).into_owned()))
+    }
+
+    fn bytes(&self, path: &str) -> Option<(usize, &[u8])> {
+        let state = self.contents.files.get(path)?;
+        let (layer, bytes) = self.collector.databases.get(path)?;
+        (*layer == state.layer).then_some((*layer, bytes.as_slice()))
+    }
+
+    /// Of `paths` (relative to the root), the regular files of the final tree: how many, their
+    /// bytes, and their absolute paths, sorted and each once.
+    fn owned(&self, paths: Vec<String>) -> (usize, u64, Vec<String>) {
+        let mut kept: Vec<String> = paths
+            .into_iter()
+            .map(|p| p.trim_start_matches('/').to_string())
+            .filter(|p| {
+                self.contents
+                    .files
+                    .get(p)
+                    .is_some_and(|f| f.info.kind == FileKind::File)
+            })
+            .collect();
+        kept.sort();
+        kept.dedup();
+        let bytes = kept
+            .iter()
+            .filter_map(|p| self.contents.files.get(p))
+            .map(|f| f.info.size)
+            .sum();
+        let files = kept.len();
+        (
+            files,
+            bytes,
+            kept.into_iter().map(|p| format!("/{p}")).collect(),
+        )
+    }
+
+    /// The regular files below `dir`, outside nested `node_modules` directories (npm packages own
+    /// their directory, not the packages installed inside it).
+    fn files_below(&self, dir: &str) -> Vec<String> {
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        self.contents
+            .files
+            .range(prefix.clone()..)
+            .take_while(|(p, _)| p.starts_with(&prefix))
+            .filter(|(p, _)| !p[prefix.len()..].contains("node_modules/"))
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
+    /// Python distributions and npm packages, by their metadata files' paths.
+    fn language_packages(&self) -> Vec<Package> {
+        let mut paths: Vec<&String> = self
+            .collector
+            .databases
+            .keys()
+            .filter(|p| languages::is_python_metadata(p) || languages::is_npm_manifest(p))
+            .collect();
+        paths.sort();
+        let mut out = Vec::new();
+        for path in paths {
+            let Some((layer, bytes)) = self.bytes(path) else {
+                continue;
+            };
+            let (manager, found, owned) = if languages::is_npm_manifest(path) {
+                let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+                ("npm", languages::npm_package(bytes), self.files_below(dir))
+            } else {
+                let text = String::from_utf8_lossy(bytes);
+                let listed = languages::python_file_list(path)
+                    .and_then(|list| {
+                        let (_, text) = self.text(&list)?;
+                        Some(languages::python_listed_paths(&list, &text))
+                    })
+                    .unwrap_or_else(|| vec![path.clone()]);
+                ("python", languages::python_package(&text), listed)
+            };
+            let Some(found) = found else {
+                continue;
+            };
+            let (files, file_bytes, paths) = self.owned(owned);
+            out.push(Package {
+                name: found.name,
+                version: found.version,
+                architecture: String::new(),
+                manager,
+                source: None,
+                source_version: None,
+                purl: found.purl,
+                files,
+                file_bytes,
+                layer: Some(layer),
+                binary: None,
+                location: format!("/{path}"),
+                licenses: found.licenses,
+                depends: Vec::new(),
+                paths,
+            });
+        }
+        out
     }
 }
 
@@ -436,11 +615,11 @@ fn deb_purl(record: &dpkg_db::DpkgRecord, os: Option<&OsRelease>, distro: Option
     purl
 }
 
-/// Percent-encodes a purl component: everything but ASCII letters, digits, `.-_~` and the `:` and
-/// `+` that Debian versions hold (the purl specification needs no escape for them, and syft's and
-/// grype's packageurl-go leave them as they are, so purls match across tools).
-fn purl_escape(text: &str) -> String {
-    crate::units::percent_encode(text, b".-_~:+")
+/// Percent-encodes a purl component as the purl specification's reference implementations do
+/// (packageurl-python, and syft's and trivy's packageurl-go): everything but ASCII letters, digits,
+/// `.-_~` and the `:` of Debian epochs (`+` becomes `%2B`), so purls match across tools.
+pub(crate) fn purl_escape(text: &str) -> String {
+    crate::units::percent_encode(text, b".-_~:")
 }
 
 /// Go modules and cargo-auditable packages a binary says it was built from. The binary's own module
@@ -477,6 +656,14 @@ fn packages_in_binary(
             file_bytes: if own { size } else { 0 },
             layer: None,
             binary: binary.clone(),
+            location: format!("/{path}"),
+            licenses: Vec::new(),
+            depends: Vec::new(),
+            paths: if own {
+                vec![format!("/{path}")]
+            } else {
+                Vec::new()
+            },
         }
     };
     if let Some(go) = go {
@@ -519,6 +706,7 @@ mod tests {
             source: Some("openssl".into()),
             source_version: None,
             depends: None,
+            pre_depends: None,
         };
         let os = OsRelease {
             id: Some("debian".into()),
@@ -529,7 +717,7 @@ mod tests {
             deb_purl(&record, Some(&os), Some("debian-12")),
             "pkg:deb/debian/libssl3@3.0.15-1~deb12u1?arch=amd64&distro=debian-12&upstream=openssl"
         );
-        assert_eq!(purl_escape("1:1.2+dfsg"), "1:1.2+dfsg");
+        assert_eq!(purl_escape("1:1.2+dfsg"), "1:1.2%2Bdfsg");
         assert_eq!(purl_escape("a b/c?d&e@f"), "a%20b%2Fc%3Fd%26e%40f");
     }
 

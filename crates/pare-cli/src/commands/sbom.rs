@@ -1,0 +1,47 @@
+//! `pare sbom`: a reference -> `pare::sbom::sbom` -> the document on stdout or in a file.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use pare::sbom::{sbom, SbomFormat, SbomOptions};
+use pare_oci::reference::ImageRef;
+
+use super::{access, UsageError};
+use crate::cli::{GlobalArgs, SbomArgs, SbomFormatArg};
+use crate::output::TerminalReporter;
+
+pub fn run(args: &SbomArgs, global: &GlobalArgs) -> Result<ExitCode> {
+    let reference = ImageRef::parse(&args.image).map_err(pare::Error::from)?;
+    let created = match &args.source_date_epoch {
+        Some(epoch) => Some(epoch.trim().parse::<u64>().map_err(|_| {
+            UsageError(format!(
+                "SOURCE_DATE_EPOCH / --source-date-epoch {epoch:?} is not a whole number of seconds"
+            ))
+        })?),
+        None => None,
+    };
+    let options = SbomOptions {
+        format: match args.format {
+            SbomFormatArg::SpdxJson => SbomFormat::SpdxJson,
+            SbomFormatArg::CyclonedxJson => SbomFormat::CycloneDxJson,
+        },
+        name: args.name.clone(),
+        created,
+    };
+    let document = sbom(
+        &reference,
+        &access(&args.read)?,
+        &options,
+        &TerminalReporter::new(global.quiet),
+    )?;
+    match &args.output {
+        Some(path) => {
+            pare_oci::layout::write_file_atomic(path, &document).map_err(pare::Error::from)?
+        }
+        None => {
+            let text = String::from_utf8(document)?;
+            crate::output::write_stdout(format_args!("{text}"));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

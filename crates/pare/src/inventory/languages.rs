@@ -1,0 +1,347 @@
+//! Language packages found by their installed metadata: Python distributions (`*.dist-info/METADATA`,
+//! `*.egg-info/PKG-INFO`, `*.egg-info` files, wherever they are, `pip install --target` trees too)
+//! and npm packages (every `package.json` that names a package and a version, as syft's and
+//! trivy's image catalogers read them), with the licenses they state and the files they list.
+//! Pure functions over a file's bytes and path; the inventory decides which files to read. Not
+//! here: packages found in binaries (Go, cargo-auditable: `pare_elf::buildinfo`) or OS databases.
+
+use serde_json::Value;
+
+use super::purl_escape;
+
+/// A package read from one metadata file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LanguagePackage {
+    pub name: String,
+    pub version: String,
+    /// Licenses as stated (an SPDX expression, a name or a classifier's last part), in order.
+    pub licenses: Vec<String>,
+    pub purl: String,
+}
+
+/// Whether `path` (relative to the root) is a Python distribution's metadata file.
+pub fn is_python_metadata(path: &str) -> bool {
+    path.ends_with(".dist-info/METADATA")
+        || path.ends_with(".egg-info/PKG-INFO")
+        || path.ends_with(".egg-info")
+}
+
+/// The file that lists a Python distribution's installed files, beside its metadata file:
+/// `RECORD` for a dist-info, `installed-files.txt` for an egg-info directory.
+pub fn python_file_list(metadata: &str) -> Option<String> {
+    if let Some(dir) = metadata.strip_suffix("/METADATA") {
+        Some(format!("{dir}/RECORD"))
+    } else {
+        metadata
+            .strip_suffix("/PKG-INFO")
+            .map(|dir| format!("{dir}/installed-files.txt"))
+    }
+}
+
+/// Whether `path` is one of the files [`python_file_list`] names.
+pub fn is_python_file_list(path: &str) -> bool {
+    path.ends_with(".dist-info/RECORD") || path.ends_with(".egg-info/installed-files.txt")
+}
+
+/// Whether `path` is an npm package manifest.
+pub fn is_npm_manifest(path: &str) -> bool {
+    path == "package.json" || path.ends_with("/package.json")
+}
+
+/// The paths (relative to the root, normalized) a Python file list names. RECORD entries are
+/// relative to the directory that holds the dist-info (`path,hash,size`, CSV with optional
+/// quoting); installed-files.txt lines are relative to the egg-info directory.
+pub fn python_listed_paths(list_path: &str, text: &str) -> Vec<String> {
+    let (base, record) = match list_path.strip_suffix("/RECORD") {
+        Some(dist_info) => (parent(dist_info), true),
+        None => (parent(list_path), false),
+    };
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim_end_matches('\r');
+            let entry = if record {
+                csv_first_field(line)
+            } else {
+                line.to_string()
+            };
+            (!entry.is_empty()).then(|| join_normalized(base, &entry))
+        })
+        .flatten()
+        .collect()
+}
+
+/// A Python distribution from its METADATA / PKG-INFO text (RFC 822 headers up to the first empty
+/// line); None without a Name and a Version.
+pub fn python_package(text: &str) -> Option<LanguagePackage> {
+    let headers = rfc822_headers(text);
+    let get = |key: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let name = get("Name").filter(|n| !n.is_empty())?;
+    let version = get("Version").filter(|v| !v.is_empty())?;
+    let mut licenses = Vec::new();
+    if let Some(expression) = get("License-Expression").filter(|e| !e.is_empty()) {
+        licenses.push(expression);
+    } else {
+        // `License` is free text: keep it when it is a short name, not a whole license text.
+        if let Some(license) = get("License").filter(|l| {
+            !l.is_empty()
+                && !l.contains('\n')
+                && l.len() <= 80
+                && !l.eq_ignore_ascii_case("UNKNOWN")
+        }) {
+            licenses.push(license);
+        }
+        if licenses.is_empty() {
+            for (_, classifier) in headers
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("Classifier"))
+            {
+                if let Some(rest) = classifier.trim().strip_prefix("License ::") {
+                    let last = rest.rsplit("::").next().unwrap_or(rest).trim();
+                    if !last.is_empty() && !licenses.iter().any(|l| l == last) {
+                        licenses.push(last.to_string());
+                    }
+                }
+            }
+        }
+    }
+    let purl = format!(
+        "pkg:pypi/{}@{}",
+        purl_escape(&pypi_normalized(&name)),
+        purl_escape(&version)
+    );
+    Some(LanguagePackage {
+        name,
+        version,
+        licenses,
+        purl,
+    })
+}
+
+/// An npm package from a package.json; None when it is not JSON or names no package and version.
+pub fn npm_package(bytes: &[u8]) -> Option<LanguagePackage> {
+    let json: Value = serde_json::from_slice(bytes).ok()?;
+    let name = json.get("name")?.as_str()?.trim().to_string();
+    let version = json.get("version")?.as_str()?.trim().to_string();
+    if name.is_empty() || version.is_empty() {
+        return None;
+    }
+    let mut licenses = Vec::new();
+    let mut add = |v: &Value| {
+        let text = match v {
+            Value::String(s) => Some(s.as_str()),
+            Value::Object(o) => o.get("type").and_then(Value::as_str),
+            _ => None,
+        };
+        if let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) {
+            if !licenses.iter().any(|l: &String| l == t) {
+                licenses.push(t.to_string());
+            }
+        }
+    };
+    if let Some(license) = json.get("license") {
+        add(license);
+    }
+    if let Some(Value::Array(list)) = json.get("licenses") {
+        list.iter().for_each(&mut add);
+    }
+    // `@scope/name`: the scope is the purl's namespace.
+    let purl_name = match name.split_once('/') {
+        Some((scope, rest)) if scope.starts_with('@') => {
+            format!("{}/{}", purl_escape(scope), purl_escape(rest))
+        }
+        _ => purl_escape(&name),
+    };
+    let purl = format!("pkg:npm/{purl_name}@{}", purl_escape(&version));
+    Some(LanguagePackage {
+        name,
+        version,
+        licenses,
+        purl,
+    })
+}
+
+/// The licenses a Debian machine-readable copyright file (DEP-5) names in its `License:` fields,
+/// each once, in order of appearance; empty for a free-form file.
+pub fn dep5_licenses(text: &str) -> Vec<String> {
+    if !text
+        .lines()
+        .next()
+        .is_some_and(|l| l.starts_with("Format:") || l.starts_with("Format-Specification:"))
+    {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let Some(value) = line.strip_prefix("License:") else {
+            continue;
+        };
+        let value = value.trim();
+        if !value.is_empty() && !out.iter().any(|l| l == value) {
+            out.push(value.to_string());
+        }
+    }
+    out
+}
+
+/// PEP 503 normalization as the purl specification asks for pypi names: lowercase, `_` as `-`.
+fn pypi_normalized(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
+}
+
+/// Header fields of an RFC 822 style text up to the first empty line; continuation lines (leading
+/// whitespace) are joined with a newline.
+fn rfc822_headers(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, value)) = out.last_mut() {
+                value.push('\n');
+                value.push_str(line.trim());
+            }
+            continue;
+        }
+        if let Some((key, value)) = line.split_once(':') {
+            out.push((key.trim().to_string(), value.trim().to_string()));
+        }
+    }
+    out
+}
+
+/// The first field of a CSV line (RECORD files quote paths holding commas).
+fn csv_first_field(line: &str) -> String {
+    if let Some(rest) = line.strip_prefix('"') {
+        let mut out = String::new();
+        let mut chars = rest.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    out.push('"');
+                    chars.next();
+                } else {
+                    break;
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    } else {
+        line.split(',').next().unwrap_or_default().to_string()
+    }
+}
+
+fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+/// `base/relative` with `.` and `..` resolved lexically; None when it climbs above the root.
+fn join_normalized(base: &str, relative: &str) -> Option<String> {
+    let mut parts: Vec<&str> = if relative.starts_with('/') {
+        Vec::new()
+    } else {
+        base.split('/').filter(|p| !p.is_empty()).collect()
+    };
+    for part in relative.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_metadata_gives_name_version_license_and_purl() {
+        let text = "Metadata-Version: 2.1\nName: Flask_Cors\nVersion: 4.0.0\nLicense: MIT\n\
+                    Classifier: License :: OSI Approved :: BSD License\n\nLicense: body\n";
+        let p = python_package(text).unwrap();
+        assert_eq!(p.name, "Flask_Cors");
+        assert_eq!(p.version, "4.0.0");
+        assert_eq!(p.licenses, ["MIT"]);
+        assert_eq!(p.purl, "pkg:pypi/flask-cors@4.0.0");
+        let classified = "Name: six\nVersion: 1.16.0\nLicense: UNKNOWN\n\
+                          Classifier: License :: OSI Approved :: MIT License\n";
+        assert_eq!(
+            python_package(classified).unwrap().licenses,
+            ["MIT License"]
+        );
+        let pep639 = "Name: x\nVersion: 1\nLicense-Expression: Apache-2.0 OR MIT\nLicense: MIT\n";
+        assert_eq!(
+            python_package(pep639).unwrap().licenses,
+            ["Apache-2.0 OR MIT"]
+        );
+        let whole_text = "Name: y\nVersion: 2\nLicense: Copyright (c) somebody\n        line two\n";
+        assert!(python_package(whole_text).unwrap().licenses.is_empty());
+        assert_eq!(python_package("Name: z\n"), None);
+    }
+
+    #[test]
+    fn record_paths_are_relative_to_the_site_directory() {
+        let record = "numpy/__init__.py,sha256=abc,100\n\"odd,name.py\",,\n\
+                      ../../../bin/f2py,sha256=x,1\nnumpy-1.26.dist-info/RECORD,,\n";
+        let site = "usr/lib/python3/dist-packages";
+        let paths = python_listed_paths(&format!("{site}/numpy-1.26.dist-info/RECORD"), record);
+        assert_eq!(
+            paths,
+            [
+                format!("{site}/numpy/__init__.py"),
+                format!("{site}/odd,name.py"),
+                "usr/bin/f2py".to_string(),
+                format!("{site}/numpy-1.26.dist-info/RECORD")
+            ]
+        );
+        assert!(python_listed_paths("a/x.dist-info/RECORD", "../../../../etc,,\n").is_empty());
+        let egg = python_listed_paths(
+            "usr/lib/python3/dist-packages/six.egg-info/installed-files.txt",
+            "../six.py\nPKG-INFO\n",
+        );
+        assert_eq!(
+            egg,
+            [
+                "usr/lib/python3/dist-packages/six.py",
+                "usr/lib/python3/dist-packages/six.egg-info/PKG-INFO"
+            ]
+        );
+    }
+
+    #[test]
+    fn npm_manifests_give_scoped_purls_and_licenses() {
+        let p =
+            npm_package(br#"{"name":"@babel/core","version":"7.1.0","license":"MIT"}"#).unwrap();
+        assert_eq!(p.purl, "pkg:npm/%40babel/core@7.1.0");
+        assert_eq!(p.licenses, ["MIT"]);
+        let old = npm_package(
+            br#"{"name":"x","version":"1.0.0","licenses":[{"type":"MIT"},{"type":"Apache-2.0"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(old.licenses, ["MIT", "Apache-2.0"]);
+        assert_eq!(npm_package(br#"{"name":"private-app"}"#), None);
+        assert_eq!(npm_package(b"not json"), None);
+        assert_eq!(npm_package(br#"{"name":1,"version":"1"}"#), None);
+    }
+
+    #[test]
+    fn dep5_copyright_licenses_are_collected_once() {
+        let text = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n\
+                    Files: *\nLicense: GPL-2+\n\nFiles: lib/*\nLicense: LGPL-2.1+\n \
+                    text\n\nLicense: GPL-2+\n text\n";
+        assert_eq!(dep5_licenses(text), ["GPL-2+", "LGPL-2.1+"]);
+        assert!(dep5_licenses("This package was debianized by...\nLicense: GPL\n").is_empty());
+    }
+}
