@@ -14,5 +14,6 @@ mod hardening;
 mod models;
 mod packages;
 mod sbom;
+mod scan;
 mod support;
 mod transfer;

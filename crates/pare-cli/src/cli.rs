@@ -91,6 +91,9 @@ pub enum Command {
     /// List what an image is made of: OS, C library, packages of every ecosystem, ELF binaries.
     #[command(after_help = INVENTORY_EXAMPLES)]
     Inventory(InventoryArgs),
+    /// Match an image's packages against vulnerability data on disk (OSV, Debian tracker), offline.
+    #[command(after_help = SCAN_EXAMPLES)]
+    Scan(ScanArgs),
     /// Write an image's SBOM: SPDX 2.3 or CycloneDX 1.6 JSON, byte-identical on every run.
     #[command(after_help = SBOM_EXAMPLES)]
     Sbom(SbomArgs),
@@ -117,6 +120,7 @@ impl Command {
             Command::Audit(a) => a.format == AuditFormat::Json,
             Command::Inventory(a) => a.format == TextFormat::Json,
             Command::Sbom(_) => false,
+            Command::Scan(a) => a.format == AuditFormat::Json,
             Command::Diff(a) => a.format == ReportFormat::Json,
             Command::Gate(a) => a.format == ReportFormat::Json,
             Command::InspectBinary(a) => a.format == TextFormat::Json,
@@ -181,6 +185,48 @@ pub struct InventoryArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: TextFormat,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+const SCAN_EXAMPLES: &str = "\
+Examples:
+  pare scan oci:out:latest --db osv/                      # a directory of OSV records and all.zip files
+  pare scan oci:out --db Debian.zip --db tracker.json --fail-on high
+  pare scan docker-archive:app.tar --db osv/ --only-fixed --ignore pare-ignore.toml --format sarif
+  pare scan oci:out --db osv/ --max-db-age 7d              # refuse data older than a week
+Debian packages match by source package and version within the image's release (OSV `Debian:12`, the
+tracker's `bookworm`); Alpine by origin; Go, crates.io and npm by semver, the Go toolchain by the
+binary's build info; PyPI by PEP 440. An ignore file holds [[ignore]] tables: id, reason, and
+optionally package and expires = \"YYYY-MM-DD\" (an expired entry stops hiding).
+Exit codes: 0 nothing at or above --fail-on, 1 otherwise, 2 bad input or a stale database.";
+
+/// Arguments of scan.
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// The image (any reference form).
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// Vulnerability data: an OSV record, a directory of them, an osv.dev all.zip, or the Debian
+    /// security tracker's JSON (repeatable).
+    #[arg(long, value_name = "PATH", required = true)]
+    pub db: Vec<std::path::PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: AuditFormat,
+    /// Exit 1 when a vulnerability at or above this severity is found (negligible, unknown, low,
+    /// medium, high, critical).
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<String>,
+    /// Report only vulnerabilities that have a fixed version.
+    #[arg(long)]
+    pub only_fixed: bool,
+    /// TOML file of [[ignore]] entries (id, reason, optional package and expires).
+    #[arg(long, value_name = "FILE")]
+    pub ignore: Option<std::path::PathBuf>,
+    /// Fail when the database's newest record is older than this (7d, 48h, 2w).
+    #[arg(long, value_name = "AGE")]
+    pub max_db_age: Option<String>,
     #[command(flatten)]
     pub read: ReadArgs,
 }

@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         cli::Command::Diff(args) => commands::diff::run(args, &cli.global),
         cli::Command::Inventory(args) => commands::inventory::run(args, &cli.global),
         cli::Command::Sbom(args) => commands::sbom::run(args, &cli.global),
+        cli::Command::Scan(args) => commands::scan::run(args, &cli.global),
         cli::Command::Gate(args) => commands::gate::run(args, &cli.global),
         cli::Command::InspectBinary(args) => commands::inspect::run(args, &cli.global),
         cli::Command::Copy(args) => commands::transfer::run(

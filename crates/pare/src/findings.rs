@@ -65,6 +65,8 @@ impl Severity {
 pub enum Family {
     /// `pare audit`: what an image ships and how it is configured.
     Audit,
+    /// `pare scan`: known vulnerabilities of the image's packages.
+    Scan,
 }
 
 /// One rule of the catalog.
@@ -164,6 +166,9 @@ rules! {
     WASTE = "PARE-WASTE", Audit, High,
         "More waste than the policy allows",
         "Bytes shipped but not in the final tree (overwritten, deleted, metadata-only copies), duplicates and package-manager residue. Clean up in the same layer that made the mess.";
+    VULNERABILITY = "PARE-VULNERABILITY", Scan, High,
+        "A package with a known vulnerability",
+        "An advisory (OSV, the Debian security tracker) names this package and version as affected; the finding's severity is the advisory's. Update the package to the fixed version, rebuild on a newer base, or drop the package if the service does not need it; record a reasoned, expiring exception in an ignore file otherwise.";
     SIZE = "PARE-SIZE", Audit, High,
         "The image or a layer is larger than the policy allows",
         "Size limits from the policy's [size] table. See the largest files per layer in `pare audit` to find what to drop.";

@@ -23,6 +23,7 @@ pub mod plugins;
 pub mod policy;
 pub mod reporter;
 pub mod sbom;
+pub mod scan;
 pub mod secrets;
 pub mod transfer;
 pub mod units;

@@ -7,6 +7,7 @@ pub mod gate;
 pub mod inspect;
 pub mod inventory;
 pub mod sbom;
+pub mod scan;
 pub mod transfer;
 
 use pare::image_io::Access;

@@ -31,6 +31,9 @@ const OS_RELEASE: [&str; 2] = ["etc/os-release", "usr/lib/os-release"];
 pub struct OsRelease {
     pub id: Option<String>,
     pub version_id: Option<String>,
+    /// `bookworm`: the release name the Debian security tracker uses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_codename: Option<String>,
     pub pretty_name: Option<String>,
 }
 
@@ -549,6 +552,7 @@ fn os_release(text: &str) -> OsRelease {
     OsRelease {
         id: field("ID"),
         version_id: field("VERSION_ID"),
+        version_codename: field("VERSION_CODENAME"),
         pretty_name: field("PRETTY_NAME"),
     }
 }
@@ -711,6 +715,7 @@ mod tests {
         let os = OsRelease {
             id: Some("debian".into()),
             version_id: Some("12".into()),
+            version_codename: None,
             pretty_name: None,
         };
         assert_eq!(

@@ -1,0 +1,129 @@
+//! `pare scan`: a reference and database paths -> `pare::scan::scan` -> a table, JSON or SARIF, and
+//! exit 1 when something at or above `--fail-on` was found.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use pare::scan::{parse_age, scan, ScanOptions, ScanReport, VulnSeverity};
+use pare_oci::reference::ImageRef;
+
+use super::access;
+use crate::cli::{AuditFormat, GlobalArgs, ScanArgs};
+use crate::output::{print_json, shorten, TerminalReporter};
+
+/// Version of `pare scan --format json`.
+pub const SCAN_JSON_SCHEMA: &str = "pare.scan/v1";
+
+pub fn run(args: &ScanArgs, global: &GlobalArgs) -> Result<ExitCode> {
+    let reference = ImageRef::parse(&args.image).map_err(pare::Error::from)?;
+    let fail_on = args
+        .fail_on
+        .as_deref()
+        .map(VulnSeverity::parse)
+        .transpose()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let options = ScanOptions {
+        db: args.db.clone(),
+        only_fixed: args.only_fixed,
+        ignore: args.ignore.clone(),
+        now,
+        max_db_age: args.max_db_age.as_deref().map(parse_age).transpose()?,
+    };
+    let report = scan(
+        &reference,
+        &access(&args.read)?,
+        &options,
+        &TerminalReporter::new(global.quiet),
+    )?;
+    match args.format {
+        AuditFormat::Json => print_json(&report, SCAN_JSON_SCHEMA)?,
+        AuditFormat::Sarif => crate::output::out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report.sarif())?
+        ))?,
+        AuditFormat::Human => print_human(&report),
+    }
+    let failed = fail_on.is_some_and(|threshold| report.worst().is_some_and(|w| w >= threshold));
+    Ok(if failed {
+        ExitCode::from(crate::EXIT_POLICY)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_human(r: &ScanReport) {
+    say!("{} ({})", r.image, r.manifest_digest);
+    say!(
+        "  os {}   {} packages",
+        r.os.as_deref().unwrap_or("unknown"),
+        r.packages
+    );
+    say!(
+        "  database {} ({} advisories, newest record {})",
+        r.database.digest,
+        r.database.advisories,
+        r.database.newest_modified.as_deref().unwrap_or("undated")
+    );
+    let counts: Vec<String> = ["critical", "high", "medium", "low", "unknown", "negligible"]
+        .iter()
+        .filter_map(|s| r.counts.get(s).map(|n| format!("{n} {s}")))
+        .collect();
+    say!(
+        "  vulnerabilities: {}",
+        if counts.is_empty() {
+            "none".to_string()
+        } else {
+            counts.join(", ")
+        }
+    );
+    if !r.vulnerabilities.is_empty() {
+        say!(
+            "    {:<10} {:<24} {:<22} {:<22} {:<20} summary",
+            "severity",
+            "package",
+            "installed",
+            "fixed in",
+            "id"
+        );
+    }
+    for v in &r.vulnerabilities {
+        say!(
+            "    {:<10} {:<24} {:<22} {:<22} {:<20} {}",
+            v.severity.name(),
+            v.package,
+            v.version,
+            v.fixed_in.as_deref().unwrap_or("(no fix)"),
+            v.id,
+            shorten(&v.summary, 80)
+        );
+    }
+    if r.unfixed_left_out > 0 {
+        say!(
+            "  {} without a fix left out (--only-fixed)",
+            r.unfixed_left_out
+        );
+    }
+    for (v, entry) in &r.ignored {
+        say!(
+            "  ignored {} in {}: {}{}",
+            v.id,
+            v.package,
+            entry.reason,
+            entry
+                .expires
+                .as_deref()
+                .map(|e| format!(" (until {e})"))
+                .unwrap_or_default()
+        );
+    }
+    for entry in &r.expired_ignores {
+        say!(
+            "  warning: the ignore entry for {} expired on {}; it hides nothing now",
+            entry.id,
+            entry.expires.as_deref().unwrap_or("?")
+        );
+    }
+}
