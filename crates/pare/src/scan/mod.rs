@@ -64,9 +64,11 @@ impl VulnSeverity {
             "medium" => VulnSeverity::Medium,
             "high" => VulnSeverity::High,
             "critical" => VulnSeverity::Critical,
-            other => return Err(Error::Input(format!(
+            other => {
+                return Err(Error::Input(format!(
                 "severity {other:?} is not one of negligible, unknown, low, medium, high, critical"
-            ))),
+            )))
+            }
         })
     }
 

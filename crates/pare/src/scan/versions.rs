@@ -73,7 +73,7 @@ impl Semver {
             *slot = part.parse().ok()?;
         }
         let pre = match pre_text {
-            Some(p) if p.is_empty() => return None,
+            Some("") => return None,
             Some(p) => p
                 .split('.')
                 .map(|id| match id.parse::<u64>() {
