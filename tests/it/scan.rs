@@ -503,3 +503,101 @@ fn real_go_vulndb_records_are_read_as_osv() {
     // Those records are about beego, gjson and x/text of 2021-2022: dive's modules are newer.
     assert_eq!(report["vulnerabilities"], json!([]));
 }
+
+/// The seeds' hardening drill: the same vulnerability data against a fat image (a Debian minbase
+/// rootfs made by debootstrap, packed by umoci), the distroless-style python3 recipe and a static
+/// image. Every source package of the three gets one unfixed advisory in the tracker and one
+/// fixed-above advisory in OSV: the counts fall with the attack surface, and the static image
+/// carries none ("the CVEs aren't gone, the attack surface is reduced").
+#[test]
+fn the_three_image_drill_counts_fall_with_the_attack_surface() {
+    if !require("umoci") || !require("gcc") || !crate::support::require_apt_sources() {
+        return;
+    }
+    let Some(rootfs) = crate::support::debootstrap_minbase() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fat = dir.path().join("fat");
+    let fat_image = format!("{}:minbase", fat.display());
+    ok(Command::new("umoci").args(["init", "--layout"]).arg(&fat));
+    ok(Command::new("umoci").args(["new", "--image", &fat_image]));
+    ok(Command::new("umoci")
+        .args(["insert", "--image", &fat_image])
+        .arg(rootfs)
+        .arg("/"));
+    let python3 = dir.path().join("python3");
+    ok(pare()
+        .env("PARE_CACHE_DIR", crate::support::debian_cache())
+        .args(["build", "-q", "--base", "python3", "--output"])
+        .arg(format!("oci:{}:recipe", python3.display())));
+    let static_layout = dir.path().join("static");
+    ok(pare()
+        .args(["build", "-q", "--copy"])
+        .arg(format!(
+            "{}:/hello",
+            crate::support::static_hello().display()
+        ))
+        .args(["--entrypoint", "/hello", "--output"])
+        .arg(format!("oci:{}:hello", static_layout.display())));
+    let images = [
+        format!("oci:{fat_image}"),
+        format!("oci:{}:recipe", python3.display()),
+        format!("oci:{}:hello", static_layout.display()),
+    ];
+    let mut sources: BTreeSet<(String, String)> = BTreeSet::new();
+    for image in &images {
+        let inventory: Value =
+            serde_json::from_str(&ok(pare().args(["inventory", "--format", "json", image])))
+                .unwrap();
+        for p in inventory["packages"].as_array().unwrap() {
+            if p["manager"] == "dpkg" {
+                let name = p["source"].as_str().or(p["name"].as_str()).unwrap();
+                let version = p["source_version"]
+                    .as_str()
+                    .or(p["version"].as_str())
+                    .unwrap();
+                sources.insert((name.to_string(), version.to_string()));
+            }
+        }
+    }
+    let db = dir.path().join("db");
+    fs::create_dir_all(&db).unwrap();
+    let mut tracker = serde_json::Map::new();
+    for (i, (source, version)) in sources.iter().enumerate() {
+        tracker.insert(
+            source.clone(),
+            json!({ format!("CVE-2099-{:05}", i): {"description": "unfixed", "releases": {
+                "bookworm": {"status": "open", "urgency": "medium"}}}}),
+        );
+        write(
+            &db,
+            &format!("DSA-{i}.json"),
+            &osv(
+                &format!("DSA-{i}"),
+                &[&format!("CVE-2098-{i:05}")],
+                "Debian:12",
+                source,
+                json!([{"introduced": "0"}, {"fixed": dpkg_above(version)}]),
+            ),
+        );
+    }
+    write(&db, "tracker.json", &Value::Object(tracker));
+    let counts: Vec<usize> = images
+        .iter()
+        .map(|image| {
+            let report: Value = serde_json::from_str(&ok(pare()
+                .args(["scan", "--format", "json", image, "--db"])
+                .arg(&db)))
+            .unwrap();
+            report["vulnerabilities"].as_array().unwrap().len()
+        })
+        .collect();
+    assert!(
+        counts[0] > counts[1] && counts[1] > counts[2] && counts[2] == 0,
+        "fat {} > python3 {} > static {} = 0",
+        counts[0],
+        counts[1],
+        counts[2]
+    );
+}
