@@ -92,7 +92,7 @@ fn assert_valid_spdx(python: &Path, document: &Path) {
 /// cyclonedx-python-lib's strict validator (the CycloneDX 1.6 JSON schema with its SPDX license
 /// list, no unknown properties), its model with the dependency-reference check, and every purl in
 /// packageurl-python's canonical form.
-fn assert_valid_cyclonedx(python: &Path, document: &Path) {
+pub fn assert_valid_cyclonedx(python: &Path, document: &Path) {
     let script = r#"
 import json, sys, warnings
 from cyclonedx.validation.json import JsonStrictValidator

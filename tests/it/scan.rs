@@ -405,6 +405,45 @@ fn scan_matches_as_the_trusted_scanners_document() {
             .any(|v| v["id"] == "GO-2099-0002"),
         "an expired entry hides nothing"
     );
+    if let Some(python) = crate::support::peers_python() {
+        let vex = dir.path().join("scan.vex.json");
+        fs::write(
+            &vex,
+            ok(pare()
+                .args(["scan", &image, "--format", "cyclonedx-vex", "--ignore"])
+                .arg(&ignore)
+                .arg("--db")
+                .arg(&db)),
+        )
+        .unwrap();
+        crate::sbom::assert_valid_cyclonedx(&python, &vex);
+        let vex: Value = serde_json::from_slice(&fs::read(&vex).unwrap()).unwrap();
+        let refs: BTreeSet<&str> = vex["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["bom-ref"].as_str().unwrap())
+            .collect();
+        let vulnerabilities = vex["vulnerabilities"].as_array().unwrap();
+        assert_eq!(
+            vulnerabilities.len(),
+            found.len(),
+            "every match, the ignored one too"
+        );
+        assert!(vulnerabilities
+            .iter()
+            .all(|v| refs.contains(v["affects"][0]["ref"].as_str().unwrap())));
+        let hidden = vulnerabilities
+            .iter()
+            .find(|v| v["id"] == "CVE-2099-3000")
+            .unwrap();
+        assert_eq!(hidden["analysis"]["state"], "not_affected");
+        assert_eq!(
+            hidden["analysis"]["detail"],
+            "the service never calls the affected package"
+        );
+        assert_eq!(hidden["ratings"][0]["method"], "CVSSv31");
+    }
     fs::write(&ignore, "[[ignore]]\nid = \"X\"\nreason = \"\"\n").unwrap();
     let (code, _, err) = run(pare()
         .args(["scan", &image, "--db"])

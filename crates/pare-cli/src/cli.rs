@@ -120,7 +120,7 @@ impl Command {
             Command::Audit(a) => a.format == AuditFormat::Json,
             Command::Inventory(a) => a.format == TextFormat::Json,
             Command::Sbom(_) => false,
-            Command::Scan(a) => a.format == AuditFormat::Json,
+            Command::Scan(a) => a.format == ScanFormat::Json,
             Command::Diff(a) => a.format == ReportFormat::Json,
             Command::Gate(a) => a.format == ReportFormat::Json,
             Command::InspectBinary(a) => a.format == TextFormat::Json,
@@ -201,6 +201,20 @@ binary's build info; PyPI by PEP 440. An ignore file holds [[ignore]] tables: id
 optionally package and expires = \"YYYY-MM-DD\" (an expired entry stops hiding).
 Exit codes: 0 nothing at or above --fail-on, 1 otherwise, 2 bad input or a stale database.";
 
+/// How scan prints its report.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ScanFormat {
+    /// Readable text.
+    #[default]
+    Human,
+    /// JSON with a versioned schema (docs/json.md).
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+    /// CycloneDX 1.6 with vulnerabilities (VEX) over the image's SBOM components.
+    CyclonedxVex,
+}
+
 /// Arguments of scan.
 #[derive(Args, Debug)]
 pub struct ScanArgs {
@@ -213,7 +227,7 @@ pub struct ScanArgs {
     pub db: Vec<std::path::PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
-    pub format: AuditFormat,
+    pub format: ScanFormat,
     /// Exit 1 when a vulnerability at or above this severity is found (negligible, unknown, low,
     /// medium, high, critical).
     #[arg(long, value_name = "SEVERITY")]

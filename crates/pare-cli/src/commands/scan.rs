@@ -8,7 +8,7 @@ use pare::scan::{parse_age, scan, ScanOptions, ScanReport, VulnSeverity};
 use pare_oci::reference::ImageRef;
 
 use super::access;
-use crate::cli::{AuditFormat, GlobalArgs, ScanArgs};
+use crate::cli::{GlobalArgs, ScanArgs, ScanFormat};
 use crate::output::{print_json, shorten, TerminalReporter};
 
 /// Version of `pare scan --format json`.
@@ -39,12 +39,15 @@ pub fn run(args: &ScanArgs, global: &GlobalArgs) -> Result<ExitCode> {
         &TerminalReporter::new(global.quiet),
     )?;
     match args.format {
-        AuditFormat::Json => print_json(&report, SCAN_JSON_SCHEMA)?,
-        AuditFormat::Sarif => crate::output::out(&format!(
+        ScanFormat::Json => print_json(&report, SCAN_JSON_SCHEMA)?,
+        ScanFormat::Sarif => crate::output::out(&format!(
             "{}\n",
             serde_json::to_string_pretty(&report.sarif())?
         ))?,
-        AuditFormat::Human => print_human(&report),
+        ScanFormat::CyclonedxVex => {
+            crate::output::out(&String::from_utf8(report.cyclonedx_vex()?)?)?
+        }
+        ScanFormat::Human => print_human(&report),
     }
     let failed = fail_on.is_some_and(|threshold| report.worst().is_some_and(|w| w >= threshold));
     Ok(if failed {

@@ -69,13 +69,22 @@ pub fn sbom(
 
 /// The SBOM document of an inventory, serialized (sorted keys, two-space indent, newline).
 pub fn render(found: &Inventory, name: &str, options: &SbomOptions) -> Result<Vec<u8>> {
+    to_bytes(&document(found, name, options))
+}
+
+/// The SBOM document of an inventory as a JSON value (for documents built on it: scan's VEX).
+pub(crate) fn document(found: &Inventory, name: &str, options: &SbomOptions) -> Value {
     let subject = Subject::new(found, name, options);
     let packages = Entry::all(found);
-    let document = match options.format {
+    match options.format {
         SbomFormat::SpdxJson => spdx::document(&subject, &packages),
         SbomFormat::CycloneDxJson => cyclonedx::document(&subject, &packages),
-    };
-    let mut bytes = serde_json::to_vec_pretty(&document)
+    }
+}
+
+/// A document serialized as pare writes them: sorted keys, two-space indent, a final newline.
+pub(crate) fn to_bytes(document: &Value) -> Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec_pretty(document)
         .map_err(|e| crate::Error::Input(format!("serialize the SBOM: {e}")))?;
     bytes.push(b'\n');
     Ok(bytes)
@@ -190,7 +199,7 @@ impl<'a> Entry<'a> {
 }
 
 /// A document-unique id: readable prefix, then a hash of what makes the package distinct.
-fn package_id(package: &Package) -> String {
+pub(crate) fn package_id(package: &Package) -> String {
     let hash = Sha256::digest(format!("{}\0{}", package.purl, package.location).as_bytes());
     let hex: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
     format!(
@@ -215,7 +224,7 @@ fn id_safe(text: &str) -> String {
 
 /// The image's name when the user gives none: what a registry or Docker Engine calls it, the name
 /// a docker-archive carries, else the file or directory's own name with the tag.
-fn default_name(reference: &ImageRef) -> String {
+pub(crate) fn default_name(reference: &ImageRef) -> String {
     let docker = |n: &DockerName| {
         let mut text = match &n.host {
             Some(host) => format!("{host}/{}", n.repository),

@@ -157,6 +157,9 @@ pub struct Vulnerability {
     pub layer: Option<usize>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
+    /// The package's id in pare's SBOMs (CycloneDX bom-ref), for VEX.
+    #[serde(skip)]
+    pub bom_ref: String,
 }
 
 /// A vulnerability an ignore entry hid, or an entry that no longer hides.
@@ -197,6 +200,11 @@ pub struct ScanReport {
     pub expired_ignores: Vec<IgnoreEntry>,
     /// Matches left out by `--only-fixed`.
     pub unfixed_left_out: usize,
+    /// The inventory scanned, and the image's name for documents (VEX).
+    #[serde(skip)]
+    pub inventory: Inventory,
+    #[serde(skip)]
+    pub name: String,
 }
 
 impl ScanReport {
@@ -267,6 +275,88 @@ impl ScanReport {
     }
 }
 
+impl ScanReport {
+    /// CycloneDX 1.6 with vulnerabilities (VEX): the image's SBOM components (the same bom-refs as
+    /// `pare sbom --format cyclonedx-json`) and one vulnerability per match, affecting its package,
+    /// with its rating, source and fix. A match is `in_triage` (found by version, not analysed);
+    /// one an ignore entry hides is `not_affected` with the entry's reason as the detail.
+    pub fn cyclonedx_vex(&self) -> Result<Vec<u8>> {
+        let mut document = crate::sbom::document(
+            &self.inventory,
+            &self.name,
+            &crate::sbom::SbomOptions {
+                format: crate::sbom::SbomFormat::CycloneDxJson,
+                name: None,
+                created: None,
+            },
+        );
+        let serial = document["serialNumber"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let seed = format!("pare scan vex {serial} {}", self.database.digest);
+        document["serialNumber"] = serde_json::json!(format!(
+            "urn:uuid:{}",
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, seed.as_bytes())
+        ));
+        let entry = |v: &Vulnerability, ignored: Option<&IgnoreEntry>| {
+            let source = if v.ecosystem.starts_with("Debian-tracker:") {
+                "Debian security tracker"
+            } else {
+                "OSV"
+            };
+            let severity = match v.severity {
+                VulnSeverity::Negligible => "info",
+                other => other.name(),
+            };
+            let mut rating = serde_json::json!({ "severity": severity, "method": "other" });
+            if let (Some(score), Some(vector)) = (v.cvss_score, &v.cvss_vector) {
+                rating = serde_json::json!({
+                    "severity": severity,
+                    "score": score,
+                    "vector": vector,
+                    "method": if vector.starts_with("CVSS:3.1") { "CVSSv31" } else { "CVSSv3" },
+                });
+            }
+            let analysis = match ignored {
+                Some(entry) => {
+                    serde_json::json!({ "state": "not_affected", "detail": entry.reason })
+                }
+                None => match &v.fixed_in {
+                    Some(_) => serde_json::json!({ "state": "in_triage", "response": ["update"] }),
+                    None => serde_json::json!({ "state": "in_triage" }),
+                },
+            };
+            let mut out = serde_json::json!({
+                "bom-ref": format!("vulnerability-{}-{}", v.id, v.bom_ref),
+                "id": v.id,
+                "source": { "name": source },
+                "ratings": [rating],
+                "description": v.summary,
+                "detail": v.why,
+                "affects": [{ "ref": v.bom_ref, "versions": [{ "version": v.version, "status": "affected" }] }],
+                "analysis": analysis,
+                "references": v.aliases.iter().map(|a| serde_json::json!({
+                    "id": a, "source": { "name": source },
+                })).collect::<Vec<_>>(),
+            });
+            if let Some(fixed) = &v.fixed_in {
+                out["recommendation"] =
+                    serde_json::json!(format!("Update {} to {fixed} or later.", v.package));
+            }
+            out
+        };
+        let mut vulnerabilities: Vec<serde_json::Value> = self
+            .vulnerabilities
+            .iter()
+            .map(|v| entry(v, None))
+            .collect();
+        vulnerabilities.extend(self.ignored.iter().map(|(v, e)| entry(v, Some(e))));
+        document["vulnerabilities"] = serde_json::Value::Array(vulnerabilities);
+        crate::sbom::to_bytes(&document)
+    }
+}
+
 /// Reads the image and the database and matches them.
 pub fn scan(
     reference: &pare_oci::reference::ImageRef,
@@ -282,7 +372,9 @@ pub fn scan(
         None => Vec::new(),
     };
     let found = crate::inventory::inventory(reference, access, reporter)?;
-    Ok(match_inventory(&found, &database, &ignores, options))
+    let mut report = match_inventory(&found, &database, &ignores, options);
+    report.name = crate::sbom::default_name(reference);
+    Ok(report)
 }
 
 fn check_age(database: &Database, options: &ScanOptions) -> Result<()> {
@@ -614,6 +706,7 @@ pub fn match_inventory(
                     location: package.location.clone(),
                     layer: package.layer,
                     files: package.paths.iter().take(20).cloned().collect(),
+                    bom_ref: crate::sbom::package_id(package),
                 };
                 match found.get_mut(&key) {
                     None => {
@@ -679,6 +772,8 @@ pub fn match_inventory(
         ignored,
         expired_ignores,
         unfixed_left_out,
+        inventory: inventory.clone(),
+        name: inventory.image.clone(),
     }
 }
 
