@@ -261,6 +261,37 @@ fn scan_matches_as_the_trusted_scanners_document() {
             "bookworm": {"status": "open", "urgency": "high"}}}},
     });
     write(&db, "tracker.json", &tracker);
+    // debian-security-support's real lists, with one line each added for this image's packages.
+    let support = Path::new("/usr/share/debian-security-support");
+    let (ended, limited) = if support.is_dir() {
+        (
+            fs::read_to_string(support.join("security-support-ended.deb12")).unwrap(),
+            fs::read_to_string(support.join("security-support-limited")).unwrap(),
+        )
+    } else {
+        assert!(
+            !crate::support::in_ci(),
+            "debian-security-support is a peer (scripts/peers.sh)"
+        );
+        (String::new(), String::new())
+    };
+    fs::write(
+        db.join("security-support-ended.deb12"),
+        format!(
+            "{ended}\nopenssl         {openssl}          2020-01-01      test: support ended\n"
+        ),
+    )
+    .unwrap();
+    fs::write(
+        db.join("security-support-limited"),
+        format!("{limited}\nzlib            test: trusted input only\n"),
+    )
+    .unwrap();
+    fs::write(
+        db.join("security-support-ended.deb11"),
+        "zlib 0 2020-01-01 another release: not for this image\n",
+    )
+    .unwrap();
 
     let scan = |extra: &[&str]| -> (i32, Value) {
         let (code, out, err) = run(pare()
@@ -366,7 +397,44 @@ fn scan_matches_as_the_trusted_scanners_document() {
         .iter()
         .map(|s| s["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, BTreeSet::from(["debian-tracker", "osv", "osv-zip"]));
+    assert_eq!(
+        kinds,
+        BTreeSet::from([
+            "debian-security-support",
+            "debian-tracker",
+            "osv",
+            "osv-zip"
+        ])
+    );
+    let support: BTreeSet<(String, String)> = report["support"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["package"].as_str().unwrap().to_string(),
+                n["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for binary in &openssl_binaries {
+        assert!(
+            support.contains(&(binary.clone(), "ended".into())),
+            "{support:?}"
+        );
+    }
+    assert!(
+        support.contains(&("zlib1g".into(), "limited".into())),
+        "{support:?}"
+    );
+    assert!(
+        !report["support"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["details"].as_str().unwrap().contains("another release")),
+        "the deb11 list is not this image's"
+    );
 
     let (_, fixed_only) = scan(&["--only-fixed"]);
     assert!(fixed_only["vulnerabilities"]

@@ -122,6 +122,20 @@ fn print_human(r: &ScanReport) {
                 .unwrap_or_default()
         );
     }
+    for note in &r.support {
+        let when = match (note.status, note.date.as_deref()) {
+            ("ended", Some(d)) => format!("security support ended on {d}"),
+            ("ends", Some(d)) => format!("security support ends on {d}"),
+            _ => "security support is limited".to_string(),
+        };
+        say!(
+            "  {} {} (source {}): {when}; {}",
+            note.package,
+            note.version,
+            note.source,
+            note.details
+        );
+    }
     for entry in &r.expired_ignores {
         say!(
             "  warning: the ignore entry for {} expired on {}; it hides nothing now",

@@ -1,6 +1,7 @@
 //! The vulnerability data `pare scan --db` reads, in formats that exist: OSV records (a directory of
 //! `*.json` files, JSON arrays of records, or the per-ecosystem `all.zip` archives osv.dev publishes)
-//! and the Debian security tracker's JSON (`tracker/data/json`: source package -> issue -> release).
+//! and the Debian security tracker's JSON (`tracker/data/json`: source package -> issue -> release),
+//! and debian-security-support's lists of packages whose security support ended or is limited.
 //! Everything is read into one model of advisories (id, aliases, summary, severity, affected
 //! package ranges), with a digest of the inputs and the newest `modified` time. Bounded: file and
 //! member sizes are capped, a zip bomb or malformed JSON is an error naming the file. Not here:
@@ -78,12 +79,15 @@ pub struct Database {
     pub newest_modified: Option<String>,
     /// What each input gave.
     pub sources: Vec<SourceSummary>,
+    /// debian-security-support's lists (`security-support-ended.debN`, `security-support-limited`).
+    pub support: Vec<SupportEntry>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SourceSummary {
     pub path: String,
-    /// `osv`, `osv-zip`, `debian-tracker`, or `skipped` (JSON that is neither: an index file).
+    /// `osv`, `osv-zip`, `debian-tracker`, `debian-security-support`, or `skipped` (JSON that is
+    /// neither: an index file).
     pub kind: &'static str,
     pub records: usize,
     pub digest: String,
@@ -123,19 +127,22 @@ pub fn load(paths: &[PathBuf]) -> Result<Database> {
                 .join(", ")
         )));
     }
-    let read: Vec<(Vec<Advisory>, SourceSummary)> = files
+    let read: Vec<(Content, SourceSummary)> = files
         .par_iter()
         .map(|(path, relative)| read_file(path, relative))
         .collect::<Result<_>>()?;
     let mut db = Database::default();
     let mut hasher = Sha256::new();
     let mut summaries: Vec<SourceSummary> = Vec::new();
-    for (advisories, summary) in read {
+    for (content, summary) in read {
         hasher.update(summary.path.as_bytes());
         hasher.update([0]);
         hasher.update(summary.digest.as_bytes());
         hasher.update([b'\n']);
-        db.advisories.extend(advisories);
+        match content {
+            Content::Advisories(advisories) => db.advisories.extend(advisories),
+            Content::Support(entries) => db.support.extend(entries),
+        }
         summaries.push(summary);
     }
     db.digest = format!("sha256:{:x}", hasher.finalize());
@@ -152,9 +159,90 @@ pub fn load(paths: &[PathBuf]) -> Result<Database> {
 fn is_database_file(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json") || e.eq_ignore_ascii_case("zip"))
+        || support_list(path).is_some()
 }
 
-fn read_file(path: &Path, relative: &str) -> Result<(Vec<Advisory>, SourceSummary)> {
+/// Which of debian-security-support's lists a file is, by its name: `security-support-ended.deb12`
+/// (support ended for release 12) or `security-support-limited`.
+fn support_list(path: &Path) -> Option<SupportList> {
+    let name = path.file_name()?.to_str()?;
+    if name == "security-support-limited" {
+        return Some(SupportList::Limited);
+    }
+    let release = name.strip_prefix("security-support-ended.deb")?;
+    release.parse().ok().map(SupportList::Ended)
+}
+
+/// One of debian-security-support's lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SupportList {
+    /// Support ended (or ends) before the release's end of life, for Debian release N.
+    Ended(u32),
+    /// Supported only in limited ways, in every release.
+    Limited,
+}
+
+/// One line of those lists: a source package name (or a regular-expression-like `name.*` prefix),
+/// for `Ended` the last version with support and the date, and the details.
+#[derive(Clone, Debug)]
+pub struct SupportEntry {
+    pub list: SupportList,
+    pub source: String,
+    pub last_version: Option<String>,
+    pub date: Option<String>,
+    pub details: String,
+}
+
+impl SupportEntry {
+    /// Whether the entry names this source package (`golang.*` names every golang-… source).
+    pub fn names(&self, source: &str) -> bool {
+        match self.source.strip_suffix(".*") {
+            Some(prefix) => source.starts_with(prefix),
+            None => self.source == source,
+        }
+    }
+}
+
+/// Parses a debian-security-support list: `#` comments, columns separated by whitespace.
+fn support_entries(text: &str, list: SupportList) -> Vec<SupportEntry> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|line| {
+            let mut rest = line;
+            let mut column = || {
+                let word = rest.split_whitespace().next()?;
+                let start = rest.find(word)? + word.len();
+                let found = word.to_string();
+                rest = rest[start..].trim_start();
+                Some(found)
+            };
+            let source = column()?;
+            match list {
+                SupportList::Limited => Some(SupportEntry {
+                    list,
+                    source,
+                    last_version: None,
+                    date: None,
+                    details: rest.to_string(),
+                }),
+                SupportList::Ended(_) => {
+                    let last_version = column()?;
+                    let date = column()?;
+                    Some(SupportEntry {
+                        list,
+                        source,
+                        last_version: Some(last_version),
+                        date: Some(date),
+                        details: rest.to_string(),
+                    })
+                }
+            }
+        })
+        .collect()
+}
+
+fn read_file(path: &Path, relative: &str) -> Result<(Content, SourceSummary)> {
     let meta = std::fs::metadata(path).map_err(Error::io("read the database file", path))?;
     if meta.len() > MAX_FILE {
         return Err(Error::Input(format!(
@@ -165,6 +253,16 @@ fn read_file(path: &Path, relative: &str) -> Result<(Vec<Advisory>, SourceSummar
     }
     let bytes = std::fs::read(path).map_err(Error::io("read the database file", path))?;
     let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
+    if let Some(list) = support_list(path) {
+        let entries = support_entries(&String::from_utf8_lossy(&bytes), list);
+        let summary = SourceSummary {
+            path: relative.to_string(),
+            kind: "debian-security-support",
+            records: entries.len(),
+            digest,
+        };
+        return Ok((Content::Support(entries), summary));
+    }
     let is_zip = bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06");
     let (kind, advisories) = if is_zip {
         ("osv-zip", read_zip(&bytes, path, relative)?)
@@ -177,7 +275,13 @@ fn read_file(path: &Path, relative: &str) -> Result<(Vec<Advisory>, SourceSummar
         records: advisories.len(),
         digest,
     };
-    Ok((advisories, summary))
+    Ok((Content::Advisories(advisories), summary))
+}
+
+/// What one database file holds.
+enum Content {
+    Advisories(Vec<Advisory>),
+    Support(Vec<SupportEntry>),
 }
 
 fn read_zip(bytes: &[u8], path: &Path, relative: &str) -> Result<Vec<Advisory>> {

@@ -173,6 +173,80 @@ pub struct IgnoreEntry {
     pub expires: Option<String>,
 }
 
+/// A package debian-security-support names.
+#[derive(Clone, Debug, Serialize)]
+pub struct SupportNote {
+    pub package: String,
+    pub version: String,
+    /// The source package the list names.
+    pub source: String,
+    /// `ended` (the date has passed), `ends` (a date to come) or `limited`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// The last version with support, for `ended` and `ends`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_supported: Option<String>,
+    pub details: String,
+}
+
+/// The packages of a Debian image that debian-security-support's lists name: an `ended` list of
+/// the image's release whose last supported version is at or above the installed source version
+/// (`0` means every version), and the `limited` list.
+fn support_notes(inventory: &Inventory, database: &Database, now: u64) -> Vec<SupportNote> {
+    let os = inventory.os.as_ref();
+    if os.and_then(|o| o.id.as_deref()) != Some("debian") {
+        return Vec::new();
+    }
+    let release: Option<u32> = os
+        .and_then(|o| o.version_id.as_deref())
+        .and_then(|v| v.split('.').next()?.parse().ok());
+    let mut out = Vec::new();
+    for package in inventory.packages.iter().filter(|p| p.manager == "dpkg") {
+        let source = package.source.as_deref().unwrap_or(&package.name);
+        let version = package
+            .source_version
+            .as_deref()
+            .unwrap_or(&package.version);
+        for entry in database.support.iter().filter(|e| e.names(source)) {
+            let status = match entry.list {
+                db::SupportList::Limited => "limited",
+                db::SupportList::Ended(r) if Some(r) == release => {
+                    let last = entry.last_version.as_deref().unwrap_or("0");
+                    let covered = last == "0"
+                        || Order::Dpkg
+                            .compare(version, last)
+                            .is_some_and(|o| o != Ordering::Greater);
+                    if !covered {
+                        continue;
+                    }
+                    let passed = entry
+                        .date
+                        .as_deref()
+                        .and_then(|d| pare_oci::image::parse_rfc3339(&format!("{d}T00:00:00Z")))
+                        .is_none_or(|t| t <= now);
+                    if passed {
+                        "ended"
+                    } else {
+                        "ends"
+                    }
+                }
+                db::SupportList::Ended(_) => continue,
+            };
+            out.push(SupportNote {
+                package: package.name.clone(),
+                version: package.version.clone(),
+                source: source.to_string(),
+                status,
+                date: entry.date.clone(),
+                last_supported: entry.last_version.clone(),
+                details: entry.details.clone(),
+            });
+        }
+    }
+    out
+}
+
 /// The database a scan used.
 #[derive(Clone, Debug, Serialize)]
 pub struct DatabaseInfo {
@@ -200,6 +274,9 @@ pub struct ScanReport {
     pub expired_ignores: Vec<IgnoreEntry>,
     /// Matches left out by `--only-fixed`.
     pub unfixed_left_out: usize,
+    /// Packages whose Debian security support has ended, will end, or is limited
+    /// (debian-security-support's lists, when the database holds them).
+    pub support: Vec<SupportNote>,
     /// The inventory scanned, and the image's name for documents (VEX).
     #[serde(skip)]
     pub inventory: Inventory,
@@ -772,6 +849,7 @@ pub fn match_inventory(
         ignored,
         expired_ignores,
         unfixed_left_out,
+        support: support_notes(inventory, database, options.now),
         inventory: inventory.clone(),
         name: inventory.image.clone(),
     }
