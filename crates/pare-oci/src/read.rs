@@ -707,8 +707,8 @@ pub(crate) fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<us
 }
 
 /// Normalizes a tar entry name: strips `./` and leading `/`, resolves `..` without leaving the root;
-/// None when it would leave the root.
-fn normalize_entry(name: &str) -> Option<String> {
+/// None when it would leave the root. Also the normal form of any image path pare compares.
+pub fn normalize_entry(name: &str) -> Option<String> {
     let mut parts: Vec<&str> = Vec::new();
     for part in name.split('/') {
         match part {

@@ -55,6 +55,21 @@ impl ImageContents {
         self.files.values().map(|f| f.info.size).sum()
     }
 
+    /// The entries below directory `dir` of the final tree (relative, no slashes at either end;
+    /// `""` is the root, whose own entry, if any, comes first), in path order.
+    pub fn below<'a>(&'a self, dir: &str) -> impl Iterator<Item = (&'a str, &'a FileState)> + 'a {
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        let start = prefix.clone();
+        self.files
+            .range(start..)
+            .take_while(move |(k, _)| k.starts_with(&prefix))
+            .map(|(k, f)| (k.as_str(), f))
+    }
+
     /// The config's `Env` as (key, value) pairs, in order.
     pub fn env(&self) -> Vec<(String, String)> {
         self.config["config"]["Env"]

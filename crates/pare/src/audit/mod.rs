@@ -864,16 +864,10 @@ impl pare_elf::root::Root for AuditRoot<'_> {
 
     fn names_in(&self, dir: &str) -> Vec<String> {
         let dir = dir.trim_start_matches('/').trim_end_matches('/');
-        let prefix = if dir.is_empty() {
-            String::new()
-        } else {
-            format!("{dir}/")
-        };
+        let skip = if dir.is_empty() { 0 } else { dir.len() + 1 };
         self.contents
-            .files
-            .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .filter_map(|(k, _)| k.strip_prefix(&prefix))
+            .below(dir)
+            .map(|(k, _)| &k[skip..])
             .filter(|n| !n.is_empty() && !n.contains('/'))
             .map(str::to_string)
             .collect()

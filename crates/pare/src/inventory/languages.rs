@@ -243,23 +243,14 @@ fn parent(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
-/// `base/relative` with `.` and `..` resolved lexically; None when it climbs above the root.
+/// `base/relative` with `.` and `..` resolved lexically (an absolute `relative` ignores `base`);
+/// None when it climbs above the root.
 fn join_normalized(base: &str, relative: &str) -> Option<String> {
-    let mut parts: Vec<&str> = if relative.starts_with('/') {
-        Vec::new()
+    if relative.starts_with('/') {
+        pare_oci::read::normalize_entry(relative)
     } else {
-        base.split('/').filter(|p| !p.is_empty()).collect()
-    };
-    for part in relative.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            p => parts.push(p),
-        }
+        pare_oci::read::normalize_entry(&format!("{base}/{relative}"))
     }
-    Some(parts.join("/"))
 }
 
 #[cfg(test)]

@@ -465,17 +465,11 @@ impl FinalRecords<'_> {
     /// The regular files below `dir`, outside nested `node_modules` directories (npm packages own
     /// their directory, not the packages installed inside it).
     fn files_below(&self, dir: &str) -> Vec<String> {
-        let prefix = if dir.is_empty() {
-            String::new()
-        } else {
-            format!("{dir}/")
-        };
+        let skip = if dir.is_empty() { 0 } else { dir.len() + 1 };
         self.contents
-            .files
-            .range(prefix.clone()..)
-            .take_while(|(p, _)| p.starts_with(&prefix))
-            .filter(|(p, _)| !p[prefix.len()..].contains("node_modules/"))
-            .map(|(p, _)| p.clone())
+            .below(dir)
+            .filter(|(p, _)| !p[skip..].contains("node_modules/"))
+            .map(|(p, _)| p.to_string())
             .collect()
     }
 
