@@ -708,3 +708,129 @@ fn the_three_image_drill_counts_fall_with_the_attack_surface() {
         counts[2]
     );
 }
+
+/// `pare db fetch` from a local HTTP server: an osv.dev-style all.zip and the tracker's JSON are
+/// kept under their names with pare-db.toml recording them, and scan reads the directory; an HTML
+/// error page or a missing file is exit 2 and leaves the directory as it was.
+#[test]
+fn db_fetch_downloads_checks_and_records() {
+    if !require("python3") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let served = dir.path().join("served");
+    fs::create_dir_all(served.join("Debian")).unwrap();
+    fs::create_dir_all(served.join("tracker/data")).unwrap();
+    let record = dir.path().join("DSA-1.json");
+    write(
+        dir.path(),
+        "DSA-1.json",
+        &osv(
+            "DSA-1",
+            &["CVE-2099-1"],
+            "Debian:12",
+            "openssl",
+            json!([{"introduced": "0"}]),
+        ),
+    );
+    ok(Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED); z.write(sys.argv[2], 'DSA-1.json'); z.close()",
+        ])
+        .arg(served.join("Debian/all.zip"))
+        .arg(&record));
+    fs::write(
+        served.join("tracker/data/json"),
+        serde_json::to_vec(&json!({"zlib": {"CVE-2099-2": {"releases": {
+            "bookworm": {"status": "open", "urgency": "low"}}}}}))
+        .unwrap(),
+    )
+    .unwrap();
+    fs::write(served.join("error.html"), "<html>rate limited</html>").unwrap();
+    let port = crate::support::free_port();
+    let mut server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .current_dir(&served)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "http.server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    let db = dir.path().join("db");
+    let report: Value = serde_json::from_str(&ok(pare()
+        .args(["db", "fetch", "--format", "json", "--url"])
+        .arg(format!("{base}/Debian/all.zip"))
+        .arg("--url")
+        .arg(format!("tracker.json={base}/tracker/data/json"))
+        .arg(&db)))
+    .unwrap();
+    assert_eq!(report["schema"], "pare.db-fetch/v1");
+    let fetched = report["fetched"].as_array().unwrap();
+    assert_eq!(fetched[0]["file"], "Debian-all.zip");
+    assert_eq!(fetched[0]["kind"], "osv-zip");
+    assert_eq!(fetched[0]["records"], 1);
+    assert_eq!(fetched[1]["file"], "tracker.json");
+    assert_eq!(fetched[1]["kind"], "debian-tracker");
+    let zip_digest = crate::support::sha256_file(&fs::read(db.join("Debian-all.zip")).unwrap());
+    assert_eq!(
+        format!("sha256:{}", fetched[0]["sha256"].as_str().unwrap()),
+        zip_digest
+    );
+    let manifest = fs::read_to_string(db.join("pare-db.toml")).unwrap();
+    assert!(manifest.contains("Debian-all.zip") && manifest.contains("/tracker/data/json"));
+    let before: BTreeSet<String> = fs::read_dir(&db)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for bad in [
+        format!("{base}/error.html"),
+        format!("Debian-all.zip={base}/missing.zip"),
+    ] {
+        let (code, _, err) = run(pare().args(["db", "fetch", "--url", &bad]).arg(&db));
+        assert_eq!(code, 2, "{bad}: {err}");
+    }
+    let after: BTreeSet<String> = fs::read_dir(&db)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(before, after, "a refused download leaves nothing behind");
+    assert_eq!(
+        crate::support::sha256_file(&fs::read(db.join("Debian-all.zip")).unwrap()),
+        zip_digest
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    // What was fetched is what scan reads.
+    let scan: Value = serde_json::from_str(&ok(pare()
+        .args(["scan", "--format", "json", "--db"])
+        .arg(&db)
+        .arg(format!("oci:{}:hello", {
+            let layout = dir.path().join("hello");
+            ok(pare()
+                .args(["build", "-q", "--copy"])
+                .arg(format!(
+                    "{}:/hello",
+                    crate::support::static_hello().display()
+                ))
+                .args(["--entrypoint", "/hello", "--output"])
+                .arg(format!("oci:{}:hello", layout.display())));
+            layout.display().to_string()
+        }))))
+    .unwrap();
+    assert_eq!(scan["database"]["advisories"], 2);
+}

@@ -94,6 +94,9 @@ pub enum Command {
     /// Match an image's packages against vulnerability data on disk (OSV, Debian tracker), offline.
     #[command(after_help = SCAN_EXAMPLES)]
     Scan(ScanArgs),
+    /// Vulnerability data for `pare scan`: `pare db fetch` downloads it.
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Write an image's SBOM: SPDX 2.3 or CycloneDX 1.6 JSON, byte-identical on every run.
     #[command(after_help = SBOM_EXAMPLES)]
     Sbom(SbomArgs),
@@ -121,6 +124,7 @@ impl Command {
             Command::Inventory(a) => a.format == TextFormat::Json,
             Command::Sbom(_) => false,
             Command::Scan(a) => a.format == ScanFormat::Json,
+            Command::Db(DbCommand::Fetch(a)) => a.format == TextFormat::Json,
             Command::Diff(a) => a.format == ReportFormat::Json,
             Command::Gate(a) => a.format == ReportFormat::Json,
             Command::InspectBinary(a) => a.format == TextFormat::Json,
@@ -200,6 +204,39 @@ tracker's `bookworm`); Alpine by origin; Go, crates.io and npm by semver, the Go
 binary's build info; PyPI by PEP 440. An ignore file holds [[ignore]] tables: id, reason, and
 optionally package and expires = \"YYYY-MM-DD\" (an expired entry stops hiding).
 Exit codes: 0 nothing at or above --fail-on, 1 otherwise, 2 bad input or a stale database.";
+
+/// `pare db` subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum DbCommand {
+    /// Download vulnerability data (OSV all.zip archives or records, the Debian security tracker's
+    /// JSON, debian-security-support lists) into a directory for `pare scan --db`.
+    #[command(after_help = DB_FETCH_EXAMPLES)]
+    Fetch(DbFetchArgs),
+}
+
+const DB_FETCH_EXAMPLES: &str = "\
+Examples:
+  pare db fetch --url https://OSV-HOST/Debian/all.zip --url https://OSV-HOST/PyPI/all.zip osv/
+  pare db fetch --url tracker.json=https://TRACKER-HOST/tracker/data/json osv/
+  pare scan oci:out:latest --db osv/ --max-db-age 7d
+Each download is read as the scan will read it before it replaces the file of the same name; a download
+that is not vulnerability data leaves the directory as it was. pare-db.toml in the directory records
+each URL, file, SHA-256 and record count. NAME=URL chooses the file name (default: the URL's last part;
+.../Debian/all.zip becomes Debian-all.zip).";
+
+/// Arguments of db fetch.
+#[derive(Args, Debug)]
+pub struct DbFetchArgs {
+    /// What to download: URL or NAME=URL (repeatable; http, https or file).
+    #[arg(long, value_name = "URL", required = true)]
+    pub url: Vec<String>,
+    /// The directory to keep the data in.
+    #[arg(value_name = "DIR")]
+    pub dir: std::path::PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextFormat,
+}
 
 /// How scan prints its report.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]

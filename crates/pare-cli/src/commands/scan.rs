@@ -8,11 +8,53 @@ use pare::scan::{parse_age, scan, ScanOptions, ScanReport, VulnSeverity};
 use pare_oci::reference::ImageRef;
 
 use super::access;
-use crate::cli::{GlobalArgs, ScanArgs, ScanFormat};
+use crate::cli::{DbFetchArgs, GlobalArgs, ScanArgs, ScanFormat, TextFormat};
 use crate::output::{print_json, shorten, TerminalReporter};
 
 /// Version of `pare scan --format json`.
 pub const SCAN_JSON_SCHEMA: &str = "pare.scan/v1";
+/// Version of `pare db fetch --format json`.
+pub const DB_FETCH_JSON_SCHEMA: &str = "pare.db-fetch/v1";
+
+/// `pare db fetch`: the URLs -> `pare::scan::db::fetch` -> what was kept.
+pub fn fetch(args: &DbFetchArgs) -> Result<ExitCode> {
+    let sources = args
+        .url
+        .iter()
+        .map(|u| pare::scan::db::FetchSource::parse(u))
+        .collect::<pare::Result<Vec<_>>>()?;
+    let fetched = pare::scan::db::fetch(&sources, &args.dir)?;
+    match args.format {
+        TextFormat::Json => {
+            #[derive(serde::Serialize)]
+            struct Report<'a> {
+                dir: String,
+                fetched: &'a [pare::scan::db::Fetched],
+            }
+            print_json(
+                &Report {
+                    dir: args.dir.display().to_string(),
+                    fetched: &fetched,
+                },
+                DB_FETCH_JSON_SCHEMA,
+            )?
+        }
+        TextFormat::Human => {
+            for f in &fetched {
+                say!(
+                    "{} -> {} ({} bytes, sha256:{}, {} {} records)",
+                    f.url,
+                    args.dir.join(&f.file).display(),
+                    f.size,
+                    f.sha256,
+                    f.records,
+                    f.kind
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 pub fn run(args: &ScanArgs, global: &GlobalArgs) -> Result<ExitCode> {
     let reference = ImageRef::parse(&args.image).map_err(pare::Error::from)?;

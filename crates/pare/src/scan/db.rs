@@ -607,3 +607,130 @@ fn first_line(text: &str) -> String {
         line.to_string()
     }
 }
+
+/// One download of `pare db fetch`: a URL and the file name it is kept under.
+#[derive(Clone, Debug)]
+pub struct FetchSource {
+    pub url: String,
+    pub name: String,
+}
+
+impl FetchSource {
+    /// `URL` or `NAME=URL`; without a name, the URL's last path segment (`Debian/all.zip` becomes
+    /// `Debian-all.zip`, and a name with neither `.json` nor `.zip` gets `.json`).
+    pub fn parse(text: &str) -> Result<Self> {
+        let (name, url) = match text.split_once('=') {
+            Some((name, url)) if !name.contains([':', '/']) && !name.is_empty() => {
+                (Some(name.to_string()), url.to_string())
+            }
+            _ => (None, text.to_string()),
+        };
+        let path = url
+            .split_once("://")
+            .map(|(_, rest)| rest.split_once('/').map_or("", |(_, p)| p))
+            .ok_or_else(|| Error::Input(format!("{url:?} is not an http(s) or file URL")))?;
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let name = match name {
+            Some(n) => n,
+            None => {
+                let last = segments.last().copied().ok_or_else(|| {
+                    Error::Input(format!("{url:?} names no file; give one as NAME=URL"))
+                })?;
+                let mut n = if last == "all.zip" && segments.len() > 1 {
+                    format!("{}-all.zip", segments[segments.len() - 2])
+                } else {
+                    last.to_string()
+                };
+                if !n.ends_with(".json")
+                    && !n.ends_with(".zip")
+                    && support_list(Path::new(&n)).is_none()
+                {
+                    n.push_str(".json");
+                }
+                n
+            }
+        };
+        if name.contains('/') || name.starts_with('.') {
+            return Err(Error::Input(format!(
+                "{name:?} is not a plain file name for {url}"
+            )));
+        }
+        Ok(FetchSource { url, name })
+    }
+}
+
+/// What `pare db fetch` kept.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Fetched {
+    pub url: String,
+    pub file: String,
+    pub sha256: String,
+    pub size: u64,
+    /// What the file was read as, and how many records it holds.
+    pub kind: &'static str,
+    pub records: usize,
+}
+
+/// Largest download.
+const MAX_DOWNLOAD: u64 = 2 << 30;
+
+/// Downloads each source into `dir`, reads it as the scan will (a download that is not vulnerability
+/// data, an HTML error page say, is refused and leaves `dir` as it was), then renames it into place
+/// and records URL, digest and record count in `dir/pare-db.toml`.
+pub fn fetch(sources: &[FetchSource], dir: &Path) -> Result<Vec<Fetched>> {
+    std::fs::create_dir_all(dir).map_err(Error::io("create the database directory", dir))?;
+    let fetcher = pare_pkg::fetch::Fetcher::new();
+    let mut staged = Vec::new();
+    for source in sources {
+        let bytes = fetcher
+            .get_bytes(&source.url, MAX_DOWNLOAD)?
+            .ok_or_else(|| Error::Input(format!("GET {}: not found (404)", source.url)))?;
+        let mut temp = pare_oci::layout::temp_file_in(dir)?;
+        std::io::Write::write_all(&mut temp, &bytes).map_err(Error::io("write", temp.path()))?;
+        // Read it under its final name, so a support list is recognised as one.
+        let check_dir =
+            tempfile::tempdir_in(dir).map_err(Error::io("create a directory in", dir))?;
+        let check = check_dir.path().join(&source.name);
+        std::fs::write(&check, &bytes).map_err(Error::io("write", &check))?;
+        let (_, summary) = read_file(&check, &source.name).map_err(|e| {
+            Error::Input(format!(
+                "{} is not vulnerability data pare can read: {e}",
+                source.url
+            ))
+        })?;
+        if summary.kind == "skipped" {
+            return Err(Error::Input(format!(
+                "{} is JSON but neither OSV records nor the Debian security tracker's data",
+                source.url
+            )));
+        }
+        staged.push((
+            temp,
+            Fetched {
+                url: source.url.clone(),
+                file: source.name.clone(),
+                sha256: summary.digest.trim_start_matches("sha256:").to_string(),
+                size: bytes.len() as u64,
+                kind: summary.kind,
+                records: summary.records,
+            },
+        ));
+    }
+    let mut out = Vec::new();
+    for (temp, fetched) in staged {
+        let target = dir.join(&fetched.file);
+        temp.persist(&target)
+            .map_err(|e| Error::io("replace", &target)(e.error))?;
+        out.push(fetched);
+    }
+    let mut manifest = String::from("# What `pare db fetch` downloaded here.\n");
+    for f in &out {
+        manifest.push_str(&format!(
+            "\n[[fetched]]\nurl = {:?}\nfile = {:?}\nsha256 = {:?}\nsize = {}\nkind = {:?}\nrecords = {}\n",
+            f.url, f.file, f.sha256, f.size, f.kind, f.records
+        ));
+    }
+    pare_oci::layout::write_file_atomic(&dir.join("pare-db.toml"), manifest.as_bytes())?;
+    Ok(out)
+}
