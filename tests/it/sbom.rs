@@ -474,3 +474,116 @@ fn a_debian_rootfs_gives_valid_licenses_and_syfts_packages() {
     let syft = syft_packages(&layout);
     assert_eq!(ours.get("deb"), syft.get("deb"), "dpkg packages vs syft");
 }
+
+/// Java archives: Debian's commons-lang3 jar (installed from the archive with its dependencies by
+/// pare build), and a Spring-Boot-style jar nesting that same jar in BOOT-INF/lib: pare names the
+/// Maven artifacts their pom.properties declare, nested ones too, exactly as syft does (trivy cannot
+/// be asked: it insists on downloading its Java database for jars).
+#[test]
+fn java_archives_give_maven_artifacts_as_syft_lists_them() {
+    let Some(python) = peers_python() else {
+        return;
+    };
+    if !require("syft") || !require("pyspdxtools") || !crate::support::require_apt_sources() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let debian = dir.path().join("debian");
+    ok(pare()
+        .env("PARE_CACHE_DIR", crate::support::debian_cache())
+        .args([
+            "build",
+            "-q",
+            "--base",
+            "static-debian",
+            "--package",
+            "libcommons-lang3-java",
+            "--output",
+        ])
+        .arg(format!("oci:{}:jar", debian.display())));
+    // Take the jar back out of pare's image (as an app would ship it) and nest it.
+    let bundle = crate::support::unpack(&debian, "jar", dir.path());
+    let jar = bundle.join("rootfs/usr/share/java/commons-lang3.jar");
+    assert!(jar.is_file(), "Debian's package ships {}", jar.display());
+    let app = dir.path().join("app");
+    fs::create_dir_all(&app).unwrap();
+    ok(Command::new(&python)
+        .args([
+            "-c",
+            "import sys, zipfile\n\
+             z = zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED, strict_timestamps=False)\n\
+             z.writestr('META-INF/MANIFEST.MF', 'Manifest-Version: 1.0\\nMain-Class: org.springframework.boot.loader.JarLauncher\\n')\n\
+             z.writestr('META-INF/maven/com.example/boot-app/pom.properties', 'groupId=com.example\\nartifactId=boot-app\\nversion=1.2.3\\n')\n\
+             z.write(sys.argv[2], 'BOOT-INF/lib/commons-lang3-3.12.0.jar')\n\
+             z.close()",
+        ])
+        .arg(app.join("boot.jar"))
+        .arg(&jar));
+    let layout = dir.path().join("java");
+    ok(pare()
+        .args(["build", "-q", "--base"])
+        .arg(format!("oci:{}:jar", debian.display()))
+        .arg("--copy")
+        .arg(format!("{}/:/app/", app.display()))
+        .arg("--output")
+        .arg(format!("oci:{}:app", layout.display())));
+    let image = format!("oci:{}:app", layout.display());
+    let cdx_path = dir.path().join("java.cdx.json");
+    let spdx_path = dir.path().join("java.spdx.json");
+    ok(pare()
+        .args(["sbom", &image, "--format", "cyclonedx-json", "-o"])
+        .arg(&cdx_path));
+    ok(pare().args(["sbom", &image, "-o"]).arg(&spdx_path));
+    assert_valid_cyclonedx(&python, &cdx_path);
+    assert_valid_spdx(&python, &spdx_path);
+    let cdx: Value = serde_json::from_slice(&fs::read(&cdx_path).unwrap()).unwrap();
+    let ours: Vec<(String, String, String)> = {
+        let mut v: Vec<_> = cdx["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                c["purl"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("pkg:maven/"))
+            })
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_string(),
+                    c["version"].as_str().unwrap().to_string(),
+                    c["purl"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let syft: Value = serde_json::from_str(&ok(Command::new("syft")
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false")
+        .args(["scan", "-q", "-o", "json"])
+        .arg(format!("oci-dir:{}", layout.display()))))
+    .unwrap();
+    let mut theirs: Vec<(String, String, String)> = syft["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["type"] == "java-archive")
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_string(),
+                a["version"].as_str().unwrap().to_string(),
+                a["purl"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    theirs.sort();
+    assert_eq!(
+        ours, theirs,
+        "Maven artifacts, nested ones included, as syft lists them"
+    );
+    assert_eq!(
+        ours.len(),
+        3,
+        "commons-lang3 twice (the file and the nested copy) and boot-app"
+    );
+}

@@ -54,7 +54,8 @@ pub struct Package {
     pub version: String,
     pub architecture: String,
     /// `dpkg` (status or distroless status.d), `apk`, `go` (build info in a binary), `cargo`
-    /// (cargo-auditable data in a binary), `python` (dist-info or egg-info) or `npm` (package.json).
+    /// (cargo-auditable data in a binary), `python` (dist-info or egg-info), `npm` (package.json) or
+    /// `maven` (pom.properties in a Java archive; `binary` names the archive).
     pub manager: &'static str,
     /// The source package it was built from, when the database says.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -156,6 +157,8 @@ pub fn is_shared_object(path: &str) -> bool {
 
 /// Largest language metadata file read (METADATA, RECORD, package.json, copyright).
 const MAX_METADATA: usize = 8 << 20;
+/// Largest Java archive opened for its Maven metadata.
+const MAX_JAVA_ARCHIVE: u64 = 128 << 20;
 
 fn is_database(path: &str) -> bool {
     OS_RELEASE.contains(&path) || dpkg_db::is_database_file(path) || path == apk_db::INSTALLED
@@ -181,6 +184,8 @@ impl Observer for InventoryCollector {
             MAX_DATABASE
         } else if is_metadata(path) {
             MAX_METADATA
+        } else if languages::is_java_archive(path) && size <= MAX_JAVA_ARCHIVE {
+            usize::try_from(size).unwrap_or(0)
         } else if size <= MAX_BINARY && (mode & 0o111 != 0 || is_shared_object(path)) {
             // Whole programs and libraries, for their build info and linkage; each sample is
             // dropped once seen, so this costs one file's size of memory at a time.
@@ -200,6 +205,38 @@ impl Observer for InventoryCollector {
         if is_database(&info.path) || is_metadata(&info.path) {
             self.databases
                 .insert(info.path.clone(), (layer, info.sample.clone()));
+        }
+        if languages::is_java_archive(&info.path) && info.sample.len() as u64 == info.size {
+            let archive = format!("/{}", info.path);
+            for (i, found) in languages::java_packages(&info.sample)
+                .into_iter()
+                .enumerate()
+            {
+                self.binary_packages.push((
+                    info.path.clone(),
+                    layer,
+                    Package {
+                        name: found.name,
+                        version: found.version,
+                        architecture: String::new(),
+                        manager: "maven",
+                        source: None,
+                        source_version: None,
+                        purl: found.purl,
+                        // The archive's own bytes go to its first artifact, as a binary's to its
+                        // main module.
+                        files: usize::from(i == 0),
+                        file_bytes: if i == 0 { info.size } else { 0 },
+                        layer: None,
+                        binary: Some(archive.clone()),
+                        location: archive.clone(),
+                        licenses: found.licenses,
+                        depends: Vec::new(),
+                        paths: vec![archive.clone()],
+                    },
+                ));
+            }
+            return;
         }
         if !pare_elf::is_elf(&info.sample) {
             return;

@@ -65,7 +65,7 @@ pub(super) fn document(subject: &Subject<'_>, entries: &[Entry<'_>]) -> Value {
 fn component(subject: &Subject<'_>, entry: &Entry<'_>) -> Value {
     let p = entry.package;
     let mut component = Map::new();
-    let application = p.binary.is_some() && p.files > 0;
+    let application = p.binary.is_some() && p.files > 0 && matches!(p.manager, "go" | "cargo");
     component.insert(
         "type".into(),
         text(if application {

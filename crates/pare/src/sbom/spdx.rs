@@ -124,7 +124,7 @@ fn package(subject: &Subject<'_>, entry: &Entry<'_>, id: &str) -> (Value, Vec<(S
     );
     package.insert("copyrightText".into(), text("NOASSERTION"));
     package.insert("externalRefs".into(), json!([purl_ref(&p.purl)]));
-    let application = p.binary.is_some() && p.files > 0;
+    let application = p.binary.is_some() && p.files > 0 && matches!(p.manager, "go" | "cargo");
     package.insert(
         "primaryPackagePurpose".into(),
         text(if application {
