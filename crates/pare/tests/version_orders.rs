@@ -169,3 +169,42 @@ fn semver_agrees_with_univers() {
         ],
     );
 }
+
+#[test]
+fn maven_agrees_with_univers() {
+    check(
+        Order::Maven,
+        "from univers.versions import MavenVersion as V",
+        &[
+            "1",
+            "1.0",
+            "1.0.0",
+            "1-alpha",
+            "1-a1",
+            "1-beta-2",
+            "1-rc",
+            "1-cr",
+            "1-SNAPSHOT",
+            "1-ga",
+            "1-final",
+            "1-sp",
+            "1-sp1",
+            "1.1",
+            "1-foo",
+            "1-1",
+            "1.0.1",
+            "2.0.0-M1",
+            "2.0.0-milestone-2",
+            "1.0-alpha-1-SNAPSHOT",
+            "1.2.3.Final",
+            "3.12.0",
+            "1-0.1",
+            "2.13.4.2",
+            "2.13.4",
+            "1.0.0-RC1",
+            "1.0.0.RC2",
+            "9.4.51.v20230217",
+            "10.0",
+        ],
+    );
+}

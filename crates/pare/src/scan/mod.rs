@@ -4,7 +4,7 @@
 //! `Debian:12`, the tracker's `bookworm`), in dpkg order, fixed / unfixed / not affected (`0`),
 //! urgency as severity; Alpine by origin in apk order; Go modules by semver and the standard
 //! library by the toolchain version in the binary's build info; crates.io and npm by semver; PyPI
-//! by PEP 440 with PEP 503 names. Each match says which record, which range and why. Reports go
+//! by PEP 440 with PEP 503 names; Maven artifacts as `group:artifact` in Maven's order. Each match says which record, which range and why. Reports go
 //! out as the `ScanReport` (JSON, human) or as findings of the catalog's `PARE-VULNERABILITY` rule
 //! (SARIF). Not here: reading the image (`crate::inventory`) or the data formats (`db`).
 
@@ -565,6 +565,17 @@ fn targets(package: &Package, inventory: &Inventory) -> Vec<Target> {
             Order::Pep440,
         ),
         "npm" => push("npm".into(), &package.name, &package.version, Order::Semver),
+        // OSV names Maven artifacts `group:artifact`; the group is in the purl.
+        "maven" => {
+            if let Some(group) = package
+                .purl
+                .strip_prefix("pkg:maven/")
+                .and_then(|rest| rest.split('/').next())
+            {
+                let name = format!("{group}:{}", package.name);
+                push("Maven".into(), &name, &package.version, Order::Maven);
+            }
+        }
         _ => {}
     }
     out
@@ -600,6 +611,7 @@ fn ecosystem_order(ecosystem: &str) -> Option<Order> {
         "Alpine" => Order::Apk,
         "Go" | "crates.io" | "npm" => Order::Semver,
         "PyPI" => Order::Pep440,
+        "Maven" => Order::Maven,
         _ => return None,
     })
 }
@@ -1034,6 +1046,13 @@ mod tests {
         assert!(evaluate(&c, "1.4", Order::Pep440).is_some());
         assert!(evaluate(&c, "1.4.post1", Order::Pep440).is_none());
         assert!(evaluate(&c, "0.9", Order::Pep440).is_none());
+        let maven = affected(
+            "Maven",
+            vec![Introduced("2.0.0".into()), Fixed("2.13.4.2".into())],
+        );
+        assert!(evaluate(&maven, "2.13.4", Order::Maven).is_some());
+        assert!(evaluate(&maven, "2.13.4.2", Order::Maven).is_none());
+        assert!(evaluate(&maven, "2.0.0-rc1", Order::Maven).is_none());
         let unfixed = affected("Debian-tracker:bookworm", vec![Introduced("0".into())]);
         assert!(evaluate(&unfixed, "1:2.0-1", Order::Dpkg)
             .unwrap()

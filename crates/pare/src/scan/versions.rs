@@ -1,9 +1,11 @@
 //! Version orders of the ecosystems vulnerability records speak of, as each ecosystem's own tools
 //! order them: Debian (dpkg, from `pare_pkg::version`), Alpine (apk-tools' rules: numbers, letter,
 //! `_alpha`…`_p` suffixes, `-rN`), semantic versions for Go modules, crates.io and npm (Go's `v` and
-//! `+incompatible` accepted), PEP 440 for PyPI (the `pep440_rs` crate, uv's). apk and the lenient
-//! semver are written here: no maintained crate orders apk versions, and the `semver` crate refuses
-//! the `v` prefix and pre-1.0 leading zeros records carry. Not here: which records match.
+//! `+incompatible` accepted), PEP 440 for PyPI (the `pep440_rs` crate, uv's), and Maven's
+//! ComparableVersion (items split at `.`, `-` and digit/letter changes, qualifiers alpha < beta <
+//! milestone < rc = cr < snapshot < release = ga = final < sp < others). apk, Maven and the lenient
+//! semver are written here: no maintained crate orders apk or Maven versions, and the `semver` crate
+//! refuses the `v` prefix and pre-1.0 leading zeros records carry. Not here: which records match.
 
 use std::cmp::Ordering;
 
@@ -14,6 +16,7 @@ pub enum Order {
     Apk,
     Semver,
     Pep440,
+    Maven,
 }
 
 impl Order {
@@ -27,6 +30,7 @@ impl Order {
             }
             Order::Apk => Some(apk_compare(&ApkVersion::parse(a)?, &ApkVersion::parse(b)?)),
             Order::Semver => Some(Semver::parse(a)?.cmp(&Semver::parse(b)?)),
+            Order::Maven => Some(maven_compare_lists(&maven_parse(a), &maven_parse(b))),
             Order::Pep440 => {
                 use std::str::FromStr;
                 let a = pep440_rs::Version::from_str(a.trim()).ok()?;
@@ -215,6 +219,160 @@ fn apk_compare(a: &ApkVersion, b: &ApkVersion) -> Ordering {
         }
     }
     a.release.cmp(&b.release)
+}
+
+/// One item of a Maven version: a number (digits without leading zeros), a qualifier (normalized:
+/// `ga`, `final`, `release` are the empty release qualifier, `cr` is `rc`, a lone `a`/`b`/`m` before a
+/// digit is alpha/beta/milestone), or a sub-list (what follows a `-` or a digit/letter change).
+#[derive(Debug, Clone)]
+enum MavenItem {
+    Int(String),
+    Str(String),
+    List(Vec<MavenItem>),
+}
+
+const MAVEN_QUALIFIERS: [&str; 7] = ["alpha", "beta", "milestone", "rc", "snapshot", "", "sp"];
+
+fn maven_parse(version: &str) -> Vec<MavenItem> {
+    let version = version.trim().to_ascii_lowercase();
+    let chars: Vec<char> = version.chars().collect();
+    // A stack of lists by their path of indexes from the root; the last is the one being filled.
+    let mut stack: Vec<Vec<MavenItem>> = vec![Vec::new()];
+    let mut start = 0;
+    let mut is_digit = false;
+    let item = |digit: bool, text: &str, followed_by_digit: bool| {
+        if digit {
+            let trimmed = text.trim_start_matches('0');
+            MavenItem::Int(trimmed.to_string())
+        } else {
+            let mut value = text.to_string();
+            if followed_by_digit && value.len() == 1 {
+                value = match value.as_str() {
+                    "a" => "alpha".into(),
+                    "b" => "beta".into(),
+                    "m" => "milestone".into(),
+                    _ => value,
+                };
+            }
+            let value = match value.as_str() {
+                "ga" | "final" | "release" => String::new(),
+                "cr" => "rc".into(),
+                _ => value,
+            };
+            MavenItem::Str(value)
+        }
+    };
+    let text_of = |from: usize, to: usize| chars[from..to].iter().collect::<String>();
+    for (i, &c) in chars.iter().enumerate() {
+        let top = stack.len() - 1;
+        if c == '.' || c == '-' {
+            if i == start {
+                stack[top].push(MavenItem::Int(String::new()));
+            } else {
+                stack[top].push(item(is_digit, &text_of(start, i), false));
+            }
+            start = i + 1;
+            if c == '-' {
+                stack.push(Vec::new());
+            }
+        } else if c.is_ascii_digit() {
+            if !is_digit && i > start {
+                stack[top].push(item(false, &text_of(start, i), true));
+                start = i;
+                stack.push(Vec::new());
+            }
+            is_digit = true;
+        } else {
+            if is_digit && i > start {
+                stack[top].push(item(true, &text_of(start, i), false));
+                start = i;
+                stack.push(Vec::new());
+            }
+            is_digit = false;
+        }
+    }
+    if chars.len() > start {
+        let top = stack.len() - 1;
+        stack[top].push(item(is_digit, &text_of(start, chars.len()), false));
+    }
+    // Close the lists innermost first: each is normalized and becomes the last item of its parent.
+    while stack.len() > 1 {
+        let mut list = stack.pop().unwrap_or_default();
+        maven_normalize(&mut list);
+        if let Some(parent) = stack.last_mut() {
+            parent.push(MavenItem::List(list));
+        }
+    }
+    let mut root = stack.pop().unwrap_or_default();
+    maven_normalize(&mut root);
+    root
+}
+
+fn maven_is_null(item: &MavenItem) -> bool {
+    match item {
+        MavenItem::Int(digits) => digits.is_empty(),
+        MavenItem::Str(s) => s.is_empty(),
+        MavenItem::List(l) => l.is_empty(),
+    }
+}
+
+/// Drops trailing null items (0, the release qualifier, empty lists), looking past sub-lists.
+fn maven_normalize(list: &mut Vec<MavenItem>) {
+    let mut i = list.len();
+    while i > 0 {
+        i -= 1;
+        if maven_is_null(&list[i]) {
+            list.remove(i);
+        } else if !matches!(list[i], MavenItem::List(_)) {
+            break;
+        }
+    }
+}
+
+fn maven_qualifier(q: &str) -> String {
+    match MAVEN_QUALIFIERS.iter().position(|k| *k == q) {
+        Some(i) => i.to_string(),
+        None => format!("{}-{q}", MAVEN_QUALIFIERS.len()),
+    }
+}
+
+/// An item against another, or against nothing (`None`: the other version ran out).
+fn maven_compare(a: &MavenItem, b: Option<&MavenItem>) -> Ordering {
+    use MavenItem::{Int, List, Str};
+    match (a, b) {
+        (Int(x), None) => {
+            if x.is_empty() {
+                Ordering::Equal
+            } else {
+                Ordering::Greater
+            }
+        }
+        (Int(x), Some(Int(y))) => numeric(x).cmp(&numeric(y)),
+        (Int(_), Some(_)) => Ordering::Greater,
+        (Str(x), None) => maven_qualifier(x).cmp(&maven_qualifier("")),
+        (Str(_), Some(Int(_))) | (Str(_), Some(List(_))) => Ordering::Less,
+        (Str(x), Some(Str(y))) => maven_qualifier(x).cmp(&maven_qualifier(y)),
+        (List(l), None) => l
+            .first()
+            .map_or(Ordering::Equal, |f| maven_compare(f, None)),
+        (List(_), Some(Int(_))) => Ordering::Less,
+        (List(_), Some(Str(_))) => Ordering::Greater,
+        (List(l), Some(List(r))) => maven_compare_lists(l, r),
+    }
+}
+
+fn maven_compare_lists(l: &[MavenItem], r: &[MavenItem]) -> Ordering {
+    for i in 0..l.len().max(r.len()) {
+        let order = match (l.get(i), r.get(i)) {
+            (Some(x), y) => maven_compare(x, y),
+            (None, Some(y)) => maven_compare(y, None).reverse(),
+            (None, None) => Ordering::Equal,
+        };
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+    Ordering::Equal
 }
 
 /// A digit string by value, without overflow: longer (once leading zeros go) is larger.
