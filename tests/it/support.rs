@@ -290,6 +290,11 @@ pub enum Fault {
     /// Point every upload `Location` at another host name of this proxy (`localhost` instead of
     /// `127.0.0.1`), and log each request as `LINE [host=HOST auth=yes|no]`.
     CrossHostLocation,
+    /// Send blob bodies one byte every 100 ms (each read on time, the whole never done).
+    DripBlobs,
+    /// Answer manifest requests with a status line and then one more header line every 100 ms,
+    /// for ever.
+    EndlessHeaders,
 }
 
 /// A small HTTP/1.1 proxy on 127.0.0.1 in front of a registry, one request per connection, that logs
@@ -455,6 +460,13 @@ fn proxy_one(
         }
         _ => {}
     }
+    if fault == Fault::EndlessHeaders && request_line.contains("/manifests/") {
+        client.write_all(b"HTTP/1.1 200 OK\r\n")?;
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            client.write_all(b"X-Drip: a\r\n")?;
+        }
+    }
     // One request per connection: ask both ends to close after it.
     let mut forwarded = String::new();
     for line in text.split("\r\n").filter(|l| !l.is_empty()) {
@@ -493,6 +505,13 @@ fn proxy_one(
     if fault == Fault::CorruptBlobs && is_blob_get && !body.is_empty() {
         let middle = body.len() / 2;
         body[middle] ^= 0x55;
+    }
+    if fault == Fault::DripBlobs && is_blob_get {
+        for byte in body {
+            client.write_all(&[byte])?;
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        return Ok(());
     }
     client.write_all(&body)?;
     Ok(())

@@ -1006,3 +1006,51 @@ fn the_docker_engine_is_a_source_and_a_destination() {
         std::panic::resume_unwind(panic);
     }
 }
+
+/// Defect 16.8: a registry that drips a blob body or never ends its headers is given up after the
+/// request's budget (PARE_REGISTRY_DEADLINE plus the body at PARE_REGISTRY_MIN_RATE), with exit 2
+/// and a message naming both knobs, instead of keeping pare running for ever.
+#[test]
+fn a_dripping_or_endless_registry_is_given_up_in_time() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _) = hello_layout(dir.path());
+    transfer(
+        dir.path(),
+        "push",
+        &[&src, &format!("docker://{}/slow/app:1", registry.addr)],
+    );
+    for fault in [Fault::DripBlobs, Fault::EndlessHeaders] {
+        let proxy = FaultProxy::start(&registry.addr, fault);
+        let started = std::time::Instant::now();
+        let (code, _, err) = crate::support::run(
+            pare()
+                .env("PARE_REGISTRY_DEADLINE", "1")
+                .env("PARE_REGISTRY_MIN_RATE", "1000000")
+                .args(["pull", "-q"])
+                .arg(format!("docker://{}/slow/app:1", proxy.addr))
+                .arg(format!("oci:{}:slow", dir.path().join("slow").display())),
+        );
+        assert_eq!(code, 2, "{fault:?}: {err}");
+        assert!(
+            err.contains("PARE_REGISTRY_DEADLINE") && err.contains("too slowly"),
+            "{fault:?}: {err}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{fault:?}: took {:?}",
+            started.elapsed()
+        );
+    }
+    let (code, _, err) = crate::support::run(
+        pare()
+            .env("PARE_REGISTRY_DEADLINE", "soon")
+            .args(["pull", "-q"])
+            .arg(format!("docker://{}/slow/app:1", registry.addr))
+            .arg(format!("oci:{}:x", dir.path().join("x").display())),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("PARE_REGISTRY_DEADLINE"), "{err}");
+}

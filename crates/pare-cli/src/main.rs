@@ -78,6 +78,7 @@ fn error_document(error: &anyhow::Error, message: &str, code: u8) -> serde_json:
         match error.downcast_ref::<pare::Error>() {
             Some(pare::Error::Refused(_)) => "refused",
             Some(e) if e.is_input_error() => "input",
+            Some(e) if e.is_remote_error() => "remote",
             _ if code == EXIT_INPUT => "input",
             _ => "internal",
         }
@@ -99,7 +100,7 @@ fn error_document(error: &anyhow::Error, message: &str, code: u8) -> serde_json:
 /// Maps an error to pare's exit codes: 2 when the input is at fault, 3 otherwise.
 fn exit_code_for(error: &anyhow::Error) -> u8 {
     if let Some(e) = error.downcast_ref::<pare::Error>() {
-        if e.is_input_error() {
+        if e.is_input_error() || e.is_remote_error() {
             return EXIT_INPUT;
         }
     }

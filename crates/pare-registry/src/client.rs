@@ -38,8 +38,14 @@ pub struct ClientOptions {
     pub chunk_size: u64,
     /// First backoff delay; doubles each retry.
     pub backoff: Duration,
-    /// Per-request timeout for connecting and for reading a response.
+    /// Per-request timeout for connecting and for each read or write.
     pub timeout: Duration,
+    /// The longest one request may take in all, headers and body, beyond the time its body needs at
+    /// `min_rate`: a registry that drips bytes (each read on time, the whole never done) is cut off.
+    pub deadline: Duration,
+    /// The slowest average rate, in bytes per second, at which a request's body (a blob up or down)
+    /// may move before the request is given up.
+    pub min_rate: u64,
 }
 
 impl Default for ClientOptions {
@@ -52,6 +58,8 @@ impl Default for ClientOptions {
             chunk_size: 32 << 20,
             backoff: Duration::from_millis(200),
             timeout: Duration::from_secs(60),
+            deadline: Duration::from_secs(300),
+            min_rate: 16 << 10,
         }
     }
 }
@@ -470,7 +478,7 @@ impl Client {
         let url = format!("{}/v2/{repo}/blobs/{digest}", self.base);
         file.set_len(0).map_err(local)?;
         file.seek(SeekFrom::Start(0)).map_err(local)?;
-        let resp = self.request(
+        let resp = self.request_sized(
             "GET",
             &url,
             &[pull_scope(repo)],
@@ -478,6 +486,7 @@ impl Client {
             Body::Empty,
             true,
             action,
+            size,
         )?;
         let resp = self.expect(resp, &[200], action)?;
         let mut reader = resp.into_reader().take(size + 1);
@@ -535,12 +544,42 @@ impl Client {
         retry: bool,
         action: &str,
     ) -> Result<ureq::Response> {
+        self.request_sized(method, url, scopes, headers, body, retry, action, 0)
+    }
+
+    /// The time one request may take in all: the deadline, plus its body bytes (sent and expected
+    /// back) at the minimum rate.
+    fn budget(&self, body_bytes: u64) -> Duration {
+        let rate = self.options.min_rate.max(1);
+        self.options.deadline + Duration::from_secs(body_bytes / rate + 1)
+    }
+
+    /// [`Client::request`] for a request whose response body is `response_bytes` long (a blob), so
+    /// that its time budget allows for it.
+    #[allow(clippy::too_many_arguments)]
+    fn request_sized(
+        &self,
+        method: &str,
+        url: &str,
+        scopes: &[String],
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+        retry: bool,
+        action: &str,
+        response_bytes: u64,
+    ) -> Result<ureq::Response> {
+        let request_bytes = match &body {
+            Body::Empty => 0,
+            Body::Bytes(bytes) => bytes.len() as u64,
+            Body::File { len, .. } => *len,
+        };
+        let budget = self.budget(request_bytes + response_bytes);
         let mut attempt = 0;
         let mut answered_challenge = false;
         loop {
             attempt += 1;
             RequestStats::add(&self.stats.requests, 1);
-            let mut req = self.agent.request(method, url);
+            let mut req = self.agent.request(method, url).timeout(budget);
             for (k, v) in headers {
                 req = req.set(k, v);
             }
@@ -799,10 +838,20 @@ impl Client {
     }
 
     fn transport(&self, action: &str, detail: &str) -> Error {
+        let hint = if detail.contains("timed out") || detail.contains("Timeout") {
+            format!(
+                " (the registry answered too slowly: each request gets {} s plus its bytes at {} bytes/s; \
+                 PARE_REGISTRY_DEADLINE and PARE_REGISTRY_MIN_RATE change that)",
+                self.options.deadline.as_secs(),
+                self.options.min_rate
+            )
+        } else {
+            String::new()
+        };
         Error::Transport {
             host: self.host.clone(),
             action: action.to_string(),
-            detail: detail.to_string(),
+            detail: format!("{detail}{hint}"),
         }
     }
 

@@ -48,4 +48,10 @@ impl Error {
             Error::Auth(_) | Error::Invalid(_) | Error::Integrity(_)
         ) || matches!(self, Error::Status { status, .. } if *status == 404 || *status == 400)
     }
+
+    /// True when the registry or the way to it failed (unreachable, too slow, 5xx or 429 after the
+    /// retries, an answer the API does not allow): not pare's fault, and reported as bad input is.
+    pub fn is_remote_error(&self) -> bool {
+        matches!(self, Error::Transport { .. } | Error::Status { .. })
+    }
 }

@@ -33,6 +33,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// True when a registry or the network to it failed (see `pare_registry::Error::is_remote_error`).
+    pub fn is_remote_error(&self) -> bool {
+        matches!(self, Error::Registry(e) if e.is_remote_error())
+    }
+
     /// Wraps an I/O error with the action and path it concerns.
     pub fn io(
         action: &'static str,

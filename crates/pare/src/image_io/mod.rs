@@ -785,16 +785,32 @@ pub(crate) fn staging() -> Result<(tempfile::TempDir, Layout)> {
 /// A client for the registry a name points at.
 fn client_for(name: &DockerName, access: &Access) -> Result<Client> {
     let host = registry_host(name);
-    Ok(Client::new(&host, {
-        let defaults = ClientOptions::default();
+    let defaults = ClientOptions::default();
+    let number = |var: &str| -> Result<Option<u64>> {
+        match std::env::var(var) {
+            Ok(text) => text
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| Error::Input(format!("{var}={text:?} is not a whole number"))),
+            Err(_) => Ok(None),
+        }
+    };
+    Ok(Client::new(
+        &host,
         ClientOptions {
             insecure: access.insecure,
             credentials: access.credentials.clone(),
             monolithic_limit: access.chunk_size.unwrap_or(defaults.monolithic_limit),
             chunk_size: access.chunk_size.unwrap_or(defaults.monolithic_limit),
+            // A total budget per request: PARE_REGISTRY_DEADLINE seconds plus its body at
+            // PARE_REGISTRY_MIN_RATE bytes per second.
+            deadline: number("PARE_REGISTRY_DEADLINE")?
+                .map_or(defaults.deadline, std::time::Duration::from_secs),
+            min_rate: number("PARE_REGISTRY_MIN_RATE")?.unwrap_or(defaults.min_rate),
             ..defaults
-        }
-    })?)
+        },
+    )?)
 }
 
 /// The host a Docker name lives on (Docker Hub's API host when it names none).
