@@ -295,6 +295,14 @@ pub enum Fault {
     /// Answer manifest requests with a status line and then one more header line every 100 ms,
     /// for ever.
     EndlessHeaders,
+    /// Answer every request with a 500.
+    Always500,
+    /// Redirect every manifest request to itself.
+    RedirectLoop,
+    /// Answer every request with a 401 whose WWW-Authenticate is junk.
+    JunkChallenge,
+    /// Send blob bodies cut off halfway (the Content-Length promises the whole), then close.
+    ShortBlobs,
 }
 
 /// A small HTTP/1.1 proxy on 127.0.0.1 in front of a registry, one request per connection, that logs
@@ -460,6 +468,31 @@ fn proxy_one(
         }
         _ => {}
     }
+    match fault {
+        Fault::Always500 => {
+            client.write_all(
+                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )?;
+            return Ok(());
+        }
+        Fault::RedirectLoop if request_line.contains("/manifests/") => {
+            let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+            client.write_all(
+                format!(
+                    "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{own_addr}{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+                .as_bytes(),
+            )?;
+            return Ok(());
+        }
+        Fault::JunkChallenge => {
+            client.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer ,,=\"\x01realm\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )?;
+            return Ok(());
+        }
+        _ => {}
+    }
     if fault == Fault::EndlessHeaders && request_line.contains("/manifests/") {
         client.write_all(b"HTTP/1.1 200 OK\r\n")?;
         loop {
@@ -505,6 +538,11 @@ fn proxy_one(
     if fault == Fault::CorruptBlobs && is_blob_get && !body.is_empty() {
         let middle = body.len() / 2;
         body[middle] ^= 0x55;
+    }
+    if fault == Fault::ShortBlobs && is_blob_get {
+        client.write_all(&body[..body.len() / 2])?;
+        let _ = client.shutdown(std::net::Shutdown::Both);
+        return Ok(());
     }
     if fault == Fault::DripBlobs && is_blob_get {
         for byte in body {

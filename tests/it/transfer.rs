@@ -1054,3 +1054,47 @@ fn a_dripping_or_endless_registry_is_given_up_in_time() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("PARE_REGISTRY_DEADLINE"), "{err}");
 }
+
+/// Defect 16.15, the remote cases: a registry that keeps answering 500, redirects a manifest to
+/// itself, sends a junk WWW-Authenticate, or cuts blobs short is exit 2 with a message, in time, and
+/// leaves no corrupt blob behind.
+#[test]
+fn misbehaving_registries_are_exit_2_with_a_reason() {
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _) = hello_layout(dir.path());
+    transfer(
+        dir.path(),
+        "push",
+        &[&src, &format!("docker://{}/bad/app:1", registry.addr)],
+    );
+    for (fault, says) in [
+        (Fault::Always500, "500"),
+        (Fault::RedirectLoop, "redirect"),
+        (Fault::JunkChallenge, "WWW-Authenticate"),
+        (Fault::ShortBlobs, "broke after"),
+    ] {
+        let proxy = FaultProxy::start(&registry.addr, fault);
+        let out = dir.path().join(format!("{fault:?}"));
+        let started = std::time::Instant::now();
+        let (code, _, err) = crate::support::run(
+            pare()
+                .args(["pull", "-q"])
+                .arg(format!("docker://{}/bad/app:1", proxy.addr))
+                .arg(format!("oci:{}:x", out.display())),
+        );
+        assert_eq!(code, 2, "{fault:?}: {err}");
+        assert!(
+            err.to_lowercase().contains(&says.to_lowercase()),
+            "{fault:?} should say {says:?}: {err}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(90),
+            "{fault:?} took {:?}",
+            started.elapsed()
+        );
+        assert_layout_intact(&out);
+    }
+}

@@ -716,8 +716,12 @@ impl Client {
                 self.lock_state().tokens.insert(scope_key(scopes), token);
                 Ok(())
             }
+            None if header.trim().is_empty() => Err(Error::Auth(format!(
+                "{action} at {}: the registry answered 401 without a WWW-Authenticate challenge pare can read (missing, empty or not text); it cannot say how to authenticate",
+                self.host
+            ))),
             None => Err(Error::Auth(format!(
-                "{action} at {}: the registry asked for authentication pare does not know ({header:?})",
+                "{action} at {}: the registry asked for authentication pare does not know (WWW-Authenticate: {header:?})",
                 self.host
             ))),
         }
