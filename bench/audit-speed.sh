@@ -17,8 +17,7 @@ export SYFT_CHECK_FOR_APP_UPDATE=false
 "$PARE" build -q --base java --lock "$work/java.lock" --output "docker-archive:$work/plain.tar:fat:latest" >&2
 "$PARE" build -q --base java --lock "$work/java.lock" --compression gzip --output "docker-archive:$work/gzip.tar:fat:latest" >&2
 
-median() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .median' "$2"; }
-peak() { /usr/bin/time -f %M sh -c "$1" 2>&1 >/dev/null | tail -1; }
+. bench/lib/hyperfine.sh
 echo "# audit speed, $(date -u +%F), $(nproc) cores, $RUNS runs"
 for kind in plain gzip; do
   archive="$work/$kind.tar"

@@ -20,8 +20,7 @@ export SYFT_CHECK_FOR_APP_UPDATE=false
 archive=$work/fat.tar
 four_ecosystems_image "$archive"
 
-median() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .median' "$2"; }
-peak() { /usr/bin/time -f %M sh -c "$1" 2>&1 >/dev/null | tail -1; }
+. bench/lib/hyperfine.sh
 pare_cmd="$PARE sbom -q docker-archive:$archive > /dev/null"
 syft_cmd="syft scan -q -o spdx-json docker-archive:$archive > /dev/null"
 trivy_cmd="trivy image -q --input $archive --format spdx-json --skip-db-update --offline-scan --cache-backend memory > /dev/null"

@@ -50,8 +50,7 @@ for i in range(n):
         f.write(text)
 z.close()
 PY
-median() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .median' "$2"; }
-peak() { /usr/bin/time -f %M sh -c "$1" 2>&1 >/dev/null | tail -1; }
+. bench/lib/hyperfine.sh
 zip_cmd="$PARE scan -q --format json --db $work/db/all.zip docker-archive:$archive > /dev/null"
 dir_cmd="$PARE scan -q --format json --db $work/db/dir docker-archive:$archive > /dev/null"
 sbom_cmd="$PARE sbom -q docker-archive:$archive > /dev/null"

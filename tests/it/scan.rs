@@ -63,6 +63,20 @@ fn osv(id: &str, aliases: &[&str], ecosystem: &str, name: &str, events: Value) -
     })
 }
 
+/// The (`a`, `b`) string fields of each object of a JSON array.
+fn pairs(list: &Value, a: &str, b: &str) -> BTreeSet<(String, String)> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o[a].as_str().unwrap().to_string(),
+                o[b].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 fn write(dir: &Path, name: &str, value: &Value) {
     fs::write(dir.join(name), serde_json::to_vec_pretty(value).unwrap()).unwrap();
 }
@@ -304,17 +318,7 @@ fn scan_matches_as_the_trusted_scanners_document() {
     let (code, report) = scan(&[]);
     assert_eq!(code, 0, "no --fail-on: exit 0");
     assert_eq!(report["schema"], "pare.scan/v1");
-    let found: BTreeSet<(String, String)> = report["vulnerabilities"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            (
-                v["id"].as_str().unwrap().to_string(),
-                v["package"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let found = pairs(&report["vulnerabilities"], "id", "package");
     let mut expected: BTreeSet<(String, String)> = BTreeSet::new();
     for binary in &openssl_binaries {
         for id in ["CVE-2099-1000", "CVE-2099-1002", "CVE-2099-1004"] {
@@ -406,17 +410,7 @@ fn scan_matches_as_the_trusted_scanners_document() {
             "osv-zip"
         ])
     );
-    let support: BTreeSet<(String, String)> = report["support"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| {
-            (
-                n["package"].as_str().unwrap().to_string(),
-                n["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let support = pairs(&report["support"], "package", "status");
     for binary in &openssl_binaries {
         assert!(
             support.contains(&(binary.clone(), "ended".into())),

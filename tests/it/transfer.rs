@@ -1007,6 +1007,12 @@ fn the_docker_engine_is_a_source_and_a_destination() {
     }
 }
 
+/// Pushes the hello image to `name` on the registry at `addr`.
+fn push_hello(dir: &Path, addr: &str, name: &str) {
+    let (src, _) = hello_layout(dir);
+    transfer(dir, "push", &[&src, &format!("docker://{addr}/{name}")]);
+}
+
 /// Defect 16.8: a registry that drips a blob body or never ends its headers is given up after the
 /// request's budget (PARE_REGISTRY_DEADLINE plus the body at PARE_REGISTRY_MIN_RATE), with exit 2
 /// and a message naming both knobs, instead of keeping pare running for ever.
@@ -1016,12 +1022,7 @@ fn a_dripping_or_endless_registry_is_given_up_in_time() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (src, _) = hello_layout(dir.path());
-    transfer(
-        dir.path(),
-        "push",
-        &[&src, &format!("docker://{}/slow/app:1", registry.addr)],
-    );
+    push_hello(dir.path(), &registry.addr, "slow/app:1");
     for fault in [Fault::DripBlobs, Fault::EndlessHeaders] {
         let proxy = FaultProxy::start(&registry.addr, fault);
         let started = std::time::Instant::now();
@@ -1064,12 +1065,7 @@ fn misbehaving_registries_are_exit_2_with_a_reason() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (src, _) = hello_layout(dir.path());
-    transfer(
-        dir.path(),
-        "push",
-        &[&src, &format!("docker://{}/bad/app:1", registry.addr)],
-    );
+    push_hello(dir.path(), &registry.addr, "bad/app:1");
     for (fault, says) in [
         (Fault::Always500, "500"),
         (Fault::RedirectLoop, "redirect"),

@@ -102,17 +102,14 @@ fn licenses(stated: &[String]) -> Option<Value> {
     if stated.is_empty() {
         return None;
     }
-    let ids: Vec<Option<String>> = stated
-        .iter()
-        .map(|s| spdx_expression(s).filter(|e| ::spdx::license_id(e).is_some() && !e.contains(' ')))
-        .collect();
-    let compound = stated
-        .iter()
-        .any(|s| spdx_expression(s).is_some_and(|e| e.contains(' ')));
-    if compound {
+    let expressions: Vec<Option<String>> = stated.iter().map(|s| spdx_expression(s)).collect();
+    if expressions.iter().flatten().any(|e| e.contains(' ')) {
         let expression = licensing(stated)?.expression;
         return Some(json!([{ "expression": expression }]));
     }
+    let ids = expressions
+        .into_iter()
+        .map(|e| e.filter(|e| ::spdx::license_id(e).is_some()));
     let mut out: Vec<Value> = Vec::new();
     for (text, id) in stated.iter().zip(ids) {
         let license = match id {

@@ -11,7 +11,7 @@
 mod cyclonedx;
 mod spdx;
 
-use std::collections::BTreeSet;
+use std::collections::HashMap;
 
 use pare_oci::reference::{DockerName, ImageRef};
 use serde_json::Value;
@@ -172,22 +172,29 @@ impl<'a> Entry<'a> {
         });
         packages.dedup_by(|a, b| a.purl == b.purl && a.location == b.location);
         let ids: Vec<String> = packages.iter().map(|p| package_id(p)).collect();
+        // The ids of the packages of one manager under one name (several architectures, copies).
+        let mut by_name: HashMap<(&str, &str), Vec<&String>> = HashMap::new();
+        for (package, id) in packages.iter().zip(&ids) {
+            by_name
+                .entry((package.manager, package.name.as_str()))
+                .or_default()
+                .push(id);
+        }
         packages
             .iter()
             .zip(&ids)
             .map(|(package, id)| {
-                let wanted: BTreeSet<&str> = package.depends.iter().map(String::as_str).collect();
-                let mut depends_on: Vec<String> = packages
+                let mut depends_on: Vec<String> = package
+                    .depends
                     .iter()
-                    .zip(&ids)
-                    .filter(|(other, other_id)| {
-                        other.manager == package.manager
-                            && wanted.contains(other.name.as_str())
-                            && *other_id != id
-                    })
-                    .map(|(_, other_id)| other_id.clone())
+                    .filter_map(|name| by_name.get(&(package.manager, name.as_str())))
+                    .flatten()
+                    .copied()
+                    .filter(|other| *other != id)
+                    .cloned()
                     .collect();
                 depends_on.sort();
+                depends_on.dedup();
                 Entry {
                     package,
                     id: id.clone(),

@@ -252,9 +252,15 @@ fn read_file(path: &Path, relative: &str) -> Result<(Content, SourceSummary)> {
         )));
     }
     let bytes = std::fs::read(path).map_err(Error::io("read the database file", path))?;
-    let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
+    read_bytes(&bytes, path, relative)
+}
+
+/// Reads a database file's bytes; `path` tells a support list by its name and names the file in
+/// errors.
+fn read_bytes(bytes: &[u8], path: &Path, relative: &str) -> Result<(Content, SourceSummary)> {
+    let digest = format!("sha256:{:x}", Sha256::digest(bytes));
     if let Some(list) = support_list(path) {
-        let entries = support_entries(&String::from_utf8_lossy(&bytes), list);
+        let entries = support_entries(&String::from_utf8_lossy(bytes), list);
         let summary = SourceSummary {
             path: relative.to_string(),
             kind: "debian-security-support",
@@ -265,9 +271,9 @@ fn read_file(path: &Path, relative: &str) -> Result<(Content, SourceSummary)> {
     }
     let is_zip = bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06");
     let (kind, advisories) = if is_zip {
-        ("osv-zip", read_zip(&bytes, path, relative)?)
+        ("osv-zip", read_zip(bytes, path, relative)?)
     } else {
-        read_json(&bytes, path, relative)?
+        read_json(bytes, path, relative)?
     };
     let summary = SourceSummary {
         path: relative.to_string(),
@@ -689,16 +695,13 @@ pub fn fetch(sources: &[FetchSource], dir: &Path) -> Result<Vec<Fetched>> {
         let mut temp = pare_oci::layout::temp_file_in(dir)?;
         std::io::Write::write_all(&mut temp, &bytes).map_err(Error::io("write", temp.path()))?;
         // Read it under its final name, so a support list is recognised as one.
-        let check_dir =
-            tempfile::tempdir_in(dir).map_err(Error::io("create a directory in", dir))?;
-        let check = check_dir.path().join(&source.name);
-        std::fs::write(&check, &bytes).map_err(Error::io("write", &check))?;
-        let (_, summary) = read_file(&check, &source.name).map_err(|e| {
-            Error::Input(format!(
-                "{} is not vulnerability data pare can read: {e}",
-                source.url
-            ))
-        })?;
+        let (_, summary) =
+            read_bytes(&bytes, Path::new(&source.name), &source.name).map_err(|e| {
+                Error::Input(format!(
+                    "{} is not vulnerability data pare can read: {e}",
+                    source.url
+                ))
+            })?;
         if summary.kind == "skipped" {
             return Err(Error::Input(format!(
                 "{} is JSON but neither OSV records nor the Debian security tracker's data",

@@ -449,9 +449,13 @@ pub fn scan(
         None => Vec::new(),
     };
     let found = crate::inventory::inventory(reference, access, reporter)?;
-    let mut report = match_inventory(&found, &database, &ignores, options);
-    report.name = crate::sbom::default_name(reference);
-    Ok(report)
+    Ok(match_inventory(
+        found,
+        crate::sbom::default_name(reference),
+        &database,
+        &ignores,
+        options,
+    ))
 }
 
 fn check_age(database: &Database, options: &ScanOptions) -> Result<()> {
@@ -700,9 +704,11 @@ fn canonical_id(advisory: &Advisory) -> &str {
         .map_or(&advisory.id, String::as_str)
 }
 
-/// Matches every package of the inventory against the database.
+/// Matches every package of the inventory against the database; the report keeps the inventory
+/// (for VEX) and `name`, the image's name in documents.
 pub fn match_inventory(
-    inventory: &Inventory,
+    inventory: Inventory,
+    name: String,
     database: &Database,
     ignores: &[IgnoreRule],
     options: &ScanOptions,
@@ -725,7 +731,7 @@ pub fn match_inventory(
     // (package index, canonical id) -> the match so far.
     let mut found: BTreeMap<(usize, String), Vulnerability> = BTreeMap::new();
     for (p, package) in inventory.packages.iter().enumerate() {
-        for target in targets(package, inventory) {
+        for target in targets(package, &inventory) {
             let Some(candidates) = index.get(&(target.ecosystem.as_str(), target.name.clone()))
             else {
                 continue;
@@ -861,9 +867,9 @@ pub fn match_inventory(
         ignored,
         expired_ignores,
         unfixed_left_out,
-        support: support_notes(inventory, database, options.now),
-        inventory: inventory.clone(),
-        name: inventory.image.clone(),
+        support: support_notes(&inventory, database, options.now),
+        inventory,
+        name,
     }
 }
 
