@@ -109,6 +109,12 @@ pub enum Command {
     /// Show what an ELF binary is made of and which libraries it needs.
     #[command(name = "inspect-binary", after_help = INSPECT_EXAMPLES)]
     InspectBinary(InspectBinaryArgs),
+    /// Lint Dockerfiles: hadolint's and BuildKit's checks and the minimal-image rules.
+    #[command(after_help = LINT_EXAMPLES)]
+    Lint(LintArgs),
+    /// Write a pare.toml from a Dockerfile's final stage, and say what it could not carry.
+    #[command(after_help = INIT_EXAMPLES)]
+    Init(InitArgs),
 }
 
 impl Command {
@@ -128,6 +134,8 @@ impl Command {
             Command::Diff(a) => a.format == ReportFormat::Json,
             Command::Gate(a) => a.format == ReportFormat::Json,
             Command::InspectBinary(a) => a.format == TextFormat::Json,
+            Command::Lint(a) => a.format == AuditFormat::Json,
+            Command::Init(a) => a.format == TextFormat::Json,
         }
     }
 }
@@ -204,6 +212,69 @@ tracker's `bookworm`); Alpine by origin; Go, crates.io and npm by semver, the Go
 binary's build info; PyPI by PEP 440. An ignore file holds [[ignore]] tables: id, reason, and
 optionally package and expires = \"YYYY-MM-DD\" (an expired entry stops hiding).
 Exit codes: 0 nothing at or above --fail-on, 1 otherwise, 2 bad input or a stale database.";
+
+const LINT_EXAMPLES: &str = "\
+Examples:
+  pare lint                                   # ./Dockerfile, its directory as the context
+  pare lint build/Dockerfile --context . --format sarif > lint.sarif
+  pare lint Dockerfile* --fail-on high        # several files in one run
+  pare lint --list-rules                      # the rules, with hadolint's and BuildKit's names
+Silence a rule for one instruction with a comment on the line before it:
+  # pare-ignore=PARE-LINT-APT-UNPINNED,DL3015
+and for the project in pare.toml: [lint] disable = [\"PARE-LINT-BASE-NOT-PINNED\"] and
+[lint.severity] \"PARE-LINT-CONSECUTIVE-RUN\" = \"low\". hadolint's and BuildKit's rule names work too.
+Exit codes: 0 nothing at or above --fail-on (default medium), 1 otherwise, 2 unreadable input.";
+
+const INIT_EXAMPLES: &str = "\
+Examples:
+  pare init --from-dockerfile Dockerfile            # writes ./pare.toml
+  pare init --from-dockerfile Dockerfile -o -       # prints it
+The final stage's base becomes a pare base (distroless static -> static, cc -> cc, python3 -> python3,
+java -> java, scratch -> scratch; another image stays a reference), COPY --from lines become [[copy]]
+entries with a comment naming the build-stage path to produce, and USER, ENV, WORKDIR, ENTRYPOINT, CMD,
+EXPOSE, LABEL and STOPSIGNAL carry over. RUN steps of the final stage are listed, not carried.";
+
+/// Arguments of lint.
+#[derive(Args, Debug)]
+pub struct LintArgs {
+    /// Dockerfiles to lint (default ./Dockerfile).
+    #[arg(value_name = "DOCKERFILE")]
+    pub files: Vec<PathBuf>,
+    /// The build context, for .dockerignore and the files a COPY takes (default: each
+    /// Dockerfile's directory).
+    #[arg(long, value_name = "DIR")]
+    pub context: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: AuditFormat,
+    /// Fail (exit 1) on findings at or above this severity (info, low, medium, high, critical,
+    /// or none).
+    #[arg(long, value_name = "SEVERITY", default_value = "medium")]
+    pub fail_on: String,
+    /// pare.toml whose [lint] table turns rules off or re-grades them (default ./pare.toml when
+    /// it exists).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the lint rules instead of linting.
+    #[arg(long)]
+    pub list_rules: bool,
+}
+
+/// Arguments of init.
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// The Dockerfile whose final stage becomes the pare.toml.
+    #[arg(long, value_name = "DOCKERFILE")]
+    pub from_dockerfile: PathBuf,
+    /// Where to write (default pare.toml; `-` for standard output).
+    #[arg(short, long, value_name = "FILE", default_value = "pare.toml")]
+    pub output: PathBuf,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextFormat,
+}
 
 /// `pare db` subcommands.
 #[derive(clap::Subcommand, Debug)]

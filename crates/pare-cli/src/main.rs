@@ -44,6 +44,8 @@ fn main() -> ExitCode {
         cli::Command::Inventory(args) => commands::inventory::run(args, &cli.global),
         cli::Command::Sbom(args) => commands::sbom::run(args, &cli.global),
         cli::Command::Scan(args) => commands::scan::run(args, &cli.global),
+        cli::Command::Lint(args) => commands::lint::run(args),
+        cli::Command::Init(args) => commands::init::run(args),
         cli::Command::Db(cli::DbCommand::Fetch(args)) => commands::scan::fetch(args),
         cli::Command::Gate(args) => commands::gate::run(args, &cli.global),
         cli::Command::InspectBinary(args) => commands::inspect::run(args, &cli.global),

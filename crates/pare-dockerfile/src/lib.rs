@@ -17,6 +17,8 @@ mod words;
 
 pub use expand::{expand, Expansion};
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 /// A line (1-based) and column (1-based, in characters) of the source file.
@@ -248,6 +250,54 @@ impl Dockerfile {
             .map(|d| d.value.as_str())
     }
 }
+
+/// A stage: its FROM, its name, its base (ARGs declared before the first FROM substituted) and
+/// its instructions.
+pub struct Stage<'a> {
+    pub index: usize,
+    pub from: &'a Instruction,
+    pub base: String,
+    pub name: Option<String>,
+    pub instructions: Vec<&'a Instruction>,
+}
+
+/// The stages of a Dockerfile, ARGs before the first FROM substituted into the base names.
+pub fn stages(df: &Dockerfile) -> Vec<Stage<'_>> {
+    let mut global: BTreeMap<String, String> = BTreeMap::new();
+    let mut stages: Vec<Stage> = Vec::new();
+    for instruction in &df.instructions {
+        match instruction.keyword {
+            Keyword::From => {
+                let words: Vec<&str> = instruction.args.iter().map(|a| a.value.as_str()).collect();
+                let raw = words.first().copied().unwrap_or("");
+                let base = expand(raw, df.escape, &|n| global.get(n).cloned()).value;
+                let name = (words.len() >= 3 && words[1].eq_ignore_ascii_case("as"))
+                    .then(|| words[2].to_string());
+                stages.push(Stage {
+                    index: stages.len(),
+                    from: instruction,
+                    base,
+                    name,
+                    instructions: Vec::new(),
+                });
+            }
+            Keyword::Arg if stages.is_empty() => {
+                for arg in &instruction.args {
+                    let (name, value) = arg.value.split_once('=').unwrap_or((&arg.value, ""));
+                    let value = expand(value, df.escape, &|_| None).value;
+                    global.insert(name.to_string(), value);
+                }
+            }
+            _ => {
+                if let Some(stage) = stages.last_mut() {
+                    stage.instructions.push(instruction);
+                }
+            }
+        }
+    }
+    stages
+}
+
 
 /// The longest line BuildKit reads (bufio.Scanner's token limit), newline included.
 const MAX_LINE: usize = 64 * 1024;

@@ -6,6 +6,8 @@
 //! refuse the file. The few places where current BuildKit reads differently from v0.12.5 are
 //! cases of their own, each with the reason; pare follows current BuildKit there.
 
+#![allow(clippy::print_stderr)] // a skipped or summarised comparison says so on stderr
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

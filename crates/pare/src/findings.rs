@@ -67,6 +67,8 @@ pub enum Family {
     Audit,
     /// `pare scan`: known vulnerabilities of the image's packages.
     Scan,
+    /// `pare lint`: Dockerfile hygiene.
+    Lint,
 }
 
 /// One rule of the catalog.
@@ -80,10 +82,17 @@ pub struct Rule {
     pub title: &'static str,
     /// Why it matters and what to do about it.
     pub help: &'static str,
+    /// The change that fixes it, when it is one (lint rules: `apt-get install --no-install-recommends`).
+    pub fix: &'static str,
+    /// The same rule in other tools (hadolint's `DL3008`, BuildKit's `JSONArgsRecommended`).
+    pub peers: &'static [&'static str],
 }
 
 macro_rules! rules {
-    ($($name:ident = $id:literal, $family:ident, $severity:ident, $title:literal, $help:literal;)*) => {
+    (@or) => { "" };
+    (@or $text:literal) => { $text };
+    ($($name:ident = $id:literal, $family:ident, $severity:ident, $title:literal, $help:literal
+        $(, fix = $fix:literal)? $(, peers = [$($peer:literal),*])?;)*) => {
         $(
             #[doc = $title]
             pub const $name: Rule = Rule {
@@ -92,6 +101,8 @@ macro_rules! rules {
                 severity: Severity::$severity,
                 title: $title,
                 help: $help,
+                fix: rules!(@or $($fix)?),
+                peers: &[$($($peer),*)?],
             };
         )*
         /// Every rule, in catalog order.
@@ -172,6 +183,174 @@ rules! {
     SIZE = "PARE-SIZE", Audit, High,
         "The image or a layer is larger than the policy allows",
         "Size limits from the policy's [size] table. See the largest files per layer in `pare audit` to find what to drop.";
+    LINT_PARSE = "PARE-LINT-PARSE", Lint, High,
+        "BuildKit cannot read this instruction",
+        "The instruction is malformed (a JSON array with a non-string, ENV without a value, an unterminated heredoc, a bad escape directive); `docker build` stops here. The rest of the file is still linted.",
+        fix = "Correct the instruction at the position shown.", peers = ["DL1000"];
+    LINT_EMPTY_CONTINUATION = "PARE-LINT-EMPTY-CONTINUATION", Lint, Low,
+        "An empty line inside a line continuation",
+        "BuildKit warns that empty continuation lines will become errors; they also hide where an instruction ends.",
+        fix = "Remove the empty line or end the instruction before it.", peers = ["NoEmptyContinuation"];
+    LINT_UNKNOWN_INSTRUCTION = "PARE-LINT-UNKNOWN-INSTRUCTION", Lint, High,
+        "An instruction BuildKit does not know",
+        "BuildKit reads the line but refuses to build it; often a continuation was forgotten on the line before.",
+        fix = "Fix the keyword or add the missing `\\` on the line before.";
+    LINT_LAST_USER_ROOT = "PARE-LINT-LAST-USER-ROOT", Lint, High,
+        "The final stage's last USER is root",
+        "The container runs as uid 0: a compromised process owns the container and is one kernel bug from the host.",
+        fix = "End the final stage with `USER 65532:65532` (distroless's nonroot).", peers = ["DL3002"];
+    LINT_NO_USER = "PARE-LINT-NO-USER", Lint, Medium,
+        "The final stage sets no USER",
+        "Without USER the container runs as the base image's user, root for most bases. scratch and most distribution bases default to root.",
+        fix = "Add `USER 65532:65532` to the final stage (distroless `:nonroot` bases set it for you).";
+    LINT_USER_NOT_NUMERIC = "PARE-LINT-USER-NOT-NUMERIC", Lint, Medium,
+        "The final stage's USER is a name, not a number",
+        "Kubernetes `runAsNonRoot` can only verify a numeric uid; a user name also needs /etc/passwd in the image, which scratch lacks.",
+        fix = "Use the numeric uid:gid (`USER 65532:65532` for nonroot).", peers = ["DL3066"];
+    LINT_UNTAGGED_BASE = "PARE-LINT-UNTAGGED-BASE", Lint, Medium,
+        "A base image without a tag",
+        "An untagged FROM means :latest, which changes under you: builds stop being repeatable.",
+        fix = "Name a tag, better a digest: `FROM debian:12-slim@sha256:…`.", peers = ["DL3006"];
+    LINT_LATEST_TAG = "PARE-LINT-LATEST-TAG", Lint, Medium,
+        "A base image tagged :latest",
+        ":latest moves; two builds of the same Dockerfile get different bases.",
+        fix = "Pin a version tag and a digest.", peers = ["DL3007"];
+    LINT_BASE_NOT_PINNED = "PARE-LINT-BASE-NOT-PINNED", Lint, Low,
+        "A base image not pinned by digest",
+        "A tag can be moved to other content at any time; only a digest names exactly what you tested.",
+        fix = "Append the digest: `FROM image:tag@sha256:…` (`pare lock` records digests for pare builds).";
+    LINT_APT_UNPINNED = "PARE-LINT-APT-UNPINNED", Lint, Low,
+        "apt-get install without versions",
+        "Unpinned packages make the image depend on the day it was built.",
+        fix = "Pin versions (`apt-get install curl=7.88.1-10+deb12u5`) or build on a dated snapshot; pare builds lock packages in pare.lock.", peers = ["DL3008"];
+    LINT_APT_LISTS = "PARE-LINT-APT-LISTS", Lint, Medium,
+        "apt lists left in the layer",
+        "`apt-get update` writes ~20-50 MB of lists under /var/lib/apt/lists; removing them in a later RUN does not shrink the earlier layer.",
+        fix = "End the same RUN with `&& rm -rf /var/lib/apt/lists/*`, or use `--mount=type=cache,target=/var/lib/apt/lists`.", peers = ["DL3009"];
+    LINT_APT_RECOMMENDS = "PARE-LINT-APT-RECOMMENDS", Lint, Low,
+        "apt-get install without --no-install-recommends",
+        "Recommended packages often double what gets installed.",
+        fix = "Add `--no-install-recommends`.", peers = ["DL3015"];
+    LINT_APK_UNPINNED = "PARE-LINT-APK-UNPINNED", Lint, Low,
+        "apk add without versions",
+        "Unpinned packages make the image depend on the day it was built.",
+        fix = "Pin versions: `apk add curl=8.5.0-r0`.", peers = ["DL3018"];
+    LINT_APK_CACHE = "PARE-LINT-APK-CACHE", Lint, Medium,
+        "apk add without --no-cache",
+        "apk keeps its index cache under /var/cache/apk in the layer.",
+        fix = "Use `apk add --no-cache`, or a cache mount on /var/cache/apk.", peers = ["DL3019"];
+    LINT_PIP_UNPINNED = "PARE-LINT-PIP-UNPINNED", Lint, Low,
+        "pip install without versions",
+        "Unpinned requirements make the image depend on the day it was built.",
+        fix = "Pin (`pip install flask==3.0.3`) or install from a locked requirements file.", peers = ["DL3013"];
+    LINT_PIP_CACHE = "PARE-LINT-PIP-CACHE", Lint, Medium,
+        "pip install without --no-cache-dir",
+        "pip keeps downloaded wheels in ~/.cache/pip in the layer.",
+        fix = "Add `--no-cache-dir` (or `PIP_NO_CACHE_DIR=1`), or a cache mount on /root/.cache/pip.", peers = ["DL3042"];
+    LINT_NPM_CACHE = "PARE-LINT-NPM-CACHE", Lint, Low,
+        "npm install or ci leaves its cache in the layer",
+        "npm keeps every downloaded tarball in ~/.npm/_cacache.",
+        fix = "Use a cache mount (`--mount=type=cache,target=/root/.npm`) or end the RUN with `npm cache clean --force`.";
+    LINT_ADD_FOR_COPY = "PARE-LINT-ADD-FOR-COPY", Lint, Low,
+        "ADD for plain local files",
+        "ADD also unpacks archives and fetches URLs; for a plain copy COPY says what happens.",
+        fix = "Use COPY.", peers = ["DL3020"];
+    LINT_ADD_URL = "PARE-LINT-ADD-URL", Lint, Medium,
+        "ADD from a URL without a checksum",
+        "The download is not verified and is fetched again on every build.",
+        fix = "Add `--checksum=sha256:…` or fetch and verify in a build stage.", peers = ["DL3020"];
+    LINT_COPY_FROM_SELF = "PARE-LINT-COPY-FROM-SELF", Lint, High,
+        "COPY --from names the stage it is in",
+        "A stage cannot copy from itself; the build fails.",
+        fix = "Name an earlier stage.", peers = ["DL3023"];
+    LINT_COPY_FROM_UNKNOWN = "PARE-LINT-COPY-FROM-UNKNOWN", Lint, Medium,
+        "COPY --from names no earlier stage",
+        "A name that is not an earlier stage is pulled as an image; usually a typo or a stage defined later.",
+        fix = "Name an earlier stage, or write the image reference with a tag or digest.", peers = ["DL3022"];
+    LINT_DUPLICATE_STAGE = "PARE-LINT-DUPLICATE-STAGE", Lint, High,
+        "Two stages with the same name",
+        "BuildKit refuses a Dockerfile whose stage names repeat.",
+        fix = "Rename one of them.", peers = ["DL3024", "DuplicateStageName"];
+    LINT_SHELL_FORM_COMMAND = "PARE-LINT-SHELL-FORM-COMMAND", Lint, Medium,
+        "CMD or ENTRYPOINT in shell form",
+        "The shell form runs the program under `/bin/sh -c`: signals reach the shell, not the program, and the image needs a shell.",
+        fix = "Use the JSON form: `ENTRYPOINT [\"/app\"]`.", peers = ["DL3025", "JSONArgsRecommended"];
+    LINT_CONSECUTIVE_RUN = "PARE-LINT-CONSECUTIVE-RUN", Lint, Info,
+        "Consecutive RUN instructions",
+        "Each RUN is a layer; what one RUN deletes still ships in the layer of the one before.",
+        fix = "Join them with `&&` or a heredoc.", peers = ["DL3059"];
+    LINT_MULTIPLE_CMD = "PARE-LINT-MULTIPLE-CMD", Lint, Medium,
+        "More than one CMD in a stage",
+        "Only the last CMD takes effect.",
+        fix = "Keep one CMD.", peers = ["DL4003", "MultipleInstructionsDisallowed"];
+    LINT_MULTIPLE_ENTRYPOINT = "PARE-LINT-MULTIPLE-ENTRYPOINT", Lint, Medium,
+        "More than one ENTRYPOINT in a stage",
+        "Only the last ENTRYPOINT takes effect.",
+        fix = "Keep one ENTRYPOINT.", peers = ["DL4004", "MultipleInstructionsDisallowed"];
+    LINT_PIPEFAIL = "PARE-LINT-PIPEFAIL", Lint, Low,
+        "A pipe in RUN without pipefail",
+        "`/bin/sh -c 'curl … | tar x'` succeeds when curl fails: the build goes on with a broken download.",
+        fix = "Add `SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]` before it, or `set -o pipefail &&` in the RUN.", peers = ["DL4006"];
+    LINT_SECRET_ARG_ENV = "PARE-LINT-SECRET-ARG-ENV", Lint, High,
+        "A secret in ARG or ENV",
+        "ARG and ENV values are stored in the image config and history, readable by anyone who can pull the image.",
+        fix = "Use a build secret: `RUN --mount=type=secret,id=token …`, and pass run-time secrets from the orchestrator.", peers = ["DL3064", "SecretsUsedInArgOrEnv"];
+    LINT_FROM_AS_CASING = "PARE-LINT-FROM-AS-CASING", Lint, Info,
+        "FROM and AS in different cases",
+        "BuildKit warns when the keywords' cases do not match.",
+        fix = "Write `FROM … AS …` or `from … as …`.", peers = ["FromAsCasing"];
+    LINT_STAGE_NAME_CASING = "PARE-LINT-STAGE-NAME-CASING", Lint, Info,
+        "A stage name with capitals",
+        "Stage names are case-insensitive and BuildKit warns about capitals.",
+        fix = "Use a lowercase name.", peers = ["StageNameCasing"];
+    LINT_WORKDIR_RELATIVE = "PARE-LINT-WORKDIR-RELATIVE", Lint, Low,
+        "A relative WORKDIR",
+        "A relative WORKDIR depends on the WORKDIR before it, which a base image can change.",
+        fix = "Use an absolute path.", peers = ["DL3000", "WorkdirRelativePath"];
+    LINT_MAINTAINER = "PARE-LINT-MAINTAINER", Lint, Info,
+        "MAINTAINER is deprecated",
+        "MAINTAINER is deprecated since Docker 1.13.",
+        fix = "Use `LABEL org.opencontainers.image.authors=\"…\"`.", peers = ["DL4000", "MaintainerDeprecated"];
+    LINT_LEGACY_KEY_VALUE = "PARE-LINT-LEGACY-KEY-VALUE", Lint, Info,
+        "ENV or LABEL in the legacy `NAME value` form",
+        "The space-separated form is deprecated and ambiguous with values holding spaces.",
+        fix = "Write `NAME=value`.", peers = ["LegacyKeyValueFormat"];
+    LINT_EXPOSE_FORMAT = "PARE-LINT-EXPOSE-FORMAT", Lint, Low,
+        "EXPOSE with a host address or port mapping",
+        "EXPOSE documents container ports; an IP or `host:container` mapping is ignored or refused.",
+        fix = "Write the container port alone: `EXPOSE 8080/tcp`.", peers = ["ExposeInvalidFormat", "DL3011"];
+    LINT_UNDEFINED_VAR = "PARE-LINT-UNDEFINED-VAR", Lint, Medium,
+        "A variable used but never defined",
+        "The variable expands to an empty string; usually a typo or a missing ARG (ARGs before FROM must be declared again inside the stage).",
+        fix = "Declare it with ARG or ENV, or fix the name.", peers = ["UndefinedVar"];
+    LINT_COPY_IGNORED_FILE = "PARE-LINT-COPY-IGNORED-FILE", Lint, High,
+        "COPY or ADD of a file that .dockerignore leaves out",
+        "The file is not in the build context, so the build fails or copies nothing.",
+        fix = "Remove the pattern from .dockerignore or the source from the instruction.", peers = ["CopyIgnoredFile"];
+    LINT_FULL_DISTRO_FOR_STATIC = "PARE-LINT-FULL-DISTRO-FOR-STATIC", Lint, Medium,
+        "A static artifact shipped on a full distribution",
+        "A build stage makes a static binary (CGO_ENABLED=0, -static, a musl target), yet the final stage is a full distribution with a shell and package manager it does not need.",
+        fix = "Ship it on `scratch` or `gcr.io/distroless/static-debian12`, or `pare build --base static`.";
+    LINT_BUILD_TOOLS_IN_FINAL = "PARE-LINT-BUILD-TOOLS-IN-FINAL", Lint, Medium,
+        "Compilers, -dev packages or package managers installed in the final stage",
+        "Build tools in the runtime image are attack surface and size.",
+        fix = "Install them in a build stage and copy only the artifact into the final stage.";
+    LINT_SINGLE_STAGE_COMPILER = "PARE-LINT-SINGLE-STAGE-COMPILER", Lint, Medium,
+        "A compiler and no second stage",
+        "The toolchain used to build ships in the only stage, the runtime image.",
+        fix = "Build in one stage, then `FROM scratch` (or distroless) and `COPY --from=build` the artifact.";
+    LINT_SECRET_COPIED = "PARE-LINT-SECRET-COPIED", Lint, Critical,
+        "A secret file copied into the image",
+        "Keys, .env files, .npmrc or .pypirc with tokens and cloud credentials copied in are readable by anyone who pulls the image, even if a later step deletes them.",
+        fix = "Use `RUN --mount=type=secret` for build-time secrets, list the file in .dockerignore, and rotate it.";
+    LINT_NO_DOCKERIGNORE = "PARE-LINT-NO-DOCKERIGNORE", Lint, Medium,
+        "COPY of the whole context without a .dockerignore",
+        "`COPY . .` copies everything in the context: .git, node_modules, build output, local secrets.",
+        fix = "Add a .dockerignore with at least `.git`, `node_modules`, `target/`, `.env`, `*.pem`.";
+    LINT_DOCKERIGNORE_GAPS = "PARE-LINT-DOCKERIGNORE-GAPS", Lint, Medium,
+        "The .dockerignore misses something the context holds",
+        "The context holds .git, node_modules, target/, .env or key files that a whole-context COPY sends to the build and into the image.",
+        fix = "Add the missing entries to .dockerignore.";
 }
 
 /// The rule with this id, if the catalog has one.
@@ -376,6 +555,8 @@ const SARIF_IMAGE_METADATA: &str = "IMAGE_METADATA";
 /// or manifest, file lines with their region.
 pub fn sarif(family: Family, subject: &str, findings: &[Finding]) -> Value {
     let rules: Vec<&Rule> = CATALOG.iter().filter(|r| r.family == family).collect();
+    // Lint findings are about source files, the others about an image.
+    let subject_key = if family == Family::Lint { "files" } else { "image" };
     let results: Vec<Value> = findings
         .iter()
         .map(|f| {
@@ -385,7 +566,7 @@ pub fn sarif(family: Family, subject: &str, findings: &[Finding]) -> Value {
                 "level": f.severity.sarif_level(),
                 "message": {"text": f.reason},
                 "locations": [sarif_location(&f.location)],
-                "properties": {"severity": f.severity, "image": subject},
+                "properties": {"severity": f.severity, subject_key: subject},
             });
             if let Some(i) = index {
                 result["ruleIndex"] = json!(i);
@@ -408,15 +589,16 @@ pub fn sarif(family: Family, subject: &str, findings: &[Finding]) -> Value {
                     "name": rule_name(r.id),
                     "shortDescription": {"text": r.title},
                     "fullDescription": {"text": r.help},
-                    "help": {"text": r.help},
+                    "help": {"text": if r.fix.is_empty() { r.help.to_string() } else { format!("{} Fix: {}", r.help, r.fix) }},
                     "defaultConfiguration": {"level": r.severity.sarif_level()},
-                    "properties": {"severity": r.severity, "family": r.family},
+                    "properties": {"severity": r.severity, "family": r.family, "peers": r.peers},
                 })).collect::<Vec<_>>(),
             }},
             "originalUriBaseIds": {
                 SARIF_IMAGE_ROOT: {"description": {"text": format!("the merged file tree of {subject}")}},
                 SARIF_IMAGE_METADATA: {"description": {"text": format!("the manifest and config of {subject}")}},
             },
+            "columnKind": "unicodeCodePoints",
             "results": results,
         }]
     })
