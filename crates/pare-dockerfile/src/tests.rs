@@ -88,11 +88,23 @@ fn flags_forms_and_positions() {
     let from = &df.instructions[0];
     assert_eq!(from.flag("platform"), Some("$BUILDPLATFORM"));
     assert_eq!(values(from), vec!["golang:1.22", "AS", "build"]);
-    assert_eq!(from.args[2].position, Position { line: 1, column: 47 });
+    assert_eq!(
+        from.args[2].position,
+        Position {
+            line: 1,
+            column: 47
+        }
+    );
     let copy = &df.instructions[1];
     assert_eq!(copy.start, Position { line: 2, column: 3 });
     assert_eq!(copy.flag("from"), Some("build"));
-    assert_eq!(copy.args[0].position, Position { line: 2, column: 41 });
+    assert_eq!(
+        copy.args[0].position,
+        Position {
+            line: 2,
+            column: 41
+        }
+    );
     let cmd = &df.instructions[2];
     assert!(cmd.json);
     assert_eq!(values(cmd), vec!["/app", "--port", "80"]);

@@ -512,7 +512,9 @@ impl Lexer {
         self.next();
         match self.peek() {
             None => return Err("syntax error: missing '}'".into()),
-            Some('{') | Some('}') | Some(':') => return Err("syntax error: bad substitution".into()),
+            Some('{') | Some('}') | Some(':') => {
+                return Err("syntax error: bad substitution".into())
+            }
             _ => {}
         }
         let name = self.name();

@@ -209,7 +209,10 @@ fn where_current_buildkit_differs_from_v0_12_5() {
     let cases = [
         ("json-trailing", "FROM d\nCMD [\"a\"] trailing\n"),
         ("heredoc-space", "FROM d\nRUN << EOF\nbody\nEOF\n"),
-        ("check-then-escape", "# check=skip=all\n# escape=`\nFROM d\nRUN a `\n  b\n"),
+        (
+            "check-then-escape",
+            "# check=skip=all\n# escape=`\nFROM d\nRUN a `\n  b\n",
+        ),
     ];
     let files: Vec<PathBuf> = cases
         .iter()

@@ -258,7 +258,7 @@ rules! {
     LINT_ADD_URL = "PARE-LINT-ADD-URL", Lint, Medium,
         "ADD from a URL without a checksum",
         "The download is not verified and is fetched again on every build.",
-        fix = "Add `--checksum=sha256:…` or fetch and verify in a build stage.", peers = ["DL3020"];
+        fix = "Add `--checksum=sha256:…` or fetch and verify in a build stage.";
     LINT_COPY_FROM_SELF = "PARE-LINT-COPY-FROM-SELF", Lint, High,
         "COPY --from names the stage it is in",
         "A stage cannot copy from itself; the build fails.",
@@ -556,7 +556,11 @@ const SARIF_IMAGE_METADATA: &str = "IMAGE_METADATA";
 pub fn sarif(family: Family, subject: &str, findings: &[Finding]) -> Value {
     let rules: Vec<&Rule> = CATALOG.iter().filter(|r| r.family == family).collect();
     // Lint findings are about source files, the others about an image.
-    let subject_key = if family == Family::Lint { "files" } else { "image" };
+    let subject_key = if family == Family::Lint {
+        "files"
+    } else {
+        "image"
+    };
     let results: Vec<Value> = findings
         .iter()
         .map(|f| {

@@ -59,13 +59,24 @@ fn quote(text: &str) -> String {
 }
 
 fn words(values: &[String]) -> String {
-    format!("[{}]", values.iter().map(|v| quote(v)).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        values
+            .iter()
+            .map(|v| quote(v))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// Reads a Dockerfile's final stage into a pare.toml.
 pub fn from_dockerfile(bytes: &[u8]) -> Result<InitReport> {
     let df = pare_dockerfile::parse(bytes);
-    if let Some(p) = df.problems.iter().find(|p| p.kind == pare_dockerfile::ProblemKind::Error) {
+    if let Some(p) = df
+        .problems
+        .iter()
+        .find(|p| p.kind == pare_dockerfile::ProblemKind::Error)
+    {
         return Err(Error::Input(format!(
             "the Dockerfile cannot be read at line {}: {} (pare lint shows every problem)",
             p.start.line, p.message
@@ -80,7 +91,11 @@ pub fn from_dockerfile(bytes: &[u8]) -> Result<InitReport> {
     let expand = |text: &str, vars: &BTreeMap<String, String>| {
         pare_dockerfile::expand(text, df.escape, &|n| vars.get(n).cloned()).value
     };
-    let (base, base_stage) = match stages[..last.index].iter().find(|s| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(&last.base))) {
+    let (base, base_stage) = match stages[..last.index].iter().find(|s| {
+        s.name
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(&last.base))
+    }) {
         Some(s) => {
             not_carried.push(format!(
                 "line {}: FROM {} is a build stage; the pare.toml builds on that stage's base ({}) without its steps",
@@ -158,7 +173,11 @@ pub fn from_dockerfile(bytes: &[u8]) -> Result<InitReport> {
     if let Some(v) = &cmd {
         image.push(format!("cmd = {}", words(v)));
     }
-    for (key, value) in [("user", &user), ("workdir", &workdir), ("stop_signal", &stop)] {
+    for (key, value) in [
+        ("user", &user),
+        ("workdir", &workdir),
+        ("stop_signal", &stop),
+    ] {
         if let Some(v) = value {
             image.push(format!("{key} = {}", quote(v)));
         }
@@ -166,7 +185,9 @@ pub fn from_dockerfile(bytes: &[u8]) -> Result<InitReport> {
     if !expose.is_empty() {
         image.push(format!("expose = {}", words(&expose)));
     }
-    let mut out = String::from("# Written by `pare init --from-dockerfile` from the Dockerfile's final stage.\n");
+    let mut out = String::from(
+        "# Written by `pare init --from-dockerfile` from the Dockerfile's final stage.\n",
+    );
     if !not_carried.is_empty() {
         out.push_str("# Not carried over:\n");
         for n in &not_carried {
@@ -191,8 +212,11 @@ pub fn from_dockerfile(bytes: &[u8]) -> Result<InitReport> {
         out.push_str(c);
     }
     // What the file says must be what pare build reads.
-    toml::from_str::<toml::Table>(&out)
-        .map_err(|e| Error::Refused(format!("init wrote a pare.toml that does not parse (a bug in pare): {e}")))?;
+    toml::from_str::<toml::Table>(&out).map_err(|e| {
+        Error::Refused(format!(
+            "init wrote a pare.toml that does not parse (a bug in pare): {e}"
+        ))
+    })?;
     Ok(InitReport {
         toml: out,
         base,
@@ -240,12 +264,18 @@ fn copy_entries(
 ) {
     let expand = |t: &str| pare_dockerfile::expand(t, df.escape, &|n| vars.get(n).cloned()).value;
     if i.args.len() < 2 || i.args.iter().any(|a| a.value.starts_with("<<")) {
-        not_carried.push(format!("line {}: COPY with a heredoc or no destination", i.start.line));
+        not_carried.push(format!(
+            "line {}: COPY with a heredoc or no destination",
+            i.start.line
+        ));
         return;
     }
     let from = i.flag("from");
     let stage = from.and_then(|f| {
-        stages[..last.index].iter().find(|s| s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(f)) || f.parse::<usize>() == Ok(s.index))
+        stages[..last.index].iter().find(|s| {
+            s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(f))
+                || f.parse::<usize>() == Ok(s.index)
+        })
     });
     if from.is_some() && stage.is_none() {
         not_carried.push(format!(
@@ -257,23 +287,31 @@ fn copy_entries(
     }
     let dst = expand(&i.args[i.args.len() - 1].value);
     let sources = &i.args[..i.args.len() - 1];
-    let (uid, gid) = match i.flag("chown").map(|c| expand(c)) {
+    let (uid, gid) = match i.flag("chown").map(&expand) {
         Some(owner) => {
             let (u, g) = owner.split_once(':').unwrap_or((&owner, &owner));
             match (u.parse::<u32>(), g.parse::<u32>()) {
                 (Ok(u), Ok(g)) => (Some(u), Some(g)),
                 _ => {
-                    not_carried.push(format!("line {}: --chown={owner} is not numeric; pare needs uid:gid numbers", i.start.line));
+                    not_carried.push(format!(
+                        "line {}: --chown={owner} is not numeric; pare needs uid:gid numbers",
+                        i.start.line
+                    ));
                     (None, None)
                 }
             }
         }
         None => (None, None),
     };
-    let mode = i.flag("chmod").map(|m| expand(m));
+    let mode = i.flag("chmod").map(&expand);
     for source in sources {
         let src = expand(&source.value);
-        let name = src.trim_end_matches('/').rsplit('/').next().unwrap_or(&src).to_string();
+        let name = src
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or(&src)
+            .to_string();
         let target = if dst.ends_with('/') || sources.len() > 1 {
             format!("{}/{}", dst.trim_end_matches('/'), name)
         } else {
@@ -293,7 +331,11 @@ fn copy_entries(
             None => src.trim_start_matches("./").to_string(),
         };
         entry.push_str("[[copy]]\n");
-        entry.push_str(&format!("src = {}\ndst = {}\n", quote(&local), quote(&target)));
+        entry.push_str(&format!(
+            "src = {}\ndst = {}\n",
+            quote(&local),
+            quote(&target)
+        ));
         if let Some(m) = &mode {
             entry.push_str(&format!("mode = {}\n", quote(m)));
         }
@@ -314,10 +356,16 @@ mod tests {
         let r = from_dockerfile(text).unwrap();
         assert_eq!(r.base, "static");
         let t: toml::Table = toml::from_str(&r.toml).unwrap();
-        assert_eq!(t["image"]["entrypoint"].as_array().unwrap()[0].as_str(), Some("/my-service"));
+        assert_eq!(
+            t["image"]["entrypoint"].as_array().unwrap()[0].as_str(),
+            Some("/my-service")
+        );
         assert_eq!(t["image"]["user"].as_str(), Some("nonroot:nonroot"));
         let copy = &t["copy"].as_array().unwrap()[0];
-        assert_eq!((copy["src"].as_str(), copy["dst"].as_str()), (Some("my-service"), Some("/my-service")));
+        assert_eq!(
+            (copy["src"].as_str(), copy["dst"].as_str()),
+            (Some("my-service"), Some("/my-service"))
+        );
         assert_eq!(r.produce, vec!["build:/my-service"]);
         assert!(r.not_carried.is_empty(), "{:?}", r.not_carried);
     }
@@ -330,7 +378,10 @@ mod tests {
         let t: toml::Table = toml::from_str(&r.toml).unwrap();
         assert_eq!(t["image"]["env"]["APP_VERSION"].as_str(), Some("1"));
         assert_eq!(t["image"]["cmd"].as_array().unwrap().len(), 3);
-        assert_eq!(t["copy"].as_array().unwrap()[0]["uid"].as_integer(), Some(1000));
+        assert_eq!(
+            t["copy"].as_array().unwrap()[0]["uid"].as_integer(),
+            Some(1000)
+        );
         assert_eq!(r.not_carried.len(), 3, "{:?}", r.not_carried);
         assert!(r.not_carried[0].contains("RUN pip install flask"));
         assert_eq!(pare_base("gcr.io/distroless/cc-debian12:nonroot"), "cc");

@@ -25,7 +25,9 @@ pub fn run(args: &LintArgs) -> Result<ExitCode> {
     };
     let config = match &args.config {
         Some(path) => LintConfig::from_pare_toml(path)?,
-        None if Path::new("pare.toml").is_file() => LintConfig::from_pare_toml(Path::new("pare.toml"))?,
+        None if Path::new("pare.toml").is_file() => {
+            LintConfig::from_pare_toml(Path::new("pare.toml"))?
+        }
         None => LintConfig::default(),
     };
     let files = if args.files.is_empty() {
@@ -41,7 +43,10 @@ pub fn run(args: &LintArgs) -> Result<ExitCode> {
             config: config.clone(),
         })?);
     }
-    let failed = reports.iter().flat_map(|r| &r.findings).any(|f| fail_on.is_some_and(|s| f.severity >= s));
+    let failed = reports
+        .iter()
+        .flat_map(|r| &r.findings)
+        .any(|f| fail_on.is_some_and(|s| f.severity >= s));
     match args.format {
         AuditFormat::Json => {
             #[derive(serde::Serialize)]
@@ -60,11 +65,22 @@ pub fn run(args: &LintArgs) -> Result<ExitCode> {
             )?
         }
         AuditFormat::Sarif => {
-            let findings: Vec<_> = reports.iter().flat_map(|r| r.findings.iter().cloned()).collect();
-            let subject = files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(" ");
+            let findings: Vec<_> = reports
+                .iter()
+                .flat_map(|r| r.findings.iter().cloned())
+                .collect();
+            let subject = files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" ");
             crate::output::out(&format!(
                 "{}\n",
-                serde_json::to_string_pretty(&pare::findings::sarif(Family::Lint, &subject, &findings))?
+                serde_json::to_string_pretty(&pare::findings::sarif(
+                    Family::Lint,
+                    &subject,
+                    &findings
+                ))?
             ))?
         }
         AuditFormat::Human => {
@@ -80,17 +96,32 @@ pub fn run(args: &LintArgs) -> Result<ExitCode> {
                     0 => String::new(),
                     n => format!(", {n} ignored"),
                 },
-                if failed { format!("FAIL (at or above {})", args.fail_on) } else { "pass".into() }
+                if failed {
+                    format!("FAIL (at or above {})", args.fail_on)
+                } else {
+                    "pass".into()
+                }
             );
         }
     }
-    Ok(if failed { ExitCode::from(crate::EXIT_POLICY) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(crate::EXIT_POLICY)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn print_human(report: &LintReport) {
     for f in &report.findings {
-        let Location::FileLine { path, line, column } = &f.location else { continue };
-        say!("{path}:{line}:{column} {} {} {}", f.rule, f.severity.name(), f.reason);
+        let Location::FileLine { path, line, column } = &f.location else {
+            continue;
+        };
+        say!(
+            "{path}:{line}:{column} {} {} {}",
+            f.rule,
+            f.severity.name(),
+            f.reason
+        );
         if let Some(text) = report.lines.get((*line as usize).wrapping_sub(1)) {
             say!("    {line:>4} | {}", crate::output::shorten(text, 100));
         }
@@ -101,7 +132,10 @@ fn print_human(report: &LintReport) {
 }
 
 fn list_rules(format: AuditFormat) -> Result<ExitCode> {
-    let rules: Vec<&pare::findings::Rule> = CATALOG.iter().filter(|r| r.family == Family::Lint).collect();
+    let rules: Vec<&pare::findings::Rule> = CATALOG
+        .iter()
+        .filter(|r| r.family == Family::Lint)
+        .collect();
     match format {
         AuditFormat::Json => {
             #[derive(serde::Serialize)]
@@ -110,11 +144,23 @@ fn list_rules(format: AuditFormat) -> Result<ExitCode> {
             }
             print_json(&Rules { rules: &rules }, super::audit::RULES_JSON_SCHEMA)?;
         }
-        AuditFormat::Sarif => return Err(UsageError("--list-rules prints text or JSON".into()).into()),
+        AuditFormat::Sarif => {
+            return Err(UsageError("--list-rules prints text or JSON".into()).into())
+        }
         AuditFormat::Human => {
             for rule in rules {
-                let peers = if rule.peers.is_empty() { String::new() } else { format!(" ({})", rule.peers.join(", ")) };
-                say!("{:<34} {:<8} {}{}", rule.id, rule.severity.name(), rule.title, peers);
+                let peers = if rule.peers.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", rule.peers.join(", "))
+                };
+                say!(
+                    "{:<34} {:<8} {}{}",
+                    rule.id,
+                    rule.severity.name(),
+                    rule.title,
+                    peers
+                );
                 say!("{:<43} {}", "", rule.help);
                 if !rule.fix.is_empty() {
                     say!("{:<43} fix: {}", "", rule.fix);

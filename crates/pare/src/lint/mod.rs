@@ -43,9 +43,8 @@ impl LintConfig {
             .map_err(|e| Error::Input(format!("cannot read {}: {e}", path.display())))?;
         let text = String::from_utf8(bytes)
             .map_err(|_| Error::Input(format!("{} is not UTF-8 text", path.display())))?;
-        let file: File = toml::from_str(&text).map_err(|e| {
-            Error::Input(format!("{}: [lint] is not valid: {e}", path.display()))
-        })?;
+        let file: File = toml::from_str(&text)
+            .map_err(|e| Error::Input(format!("{}: [lint] is not valid: {e}", path.display())))?;
         Ok(file.lint)
     }
 }
@@ -69,9 +68,23 @@ pub struct LintReport {
     pub findings: Vec<Finding>,
     /// How many findings `# pare-ignore=` comments and `disable` removed.
     pub ignored: usize,
+    /// The stages, in order, with the lines they span and whether they ship (the final stage and
+    /// the stages it is built FROM).
+    pub stage_list: Vec<StageSummary>,
     /// The source lines, for showing findings in context (not serialized).
     #[serde(skip)]
     pub lines: Vec<String>,
+}
+
+/// A stage as reported.
+#[derive(Clone, Debug, Serialize)]
+pub struct StageSummary {
+    pub index: usize,
+    pub name: Option<String>,
+    pub base: String,
+    pub start_line: u32,
+    pub end_line: u32,
+    pub shipped: bool,
 }
 
 /// The context a Dockerfile is built with.
@@ -89,10 +102,14 @@ pub fn lint(options: &LintOptions) -> Result<LintReport> {
         ))
     })?;
     let context_dir = options.context.clone().or_else(|| {
-        options
-            .dockerfile
-            .parent()
-            .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p }.to_path_buf())
+        options.dockerfile.parent().map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+            .to_path_buf()
+        })
     });
     let ignore = context_dir
         .as_ref()
@@ -170,8 +187,28 @@ pub(crate) fn lint_source(
         })
         .collect();
     Finding::sort(&mut findings);
-    findings.sort_by(|a, b| line_of(a).cmp(&line_of(b)).then(b.severity.cmp(&a.severity)));
+    findings.sort_by(|a, b| {
+        line_of(a)
+            .cmp(&line_of(b))
+            .then(b.severity.cmp(&a.severity))
+    });
+    let shipped = rules::shipped_stages(&stages);
+    let stage_list = stages
+        .iter()
+        .map(|s| StageSummary {
+            index: s.index,
+            name: s.name.clone(),
+            base: s.base.clone(),
+            start_line: s.from.start.line,
+            end_line: s
+                .instructions
+                .last()
+                .map_or(s.from.end_line, |i| i.end_line),
+            shipped: shipped.contains(&s.index),
+        })
+        .collect();
     Ok(LintReport {
+        stage_list,
         file: file.to_string(),
         instructions: df.instructions.len(),
         stages: stages.len(),
@@ -193,10 +230,10 @@ fn line_of(f: &Finding) -> (u32, u32) {
 
 /// A lint rule by pare id or by the id a peer gives it (`DL3008`, `JSONArgsRecommended`).
 pub fn rule_for(id: &str) -> Result<&'static findings::Rule> {
-    if let Some(rule) = findings::CATALOG
-        .iter()
-        .find(|r| r.family == Family::Lint && (r.id == id || r.peers.iter().any(|p| p.eq_ignore_ascii_case(id))))
-    {
+    if let Some(rule) = findings::CATALOG.iter().find(|r| {
+        r.family == Family::Lint
+            && (r.id == id || r.peers.iter().any(|p| p.eq_ignore_ascii_case(id)))
+    }) {
         return Ok(rule);
     }
     match findings::known_rule(id) {

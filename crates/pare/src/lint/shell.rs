@@ -56,6 +56,10 @@ pub fn script(text: &str) -> Script {
     let mut current: Vec<String> = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
+    // Inside `case WORD in PATTERN|PATTERN)`: `|` separates patterns, it is not a pipe.
+    let mut case_depth = 0usize;
+    let mut inner: Vec<String> = Vec::new();
+    let mut in_patterns = false;
     let mut i = 0;
     let finish_word = |current: &mut Vec<String>, word: &mut String, in_word: &mut bool| {
         if *in_word {
@@ -70,11 +74,23 @@ pub fn script(text: &str) -> Script {
         let mut words = std::mem::take(current);
         // Leading wrappers and assignments.
         let mut assignments = Vec::new();
-        loop {
-            let Some(first) = words.first() else { break };
+        while let Some(first) = words.first() {
             if is_assignment(first) {
                 assignments.push(words.remove(0));
-            } else if matches!(first.as_str(), "sudo" | "env" | "exec" | "time" | "nohup" | "then" | "do" | "else" | "{" | "(" | "!") {
+            } else if matches!(
+                first.as_str(),
+                "sudo"
+                    | "env"
+                    | "exec"
+                    | "time"
+                    | "nohup"
+                    | "then"
+                    | "do"
+                    | "else"
+                    | "{"
+                    | "("
+                    | "!"
+            ) {
                 words.remove(0);
             } else {
                 break;
@@ -105,19 +121,90 @@ pub fn script(text: &str) -> Script {
                 }
                 i = j;
             }
+            // `$(…)` and `` `…` ``: one word here; the commands inside count too (a pipe in them
+            // hides failures just the same).
+            '$' if chars.get(i + 1) == Some(&'(') => {
+                let mut depth = 0usize;
+                let start = word.len();
+                while i < chars.len() {
+                    word.push(chars[i]);
+                    match chars[i] {
+                        '(' => depth += 1,
+                        ')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                inner.push(
+                    word[start..]
+                        .trim_start_matches("$(")
+                        .trim_end_matches(')')
+                        .to_string(),
+                );
+                in_word = true;
+            }
+            '`' => {
+                word.push('`');
+                i += 1;
+                let mut text = String::new();
+                while i < chars.len() && chars[i] != '`' {
+                    word.push(chars[i]);
+                    text.push(chars[i]);
+                    i += 1;
+                }
+                word.push('`');
+                inner.push(text);
+                in_word = true;
+            }
             '#' if !in_word => {
                 while i < chars.len() && chars[i] != '\n' {
                     i += 1;
                 }
                 continue;
             }
-            ' ' | '\t' => finish_word(&mut current, &mut word, &mut in_word),
+            ' ' | '\t' => {
+                finish_word(&mut current, &mut word, &mut in_word);
+                match current.last().map(String::as_str) {
+                    Some("case") if current.len() == 1 => case_depth += 1,
+                    Some("in")
+                        if case_depth > 0
+                            && current.first().map(String::as_str) == Some("case") =>
+                    {
+                        in_patterns = true
+                    }
+                    Some("esac") => case_depth = case_depth.saturating_sub(1),
+                    _ => {}
+                }
+            }
+            '|' if in_patterns => {}
+            ')' if in_patterns => {
+                in_patterns = false;
+                finish_word(&mut current, &mut word, &mut in_word);
+                current.clear();
+            }
+            ';' if case_depth > 0 && chars.get(i + 1) == Some(&';') => {
+                finish_word(&mut current, &mut word, &mut in_word);
+                finish_command(&mut current);
+                in_patterns = true;
+                i += 1;
+            }
             '\n' | ';' | '&' | '|' | '(' | ')' => {
                 finish_word(&mut current, &mut word, &mut in_word);
-                if c == '|' && chars.get(i + 1) != Some(&'|') && chars.get(i.wrapping_sub(1)) != Some(&'|') {
+                if c == '|'
+                    && chars.get(i + 1) != Some(&'|')
+                    && chars.get(i.wrapping_sub(1)) != Some(&'|')
+                {
                     out.has_pipe = true;
                 }
-                if c == '&' && chars.get(i + 1) != Some(&'&') && chars.get(i.wrapping_sub(1)) == Some(&'>') {
+                if c == '&'
+                    && chars.get(i + 1) != Some(&'&')
+                    && chars.get(i.wrapping_sub(1)) == Some(&'>')
+                {
                     // `>&2`: a redirection, not a separator.
                     word.push('&');
                     in_word = true;
@@ -134,6 +221,11 @@ pub fn script(text: &str) -> Script {
     }
     finish_word(&mut current, &mut word, &mut in_word);
     finish_command(&mut current);
+    for text in inner {
+        let nested = script(&text);
+        out.has_pipe |= nested.has_pipe;
+        out.commands.extend(nested.commands);
+    }
     out
 }
 
@@ -161,5 +253,8 @@ mod tests {
         assert_eq!(s.commands[2].words, vec!["curl", "-fsSL", "a b"]);
         assert!(s.has_pipe);
         assert!(!script("a || b && c >&2").has_pipe);
+        let case = script("case $(uname -m) in amd64|arm64) echo a ;; ppc*|s390x) echo b ;; esac");
+        assert!(!case.has_pipe, "{:?}", case.commands);
+        assert!(case.calls("echo").count() == 2, "{:?}", case.commands);
     }
 }
