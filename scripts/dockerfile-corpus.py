@@ -145,8 +145,7 @@ def main():
             open(os.path.join(staging, ".complete"), "w").close()
             os.rename(staging, target)
     files = [
-        p for p in glob.glob(os.path.join(target, "**", "*"), recursive=True) if os.path.isfile(p)
-        and not p.endswith(".complete")
+        os.path.join(d, f) for d, _, names in os.walk(target) for f in names if f != ".complete"
     ]
     print(len(files))
 

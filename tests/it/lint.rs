@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
@@ -355,6 +355,12 @@ fn init_turns_the_seed_dockerfile_into_a_pare_toml_that_runs_as_nonroot() {
     assert!(err.contains("produce build:/my-service"), "{err}");
     let toml = fs::read_to_string(project.join("pare.toml")).unwrap();
     assert!(toml.contains("base = \"static\""), "{toml}");
+    // `[lint]` in the same file is lint's; pare build leaves it alone.
+    fs::write(
+        project.join("pare.toml"),
+        format!("{toml}\n[lint]\ndisable = [\"DL3006\"]\n"),
+    )
+    .unwrap();
     // The build stage's artifact: any static program stands in for the Go service.
     fs::copy(static_hello(), project.join("my-service")).unwrap();
     let (code, _, err) =
@@ -377,5 +383,4 @@ fn init_turns_the_seed_dockerfile_into_a_pare_toml_that_runs_as_nonroot() {
         .0,
         2
     );
-    let _ = Path::new("");
 }

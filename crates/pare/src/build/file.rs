@@ -24,6 +24,9 @@ pub struct BuildFile {
     pub copy: Vec<CopyEntry>,
     #[serde(default)]
     pub packages: PackagesSection,
+    /// `[lint]`: `pare lint`'s settings (checked there, not by build).
+    #[serde(default)]
+    pub lint: Option<toml::Table>,
 }
 
 /// `[packages]`: Debian packages beyond the recipe, and how they are locked and installed.

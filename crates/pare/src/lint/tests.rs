@@ -20,6 +20,14 @@ fn ids(text: &str) -> Vec<&'static str> {
     ids
 }
 
+/// Asserts that each rule fires on `text`.
+fn assert_fires(text: &str, expected: &[&str]) {
+    let found = ids(text);
+    for id in expected {
+        assert!(found.contains(id), "{id} missing from {found:?}");
+    }
+}
+
 #[test]
 fn the_seed_go_service_is_clean_but_for_pinning() {
     let text = "FROM golang:1.22 AS build\nWORKDIR /src\nCOPY . .\nRUN CGO_ENABLED=0 go build -o /out/my-service .\n\nFROM gcr.io/distroless/static-debian12\nCOPY --from=build /out/my-service /my-service\nUSER 65532:65532\nENTRYPOINT [\"/my-service\"]\n";
@@ -33,58 +41,58 @@ fn the_seed_go_service_is_clean_but_for_pinning() {
 #[test]
 fn a_static_binary_on_ubuntu_running_as_root() {
     let text = "FROM golang:1.22 AS build\nRUN CGO_ENABLED=0 go build -o /app .\nFROM ubuntu:22.04\nRUN apt-get update && apt-get install -y gcc curl\nCOPY --from=build /app /app\nUSER root\nCMD /app\n";
-    let found = ids(text);
-    for id in [
-        "PARE-LINT-FULL-DISTRO-FOR-STATIC",
-        "PARE-LINT-LAST-USER-ROOT",
-        "PARE-LINT-APT-LISTS",
-        "PARE-LINT-APT-RECOMMENDS",
-        "PARE-LINT-APT-UNPINNED",
-        "PARE-LINT-BUILD-TOOLS-IN-FINAL",
-        "PARE-LINT-SHELL-FORM-COMMAND",
-    ] {
-        assert!(found.contains(&id), "{id} missing from {found:?}");
-    }
+    assert_fires(
+        text,
+        &[
+            "PARE-LINT-FULL-DISTRO-FOR-STATIC",
+            "PARE-LINT-LAST-USER-ROOT",
+            "PARE-LINT-APT-LISTS",
+            "PARE-LINT-APT-RECOMMENDS",
+            "PARE-LINT-APT-UNPINNED",
+            "PARE-LINT-BUILD-TOOLS-IN-FINAL",
+            "PARE-LINT-SHELL-FORM-COMMAND",
+        ],
+    );
 }
 
 #[test]
 fn single_stage_compilers_caches_and_secrets() {
     let text = "FROM python:3.12\nENV API_TOKEN=abc\nARG GITHUB_TOKEN\nRUN pip install flask\nRUN apk add gcc\nCOPY id_rsa /root/.ssh/id_rsa\nCOPY . /app\nUSER app\n";
-    let found = ids(text);
-    for id in [
-        "PARE-LINT-SECRET-ARG-ENV",
-        "PARE-LINT-PIP-CACHE",
-        "PARE-LINT-PIP-UNPINNED",
-        "PARE-LINT-APK-CACHE",
-        "PARE-LINT-SINGLE-STAGE-COMPILER",
-        "PARE-LINT-SECRET-COPIED",
-        "PARE-LINT-USER-NOT-NUMERIC",
-        "PARE-LINT-CONSECUTIVE-RUN",
-    ] {
-        assert!(found.contains(&id), "{id} missing from {found:?}");
-    }
+    assert_fires(
+        text,
+        &[
+            "PARE-LINT-SECRET-ARG-ENV",
+            "PARE-LINT-PIP-CACHE",
+            "PARE-LINT-PIP-UNPINNED",
+            "PARE-LINT-APK-CACHE",
+            "PARE-LINT-SINGLE-STAGE-COMPILER",
+            "PARE-LINT-SECRET-COPIED",
+            "PARE-LINT-USER-NOT-NUMERIC",
+            "PARE-LINT-CONSECUTIVE-RUN",
+        ],
+    );
 }
 
 #[test]
 fn buildkit_checks() {
     let text = "FROM alpine:3.20 as Build\nMAINTAINER me\nENV A b\nWORKDIR app\nEXPOSE 127.0.0.1:80:80\nCOPY $NOPE /x\nFROM alpine:3.20 AS build\nCOPY --from=build /x /y\nCOPY --from=nowhere /x /y\nCMD [\"a\"]\nCMD [\"b\"]\n";
-    let found = ids(text);
-    for id in [
-        "PARE-LINT-FROM-AS-CASING",
-        "PARE-LINT-STAGE-NAME-CASING",
-        "PARE-LINT-MAINTAINER",
-        "PARE-LINT-LEGACY-KEY-VALUE",
-        "PARE-LINT-WORKDIR-RELATIVE",
-        "PARE-LINT-EXPOSE-FORMAT",
-        "PARE-LINT-UNDEFINED-VAR",
-        "PARE-LINT-DUPLICATE-STAGE",
-        "PARE-LINT-COPY-FROM-SELF",
-        "PARE-LINT-COPY-FROM-UNKNOWN",
-        "PARE-LINT-MULTIPLE-CMD",
-        "PARE-LINT-NO-USER",
-    ] {
-        assert!(found.contains(&id), "{id} missing from {found:?}");
-    }
+    assert_fires(
+        text,
+        &[
+            "PARE-LINT-FROM-AS-CASING",
+            "PARE-LINT-STAGE-NAME-CASING",
+            "PARE-LINT-MAINTAINER",
+            "PARE-LINT-LEGACY-KEY-VALUE",
+            "PARE-LINT-WORKDIR-RELATIVE",
+            "PARE-LINT-EXPOSE-FORMAT",
+            "PARE-LINT-UNDEFINED-VAR",
+            "PARE-LINT-DUPLICATE-STAGE",
+            "PARE-LINT-COPY-FROM-SELF",
+            "PARE-LINT-COPY-FROM-UNKNOWN",
+            "PARE-LINT-MULTIPLE-CMD",
+            "PARE-LINT-NO-USER",
+        ],
+    );
 }
 
 #[test]
