@@ -1092,7 +1092,11 @@ fn context_checks(out: &mut Out, stages: &[Stage], context: &Context) {
                         );
                     }
                 }
-                if secret_name(path) && !is_whole_context(&source.value) {
+                let token_file = context
+                    .dir
+                    .as_ref()
+                    .is_some_and(|d| holds_registry_token(&d.join(path)));
+                if (secret_name(path) || token_file) && !is_whole_context(&source.value) {
                     hit(
                         out,
                         &f::LINT_SECRET_COPIED,
@@ -1168,6 +1172,19 @@ fn context_gaps(context: &Context, ignore: &pare_dockerfile::ignore::DockerIgnor
     missing
 }
 
+/// An `.npmrc` or `.pypirc` that holds a token or password.
+fn holds_registry_token(path: &std::path::Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    matches!(name.as_str(), ".npmrc" | ".pypirc")
+        && pare_oci::layout::read_bounded(path, 1 << 20).is_ok_and(|b| {
+            let t = String::from_utf8_lossy(&b);
+            t.contains("_authToken") || t.contains("_auth=") || t.contains("password")
+        })
+}
+
 /// Secret files in the top two levels of the context that a whole-context copy takes along.
 fn context_secrets(context: &Context) -> Vec<String> {
     let Some(dir) = &context.dir else {
@@ -1175,17 +1192,11 @@ fn context_secrets(context: &Context) -> Vec<String> {
     };
     let mut found = Vec::new();
     let mut visit = |rel: String, path: &std::path::Path| {
-        let name = rel.rsplit('/').next().unwrap_or(&rel).to_string();
         let excluded = context.ignore.as_ref().is_some_and(|i| i.excludes(&rel));
         if excluded {
             return;
         }
-        let token_file = matches!(name.as_str(), ".npmrc" | ".pypirc")
-            && std::fs::read(path).is_ok_and(|b| {
-                let t = String::from_utf8_lossy(&b);
-                t.contains("_authToken") || t.contains("_auth=") || t.contains("password")
-            });
-        if (secret_name(&rel) && path.is_file()) || token_file {
+        if (secret_name(&rel) && path.is_file()) || holds_registry_token(path) {
             found.push(rel);
         }
     };

@@ -153,3 +153,57 @@ fn ignore_comments_config_and_parse_errors() {
     };
     assert!(lint_source("Dockerfile", text.as_bytes(), &context, &bad).is_err());
 }
+
+#[test]
+fn token_files_in_the_context_are_secrets_whether_named_or_swept_in() {
+    let dir = std::env::temp_dir().join(format!("pare-lint-ctx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join(".npmrc"),
+        "//registry.npmjs.org/:_authToken=npm_abc\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join(".dockerignore"), ".git\n").unwrap();
+    let context = Context {
+        dir: Some(dir.clone()),
+        ignore: Some(DockerIgnore::parse(".git\n")),
+    };
+    for text in [
+        "FROM node:22\nCOPY .npmrc /app/\nUSER 65532\n",
+        "FROM node:22\nCOPY . /app\nUSER 65532\n",
+    ] {
+        let report = lint_source(
+            "Dockerfile",
+            text.as_bytes(),
+            &context,
+            &LintConfig::default(),
+        )
+        .unwrap();
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| f.rule == "PARE-LINT-SECRET-COPIED" && f.reason.contains(".npmrc")),
+            "{text}: {:?}",
+            report.findings
+        );
+    }
+    // A .npmrc without a token is configuration, not a secret.
+    std::fs::write(dir.join(".npmrc"), "fund=false\n").unwrap();
+    let report = lint_source(
+        "Dockerfile",
+        b"FROM node:22\nCOPY .npmrc /app/\nUSER 65532\n",
+        &context,
+        &LintConfig::default(),
+    )
+    .unwrap();
+    assert!(
+        !report
+            .findings
+            .iter()
+            .any(|f| f.rule == "PARE-LINT-SECRET-COPIED"),
+        "{:?}",
+        report.findings
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
