@@ -183,11 +183,6 @@ impl Instruction {
             .collect::<Vec<_>>()
             .join(" ")
     }
-
-    /// The lines this instruction covers, as a range.
-    pub fn lines(&self) -> std::ops::RangeInclusive<u32> {
-        self.start.line..=self.end_line
-    }
 }
 
 /// A parser directive (`# syntax=…`, `# escape=…`, `# check=…`).
@@ -261,62 +256,98 @@ pub struct Stage<'a> {
     pub instructions: Vec<&'a Instruction>,
 }
 
-/// The stages of a Dockerfile, ARGs before the first FROM substituted into the base names.
+/// The ARGs declared before the first FROM, with their defaults: the only variables FROM lines
+/// can use.
+pub fn global_args(df: &Dockerfile) -> BTreeMap<String, String> {
+    df.instructions
+        .iter()
+        .take_while(|i| i.keyword != Keyword::From)
+        .filter(|i| i.keyword == Keyword::Arg)
+        .flat_map(|i| &i.args)
+        .map(|arg| {
+            let (name, value) = arg.value.split_once('=').unwrap_or((&arg.value, ""));
+            (name.to_string(), expand(value, df.escape, &|_| None).value)
+        })
+        .collect()
+}
+
+/// The stages of a Dockerfile, the global ARGs substituted into the base names.
 pub fn stages(df: &Dockerfile) -> Vec<Stage<'_>> {
-    let mut global: BTreeMap<String, String> = BTreeMap::new();
+    let global = global_args(df);
     let mut stages: Vec<Stage> = Vec::new();
     for instruction in &df.instructions {
-        match instruction.keyword {
-            Keyword::From => {
-                let words: Vec<&str> = instruction.args.iter().map(|a| a.value.as_str()).collect();
-                let raw = words.first().copied().unwrap_or("");
-                let base = expand(raw, df.escape, &|n| global.get(n).cloned()).value;
-                let name = (words.len() >= 3 && words[1].eq_ignore_ascii_case("as"))
-                    .then(|| words[2].to_string());
-                stages.push(Stage {
-                    index: stages.len(),
-                    from: instruction,
-                    base,
-                    name,
-                    instructions: Vec::new(),
-                });
-            }
-            Keyword::Arg if stages.is_empty() => {
-                for arg in &instruction.args {
-                    let (name, value) = arg.value.split_once('=').unwrap_or((&arg.value, ""));
-                    let value = expand(value, df.escape, &|_| None).value;
-                    global.insert(name.to_string(), value);
-                }
-            }
-            _ => {
-                if let Some(stage) = stages.last_mut() {
-                    stage.instructions.push(instruction);
-                }
-            }
+        if instruction.keyword == Keyword::From {
+            let words: Vec<&str> = instruction.args.iter().map(|a| a.value.as_str()).collect();
+            let raw = words.first().copied().unwrap_or("");
+            let base = expand(raw, df.escape, &|n| global.get(n).cloned()).value;
+            let name = (words.len() >= 3 && words[1].eq_ignore_ascii_case("as"))
+                .then(|| words[2].to_string());
+            stages.push(Stage {
+                index: stages.len(),
+                from: instruction,
+                base,
+                name,
+                instructions: Vec::new(),
+            });
+        } else if let Some(stage) = stages.last_mut() {
+            stage.instructions.push(instruction);
         }
     }
     stages
 }
 
+/// The stage before `before` that a name (case-insensitive) or an index refers to, as
+/// `FROM name` and `COPY --from=name` do.
+pub fn stage_named<'a, 'b>(
+    stages: &'a [Stage<'b>],
+    name: &str,
+    before: usize,
+) -> Option<&'a Stage<'b>> {
+    if let Ok(n) = name.parse::<usize>() {
+        return stages.get(n).filter(|s| s.index < before);
+    }
+    stages[..before.min(stages.len())].iter().find(|s| {
+        s.name
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+    })
+}
+
 /// The longest line BuildKit reads (bufio.Scanner's token limit), newline included.
 const MAX_LINE: usize = 64 * 1024;
 
-/// Which physical line and column each byte range of a joined instruction line came from.
-struct Segments(Vec<(usize, u32, u32, usize)>);
+/// Where a physical line's part of a joined instruction line starts: its byte offset in the
+/// joined line, and the line and column it came from.
+#[derive(Clone, Copy)]
+struct Segment {
+    start: usize,
+    line: u32,
+    column: u32,
+}
+
+/// The segments of one joined line, in order.
+struct Segments(Vec<Segment>);
 
 impl Segments {
     /// The source position of byte `offset` of the joined line.
     fn position(&self, joined: &str, offset: usize) -> Position {
-        let i = self.0.partition_point(|s| s.0 <= offset).saturating_sub(1);
-        let (start, line, column, _) = self.0.get(i).copied().unwrap_or((0, 1, 1, 0));
+        let i = self
+            .0
+            .partition_point(|s| s.start <= offset)
+            .saturating_sub(1);
+        let segment = self.0.get(i).copied().unwrap_or(Segment {
+            start: 0,
+            line: 1,
+            column: 1,
+        });
         let offset = offset.min(joined.len());
         let chars = joined
-            .get(start..offset)
+            .get(segment.start..offset)
             .map(|s| s.chars().count())
             .unwrap_or(0);
         Position {
-            line,
-            column: column + chars as u32,
+            line: segment.line,
+            column: segment.column + chars as u32,
         }
     }
 }
@@ -331,7 +362,6 @@ pub fn parse(source: &[u8]) -> Dockerfile {
 struct Parser<'a> {
     lines: Vec<&'a str>,
     next: usize,
-    escape: char,
     directives_done: bool,
     out: Dockerfile,
 }
@@ -349,7 +379,6 @@ impl<'a> Parser<'a> {
         Self {
             lines: text.split_inclusive('\n').collect(),
             next: 0,
-            escape: '\\',
             directives_done: false,
             out: Dockerfile {
                 directives: Vec::new(),
@@ -426,8 +455,8 @@ impl<'a> Parser<'a> {
         }
         if name == "escape" {
             match value {
-                "\\" => self.escape = '\\',
-                "`" => self.escape = '`',
+                "\\" => self.out.escape = '\\',
+                "`" => self.out.escape = '`',
                 other => {
                     self.problem(
                         ProblemKind::Error,
@@ -456,10 +485,10 @@ impl<'a> Parser<'a> {
     /// a character other than itself.
     fn continuation<'l>(&self, line: &'l str) -> (&'l str, bool) {
         let body = line.trim_end_matches([' ', '\t']);
-        let Some(before) = body.strip_suffix(self.escape) else {
+        let Some(before) = body.strip_suffix(self.out.escape) else {
             return (line, true);
         };
-        if before.is_empty() || !before.ends_with(self.escape) {
+        if before.is_empty() || !before.ends_with(self.out.escape) {
             (before, false)
         } else {
             (line, true)
@@ -481,7 +510,11 @@ impl<'a> Parser<'a> {
                 continue;
             }
             let mut joined = first.to_string();
-            let mut segments = vec![(0usize, number, lead + 1, first.len())];
+            let mut segments = vec![Segment {
+                start: 0,
+                line: number,
+                column: lead + 1,
+            }];
             let mut last = number;
             let mut empty_continuation = false;
             while !end_of_line {
@@ -501,7 +534,11 @@ impl<'a> Parser<'a> {
                 }
                 let (part, eol) = self.continuation(token);
                 end_of_line = eol;
-                segments.push((joined.len(), n, 1, part.len()));
+                segments.push(Segment {
+                    start: joined.len(),
+                    line: n,
+                    column: 1,
+                });
                 joined.push_str(part);
             }
             let segments = Segments(segments);
@@ -514,7 +551,7 @@ impl<'a> Parser<'a> {
                     last,
                 );
             }
-            let mut instruction = match node(&joined, 0, self.escape, &segments) {
+            let mut instruction = match node(&joined, 0, self.out.escape, &segments) {
                 Ok(i) => i,
                 Err(message) => {
                     self.problem(ProblemKind::Error, message, start, last);
@@ -569,7 +606,6 @@ impl<'a> Parser<'a> {
                 line,
             );
         }
-        self.out.escape = self.escape;
         self.out
     }
 }
@@ -701,35 +737,25 @@ fn node(full: &str, from: usize, escape: char, segments: &Segments) -> Result<In
             })
             .collect()
     };
-    let whole = |text: &str| -> Vec<Arg> {
+    // The text as one argument (BuildKit's parseString and the shell form), none when empty.
+    let whole = |text: &str| -> Vec<words::Word> {
         if text.is_empty() {
             Vec::new()
         } else {
-            vec![Arg {
-                value: text.to_string(),
-                position: at(base),
-            }]
+            vec![(text.to_string(), 0)]
         }
     };
     match keyword {
-        Keyword::Add | Keyword::Copy | Keyword::Volume => match words::json_array(args) {
-            Some(Ok(words)) => {
-                instruction.args = make(words);
-                instruction.json = true;
-            }
-            Some(Err(e)) => return Err(e),
-            None => instruction.args = make(words::whitespace_split(args)),
-        },
+        Keyword::Add | Keyword::Copy | Keyword::Volume => {
+            let (words, json) = json_or(args, words::whitespace_split)?;
+            instruction.args = make(words);
+            instruction.json = json;
+        }
         Keyword::Cmd | Keyword::Entrypoint | Keyword::Run | Keyword::Shell => {
             if !args.is_empty() {
-                match words::json_array(args) {
-                    Some(Ok(words)) => {
-                        instruction.args = make(words);
-                        instruction.json = true;
-                    }
-                    Some(Err(e)) => return Err(e),
-                    None => instruction.args = whole(args),
-                }
+                let (words, json) = json_or(args, whole)?;
+                instruction.args = make(words);
+                instruction.json = json;
             }
         }
         Keyword::Arg => instruction.args = make(words::parse_words(args, escape)),
@@ -754,31 +780,38 @@ fn node(full: &str, from: usize, escape: char, segments: &Segments) -> Result<In
                 let mut words = vec![(args[..sep].to_string(), 0)];
                 let command = &args[next..];
                 if !command.is_empty() {
-                    match words::json_array(command) {
-                        Some(Ok(ws)) => {
-                            instruction.json = true;
-                            words.extend(ws.into_iter().map(|(v, o)| (v, next + o)));
-                        }
-                        Some(Err(e)) => return Err(e),
-                        None => words.push((command.to_string(), next)),
-                    }
+                    let (ws, json) = json_or(command, whole)?;
+                    instruction.json = json;
+                    words.extend(ws.into_iter().map(|(v, o)| (v, next + o)));
                 }
                 instruction.args = make(words);
             }
         }
         Keyword::Maintainer | Keyword::Stopsignal | Keyword::User | Keyword::Workdir => {
-            instruction.args = whole(args);
+            instruction.args = make(whole(args));
         }
         Keyword::Onbuild => {
             if !args.is_empty() {
-                let mut child = node(full, from + lead + base, escape, segments)?;
-                child.end_line = 0;
+                let child = node(full, from + lead + base, escape, segments)?;
                 instruction.onbuild = Some(Box::new(child));
             }
         }
         Keyword::Unknown => {}
     }
     Ok(instruction)
+}
+
+/// The words of a JSON array of strings (and `true`), else `fallback`'s words of the text; a
+/// JSON array holding anything but strings is BuildKit's error.
+fn json_or(
+    text: &str,
+    fallback: impl FnOnce(&str) -> Vec<words::Word>,
+) -> Result<(Vec<words::Word>, bool), String> {
+    match words::json_array(text) {
+        Some(Ok(words)) => Ok((words, true)),
+        Some(Err(e)) => Err(e),
+        None => Ok((fallback(text), false)),
+    }
 }
 
 /// ENV and LABEL: `NAME=value …` pairs, or the legacy `NAME value`.

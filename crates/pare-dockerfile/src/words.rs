@@ -35,9 +35,6 @@ pub(crate) fn whitespace_split(text: &str) -> Vec<Word> {
     if let Some(s) = start {
         words.push((text[s..].to_string(), s));
     }
-    if words.is_empty() && text.is_empty() {
-        return words;
-    }
     words
 }
 

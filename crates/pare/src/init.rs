@@ -91,7 +91,8 @@ pub fn from_dockerfile(bytes: &[u8]) -> Result<InitReport> {
     let expand = |text: &str, vars: &BTreeMap<String, String>| {
         pare_dockerfile::expand(text, df.escape, &|n| vars.get(n).cloned()).value
     };
-    let (base, base_stage) = match stages[..last.index].iter().find(|s| {
+    // FROM names a stage by name only (an index is for COPY --from).
+    let base = match stages[..last.index].iter().find(|s| {
         s.name
             .as_deref()
             .is_some_and(|n| n.eq_ignore_ascii_case(&last.base))
@@ -101,11 +102,10 @@ pub fn from_dockerfile(bytes: &[u8]) -> Result<InitReport> {
                 "line {}: FROM {} is a build stage; the pare.toml builds on that stage's base ({}) without its steps",
                 last.from.start.line, last.base, s.base
             ));
-            (pare_base(&s.base), Some(s))
+            pare_base(&s.base)
         }
-        None => (pare_base(&last.base), None),
+        None => pare_base(&last.base),
     };
-    let _ = base_stage;
     let mut image: Vec<String> = vec![format!("base = {}", quote(&base))];
     let mut env: Vec<(String, String)> = Vec::new();
     let mut labels: Vec<(String, String)> = Vec::new();
@@ -271,12 +271,7 @@ fn copy_entries(
         return;
     }
     let from = i.flag("from");
-    let stage = from.and_then(|f| {
-        stages[..last.index].iter().find(|s| {
-            s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(f))
-                || f.parse::<usize>() == Ok(s.index)
-        })
-    });
+    let stage = from.and_then(|f| pare_dockerfile::stage_named(stages, f, last.index));
     if from.is_some() && stage.is_none() {
         not_carried.push(format!(
             "line {}: COPY --from={} copies from an image; pull it and copy the files from a local tree",

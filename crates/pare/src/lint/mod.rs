@@ -152,7 +152,8 @@ pub(crate) fn lint_source(
         .collect::<Result<_>>()?;
     let df = pare_dockerfile::parse(bytes);
     let stages = stages(&df);
-    let mut raw = rules::run(&df, &stages, context);
+    let shipped = rules::shipped_stages(&stages);
+    let mut raw = rules::run(&df, &stages, &shipped, context);
     // Comments `# pare-ignore=RULE[,RULE]` on the line before an instruction.
     let ignores: Vec<(u32, Vec<&'static str>)> = df
         .comments
@@ -192,7 +193,6 @@ pub(crate) fn lint_source(
             .cmp(&line_of(b))
             .then(b.severity.cmp(&a.severity))
     });
-    let shipped = rules::shipped_stages(&stages);
     let stage_list = stages
         .iter()
         .map(|s| StageSummary {

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use pare_dockerfile::{Dockerfile, Instruction, Keyword, Position, ProblemKind, Stage};
+use pare_dockerfile::{
+    stage_named, Dockerfile, Instruction, Keyword, Position, ProblemKind, Stage,
+};
 
 use super::shell::{script, Script, SimpleCommand};
 use super::Context;
@@ -12,46 +14,41 @@ use crate::findings::{self as f, Finding, Location, Rule};
 
 type Out = Vec<(Finding, u32)>;
 
-fn hit(out: &mut Out, rule: &Rule, owner: &Instruction, at: Position, reason: String) {
-    out.push((
-        Finding::new(
-            rule,
-            Location::FileLine {
-                path: String::new(),
-                line: at.line,
-                column: at.column,
-            },
-            reason,
-        ),
-        owner.start.line,
-    ));
+/// A finding of `rule` at `at`, owned by the instruction that starts on `owner_line`.
+fn push(out: &mut Out, rule: &Rule, at: Position, owner_line: u32, reason: String) {
+    let location = Location::FileLine {
+        path: String::new(),
+        line: at.line,
+        column: at.column,
+    };
+    out.push((Finding::new(rule, location, reason), owner_line));
 }
 
-/// Runs every check.
-pub(super) fn run(df: &Dockerfile, stages: &[Stage], context: &Context) -> Out {
+fn hit(out: &mut Out, rule: &Rule, owner: &Instruction, at: Position, reason: String) {
+    push(out, rule, at, owner.start.line, reason);
+}
+
+/// Runs every check; `shipped` holds the indexes of the stages that ship
+/// ([`shipped_stages`]).
+pub(super) fn run(
+    df: &Dockerfile,
+    stages: &[Stage],
+    shipped: &BTreeSet<usize>,
+    context: &Context,
+) -> Out {
     let mut out = Out::new();
     for p in &df.problems {
-        let (rule, line) = match p.kind {
-            ProblemKind::Error => (&f::LINT_PARSE, p.start.line),
-            ProblemKind::EmptyContinuation => (&f::LINT_EMPTY_CONTINUATION, p.start.line),
+        let rule = match p.kind {
+            ProblemKind::Error => &f::LINT_PARSE,
+            ProblemKind::EmptyContinuation => &f::LINT_EMPTY_CONTINUATION,
         };
-        out.push((
-            Finding::new(
-                rule,
-                Location::FileLine {
-                    path: String::new(),
-                    line: p.start.line,
-                    column: p.start.column,
-                },
-                format!(
-                    "lines {}-{}: {}",
-                    p.start.line,
-                    p.end_line,
-                    first_line(&p.message)
-                ),
-            ),
-            line,
-        ));
+        let reason = format!(
+            "lines {}-{}: {}",
+            p.start.line,
+            p.end_line,
+            first_line(&p.message)
+        );
+        push(&mut out, rule, p.start, p.start.line, reason);
     }
     for i in &df.instructions {
         if i.keyword == Keyword::Unknown {
@@ -64,19 +61,19 @@ pub(super) fn run(df: &Dockerfile, stages: &[Stage], context: &Context) -> Out {
             );
         }
     }
-    let shipped = shipped_stages(stages);
     stage_names(&mut out, stages);
+    let global = pare_dockerfile::global_args(df);
     for stage in stages {
         let is_final = stage.index + 1 == stages.len();
         base_image(&mut out, stage, stages);
-        instructions(&mut out, df, stage, stages);
+        instructions(&mut out, df, &global, stage, stages);
         for i in &stage.instructions {
             if i.keyword == Keyword::Run {
                 run_checks(&mut out, stage, i, shipped.contains(&stage.index));
             }
         }
         if is_final {
-            final_stage(&mut out, stage, stages);
+            final_stage(&mut out, stage, stages, shipped);
         }
     }
     context_checks(&mut out, stages, context);
@@ -99,22 +96,6 @@ pub(super) fn shipped_stages(stages: &[Stage]) -> BTreeSet<usize> {
         current = stage_named(stages, &stage.base, stage.index);
     }
     shipped
-}
-
-/// The earlier stage a name (or index) refers to.
-fn stage_named<'a, 'b>(
-    stages: &'a [Stage<'b>],
-    name: &str,
-    before: usize,
-) -> Option<&'a Stage<'b>> {
-    if let Ok(n) = name.parse::<usize>() {
-        return stages.get(n).filter(|s| s.index < before);
-    }
-    stages[..before.min(stages.len())].iter().find(|s| {
-        s.name
-            .as_deref()
-            .is_some_and(|n| n.eq_ignore_ascii_case(name))
-    })
 }
 
 fn stage_names(out: &mut Out, stages: &[Stage]) {
@@ -269,22 +250,17 @@ const KNOWN_VARIABLES: &[&str] = &[
 ];
 
 /// Per-instruction checks of one stage.
-fn instructions(out: &mut Out, df: &Dockerfile, stage: &Stage, stages: &[Stage]) {
+fn instructions(
+    out: &mut Out,
+    df: &Dockerfile,
+    global: &std::collections::BTreeMap<String, String>,
+    stage: &Stage,
+    stages: &[Stage],
+) {
     let mut defined: BTreeSet<String> = KNOWN_VARIABLES.iter().map(|s| s.to_string()).collect();
-    let global: BTreeSet<String> = df
-        .instructions
-        .iter()
-        .take_while(|i| i.keyword != Keyword::From)
-        .filter(|i| i.keyword == Keyword::Arg)
-        .flat_map(|i| {
-            i.args
-                .iter()
-                .map(|a| a.value.split('=').next().unwrap_or("").to_string())
-        })
-        .collect();
     // FROM may use the global ARGs only.
     if let Some(word) = stage.from.args.first() {
-        let known = |n: &str| (global.contains(n) || defined.contains(n)).then(String::new);
+        let known = |n: &str| (global.contains_key(n) || defined.contains(n)).then(String::new);
         for name in pare_dockerfile::expand(&word.value, df.escape, &known).undefined {
             hit(out, &f::LINT_UNDEFINED_VAR, stage.from, word.position, format!("${name} is not defined before FROM (declare it with ARG before the first FROM)"));
         }
@@ -571,14 +547,19 @@ fn is_archive(name: &str) -> bool {
     .any(|s| name.to_ascii_lowercase().ends_with(s))
 }
 
+/// Whether a program word names a POSIX shell (`sh`, `/bin/bash`, …).
+fn is_posix_shell(word: &str) -> bool {
+    matches!(
+        word.rsplit('/').next(),
+        Some("sh" | "bash" | "ash" | "dash")
+    )
+}
+
 /// The script a RUN executes: its shell text, plus heredoc bodies fed to a shell.
 fn run_script(i: &Instruction) -> Script {
     if i.json {
         let words: Vec<&str> = i.args.iter().map(|a| a.value.as_str()).collect();
-        let shell = words
-            .first()
-            .is_some_and(|w| matches!(w.rsplit('/').next(), Some("sh" | "bash" | "ash" | "dash")));
-        if shell && words.get(1) == Some(&"-c") {
+        if words.first().is_some_and(|w| is_posix_shell(w)) && words.get(1) == Some(&"-c") {
             return script(words.get(2).copied().unwrap_or(""));
         }
         return Script {
@@ -593,11 +574,7 @@ fn run_script(i: &Instruction) -> Script {
     let line = i.args.first().map(|a| a.value.as_str()).unwrap_or("");
     let mut text = line.to_string();
     let first = line.split_whitespace().next().unwrap_or("");
-    let shell_reads_heredoc = first.starts_with("<<")
-        || matches!(
-            first.rsplit('/').next(),
-            Some("sh" | "bash" | "ash" | "dash")
-        );
+    let shell_reads_heredoc = first.starts_with("<<") || is_posix_shell(first);
     if shell_reads_heredoc {
         for doc in &i.heredocs {
             text.push('\n');
@@ -692,13 +669,23 @@ const MANAGERS: &[&str] = &[
     "dpkg",
 ];
 
+/// The packages an `apt-get install` names.
+fn apt_packages(c: &SimpleCommand) -> Vec<&str> {
+    packages_after(c, &["install"], &["-o", "-t", "--target-release"])
+}
+
+/// The packages an `apk add` names.
+fn apk_packages(c: &SimpleCommand) -> Vec<&str> {
+    packages_after(c, &["add"], &["-t", "--virtual", "--repository", "-X"])
+}
+
 /// Build tools and package managers a RUN installs.
 fn installed_tools(s: &Script) -> Vec<String> {
     let mut found = Vec::new();
     for c in &s.commands {
         let packages = match c.program() {
-            "apt-get" | "apt" => packages_after(c, &["install"], &["-o", "-t", "--target-release"]),
-            "apk" => packages_after(c, &["add"], &["-t", "--virtual", "--repository", "-X"]),
+            "apt-get" | "apt" => apt_packages(c),
+            "apk" => apk_packages(c),
             "dnf" | "yum" | "microdnf" => packages_after(c, &["install"], &[]),
             _ => Vec::new(),
         };
@@ -739,7 +726,7 @@ fn run_checks(out: &mut Out, stage: &Stage, i: &Instruction, shipped: bool) {
     for c in &s.commands {
         match c.program() {
             "apt-get" | "apt" if c.has("install") => {
-                let packages = packages_after(c, &["install"], &["-o", "-t", "--target-release"]);
+                let packages = apt_packages(c);
                 let unpinned: Vec<&str> = packages
                     .iter()
                     .copied()
@@ -769,8 +756,7 @@ fn run_checks(out: &mut Out, stage: &Stage, i: &Instruction, shipped: bool) {
                 }
             }
             "apk" if c.has("add") => {
-                let packages =
-                    packages_after(c, &["add"], &["-t", "--virtual", "--repository", "-X"]);
+                let packages = apk_packages(c);
                 let unpinned: Vec<&str> = packages
                     .iter()
                     .copied()
@@ -946,7 +932,7 @@ fn pip_install(c: &SimpleCommand) -> Option<Vec<&str>> {
     ))
 }
 
-fn final_stage(out: &mut Out, stage: &Stage, stages: &[Stage]) {
+fn final_stage(out: &mut Out, stage: &Stage, stages: &[Stage], shipped: &BTreeSet<usize>) {
     let last_user = stage
         .instructions
         .iter()
@@ -975,16 +961,17 @@ fn final_stage(out: &mut Out, stage: &Stage, stages: &[Stage]) {
             }
         }
         None => {
-            // A stage built FROM another inherits its USER.
-            let mut base = Some(stage);
-            let mut inherited = false;
-            while let Some(s) = base.and_then(|s| stage_named(stages, &s.base, s.index)) {
-                if s.instructions.iter().any(|i| i.keyword == Keyword::User) {
-                    inherited = true;
-                    break;
-                }
-                base = Some(s);
-            }
+            // A stage built FROM another inherits its USER: the other shipped stages are the
+            // final stage's FROM chain.
+            let inherited = shipped
+                .iter()
+                .filter(|&&index| index != stage.index)
+                .any(|&index| {
+                    stages[index]
+                        .instructions
+                        .iter()
+                        .any(|i| i.keyword == Keyword::User)
+                });
             let nonroot_base =
                 stage.base.contains("nonroot") || stage.base.starts_with("cgr.dev/chainguard/");
             if !inherited && !nonroot_base {
