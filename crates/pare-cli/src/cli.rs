@@ -44,6 +44,18 @@ pub enum TextFormat {
     Json,
 }
 
+/// How lint prints its findings.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum FindingsFormat {
+    /// Readable text.
+    #[default]
+    Human,
+    /// JSON with a versioned schema (docs/json.md).
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+}
+
 /// How audit prints its report.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum AuditFormat {
@@ -54,9 +66,11 @@ pub enum AuditFormat {
     Json,
     /// SARIF 2.1.0, for code-scanning dashboards.
     Sarif,
+    /// One self-contained HTML page with charts (no network, no external files).
+    Html,
 }
 
-/// How diff and gate print their report.
+/// How diff, gate and compare print their report.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ReportFormat {
     /// Readable text.
@@ -66,6 +80,8 @@ pub enum ReportFormat {
     Json,
     /// Markdown, for a pull-request comment.
     Markdown,
+    /// One self-contained HTML page with charts (no network, no external files).
+    Html,
 }
 
 #[derive(Subcommand, Debug)]
@@ -106,6 +122,9 @@ pub enum Command {
     /// Fail (exit 1) when an image grew past a limit against a baseline.
     #[command(after_help = GATE_EXAMPLES)]
     Gate(GateArgs),
+    /// Put several images side by side: sizes, layers, attack surface, findings, pull and unpack time.
+    #[command(after_help = COMPARE_EXAMPLES)]
+    Compare(CompareArgs),
     /// Show what an ELF binary is made of and which libraries it needs.
     #[command(name = "inspect-binary", after_help = INSPECT_EXAMPLES)]
     InspectBinary(InspectBinaryArgs),
@@ -133,8 +152,9 @@ impl Command {
             Command::Db(DbCommand::Fetch(a)) => a.format == TextFormat::Json,
             Command::Diff(a) => a.format == ReportFormat::Json,
             Command::Gate(a) => a.format == ReportFormat::Json,
+            Command::Compare(a) => a.format == ReportFormat::Json,
             Command::InspectBinary(a) => a.format == TextFormat::Json,
-            Command::Lint(a) => a.format == AuditFormat::Json,
+            Command::Lint(a) => a.format == FindingsFormat::Json,
             Command::Init(a) => a.format == TextFormat::Json,
         }
     }
@@ -153,6 +173,7 @@ Examples:
   pare audit docker-archive:app.tar --format json > report.json
   pare audit oci:out --fail-on critical       # exit 1 only for critical findings
   pare audit oci:out --policy pare-policy.toml --format sarif > audit.sarif
+  pare audit oci:out --format html > audit.html   # charts, file treemap; opens offline
 Exit codes: 0 no finding at or above --fail-on, 1 otherwise, 2 bad input.";
 
 /// Arguments of audit.
@@ -246,7 +267,7 @@ pub struct LintArgs {
     pub context: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
-    pub format: AuditFormat,
+    pub format: FindingsFormat,
     /// Fail (exit 1) on findings at or above this severity (info, low, medium, high, critical,
     /// or none).
     #[arg(long, value_name = "SEVERITY", default_value = "medium")]
@@ -399,7 +420,8 @@ pub struct SbomArgs {
 const DIFF_EXAMPLES: &str = "\
 Examples:
   pare diff oci:old:1.3 oci:new:1.4
-  pare diff docker-archive:a.tar oci:out:latest --format markdown >> pr-comment.md";
+  pare diff docker-archive:a.tar oci:out:latest --format markdown >> pr-comment.md
+  pare diff oci:old:1.3 oci:new:1.4 --format html > diff.html";
 
 const GATE_EXAMPLES: &str = "\
 Examples:
@@ -407,6 +429,39 @@ Examples:
   pare gate oci:out:latest --baseline size-baseline.json --update-baseline     # accept the new size
   pare gate oci:new:1.4 --baseline-image oci:old:1.3 --max-growth 200KiB --by uncompressed
 Exit codes: 0 within the limit, 1 past it, 2 bad input.";
+
+const COMPARE_EXAMPLES: &str = "\
+Examples:
+  pare compare docker-archive:naive.tar oci:distroless:latest oci:scratch:latest
+  pare compare oci:a oci:b --format markdown >> pr-comment.md
+  pare compare oci:a oci:b --db osv/ --bandwidth 50Mbit --format html > compare.html
+The first image is the one the others are measured against (ratios). Exit codes: 0, 2 bad input.";
+
+/// Arguments of compare.
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// Two or more images (any reference form); ratios are against the first.
+    #[arg(value_name = "IMAGE", num_args = 2.., required = true)]
+    pub images: Vec<String>,
+    /// Scan every image against this vulnerability database (OSV or Debian tracker files, or
+    /// directories; repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub db: Vec<PathBuf>,
+    /// Bandwidth the pull-time estimate assumes: 100Mbit, 1Gbit, 12.5MB (per second).
+    #[arg(long, default_value = "100Mbit", value_name = "RATE")]
+    pub bandwidth: String,
+    /// Do not decompress and unpack the layers to time it.
+    #[arg(long)]
+    pub no_unpack: bool,
+    /// Policy file (TOML) every image is audited under.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ReportFormat,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
 
 /// Registry flags shared by the verbs that read images.
 #[derive(Args, Debug, Default)]

@@ -141,6 +141,9 @@ rules! {
     NO_CA_BUNDLE = "PARE-NO-CA-BUNDLE", Audit, Medium,
         "A TLS library or client but no CA bundle",
         "TLS connections will fail to verify without CA certificates. Add /etc/ssl/certs/ca-certificates.crt (pare build adds it by default) or set SSL_CERT_FILE.";
+    NO_TZDATA = "PARE-NO-TZDATA", Audit, Medium,
+        "A program loads time zones but the image has no zoneinfo",
+        "Named time zones (`time.LoadLocation(\"Europe/Paris\")`) fail to load without /usr/share/zoneinfo. Add tzdata (`pare build --tzdata`; the static-debian and distroless bases have it), embed it (Go: `import _ \"time/tzdata\"`), or set ZONEINFO.";
     USER_ROOT = "PARE-USER-ROOT", Audit, High,
         "The image runs as root",
         "A compromised process running as uid 0 owns the container and is one kernel bug from the host. Run as a non-root user such as 65532:65532 (nonroot).";

@@ -5,11 +5,13 @@
 pub mod audit;
 pub mod bases;
 pub mod build;
+pub mod compare;
 pub mod contents;
 pub mod diff;
 pub mod error;
 pub mod findings;
 pub mod gate;
+pub mod html;
 pub mod image_io;
 pub mod init;
 pub mod inspect;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use pare::audit::{audit, AuditOptions, AuditReport, Severity};
+use pare::audit::{audit_image, AuditOptions, AuditReport, Severity};
 use pare::findings::CATALOG;
 use pare::policy::Policy;
 use pare_oci::reference::ImageRef;
@@ -40,14 +40,16 @@ pub fn run(args: &AuditArgs, global: &GlobalArgs) -> Result<ExitCode> {
             .transpose()
             .map_err(pare::Error::from)?,
     };
-    let report = audit(&options, &TerminalReporter::new(global.quiet))?;
+    let audited = audit_image(&options, &TerminalReporter::new(global.quiet))?;
+    let report = &audited.report;
     match args.format {
-        AuditFormat::Json => print_json(&report, AUDIT_JSON_SCHEMA)?,
+        AuditFormat::Html => crate::output::out(&pare::html::audit(&audited))?,
+        AuditFormat::Json => print_json(report, AUDIT_JSON_SCHEMA)?,
         AuditFormat::Sarif => crate::output::out(&format!(
             "{}\n",
-            serde_json::to_string_pretty(&pare::policy::sarif(&report))?
+            serde_json::to_string_pretty(&pare::policy::sarif(report))?
         ))?,
-        AuditFormat::Human => print_audit(&report),
+        AuditFormat::Human => print_audit(report),
     }
     Ok(if report.passed {
         ExitCode::SUCCESS
@@ -65,7 +67,7 @@ fn list_rules(format: AuditFormat) -> Result<ExitCode> {
             }
             print_json(&Rules { rules: CATALOG }, RULES_JSON_SCHEMA)?;
         }
-        AuditFormat::Sarif => {
+        AuditFormat::Sarif | AuditFormat::Html => {
             return Err(UsageError("--list-rules prints text or JSON".into()).into())
         }
         AuditFormat::Human => {

@@ -1,4 +1,4 @@
-//! `pare diff`: two references -> `pare::diff::diff_images` -> text, JSON or markdown.
+//! `pare diff`: two references -> `pare::diff::diff_images` -> text, JSON, markdown or HTML.
 
 use std::process::ExitCode;
 
@@ -23,6 +23,7 @@ pub fn run(args: &DiffArgs, global: &GlobalArgs) -> Result<ExitCode> {
     match args.format {
         ReportFormat::Json => print_json(&report, DIFF_JSON_SCHEMA)?,
         ReportFormat::Markdown => crate::output::out(&markdown(&report, args.limit))?,
+        ReportFormat::Html => crate::output::out(&pare::html::diff(&report))?,
         ReportFormat::Human => print_diff(&report, args.limit),
     }
     Ok(ExitCode::SUCCESS)

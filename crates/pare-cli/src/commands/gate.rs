@@ -1,5 +1,5 @@
 //! `pare gate`: an image and a baseline (file or image) -> `pare::gate::gate` -> verdict as text,
-//! JSON or markdown, exit 1 past the limit.
+//! JSON, markdown or HTML, exit 1 past the limit.
 
 use std::process::ExitCode;
 
@@ -41,6 +41,7 @@ pub fn run(args: &GateArgs, global: &GlobalArgs) -> Result<ExitCode> {
     match args.format {
         ReportFormat::Json => print_json(&report, GATE_JSON_SCHEMA)?,
         ReportFormat::Markdown => crate::output::out(&gate_markdown(&report))?,
+        ReportFormat::Html => crate::output::out(&pare::html::gate(&report))?,
         ReportFormat::Human => print_gate(&report),
     }
     Ok(if report.passed {

@@ -9,7 +9,7 @@ use pare::findings::{Family, Location, Severity, CATALOG};
 use pare::lint::{lint, LintConfig, LintOptions, LintReport};
 
 use super::UsageError;
-use crate::cli::{AuditFormat, LintArgs};
+use crate::cli::{FindingsFormat, LintArgs};
 use crate::output::print_json;
 
 /// Version of `pare lint --format json`.
@@ -48,7 +48,7 @@ pub fn run(args: &LintArgs) -> Result<ExitCode> {
         .flat_map(|r| &r.findings)
         .any(|f| fail_on.is_some_and(|s| f.severity >= s));
     match args.format {
-        AuditFormat::Json => {
+        FindingsFormat::Json => {
             #[derive(serde::Serialize)]
             struct Report<'a> {
                 files: &'a [LintReport],
@@ -64,7 +64,7 @@ pub fn run(args: &LintArgs) -> Result<ExitCode> {
                 LINT_JSON_SCHEMA,
             )?
         }
-        AuditFormat::Sarif => {
+        FindingsFormat::Sarif => {
             let findings: Vec<_> = reports
                 .iter()
                 .flat_map(|r| r.findings.iter().cloned())
@@ -83,7 +83,7 @@ pub fn run(args: &LintArgs) -> Result<ExitCode> {
                 ))?
             ))?
         }
-        AuditFormat::Human => {
+        FindingsFormat::Human => {
             for report in &reports {
                 print_human(report);
             }
@@ -131,23 +131,23 @@ fn print_human(report: &LintReport) {
     }
 }
 
-fn list_rules(format: AuditFormat) -> Result<ExitCode> {
+fn list_rules(format: FindingsFormat) -> Result<ExitCode> {
     let rules: Vec<&pare::findings::Rule> = CATALOG
         .iter()
         .filter(|r| r.family == Family::Lint)
         .collect();
     match format {
-        AuditFormat::Json => {
+        FindingsFormat::Json => {
             #[derive(serde::Serialize)]
             struct Rules<'a> {
                 rules: &'a [&'a pare::findings::Rule],
             }
             print_json(&Rules { rules: &rules }, super::audit::RULES_JSON_SCHEMA)?;
         }
-        AuditFormat::Sarif => {
+        FindingsFormat::Sarif => {
             return Err(UsageError("--list-rules prints text or JSON".into()).into())
         }
-        AuditFormat::Human => {
+        FindingsFormat::Human => {
             for rule in rules {
                 let peers = if rule.peers.is_empty() {
                     String::new()

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod build;
+pub mod compare;
 pub mod diff;
 pub mod gate;
 pub mod init;

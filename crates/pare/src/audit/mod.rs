@@ -172,6 +172,21 @@ impl Observer for Recorder {
 
 /// Audits an image.
 pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditReport> {
+    Ok(audit_image(options, reporter)?.report)
+}
+
+/// An audit with what it was made from: the merged tree and the inventory (for the HTML report's
+/// file tree, and for `pare compare`'s scan of the same reading).
+pub struct Audited {
+    pub report: AuditReport,
+    pub contents: ImageContents,
+    pub inventory: crate::inventory::Inventory,
+    /// The image as opened (its layout stays readable while this lives).
+    pub opened: OpenedImage,
+}
+
+/// Audits an image and keeps what the audit read.
+pub fn audit_image(options: &AuditOptions, reporter: &dyn Reporter) -> Result<Audited> {
     let mut io = IoReport::default();
     let opened = open(
         &options.image,
@@ -194,6 +209,7 @@ pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditRep
     findings.extend(config_findings(&contents, &recorder));
     findings.extend(plugin_findings(&contents, &inventory));
     findings.extend(ca_bundle_finding(&contents, &inventory));
+    findings.extend(tzdata_finding(&contents, &inventory));
     findings.extend(start_findings(
         &contents, &opened, &recorder, &collector, reporter,
     )?);
@@ -266,13 +282,18 @@ pub fn audit(options: &AuditOptions, reporter: &dyn Reporter) -> Result<AuditRep
         waste_by_kind,
         waste: waste_top,
         findings,
-        packages: inventory.packages,
-        libc: inventory.libc,
+        packages: inventory.packages.clone(),
+        libc: inventory.libc.clone(),
         fail_on,
         passed,
     };
     options.policy.apply(&mut report, options.fail_on)?;
-    Ok(report)
+    Ok(Audited {
+        report,
+        contents,
+        inventory,
+        opened,
+    })
 }
 
 /// The diff_ids of a base image (its config only; no layer is read).
@@ -581,6 +602,28 @@ fn ca_bundle_finding(
             Location::Image,
             "the image ships a TLS library or client but no CA bundle; TLS connections will fail to verify".into(),
         ),
+    })
+}
+
+/// A Go program that loads named zones from the file system, in an image without zoneinfo.
+fn tzdata_finding(
+    contents: &ImageContents,
+    inventory: &crate::inventory::Inventory,
+) -> Option<Finding> {
+    let program = inventory.binaries.iter().find(|b| b.go_zones)?;
+    let has_zones = contents
+        .below("usr/share/zoneinfo")
+        .any(|(_, f)| f.info.kind == FileKind::File);
+    let env_zones = contents.env().iter().any(|(k, _)| k == "ZONEINFO");
+    (!has_zones && !env_zones).then(|| {
+        Finding::new(
+            &findings::NO_TZDATA,
+            Location::image_path(&program.path, Some(program.layer)),
+            format!(
+                "{} is a Go program that loads named time zones (time.LoadLocation) but the image has no /usr/share/zoneinfo and no ZONEINFO; every zone but UTC will fail to load",
+                program.path
+            ),
+        )
     })
 }
 

@@ -110,6 +110,10 @@ pub struct Binary {
     /// A Go program that links crypto/x509: it verifies TLS certificates with the system's CA bundle.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub go_x509: bool,
+    /// A Go program that links `time.LoadLocation` without the embedded `time/tzdata` package: it
+    /// loads named time zones from the image's zoneinfo.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub go_zones: bool,
 }
 
 /// Everything the inventory found.
@@ -146,6 +150,8 @@ pub struct InventoryCollector {
     executables: std::collections::HashSet<(String, usize)>,
     /// Go programs that link crypto/x509 (they verify certificates against the system's CA bundle).
     go_x509: std::collections::HashSet<(String, usize)>,
+    /// Go programs that load named time zones from the file system (see [`Binary::go_zones`]).
+    go_zones: std::collections::HashSet<(String, usize)>,
     binary_packages: Vec<(String, usize, Package)>,
 }
 
@@ -252,8 +258,14 @@ impl Observer for InventoryCollector {
                 .ok()
                 .flatten();
             // Go keeps its function names (pclntab) even when stripped.
-            if go.is_some() && memchr::memmem::find(&info.sample, b"crypto/x509.").is_some() {
-                self.go_x509.insert(key.clone());
+            if go.is_some() {
+                let links = |name: &[u8]| memchr::memmem::find(&info.sample, name).is_some();
+                if links(b"crypto/x509.") {
+                    self.go_x509.insert(key.clone());
+                }
+                if links(b"time.LoadLocation") && !links(b"time/tzdata.") {
+                    self.go_zones.insert(key.clone());
+                }
             }
             self.executables.insert(key);
             self.binary_packages.extend(
@@ -426,6 +438,7 @@ impl InventoryCollector {
                 triggers: facts.triggers.clone(),
                 executable: self.executables.contains(&(path.clone(), *layer)),
                 go_x509: self.go_x509.contains(&(path.clone(), *layer)),
+                go_zones: self.go_zones.contains(&(path.clone(), *layer)),
             })
             .collect();
         binaries.sort_by(|a, b| a.path.cmp(&b.path));

@@ -441,13 +441,7 @@ pub fn scan(
     options: &ScanOptions,
     reporter: &dyn Reporter,
 ) -> Result<ScanReport> {
-    reporter.step("reading the vulnerability database");
-    let database = db::load(&options.db)?;
-    check_age(&database, options)?;
-    let ignores = match &options.ignore {
-        Some(path) => read_ignores(path)?,
-        None => Vec::new(),
-    };
+    let (database, ignores) = load_database(options, reporter)?;
     let found = crate::inventory::inventory(reference, access, reporter)?;
     Ok(match_inventory(
         found,
@@ -456,6 +450,31 @@ pub fn scan(
         &ignores,
         options,
     ))
+}
+
+/// Loads the database and the ignore entries of `options`, refusing a database past `max_db_age`.
+pub fn load_database(
+    options: &ScanOptions,
+    reporter: &dyn Reporter,
+) -> Result<(Database, Vec<IgnoreRule>)> {
+    reporter.step("reading the vulnerability database");
+    let database = db::load(&options.db)?;
+    check_age(&database, options)?;
+    let ignores = match &options.ignore {
+        Some(path) => read_ignores(path)?,
+        None => Vec::new(),
+    };
+    Ok((database, ignores))
+}
+
+/// What a report says about the database it used.
+pub fn database_info(database: &Database) -> DatabaseInfo {
+    DatabaseInfo {
+        digest: database.digest.clone(),
+        advisories: database.advisories.len(),
+        newest_modified: database.newest_modified.clone(),
+        sources: database.sources.clone(),
+    }
 }
 
 fn check_age(database: &Database, options: &ScanOptions) -> Result<()> {
@@ -855,12 +874,7 @@ pub fn match_inventory(
             .os
             .as_ref()
             .and_then(|o| o.pretty_name.clone().or_else(|| o.id.clone())),
-        database: DatabaseInfo {
-            digest: database.digest.clone(),
-            advisories: database.advisories.len(),
-            newest_modified: database.newest_modified.clone(),
-            sources: database.sources.clone(),
-        },
+        database: database_info(database),
         packages: inventory.packages.len(),
         vulnerabilities,
         counts,

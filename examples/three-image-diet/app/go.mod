@@ -1,0 +1,3 @@
+module example.com/three-image-diet
+
+go 1.19
