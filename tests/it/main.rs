@@ -14,6 +14,7 @@ mod hardening;
 mod lint;
 mod models;
 mod packages;
+mod report;
 mod sbom;
 mod scan;
 mod support;

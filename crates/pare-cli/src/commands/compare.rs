@@ -71,7 +71,14 @@ fn headers(report: &CompareReport) -> Vec<String> {
 /// The table in aligned columns; a cell wider than a column's limit is cut with an ellipsis.
 fn text_table(report: &CompareReport) -> String {
     const MAX: usize = 44;
-    let cut = |s: &str| crate::output::shorten(&crate::output::printable(s), MAX).into_owned();
+    let cut = |s: &str| {
+        let s = crate::output::printable(s);
+        if s.chars().count() <= MAX {
+            s.into_owned()
+        } else {
+            s.chars().take(MAX - 1).chain(['…']).collect()
+        }
+    };
     let mut table: Vec<Vec<String>> = vec![std::iter::once(String::new())
         .chain(headers(report).iter().map(|h| cut(h)))
         .collect()];
