@@ -76,8 +76,10 @@ in_root() {
   mount -t proc proc "$root/proc"
   cp /etc/resolv.conf "$root/etc/resolv.conf"
   status=0
+  # A clean environment, but the host's proxy settings (if any) reach apt as they reach the host's.
   chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    HOME=/root DEBIAN_FRONTEND=noninteractive sh -c "$1" || status=$?
+    HOME=/root DEBIAN_FRONTEND=noninteractive http_proxy="${http_proxy:-}" https_proxy="${https_proxy:-}" \
+    no_proxy="${no_proxy:-}" sh -c "$1" || status=$?
   umount "$root/proc"
   # Docker bind-mounts resolv.conf; it is not part of an image layer.
   rm -f "$root/etc/resolv.conf"

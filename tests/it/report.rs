@@ -376,6 +376,59 @@ fn html_reports_render_in_a_browser() {
         "{background} of {total} pixels are background"
     );
 
+    // The inline script works: a copy of the page without its CSP, with a probe script that types
+    // into the packages filter and clicks the size header twice, reports what the rows became.
+    let html = fs::read_to_string(&audit).unwrap();
+    let csp_start = html
+        .find("<meta http-equiv=\"Content-Security-Policy\"")
+        .unwrap();
+    let csp_end = csp_start + html[csp_start..].find('>').unwrap() + 1;
+    let probe = "<script>(function(){\
+        var box=document.querySelector('input[data-table=\"packages-table\"]');\
+        box.value='tzdata';box.dispatchEvent(new Event('input'));\
+        var rows=document.querySelectorAll('#packages-table tbody tr');\
+        var shown=[].filter.call(rows,function(r){return !r.hidden;}).map(function(r){return r.cells[0].textContent;});\
+        box.value='';box.dispatchEvent(new Event('input'));\
+        var th=document.querySelectorAll('#packages-table th')[4];th.click();\
+        var up=[].map.call(document.querySelectorAll('#packages-table tbody tr'),function(r){return +r.cells[4].dataset.v;});\
+        th.click();\
+        var down=[].map.call(document.querySelectorAll('#packages-table tbody tr'),function(r){return +r.cells[4].dataset.v;});\
+        document.title=JSON.stringify({shown:shown,up:up,down:down});})();</script></body>";
+    let probed = dir.path().join("probe.html");
+    fs::write(
+        &probed,
+        format!("{}{}", &html[..csp_start], &html[csp_end..]).replace("</body>", probe),
+    )
+    .unwrap();
+    let r = render(&probed, dir.path());
+    assert!(r.console.is_empty(), "{:?}", r.console);
+    let title_start = r.dom.find("<title>").unwrap() + "<title>".len();
+    let title =
+        unescape(&r.dom[title_start..title_start + r.dom[title_start..].find("</title>").unwrap()]);
+    let probe: Value = serde_json::from_str(&title).unwrap_or_else(|e| panic!("{e}: {title}"));
+    assert_eq!(
+        probe["shown"],
+        serde_json::json!(["tzdata"]),
+        "the filter keeps the matching row"
+    );
+    let sizes = |key: &str| -> Vec<f64> {
+        probe[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let (up, down) = (sizes("up"), sizes("down"));
+    assert!(
+        up.len() >= 4 && up.windows(2).all(|w| w[0] <= w[1]),
+        "ascending: {up:?}"
+    );
+    assert!(
+        down.windows(2).all(|w| w[0] >= w[1]),
+        "descending: {down:?}"
+    );
+
     let compare = write_report(dir.path(), "compare", &["compare", &a, &b]);
     let r = render(&compare, dir.path());
     assert_clean(&compare, &r);
