@@ -254,20 +254,7 @@ fn planted_findings_are_all_reported_and_waste_is_counted_once() {
         ok(pare()
             .args(["copy", "-q", &format!("oci:{}", image("planted"))])
             .arg(format!("docker-archive:{}:planted/x:1", archive.display())));
-        let dive_json = dir.path().join("dive.json");
-        ok(Command::new("dive")
-            .args(["--source", "docker-archive"])
-            .arg(&archive)
-            .arg("--json")
-            .arg(&dive_json)
-            .env("CI", "true"));
-        let dive: Value = serde_json::from_slice(&fs::read(&dive_json).unwrap()).unwrap();
-        let theirs: Vec<u64> = dive["layer"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l["sizeBytes"].as_u64().unwrap())
-            .collect();
+        let (dive, theirs) = crate::support::dive_report(&archive);
         let ours: Vec<u64> = report["layers"]
             .as_array()
             .unwrap()

@@ -464,18 +464,10 @@ fn html_reports_render_in_a_browser() {
     assert!(pixels_of(&r.screenshot, BAR_BLUE, 2) > 1_000);
 }
 
-/// The README's first table row labels, in order, with their cells: the three-image table.
-fn readme_table() -> Vec<(String, Vec<String>)> {
-    let readme =
-        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
-    let start = readme
-        .find("<!-- three-image-diet table -->")
-        .expect("the README has the three-image-diet table");
-    readme[start..]
-        .lines()
-        .skip(1)
-        .skip_while(|l| !l.starts_with('|'))
-        .take_while(|l| l.starts_with('|'))
+/// The body rows of a markdown table (its lines, header and rule included) as (label, cells).
+fn markdown_rows(lines: &[&str]) -> Vec<(String, Vec<String>)> {
+    lines
+        .iter()
         .skip(2)
         .map(|l| {
             let cells: Vec<String> = l
@@ -486,6 +478,22 @@ fn readme_table() -> Vec<(String, Vec<String>)> {
             (cells[0].clone(), cells[1..].to_vec())
         })
         .collect()
+}
+
+/// The README's first table row labels, in order, with their cells: the three-image table.
+fn readme_table() -> Vec<(String, Vec<String>)> {
+    let readme =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
+    let start = readme
+        .find("<!-- three-image-diet table -->")
+        .expect("the README has the three-image-diet table");
+    let lines: Vec<&str> = readme[start..]
+        .lines()
+        .skip(1)
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    markdown_rows(&lines)
 }
 
 /// examples/three-image-diet end to end on the shared debootstrap tree: its table agrees with
@@ -565,20 +573,7 @@ fn three_image_diet() {
         ok(pare()
             .args(["copy", "-q", &reference(tag)])
             .arg(format!("docker-archive:{}:diet/{tag}:1", archive.display())));
-        let dive_json = dir.path().join(format!("{tag}.dive.json"));
-        ok(Command::new("dive")
-            .args(["--source", "docker-archive"])
-            .arg(&archive)
-            .arg("--json")
-            .arg(&dive_json)
-            .env("CI", "true"));
-        let dive: Value = serde_json::from_slice(&fs::read(&dive_json).unwrap()).unwrap();
-        let theirs: Vec<u64> = dive["layer"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l["sizeBytes"].as_u64().unwrap())
-            .collect();
+        let (_, theirs) = crate::support::dive_report(&archive);
         let ours: Vec<u64> = column["layers"]
             .as_array()
             .unwrap()
@@ -639,18 +634,7 @@ fn three_image_diet() {
     );
     // The README's table shows the same facts (sizes there are as measured on the day).
     let table = fs::read_to_string(out.join("compare.md")).unwrap();
-    let ours: Vec<(String, Vec<String>)> = table
-        .lines()
-        .skip(2)
-        .map(|l| {
-            let cells: Vec<String> = l
-                .trim_matches('|')
-                .split(" | ")
-                .map(|c| c.trim().to_string())
-                .collect();
-            (cells[0].clone(), cells[1..].to_vec())
-        })
-        .collect();
+    let ours = markdown_rows(&table.lines().collect::<Vec<_>>());
     let readme = readme_table();
     let labels = |t: &[(String, Vec<String>)]| t.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>();
     assert_eq!(

@@ -843,3 +843,23 @@ pub fn dockerfile_corpus() -> Vec<PathBuf> {
         })
         .clone()
 }
+
+/// dive's JSON report of a docker-archive (`dive --source docker-archive FILE --json`), and its
+/// per-layer sizes (`layer[].sizeBytes`: bytes of the regular files each layer ships).
+pub fn dive_report(archive: &Path) -> (Value, Vec<u64>) {
+    let json = archive.with_extension("dive.json");
+    ok(Command::new("dive")
+        .args(["--source", "docker-archive"])
+        .arg(archive)
+        .arg("--json")
+        .arg(&json)
+        .env("CI", "true"));
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let sizes = report["layer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["sizeBytes"].as_u64().unwrap())
+        .collect();
+    (report, sizes)
+}

@@ -183,6 +183,17 @@ pub struct GateReport {
     pub reason: String,
 }
 
+impl GateReport {
+    /// The verdict in one word: `PASS`, `FAIL`, or `BASELINE UPDATED`.
+    pub fn verdict(&self) -> &'static str {
+        match (self.updated_baseline, self.passed) {
+            (true, _) => "BASELINE UPDATED",
+            (false, true) => "PASS",
+            (false, false) => "FAIL",
+        }
+    }
+}
+
 /// Judges `image` against `baseline`.
 pub fn judge(
     image: &ImageContents,

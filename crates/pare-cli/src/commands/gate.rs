@@ -51,14 +51,6 @@ pub fn run(args: &GateArgs, global: &GlobalArgs) -> Result<ExitCode> {
     })
 }
 
-fn verdict(r: &GateReport) -> &'static str {
-    match (r.updated_baseline, r.passed) {
-        (true, _) => "BASELINE UPDATED",
-        (false, true) => "PASS",
-        (false, false) => "FAIL",
-    }
-}
-
 fn print_gate(r: &GateReport) {
     let measure = match r.measure {
         Measure::Compressed => "compressed",
@@ -66,7 +58,7 @@ fn print_gate(r: &GateReport) {
     };
     say!(
         "{}: {} ({measure} size, limit {})",
-        verdict(r),
+        r.verdict(),
         r.reason,
         r.limit
     );
@@ -91,7 +83,7 @@ fn print_gate(r: &GateReport) {
 fn gate_markdown(r: &GateReport) -> String {
     let mut out = format!(
         "### Image size gate: {}\n\n{} → {} ({}, {}); limit {}. {}\n",
-        verdict(r),
+        r.verdict(),
         human_bytes(r.size.a),
         human_bytes(r.size.b),
         signed_bytes(r.size.delta),

@@ -650,32 +650,24 @@ pub fn diff(r: &DiffReport) -> String {
             &bar_chart("growth-chart", "files that grew most", &top),
         );
     }
-    let mut added = Table::new("added-table", &["path", "kind", "size#"]).searchable();
-    for f in r.added.iter().take(MAX_ROWS) {
-        added.row(vec![
-            code(&f.path),
-            text(&format!("{:?}", f.kind).to_lowercase()),
-            bytes(f.size),
-        ]);
+    for (id, heading, files) in [
+        ("added", "Added", &r.added),
+        ("removed", "Removed", &r.removed),
+    ] {
+        let mut table = Table::new(&format!("{id}-table"), &["path", "kind", "size#"]).searchable();
+        for f in files.iter().take(MAX_ROWS) {
+            table.row(vec![
+                code(&f.path),
+                text(&format!("{:?}", f.kind).to_lowercase()),
+                bytes(f.size),
+            ]);
+        }
+        page.section(
+            id,
+            &format!("{heading} ({})", files.len()),
+            &(table.render() + &more_rows(files.len())),
+        );
     }
-    page.section(
-        "added",
-        &format!("Added ({})", r.added.len()),
-        &(added.render() + &more_rows(r.added.len())),
-    );
-    let mut removed = Table::new("removed-table", &["path", "kind", "size#"]).searchable();
-    for f in r.removed.iter().take(MAX_ROWS) {
-        removed.row(vec![
-            code(&f.path),
-            text(&format!("{:?}", f.kind).to_lowercase()),
-            bytes(f.size),
-        ]);
-    }
-    page.section(
-        "removed",
-        &format!("Removed ({})", r.removed.len()),
-        &(removed.render() + &more_rows(r.removed.len())),
-    );
     let mut changed = Table::new(
         "changed-table",
         &["path", "what", "before#", "after#", "change#"],
@@ -721,11 +713,7 @@ pub fn diff(r: &DiffReport) -> String {
 
 /// `pare gate --format html`.
 pub fn gate(r: &GateReport) -> String {
-    let verdict = match (r.updated_baseline, r.passed) {
-        (true, _) => "BASELINE UPDATED",
-        (false, true) => "PASS",
-        (false, false) => "FAIL",
-    };
+    let verdict = r.verdict();
     let measure = match r.measure {
         Measure::Compressed => "stored",
         Measure::Uncompressed => "uncompressed",
