@@ -125,11 +125,9 @@ const CA_BUNDLES: [&str; 3] = [
     "etc/ssl/cert.pem",
 ];
 
-/// Compares the images of `options`; also returns each image's audit (for the HTML report).
-pub fn compare(
-    options: &CompareOptions,
-    reporter: &dyn Reporter,
-) -> Result<(CompareReport, Vec<Audited>)> {
+/// Compares the images of `options`, reading one at a time (each image's tree is dropped once its
+/// column is made).
+pub fn compare(options: &CompareOptions, reporter: &dyn Reporter) -> Result<CompareReport> {
     if options.images.len() < 2 {
         return Err(Error::Input(
             "pare compare needs at least two images; `pare audit` explains one".into(),
@@ -142,7 +140,6 @@ pub fn compare(
         Some(scan) => Some(load_database(scan, reporter)?),
         None => None,
     };
-    let mut audits = Vec::new();
     let mut columns = Vec::new();
     for image in &options.images {
         let audit_options = AuditOptions {
@@ -178,7 +175,6 @@ pub fn compare(
             unpack_seconds,
             options.bandwidth,
         ));
-        audits.push(audited);
     }
     let shared = mark_shared(&mut columns);
     let first = columns[0].clone();
@@ -191,15 +187,12 @@ pub fn compare(
         };
     }
     let database = database.map(|(db, _)| database_info(&db));
-    Ok((
-        CompareReport {
-            images: columns,
-            bandwidth: options.bandwidth,
-            shared_layers: shared,
-            database,
-        },
-        audits,
-    ))
+    Ok(CompareReport {
+        images: columns,
+        bandwidth: options.bandwidth,
+        shared_layers: shared,
+        database,
+    })
 }
 
 fn ratio(value: u64, first: u64) -> Option<f64> {

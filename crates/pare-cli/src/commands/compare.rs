@@ -41,7 +41,7 @@ pub fn run(args: &CompareArgs, global: &GlobalArgs) -> Result<ExitCode> {
         bandwidth: parse_bandwidth(&args.bandwidth)?,
         measure_unpack: !args.no_unpack,
     };
-    let (report, _) = compare(&options, &TerminalReporter::new(global.quiet))?;
+    let report = compare(&options, &TerminalReporter::new(global.quiet))?;
     match args.format {
         ReportFormat::Json => print_json(&report, COMPARE_JSON_SCHEMA)?,
         ReportFormat::Markdown => crate::output::out(&markdown(&report))?,
