@@ -14,7 +14,7 @@ use pare_oci::read::{read_layer, FileKind, LayerEvent, ReadLimits};
 use pare_oci::reference::ImageRef;
 use serde::Serialize;
 
-use crate::audit::{audit_image, AuditOptions, Audited};
+use crate::audit::{audit_image, has_ca_bundle, has_zoneinfo, AuditOptions, Audited};
 use crate::findings::{self, Severity};
 use crate::image_io::{Access, OpenedImage};
 use crate::scan::{database_info, load_database, match_inventory, DatabaseInfo, ScanOptions};
@@ -117,13 +117,6 @@ pub struct CompareReport {
     /// The database the images were scanned against.
     pub database: Option<DatabaseInfo>,
 }
-
-/// The bundles `ca_bundle` looks for (the same places audit's CA check accepts).
-const CA_BUNDLES: [&str; 3] = [
-    "etc/ssl/certs/ca-certificates.crt",
-    "etc/pki/tls/certs/ca-bundle.crt",
-    "etc/ssl/cert.pem",
-];
 
 /// Compares the images of `options`, reading one at a time (each image's tree is dropped once its
 /// column is made).
@@ -278,10 +271,8 @@ fn column(
         build_tools: paths_of(&findings::BUILD_TOOL),
         setuid: paths_of(&findings::SETUID),
         user: report.user.clone(),
-        ca_bundle: CA_BUNDLES.iter().any(|p| contents.files.contains_key(*p)),
-        tzdata: contents
-            .below("usr/share/zoneinfo")
-            .any(|(_, f)| f.info.kind == FileKind::File),
+        ca_bundle: has_ca_bundle(contents),
+        tzdata: has_zoneinfo(contents),
         findings: by_severity,
         rules: by_rule,
         vulnerabilities,

@@ -583,13 +583,7 @@ fn ca_bundle_finding(
                 || name.starts_with("libgnutls.so")
                 || (name == "curl" || name == "wget")
         });
-    let has_bundle = [
-        "etc/ssl/certs/ca-certificates.crt",
-        "etc/pki/tls/certs/ca-bundle.crt",
-        "etc/ssl/cert.pem",
-    ]
-    .iter()
-    .any(|p| contents.files.contains_key(*p));
+    let has_bundle = has_ca_bundle(contents);
     let env_bundle = contents.env().iter().any(|(k, _)| k == "SSL_CERT_FILE");
     (tls_client && !has_bundle && !env_bundle).then(|| match go {
         Some(b) => Finding::new(
@@ -605,15 +599,31 @@ fn ca_bundle_finding(
     })
 }
 
+/// Whether the tree has a CA bundle at one of the places TLS libraries look.
+pub fn has_ca_bundle(contents: &ImageContents) -> bool {
+    [
+        "etc/ssl/certs/ca-certificates.crt",
+        "etc/pki/tls/certs/ca-bundle.crt",
+        "etc/ssl/cert.pem",
+    ]
+    .iter()
+    .any(|p| contents.files.contains_key(*p))
+}
+
+/// Whether the tree has a time zone database (a file under /usr/share/zoneinfo).
+pub fn has_zoneinfo(contents: &ImageContents) -> bool {
+    contents
+        .below("usr/share/zoneinfo")
+        .any(|(_, f)| f.info.kind == FileKind::File)
+}
+
 /// A Go program that loads named zones from the file system, in an image without zoneinfo.
 fn tzdata_finding(
     contents: &ImageContents,
     inventory: &crate::inventory::Inventory,
 ) -> Option<Finding> {
     let program = inventory.binaries.iter().find(|b| b.go_zones)?;
-    let has_zones = contents
-        .below("usr/share/zoneinfo")
-        .any(|(_, f)| f.info.kind == FileKind::File);
+    let has_zones = has_zoneinfo(contents);
     let env_zones = contents.env().iter().any(|(k, _)| k == "ZONEINFO");
     (!has_zones && !env_zones).then(|| {
         Finding::new(
