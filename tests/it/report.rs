@@ -52,15 +52,24 @@ impl Trap {
             while stopped.load(Ordering::Relaxed) == 0 {
                 match listener.accept() {
                     Ok((mut stream, _)) => {
-                        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-                        let mut buf = [0u8; 512];
-                        let n = stream.read(&mut buf).unwrap_or(0);
-                        let line = String::from_utf8_lossy(&buf[..n])
-                            .lines()
-                            .next()
-                            .unwrap_or("(no request line)")
-                            .to_string();
-                        seen.lock().unwrap().push(line);
+                        // Each connection is read on its own thread, so an idle one cannot hold
+                        // back the next.
+                        let seen = seen.clone();
+                        std::thread::spawn(move || {
+                            // Chromium opens idle sockets to its proxy ahead of need (preconnect);
+                            // one that sends no request in 3 s asked for nothing.
+                            let _ = stream.set_read_timeout(Some(Duration::from_secs(3)));
+                            let mut buf = [0u8; 512];
+                            let n = stream.read(&mut buf).unwrap_or(0);
+                            if n > 0 {
+                                let line = String::from_utf8_lossy(&buf[..n])
+                                    .lines()
+                                    .next()
+                                    .unwrap_or("(a request with no line end)")
+                                    .to_string();
+                                seen.lock().unwrap().push(line);
+                            }
+                        });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
