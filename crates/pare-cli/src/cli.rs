@@ -125,6 +125,9 @@ pub enum Command {
     /// Put several images side by side: sizes, layers, attack surface, findings, pull and unpack time.
     #[command(after_help = COMPARE_EXAMPLES)]
     Compare(CompareArgs),
+    /// Slim an image to the files its program uses: static analysis plus traced probe runs.
+    #[command(after_help = SLIM_EXAMPLES)]
+    Slim(SlimArgs),
     /// Show what an ELF binary is made of and which libraries it needs.
     #[command(name = "inspect-binary", after_help = INSPECT_EXAMPLES)]
     InspectBinary(InspectBinaryArgs),
@@ -153,6 +156,7 @@ impl Command {
             Command::Diff(a) => a.format == ReportFormat::Json,
             Command::Gate(a) => a.format == ReportFormat::Json,
             Command::Compare(a) => a.format == ReportFormat::Json,
+            Command::Slim(a) => a.format == TextFormat::Json,
             Command::InspectBinary(a) => a.format == TextFormat::Json,
             Command::Lint(a) => a.format == FindingsFormat::Json,
             Command::Init(a) => a.format == TextFormat::Json,
@@ -459,6 +463,70 @@ pub struct CompareArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: ReportFormat,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+const SLIM_EXAMPLES: &str = "\
+Examples:
+  # a CLI image: its ENTRYPOINT/CMD is run (traced) until it ends
+  pare slim docker-archive:fat.tar oci:slim:latest
+
+  # a service: wait for it to answer, run a command inside, keep a directory whatever happens
+  pare slim oci:app oci:app-slim --http 8080/health --probe 'python3 -c \"import app\"' \\
+      --include /app/templates --exclude '/usr/share/doc/**'
+
+  # the full list of kept files (with reasons) and removed files (with sizes)
+  pare slim oci:app oci:app-slim --log slim.tsv
+The program and each probe run as the image's user in a sandbox pare makes itself (user, mount
+and PID namespaces, an overlay over the unpacked image; the host's network), traced with ptrace.
+Then the slimmed tree runs the same probes and must pass them before anything is written.
+Exit codes: 0 written, 1 a probe failed (nothing written), 2 bad input.";
+
+/// Arguments of slim.
+#[derive(Args, Debug)]
+pub struct SlimArgs {
+    /// The image to slim (any reference form).
+    #[arg(value_name = "SRC")]
+    pub source: String,
+    /// Where the slimmed image goes (any reference form).
+    #[arg(value_name = "DST")]
+    pub destination: String,
+    /// A command run inside the image while its program runs (shell-style quoting; no shell is
+    /// needed in the image); it must exit 0. Repeatable.
+    #[arg(long, value_name = "CMD")]
+    pub probe: Vec<String>,
+    /// An HTTP probe PORT/PATH: GET http://127.0.0.1:PORT/PATH must answer below 400. Repeatable.
+    #[arg(long, value_name = "PORT/PATH")]
+    pub http: Vec<String>,
+    /// Keep this absolute path (a directory with everything below it). Repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub include: Vec<String>,
+    /// Never keep what this glob matches (.dockerignore syntax, from /). Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Slim even when a probe fails on the original image.
+    #[arg(long)]
+    pub allow_probe_failure: bool,
+    /// Seconds the program may run before it counts as a service, and each probe may take.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// Write every kept path (with its reason) and removed path (with its size) to FILE, as
+    /// tab-separated lines.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Layer compression: gzip (default), zstd, or none.
+    #[arg(long, value_name = "gzip|zstd|none")]
+    pub compression: Option<String>,
+    /// File times and `created` (default: the source's `created`, file times 0).
+    #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECONDS")]
+    pub source_date_epoch: Option<String>,
+    /// Also tag the result with these tags.
+    #[arg(long = "tag", value_name = "TAG")]
+    pub extra_tags: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextFormat,
     #[command(flatten)]
     pub read: ReadArgs,
 }

@@ -49,6 +49,7 @@ fn main() -> ExitCode {
         cli::Command::Db(cli::DbCommand::Fetch(args)) => commands::scan::fetch(args),
         cli::Command::Gate(args) => commands::gate::run(args, &cli.global),
         cli::Command::Compare(args) => commands::compare::run(args, &cli.global),
+        cli::Command::Slim(args) => commands::slim::run(args, &cli.global),
         cli::Command::InspectBinary(args) => commands::inspect::run(args, &cli.global),
         cli::Command::Copy(args) => commands::transfer::run(
             commands::transfer::Verb::Copy,

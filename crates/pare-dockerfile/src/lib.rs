@@ -851,3 +851,10 @@ fn name_values(
 
 #[cfg(test)]
 mod tests;
+
+/// Splits a command line into words as a POSIX shell would without running anything (BuildKit's
+/// shell lexer: quotes and backslashes, no variables set), for command-line options that take
+/// a command (`pare slim --probe`).
+pub fn shell_split(text: &str) -> Result<Vec<String>, String> {
+    words::shell_words(text, false, false)
+}

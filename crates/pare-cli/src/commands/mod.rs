@@ -11,6 +11,7 @@ pub mod inventory;
 pub mod lint;
 pub mod sbom;
 pub mod scan;
+pub mod slim;
 pub mod transfer;
 
 use pare::image_io::Access;

@@ -599,15 +599,19 @@ fn ca_bundle_finding(
     })
 }
 
+/// Where TLS libraries look for a CA bundle (OpenSSL, Go's crypto/x509, GnuTLS, NSS, Java's
+/// converted store beside them), as image keys.
+pub const CA_BUNDLE_LOCATIONS: [&str; 3] = [
+    "etc/ssl/certs/ca-certificates.crt",
+    "etc/pki/tls/certs/ca-bundle.crt",
+    "etc/ssl/cert.pem",
+];
+
 /// Whether the tree has a CA bundle at one of the places TLS libraries look.
 pub fn has_ca_bundle(contents: &ImageContents) -> bool {
-    [
-        "etc/ssl/certs/ca-certificates.crt",
-        "etc/pki/tls/certs/ca-bundle.crt",
-        "etc/ssl/cert.pem",
-    ]
-    .iter()
-    .any(|p| contents.files.contains_key(*p))
+    CA_BUNDLE_LOCATIONS
+        .iter()
+        .any(|p| contents.files.contains_key(*p))
 }
 
 /// Whether the tree has a time zone database (a file under /usr/share/zoneinfo).

@@ -27,6 +27,13 @@ impl RunAs {
 
 /// Resolves `user[:group]` (names or numbers) against the image's /etc/passwd and /etc/group.
 pub fn resolve_user(view: &ImageView, user: &str) -> Result<RunAs> {
+    let passwd = read_db(view, "etc/passwd")?;
+    let group = read_db(view, "etc/group")?;
+    resolve_user_in(&passwd, &group, user)
+}
+
+/// [`resolve_user`] over the texts of an image's /etc/passwd and /etc/group (empty when absent).
+pub fn resolve_user_in(passwd: &str, group: &str, user: &str) -> Result<RunAs> {
     let (user_part, group_part) = match user.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (user, None),
@@ -36,15 +43,13 @@ pub fn resolve_user(view: &ImageView, user: &str) -> Result<RunAs> {
             "user {user:?} is not USER[:GROUP] (for example 65532:65532 or nonroot)"
         )));
     }
-    let passwd = read_db(view, "etc/passwd")?;
-    let group = read_db(view, "etc/group")?;
     let (uid, primary_gid) = match user_part.parse::<u32>() {
         Ok(uid) => (
             uid,
-            lookup(&passwd, |f| f.get(2) == Some(&user_part)).and_then(|f| field_u32(&f, 3)),
+            lookup(passwd, |f| f.get(2) == Some(&user_part)).and_then(|f| field_u32(&f, 3)),
         ),
         Err(_) => {
-            let fields = lookup(&passwd, |f| f.first() == Some(&user_part)).ok_or_else(|| {
+            let fields = lookup(passwd, |f| f.first() == Some(&user_part)).ok_or_else(|| {
                 Error::Input(format!(
                     "user {user_part:?} is not in the image's /etc/passwd; use a numeric UID or a user the base defines (root, nobody, nonroot)"
                 ))
@@ -62,7 +67,7 @@ pub fn resolve_user(view: &ImageView, user: &str) -> Result<RunAs> {
         Some(g) => Some(match g.parse::<u32>() {
             Ok(gid) => gid,
             Err(_) => {
-                let fields = lookup(&group, |f| f.first() == Some(&g)).ok_or_else(|| {
+                let fields = lookup(group, |f| f.first() == Some(&g)).ok_or_else(|| {
                     Error::Input(format!(
                         "group {g:?} is not in the image's /etc/group; use a numeric GID"
                     ))

@@ -1,0 +1,327 @@
+//! Package databases made to tell the truth about a slimmed tree, so scanners and SBOM tools list
+//! only what is left: dpkg's `status` with `info/<pkg>.list`, `.md5sums` and `.conffiles`;
+//! distroless-style `status.d/<pkg>` records with their `.md5sums`; apk's `lib/apk/db/installed`.
+//! A package with no file left is removed from its database (and its info files go); one with
+//! some left keeps its record, with its file lists cut to the files kept. A record with no file
+//! list to judge by is kept as it is. File lists are matched through the tree's symlinks, so a
+//! merged-/usr image's `/lib/...` entries find their `usr/lib/...` files. Not here: deciding what
+//! to keep (`super::keep`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use pare_pkg::control::paragraphs;
+use pare_pkg::dpkg_db::{INFO_DIR, STATUS_DIR, STATUS_FILE};
+
+use super::keep::{is_content, Keep};
+use super::unpack::Unpacked;
+
+/// The apk database.
+const APK_INSTALLED: &str = "lib/apk/db/installed";
+
+/// What pruning did.
+#[derive(Clone, Debug, Default)]
+pub struct Pruned {
+    /// Database files with new contents, by key.
+    pub rewritten: BTreeMap<String, Vec<u8>>,
+    /// Packages removed (`name`), in order.
+    pub removed: Vec<String>,
+    /// Packages that keep part of their files.
+    pub partial: Vec<String>,
+    /// Packages that keep every file.
+    pub whole: Vec<String>,
+}
+
+/// Prunes every package database of the tree to the kept paths, and keeps the databases (their
+/// files join `keep`).
+pub fn prune(unpacked: &Unpacked, keep: &mut Keep) -> Pruned {
+    let mut pruned = Pruned::default();
+    dpkg_status(unpacked, keep, &mut pruned);
+    dpkg_status_d(unpacked, keep, &mut pruned);
+    apk(unpacked, keep, &mut pruned);
+    pruned
+}
+
+/// How much of a file list survives.
+enum Left {
+    Nothing,
+    Part,
+    All,
+}
+
+/// Whether the path a database names (absolute or relative to the root) is kept content.
+fn kept_content(unpacked: &Unpacked, keep: &Keep, path: &str) -> bool {
+    let absolute = format!("/{}", path.trim_start_matches('/'));
+    let (found, _) = unpacked.resolve_with_links(&absolute);
+    // The name itself must be kept (a symlink by its own name, a file by its real path).
+    let own = absolute.trim_start_matches('/').to_string();
+    match found {
+        Ok(real) => {
+            (keep.reasons.contains_key(&real) && is_content(unpacked, &real))
+                || (keep.reasons.contains_key(&own) && is_content(unpacked, &own))
+        }
+        Err(_) => false,
+    }
+}
+
+/// Whether the directory a database names is kept (kept itself or holding something kept).
+fn kept_dir(unpacked: &Unpacked, keep: &Keep, path: &str) -> bool {
+    let absolute = format!("/{}", path.trim_start_matches('/'));
+    let (found, _) = unpacked.resolve_with_links(&absolute);
+    let Ok(real) = found else {
+        return false;
+    };
+    if real.is_empty() || keep.reasons.contains_key(&real) {
+        return true;
+    }
+    let prefix = format!("{real}/");
+    keep.reasons
+        .range(prefix.clone()..)
+        .next()
+        .is_some_and(|(k, _)| k.starts_with(&prefix))
+}
+
+/// Cuts a list of paths to the kept ones: the lines kept, and how much is left.
+fn cut<'a>(
+    unpacked: &Unpacked,
+    keep: &Keep,
+    lines: impl Iterator<Item = (&'a str, &'a str)>,
+) -> (Vec<&'a str>, Left) {
+    let mut kept = Vec::new();
+    let (mut files, mut files_kept) = (0usize, 0usize);
+    for (line, path) in lines {
+        let is_file = unpacked
+            .resolve_with_links(&format!("/{}", path.trim_start_matches('/')))
+            .0
+            .is_ok_and(|k| is_content(unpacked, &k));
+        if is_file {
+            files += 1;
+            if kept_content(unpacked, keep, path) {
+                files_kept += 1;
+                kept.push(line);
+            }
+        } else if path == "/." || kept_dir(unpacked, keep, path) {
+            kept.push(line);
+        }
+    }
+    let left = if files_kept == 0 {
+        Left::Nothing
+    } else if files_kept == files {
+        Left::All
+    } else {
+        Left::Part
+    };
+    (kept, left)
+}
+
+fn joined(lines: &[&str]) -> Vec<u8> {
+    let mut text = lines.join("\n");
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    text.into_bytes()
+}
+
+/// `var/lib/dpkg/status` and its `info/` lists.
+fn dpkg_status(unpacked: &Unpacked, keep: &mut Keep, pruned: &mut Pruned) {
+    let Some(status) = unpacked.read(STATUS_FILE, 64 << 20) else {
+        return;
+    };
+    let status = String::from_utf8_lossy(&status).into_owned();
+    let mut out = String::new();
+    for chunk in status.split("\n\n").filter(|c| !c.trim().is_empty()) {
+        let Ok(parsed) = paragraphs(chunk, STATUS_FILE) else {
+            continue;
+        };
+        let Some(paragraph) = parsed.first() else {
+            continue;
+        };
+        let name = paragraph.get("Package").unwrap_or_default().to_string();
+        let arch = paragraph
+            .get("Architecture")
+            .unwrap_or_default()
+            .to_string();
+        let info_names = [format!("{name}:{arch}"), name.clone()];
+        let list = info_names
+            .iter()
+            .map(|n| format!("{INFO_DIR}/{n}.list"))
+            .find(|k| unpacked.files.contains_key(k));
+        let left = match &list {
+            None => Left::Nothing,
+            Some(list_key) => {
+                let text = unpacked
+                    .read(list_key, 64 << 20)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                let (lines, left) = cut(unpacked, keep, text.lines().map(|l| (l, l)));
+                if !matches!(left, Left::Nothing) {
+                    keep.add(list_key, "dpkg's file list of a package that keeps files");
+                    pruned.rewritten.insert(list_key.clone(), joined(&lines));
+                    let stem = list_key.trim_end_matches(".list");
+                    for (suffix, column) in [(".md5sums", 1usize), (".conffiles", 0)] {
+                        let key = format!("{stem}{suffix}");
+                        if let Some(bytes) = unpacked.read(&key, 64 << 20) {
+                            let text = String::from_utf8_lossy(&bytes).into_owned();
+                            let rows = text
+                                .lines()
+                                .filter_map(|l| l.split_whitespace().nth(column).map(|p| (l, p)));
+                            let (lines, _) = cut(unpacked, keep, rows);
+                            keep.add(&key, "dpkg's checksums of a package that keeps files");
+                            pruned.rewritten.insert(key, joined(&lines));
+                        }
+                    }
+                }
+                left
+            }
+        };
+        match left {
+            Left::Nothing => pruned.removed.push(name),
+            Left::Part => {
+                pruned.partial.push(name);
+                out.push_str(chunk.trim_matches('\n'));
+                out.push_str("\n\n");
+            }
+            Left::All => {
+                pruned.whole.push(name);
+                out.push_str(chunk.trim_matches('\n'));
+                out.push_str("\n\n");
+            }
+        }
+    }
+    keep.add(
+        STATUS_FILE,
+        "dpkg's status, cut to the packages that keep files",
+    );
+    if unpacked.files.contains_key("var/lib/dpkg/info/format") {
+        keep.add("var/lib/dpkg/info/format", "dpkg's database format");
+    }
+    // Paragraphs apart by one blank line, the last one ended by its newline, as dpkg writes it.
+    let text = out.trim_end_matches('\n');
+    let text = if text.is_empty() {
+        String::new()
+    } else {
+        format!("{text}\n")
+    };
+    pruned
+        .rewritten
+        .insert(STATUS_FILE.to_string(), text.into_bytes());
+}
+
+/// Distroless-style `status.d/<pkg>` records with `<pkg>.md5sums`.
+fn dpkg_status_d(unpacked: &Unpacked, keep: &mut Keep, pruned: &mut Pruned) {
+    let prefix = format!("{STATUS_DIR}/");
+    let records: Vec<String> = unpacked
+        .files
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .map(|(k, _)| k.clone())
+        .filter(|k| !k.ends_with(".md5sums") && !k[prefix.len()..].contains('/'))
+        .filter(|k| is_content(unpacked, k))
+        .collect();
+    for record in records {
+        let name = record[prefix.len()..].to_string();
+        let sums_key = format!("{record}.md5sums");
+        let Some(bytes) = unpacked.read(&sums_key, 64 << 20) else {
+            keep.add(&record, "a dpkg record without a file list (kept as it is)");
+            pruned.whole.push(name);
+            continue;
+        };
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let rows = text
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1).map(|p| (l, p)));
+        let (lines, left) = cut(unpacked, keep, rows);
+        match left {
+            Left::Nothing => {
+                pruned.removed.push(name);
+                continue;
+            }
+            Left::Part => pruned.partial.push(name),
+            Left::All => pruned.whole.push(name),
+        }
+        keep.add(&record, "the dpkg record of a package that keeps files");
+        keep.add(&sums_key, "the file list of a package that keeps files");
+        pruned.rewritten.insert(sums_key, joined(&lines));
+    }
+}
+
+/// An `F:` line with its attribute lines, and its `R:` files, each with its attribute lines and
+/// whether it is kept.
+type ApkFolder<'a> = (Vec<&'a str>, Vec<(Vec<&'a str>, bool)>);
+
+/// apk's installed database: `F:` folders with their `R:` files, each followed by its attribute
+/// lines (`a:`, `M:`, `Z:`).
+fn apk(unpacked: &Unpacked, keep: &mut Keep, pruned: &mut Pruned) {
+    let Some(bytes) = unpacked.read(APK_INSTALLED, 64 << 20) else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let mut out = String::new();
+    for block in text.split("\n\n").filter(|b| !b.trim().is_empty()) {
+        let mut name = String::new();
+        let mut head: Vec<&str> = Vec::new();
+        let mut folders: Vec<ApkFolder> = Vec::new();
+        let mut folder = String::new();
+        let mut seen: BTreeSet<bool> = BTreeSet::new();
+        for line in block.lines() {
+            if let Some(n) = line.strip_prefix("P:") {
+                name = n.to_string();
+            }
+            if let Some(dir) = line.strip_prefix("F:") {
+                folder = dir.to_string();
+                folders.push((vec![line], Vec::new()));
+            } else if let Some(file) = line.strip_prefix("R:") {
+                let path = if folder.is_empty() {
+                    file.to_string()
+                } else {
+                    format!("{folder}/{file}")
+                };
+                let kept = kept_content(unpacked, keep, &path);
+                seen.insert(kept);
+                if let Some((_, files)) = folders.last_mut() {
+                    files.push((vec![line], kept));
+                } else {
+                    head.push(line);
+                }
+            } else if let Some((lines, files)) = folders.last_mut() {
+                match files.last_mut() {
+                    Some((file_lines, _)) => file_lines.push(line),
+                    None => lines.push(line),
+                }
+            } else {
+                head.push(line);
+            }
+        }
+        if !seen.contains(&true) && seen.contains(&false) {
+            pruned.removed.push(name);
+            continue;
+        }
+        if seen.contains(&false) {
+            pruned.partial.push(name);
+        } else {
+            pruned.whole.push(name);
+        }
+        let mut lines: Vec<&str> = head;
+        for (folder_lines, files) in &folders {
+            let dir = folder_lines[0].trim_start_matches("F:");
+            let any = files.iter().any(|(_, k)| *k);
+            if !any && !kept_dir(unpacked, keep, dir) {
+                continue;
+            }
+            lines.extend(folder_lines);
+            for (file_lines, kept) in files {
+                if *kept {
+                    lines.extend(file_lines);
+                }
+            }
+        }
+        out.push_str(&lines.join("\n"));
+        out.push_str("\n\n");
+    }
+    keep.add(
+        APK_INSTALLED,
+        "apk's database, cut to the packages that keep files",
+    );
+    pruned
+        .rewritten
+        .insert(APK_INSTALLED.to_string(), out.into_bytes());
+}

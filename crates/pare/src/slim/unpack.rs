@@ -1,0 +1,413 @@
+//! Unpacks an image into a directory the way the runtimes apply layers (containerd's and Docker's
+//! appliers, umoci): layer by layer, whiteouts and opaque directories removing what lower layers
+//! put there, an entry replacing what was at its path, a missing parent made, a parent that is a
+//! symlink followed inside the root (never out of it), hard links as hard links. Alongside, the
+//! final tree with each path's metadata as the image states it (the disk copy is owned by the
+//! caller, with setuid, setgid and sticky bits dropped and owner access added, because it is only
+//! a scratch copy to run and trace). Device nodes and FIFOs are recorded, not made. Not here:
+//! deciding what to keep (`super::keep`) or reading layers (`pare_oci::read`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use pare_oci::read::{read_layer, FileKind, LayerEvent, ReadLimits};
+
+use crate::image_io::OpenedImage;
+use crate::paths::{resolve, Node};
+use crate::{Error, Reporter, Result};
+
+/// One path of the final tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Meta {
+    pub kind: FileKind,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    /// Regular files: the size.
+    pub size: u64,
+    /// Symlinks: the target.
+    pub target: Option<String>,
+    /// Regular files that came as a hard link: the path they were linked to.
+    pub linked_to: Option<String>,
+}
+
+/// An unpacked image: its directory and its final tree by normalized path (`usr/bin/app`; the
+/// root is not listed).
+pub struct Unpacked {
+    pub dir: PathBuf,
+    pub files: BTreeMap<String, Meta>,
+}
+
+impl Unpacked {
+    /// The host path of a normalized image path.
+    pub fn host(&self, key: &str) -> PathBuf {
+        self.dir.join(key)
+    }
+
+    /// How path resolution sees `key`.
+    pub fn node(&self, key: &str) -> Option<Node<'_>> {
+        if key.is_empty() {
+            return Some(Node::Dir);
+        }
+        self.files.get(key).map(|m| match m.kind {
+            FileKind::Dir => Node::Dir,
+            FileKind::Symlink => Node::Symlink(m.target.as_deref().unwrap_or("")),
+            _ => Node::Other,
+        })
+    }
+
+    /// Resolves an absolute image path to the key of what it names, following symlinks inside
+    /// the root; also returns every symlink met on the way.
+    pub fn resolve_with_links(
+        &self,
+        path: &str,
+    ) -> (
+        std::result::Result<String, crate::paths::Unresolved>,
+        Vec<String>,
+    ) {
+        let links = std::cell::RefCell::new(Vec::new());
+        let result = resolve(path, |key| {
+            let node = self.node(key);
+            if matches!(node, Some(Node::Symlink(_))) {
+                links.borrow_mut().push(key.to_string());
+            }
+            node
+        });
+        (result, links.into_inner())
+    }
+
+    /// Up to `limit` bytes of the regular file `key`.
+    pub fn read(&self, key: &str, limit: u64) -> Option<Vec<u8>> {
+        let meta = self.files.get(key)?;
+        if meta.kind != FileKind::File {
+            return None;
+        }
+        pare_oci::layout::read_bounded(&self.host(key), limit).ok()
+    }
+
+    /// The text of the file an absolute path names (through symlinks), empty when there is none.
+    pub fn read_text(&self, path: &str) -> String {
+        let (found, _) = self.resolve_with_links(path);
+        found
+            .ok()
+            .and_then(|key| self.read(&key, 4 << 20))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// Unpacks every layer of `image` into the empty directory `dir`.
+pub fn unpack(image: &OpenedImage, dir: &Path, reporter: &dyn Reporter) -> Result<Unpacked> {
+    let mut unpacked = Unpacked {
+        dir: dir.to_path_buf(),
+        files: BTreeMap::new(),
+    };
+    let documents = &image.documents;
+    let layers = documents.manifest.layers();
+    for (index, (descriptor, diff_id)) in layers.iter().zip(documents.diff_ids()).enumerate() {
+        let digest = descriptor.digest().to_string();
+        reporter.step(&format!(
+            "unpacking layer {}/{}: {digest}",
+            index + 1,
+            layers.len()
+        ));
+        // Whole files are handed over, one at a time.
+        let sample = |_: &str, size: u64, _: u32| usize::try_from(size).unwrap_or(usize::MAX);
+        let mut applier = Applier {
+            unpacked: &mut unpacked,
+            layer: index,
+            owner: BTreeMap::new(),
+        };
+        read_layer(
+            &image.layout,
+            image.layer_blob(&digest, descriptor.size(), Some(diff_id)),
+            ReadLimits::default(),
+            &sample,
+            |event| applier.apply(event).map_err(to_oci),
+        )?;
+    }
+    Ok(unpacked)
+}
+
+fn to_oci(e: Error) -> pare_oci::Error {
+    pare_oci::Error::Invalid(e.to_string())
+}
+
+/// Applies one layer's events.
+struct Applier<'a> {
+    unpacked: &'a mut Unpacked,
+    layer: usize,
+    /// Paths this layer itself put there (a whiteout hides only lower layers).
+    owner: BTreeMap<String, ()>,
+}
+
+impl Applier<'_> {
+    fn apply(&mut self, event: LayerEvent) -> Result<()> {
+        match event {
+            LayerEvent::Whiteout(path) => {
+                let Some(key) = self.real_key(&path)? else {
+                    return Ok(());
+                };
+                if !self.owner.contains_key(&key) {
+                    self.remove_tree(&key, true)?;
+                }
+                Ok(())
+            }
+            LayerEvent::Opaque(dir) => {
+                let Some(key) = self.real_key(&dir)? else {
+                    return Ok(());
+                };
+                let below: Vec<String> = self
+                    .below(&key)
+                    .filter(|k| !self.owner.contains_key(k.as_str()))
+                    .collect();
+                for k in below.iter().rev() {
+                    self.remove_one(k)?;
+                }
+                Ok(())
+            }
+            LayerEvent::Entry(info) => {
+                if info.path.is_empty() {
+                    return Ok(());
+                }
+                if info.path.contains('\\') {
+                    return Err(Error::Input(format!(
+                        "layer {}: {:?} is not a UTF-8 name; pare slim keeps names as text and \
+                         refuses such images",
+                        self.layer + 1,
+                        info.path
+                    )));
+                }
+                let Some(key) = self.real_key(&info.path)? else {
+                    return Err(Error::Input(format!(
+                        "layer {}: the parent of /{} is not a directory in the image",
+                        self.layer + 1,
+                        info.path
+                    )));
+                };
+                if let Some(existing) = self.unpacked.files.get(&key) {
+                    if !(existing.kind == FileKind::Dir && info.kind == FileKind::Dir) {
+                        self.remove_tree(&key, false)?;
+                    }
+                }
+                self.make_parents(&key)?;
+                let host = self.unpacked.host(&key);
+                let mut meta = Meta {
+                    kind: info.kind,
+                    mode: info.mode & 0o7777,
+                    uid: info.uid,
+                    gid: info.gid,
+                    size: info.size,
+                    target: None,
+                    linked_to: None,
+                };
+                match info.kind {
+                    FileKind::Dir => {
+                        if !host.is_dir() {
+                            std::fs::create_dir(&host).map_err(Error::io("create", &host))?;
+                        }
+                        set_mode(&host, (meta.mode & 0o777) | 0o700)?;
+                    }
+                    FileKind::File => {
+                        let mut file = std::fs::OpenOptions::new()
+                            .write(true)
+                            .create_new(true)
+                            .open(&host)
+                            .map_err(Error::io("create", &host))?;
+                        file.write_all(&info.sample)
+                            .map_err(Error::io("write", &host))?;
+                        set_mode(&host, (meta.mode & 0o777) | 0o600)?;
+                    }
+                    FileKind::Symlink => {
+                        let target = info.link.clone().unwrap_or_default();
+                        std::os::unix::fs::symlink(&target, &host)
+                            .map_err(Error::io("create the symlink", &host))?;
+                        meta.target = Some(target);
+                    }
+                    FileKind::Hardlink => {
+                        let target = info.link.clone().unwrap_or_default();
+                        let Some(target_key) = self.real_key(&target)? else {
+                            return Err(Error::Input(format!(
+                                "layer {}: hard link /{} points at /{target}, which is not there",
+                                self.layer + 1,
+                                info.path
+                            )));
+                        };
+                        let Some(linked) = self
+                            .unpacked
+                            .files
+                            .get(&target_key)
+                            .filter(|m| m.kind == FileKind::File)
+                            .cloned()
+                        else {
+                            return Err(Error::Input(format!(
+                                "layer {}: hard link /{} points at /{target}, which is no regular file",
+                                self.layer + 1,
+                                info.path
+                            )));
+                        };
+                        let from = self.unpacked.host(&target_key);
+                        std::fs::hard_link(&from, &host)
+                            .map_err(Error::io("create the hard link", &host))?;
+                        meta = Meta {
+                            linked_to: Some(target_key),
+                            ..linked
+                        };
+                    }
+                    FileKind::Char | FileKind::Block | FileKind::Fifo => {}
+                }
+                self.owner.insert(key.clone(), ());
+                self.unpacked.files.insert(key, meta);
+                Ok(())
+            }
+        }
+    }
+
+    /// The key a layer path lands on: its parent resolved inside the root (a symlinked parent is
+    /// followed, as the runtimes follow it), then its own name. None when the parent is no
+    /// directory.
+    fn real_key(&self, path: &str) -> Result<Option<String>> {
+        let (parent, name) = match path.rsplit_once('/') {
+            Some((parent, name)) => (parent, name),
+            None => ("", path),
+        };
+        if parent.is_empty() {
+            return Ok(Some(name.to_string()));
+        }
+        let (found, _) = self.unpacked.resolve_with_links(&format!("/{parent}"));
+        match found {
+            Ok(real) => match self.unpacked.node(&real) {
+                Some(Node::Dir) => Ok(Some(if real.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{real}/{name}")
+                })),
+                _ => Ok(None),
+            },
+            // A parent that is not there yet is made, as the runtimes make it.
+            Err(crate::paths::Unresolved::Missing(_)) => Ok(Some(path.to_string())),
+            Err(crate::paths::Unresolved::NotADirectory(_)) => Ok(None),
+            Err(crate::paths::Unresolved::Loop) => Err(Error::Input(format!(
+                "layer {}: the parent of /{path} is a symlink loop",
+                self.layer + 1
+            ))),
+        }
+    }
+
+    /// Makes the missing parent directories of `key` (0755, root-owned, as the runtimes do).
+    fn make_parents(&mut self, key: &str) -> Result<()> {
+        let mut prefix = String::new();
+        let parts: Vec<&str> = key.split('/').collect();
+        for part in &parts[..parts.len() - 1] {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            match self.unpacked.files.get(&prefix) {
+                Some(m) if m.kind == FileKind::Dir => continue,
+                Some(_) => {
+                    return Err(Error::Input(format!(
+                        "layer {}: /{prefix} is not a directory, yet /{key} is below it",
+                        self.layer + 1
+                    )))
+                }
+                None => {}
+            }
+            let host = self.unpacked.host(&prefix);
+            std::fs::create_dir(&host).map_err(Error::io("create", &host))?;
+            self.unpacked.files.insert(
+                prefix.clone(),
+                Meta {
+                    kind: FileKind::Dir,
+                    mode: 0o755,
+                    uid: 0,
+                    gid: 0,
+                    size: 0,
+                    target: None,
+                    linked_to: None,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn below<'b>(&'b self, key: &str) -> impl DoubleEndedIterator<Item = String> + 'b {
+        let prefix = format!("{key}/");
+        self.unpacked
+            .files
+            .range(prefix.clone()..)
+            .take_while(move |(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    /// Removes `key` and everything below it (from lower layers only when `lower_only`).
+    fn remove_tree(&mut self, key: &str, lower_only: bool) -> Result<()> {
+        let below: Vec<String> = self
+            .below(key)
+            .filter(|k| !lower_only || !self.owner.contains_key(k.as_str()))
+            .collect();
+        for k in below.iter().rev() {
+            self.remove_one(k)?;
+        }
+        if self.unpacked.files.contains_key(key) {
+            self.remove_one(key)?;
+        }
+        Ok(())
+    }
+
+    fn remove_one(&mut self, key: &str) -> Result<()> {
+        let Some(meta) = self.unpacked.files.remove(key) else {
+            return Ok(());
+        };
+        self.owner.remove(key);
+        let host = self.unpacked.host(key);
+        let removed = match meta.kind {
+            FileKind::Dir => match std::fs::remove_dir(&host) {
+                // What this layer put below stays, and so does the directory holding it.
+                Err(e) if e.raw_os_error() == Some(libc_enotempty()) => {
+                    self.unpacked.files.insert(key.to_string(), meta);
+                    Ok(())
+                }
+                other => other,
+            },
+            FileKind::Char | FileKind::Block | FileKind::Fifo => Ok(()),
+            _ => std::fs::remove_file(&host),
+        };
+        match removed {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+                action: "remove",
+                path: host,
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// ENOTEMPTY on Linux.
+fn libc_enotempty() -> i32 {
+    39
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(Error::io("set the mode of", path))
+}
+
+/// Removes a scratch tree even where the sandbox left directories without write permission
+/// (overlayfs's work directory is made mode 000).
+pub fn remove_scratch(dir: &Path) {
+    if std::fs::remove_dir_all(dir).is_ok() {
+        return;
+    }
+    for entry in walkdir::WalkDir::new(dir).into_iter().flatten() {
+        if entry.file_type().is_dir() {
+            let _ = std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o700));
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
