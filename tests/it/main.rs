@@ -17,5 +17,6 @@ mod packages;
 mod report;
 mod sbom;
 mod scan;
+mod slim;
 mod support;
 mod transfer;

@@ -216,19 +216,23 @@ impl Pipes {
     }
 }
 
-/// Turns what the failure pipe carried into a message (None when the sandbox started).
-pub(crate) fn describe_failure(bytes: &[u8]) -> Option<String> {
+/// The step number of `execve`.
+const EXEC_STEP: u8 = 14;
+
+/// Turns what the failure pipe carried into an error (None when the sandbox started).
+pub(crate) fn describe_failure(bytes: &[u8]) -> Option<Error> {
     let (&step, rest) = bytes.split_first()?;
     let errno = rest
         .get(..4)
         .and_then(|b| b.try_into().ok())
         .map(i32::from_ne_bytes)
         .unwrap_or(0);
+    let cause = std::io::Error::from_raw_os_error(errno);
+    if step == EXEC_STEP {
+        return Some(Error::Exec(cause.to_string()));
+    }
     let what = STEPS.get(usize::from(step)).copied().unwrap_or("set up");
-    Some(format!(
-        "could not {what}: {}",
-        std::io::Error::from_raw_os_error(errno)
-    ))
+    Some(Error::Setup(format!("could not {what}: {cause}")))
 }
 
 /// Reports the failed `step` with the current errno and ends the process.
@@ -452,6 +456,6 @@ fn run_init(p: &Prepared, fds: &ChildFds, argv: &[*const c_char], envp: &[*const
             fail(fds, 13);
         }
         libc::execve(p.program.as_ptr(), argv.as_ptr(), envp.as_ptr());
-        fail(fds, 14)
+        fail(fds, EXEC_STEP)
     }
 }

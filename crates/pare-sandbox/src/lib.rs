@@ -41,6 +41,10 @@ pub use trace::Touch;
 pub enum Error {
     #[error("sandbox: {0}")]
     Setup(String),
+    /// The sandbox was made but the program could not be executed in it (missing, not
+    /// executable, its loader or interpreter missing): a failed run, not a broken sandbox.
+    #[error("could not execute the program: {0}")]
+    Exec(String),
     #[error("sandbox: {action}: {source}")]
     Os {
         action: String,
@@ -287,8 +291,8 @@ fn supervise(
     let _ = std::fs::File::from(parent.failure).read_to_end(&mut failure);
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
-    if let Some(why) = child::describe_failure(&failure) {
-        return Err(Error::Setup(why));
+    if let Some(failed) = child::describe_failure(&failure) {
+        return Err(failed);
     }
     let (status, touched) = outcome?;
     Ok(Finished {

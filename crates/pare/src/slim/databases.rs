@@ -123,7 +123,7 @@ fn joined(lines: &[&str]) -> Vec<u8> {
 
 /// `var/lib/dpkg/status` and its `info/` lists.
 fn dpkg_status(unpacked: &Unpacked, keep: &mut Keep, pruned: &mut Pruned) {
-    let Some(status) = unpacked.read(STATUS_FILE, 64 << 20) else {
+    let Some(status) = unpacked.read_all(STATUS_FILE) else {
         return;
     };
     let status = String::from_utf8_lossy(&status).into_owned();
@@ -159,7 +159,7 @@ fn dpkg_status(unpacked: &Unpacked, keep: &mut Keep, pruned: &mut Pruned) {
                     let stem = list_key.trim_end_matches(".list");
                     for (suffix, column) in [(".md5sums", 1usize), (".conffiles", 0)] {
                         let key = format!("{stem}{suffix}");
-                        if let Some(bytes) = unpacked.read(&key, 64 << 20) {
+                        if let Some(bytes) = unpacked.read_all(&key) {
                             let text = String::from_utf8_lossy(&bytes).into_owned();
                             let rows = text
                                 .lines()
@@ -220,7 +220,7 @@ fn dpkg_status_d(unpacked: &Unpacked, keep: &mut Keep, pruned: &mut Pruned) {
     for record in records {
         let name = record[prefix.len()..].to_string();
         let sums_key = format!("{record}.md5sums");
-        let Some(bytes) = unpacked.read(&sums_key, 64 << 20) else {
+        let Some(bytes) = unpacked.read_all(&sums_key) else {
             keep.add(&record, "a dpkg record without a file list (kept as it is)");
             pruned.whole.push(name);
             continue;
@@ -251,7 +251,7 @@ type ApkFolder<'a> = (Vec<&'a str>, Vec<(Vec<&'a str>, bool)>);
 /// apk's installed database: `F:` folders with their `R:` files, each followed by its attribute
 /// lines (`a:`, `M:`, `Z:`).
 fn apk(unpacked: &Unpacked, keep: &mut Keep, pruned: &mut Pruned) {
-    let Some(bytes) = unpacked.read(APK_INSTALLED, 64 << 20) else {
+    let Some(bytes) = unpacked.read_all(APK_INSTALLED) else {
         return;
     };
     let text = String::from_utf8_lossy(&bytes).into_owned();

@@ -158,12 +158,9 @@ impl Keep {
                     return;
                 };
                 for (path, entry) in &closure.paths {
-                    let reason = format!("needed by /{current}: {}", entry.reason);
-                    match &entry.path {
-                        NeededPath::File { .. } | NeededPath::Symlink { .. } => {
-                            self.path(unpacked, path, &reason);
-                        }
-                    }
+                    // Files and the symlinks on the way to them alike: both are kept as they are.
+                    let (NeededPath::File { .. } | NeededPath::Symlink { .. }) = &entry.path;
+                    self.path(unpacked, path, &entry.reason);
                 }
                 return;
             }

@@ -160,7 +160,16 @@ pub fn slim(options: &SlimOptions, reporter: &dyn Reporter) -> Result<SlimReport
             std::env::temp_dir(),
         ))?;
     let scratch_path = scratch.path().to_path_buf();
-    let result = slim_in(options, &image, &scratch_path, reporter);
+    let result = slim_in(options, image, &scratch_path, reporter);
+    if std::env::var_os("PARE_SLIM_KEEP_SCRATCH").is_some() {
+        reporter.warn(&format!(
+            "PARE_SLIM_KEEP_SCRATCH: the unpacked tree, the slimmed tree and the sandboxes' upper \
+             layers are left in {}",
+            scratch_path.display()
+        ));
+        std::mem::forget(scratch);
+        return result;
+    }
     remove_scratch(&scratch_path);
     drop(scratch);
     result
@@ -168,14 +177,26 @@ pub fn slim(options: &SlimOptions, reporter: &dyn Reporter) -> Result<SlimReport
 
 fn slim_in(
     options: &SlimOptions,
-    image: &crate::image_io::OpenedImage,
+    image: crate::image_io::OpenedImage,
     scratch: &Path,
     reporter: &dyn Reporter,
 ) -> Result<SlimReport> {
-    let config = &image.documents.config_json;
     let rootfs = scratch.join("rootfs");
     std::fs::create_dir(&rootfs).map_err(Error::io("create", &rootfs))?;
-    let unpacked = unpack::unpack(image, &rootfs, reporter)?;
+    let unpacked = unpack::unpack(&image, &rootfs, reporter)?;
+    let config = image.documents.config_json.clone();
+    let source_digest = image.manifest().digest().to_string();
+    let source_compressed: u64 = image
+        .documents
+        .manifest
+        .layers()
+        .iter()
+        .map(|l| l.size())
+        .sum();
+    // Nothing more is read from the source: its layout's lock goes, so the slimmed image may be
+    // written into the same layout.
+    drop(image);
+    let config = &config;
 
     let settings = &config["config"];
     let strings = |v: &serde_json::Value| -> Vec<String> {
@@ -292,7 +313,7 @@ fn slim_in(
     }
     let mut report = SlimReport {
         source: options.source.to_string(),
-        source_digest: image.manifest().digest().to_string(),
+        source_digest,
         destination: options.destination.to_string(),
         manifest_digest: None,
         before: Sizes {
@@ -307,13 +328,7 @@ fn slim_in(
                 .filter(|m| m.kind == FileKind::File)
                 .map(|m| m.size)
                 .sum(),
-            compressed: image
-                .documents
-                .manifest
-                .layers()
-                .iter()
-                .map(|l| l.size())
-                .sum(),
+            compressed: source_compressed,
             uncompressed: 0,
         },
         after: Sizes::default(),

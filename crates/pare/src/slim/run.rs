@@ -150,7 +150,13 @@ pub fn run_plan(plan: &Plan, rootfs: &Path, scratch: &Path, trace: bool) -> Resu
     for (i, probe) in plan.probes.iter().enumerate() {
         let run = pare_sandbox::start(&spec(probe, i + 1)).map_err(sandbox)?;
         let timed_out = !run.wait_timeout(plan.timeout);
-        let finished = run.stop(GRACE).map_err(sandbox)?;
+        let finished = match ended(run.stop(GRACE))? {
+            Ok(finished) => finished,
+            Err(why) => {
+                results.push(not_started(format!("probe {}", i + 1), probe, why));
+                continue;
+            }
+        };
         let problem = if timed_out {
             Some(format!("did not end within {} s", plan.timeout.as_secs()))
         } else if !finished.status.success() {
@@ -167,7 +173,13 @@ pub fn run_plan(plan: &Plan, rootfs: &Path, scratch: &Path, trace: bool) -> Resu
         ));
     }
     let running = !entry.finished();
-    let finished = entry.stop(GRACE).map_err(sandbox)?;
+    let finished = match ended(entry.stop(GRACE))? {
+        Ok(finished) => finished,
+        Err(why) => {
+            results.insert(0, not_started("the entrypoint".into(), &plan.entry, why));
+            return Ok(results);
+        }
+    };
     let mut problem = None;
     if !running && !finished.status.success() {
         problem = Some(format!("ended with {}", finished.status));
@@ -195,6 +207,32 @@ pub fn run_plan(plan: &Plan, rootfs: &Path, scratch: &Path, trace: bool) -> Resu
     }
     results.insert(0, entry_result);
     Ok(results)
+}
+
+/// A finished run, or why its program could not be executed (a failed run, not an error).
+fn ended(
+    outcome: pare_sandbox::Result<pare_sandbox::Finished>,
+) -> Result<std::result::Result<pare_sandbox::Finished, String>> {
+    match outcome {
+        Ok(finished) => Ok(Ok(finished)),
+        Err(pare_sandbox::Error::Exec(why)) => Ok(Err(why)),
+        Err(e) => Err(Error::Input(format!("pare slim: {e}"))),
+    }
+}
+
+fn not_started(label: String, command: &Command, why: String) -> RunResult {
+    RunResult {
+        label,
+        argv: command.argv.clone(),
+        status: "not started".into(),
+        passed: false,
+        problem: Some(format!("{} could not be executed: {why}", command.program)),
+        http: Vec::new(),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        paths_named: 0,
+        touched: Default::default(),
+    }
 }
 
 fn result(

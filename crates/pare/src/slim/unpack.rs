@@ -78,13 +78,25 @@ impl Unpacked {
         (result, links.into_inner())
     }
 
-    /// Up to `limit` bytes of the regular file `key`.
+    /// The first `limit` bytes of the regular file `key` (all of a shorter one).
     pub fn read(&self, key: &str, limit: u64) -> Option<Vec<u8>> {
+        use std::io::Read;
         let meta = self.files.get(key)?;
         if meta.kind != FileKind::File {
             return None;
         }
-        pare_oci::layout::read_bounded(&self.host(key), limit).ok()
+        let mut bytes = Vec::new();
+        std::fs::File::open(self.host(key))
+            .ok()?
+            .take(limit)
+            .read_to_end(&mut bytes)
+            .ok()?;
+        Some(bytes)
+    }
+
+    /// The whole regular file `key` (package databases, passwd: files the image itself bounds).
+    pub fn read_all(&self, key: &str) -> Option<Vec<u8>> {
+        self.read(key, u64::MAX)
     }
 
     /// The text of the file an absolute path names (through symlinks), empty when there is none.
@@ -92,7 +104,7 @@ impl Unpacked {
         let (found, _) = self.resolve_with_links(path);
         found
             .ok()
-            .and_then(|key| self.read(&key, 4 << 20))
+            .and_then(|key| self.read_all(&key))
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default()
     }

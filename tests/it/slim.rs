@@ -1,0 +1,460 @@
+//! `pare slim` on images nobody here wrote the insides of: a debootstrap rootfs with Debian's Python
+//! and a CLI app (packed by umoci), the python3 recipe with a Flask app from PyPI's wheels, and the
+//! nodejs recipe with a Node service. Each slimmed image is run under runc with the same command as
+//! the original and must print the same; the package database syft reads lists only what is left;
+//! failed probes write nothing; two slims give one digest.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{blob, image_json, layer_entries, ok, pare, require, run, runc_run, unpack};
+
+/// `pare slim --format json` with `args`; (exit code, report).
+fn slim(args: &[String]) -> (i32, Value, String) {
+    let (code, stdout, stderr) = run(pare().args(["slim", "--format", "json"]).args(args));
+    let report = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (code, report, stderr)
+}
+
+fn oci(layout: &Path, tag: &str) -> String {
+    format!("oci:{}:{tag}", layout.display())
+}
+
+/// Runs `layout:tag` under runc with `args` as the process; (exit code, stdout).
+fn runc_with(layout: &Path, tag: &str, args: &[&str], work: &Path) -> (i32, String, String) {
+    let dir = work.join(format!("runc-{tag}-{}", args.len()));
+    fs::create_dir_all(&dir).unwrap();
+    let bundle = unpack(layout, tag, &dir);
+    let config_path = bundle.join("config.json");
+    let mut config: Value = serde_json::from_slice(&fs::read(&config_path).unwrap()).unwrap();
+    if !args.is_empty() {
+        config["process"]["args"] = serde_json::json!(args);
+    }
+    fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
+    runc_run(&bundle, &dir)
+}
+
+/// The entries of the single layer of `layout:tag`.
+fn single_layer(layout: &Path, tag: &str) -> Vec<crate::support::TarEntry> {
+    let (manifest, _) = image_json(layout, tag);
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 1, "a slimmed image is one layer");
+    layer_entries(&blob(layout, layers[0]["digest"].as_str().unwrap()))
+}
+
+fn kept_reason<'a>(report: &'a Value, path: &str) -> Option<&'a str> {
+    report["kept"]
+        .as_array()?
+        .iter()
+        .find(|k| k["path"] == path)
+        .and_then(|k| k["reason"].as_str())
+}
+
+/// A debootstrap minbase tree with Debian's own python3-minimal installed by dpkg in a chroot,
+/// and a CLI app: slimmed, it runs under runc with the same output, keeps no shell, no apt, no
+/// dpkg, keeps perl's two hard-linked names as one file, and syft sees only the packages left.
+#[test]
+fn a_debootstrap_python_app_slims_and_prints_the_same() {
+    for tool in ["umoci", "runc", "syft", "chroot", "apt-get"] {
+        if !require(tool) {
+            return;
+        }
+    }
+    if !crate::support::require_apt_sources() {
+        return;
+    }
+    let Some(minbase) = crate::support::debootstrap_minbase() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let rootfs = work.path().join("rootfs");
+    ok(Command::new("cp").arg("-a").arg(minbase).arg(&rootfs));
+    // Debian's python3-minimal from the host's apt sources, installed by the image's own dpkg.
+    let debs = rootfs.join("tmp/debs");
+    fs::create_dir_all(&debs).unwrap();
+    // Installed in two steps: python3-minimal pre-depends on python3.11-minimal.
+    for group in [
+        &[
+            "libexpat1",
+            "libssl3",
+            "libpython3.11-minimal",
+            "python3.11-minimal",
+        ][..],
+        &["python3-minimal"][..],
+    ] {
+        for name in fs::read_dir(&debs).unwrap() {
+            fs::remove_file(name.unwrap().path()).unwrap();
+        }
+        ok(Command::new("apt-get")
+            .current_dir(&debs)
+            .args(["download", "-q"])
+            .args(group));
+        let names: Vec<String> = fs::read_dir(&debs)
+            .unwrap()
+            .map(|e| format!("/tmp/debs/{}", e.unwrap().file_name().to_string_lossy()))
+            .collect();
+        ok(Command::new("chroot")
+            .arg(&rootfs)
+            .args(["dpkg", "-i"])
+            .args(&names));
+    }
+    fs::remove_dir_all(&debs).unwrap();
+    let app = rootfs.join("app");
+    fs::create_dir_all(app.join("data")).unwrap();
+    fs::write(app.join("data/words.txt"), "slim\nfast\nsafe\n").unwrap();
+    fs::write(
+        app.join("main.py"),
+        "import base64, hashlib, os, re, collections\n\
+         words = open('/app/data/words.txt').read().split()\n\
+         counts = collections.Counter(w[0] for w in words)\n\
+         digest = hashlib.sha256(' '.join(words).encode()).hexdigest()[:16]\n\
+         print('words', sorted(counts.items()), digest, base64.b64encode(b'pare').decode())\n\
+         print('user', os.getuid(), re.sub('[aeiou]', '_', 'container'))\n",
+    )
+    .unwrap();
+    let layout = work.path().join("oci");
+    let image = |tag: &str| format!("{}:{tag}", layout.display());
+    ok(Command::new("umoci")
+        .args(["init", "--layout"])
+        .arg(&layout));
+    ok(Command::new("umoci").args(["new", "--image", &image("fat")]));
+    ok(Command::new("umoci")
+        .args(["insert", "--image", &image("fat")])
+        .arg(&rootfs)
+        .arg("/"));
+    ok(Command::new("umoci").args([
+        "config",
+        "--image",
+        &image("fat"),
+        "--config.workingdir",
+        "/app",
+        "--config.user",
+        "nobody",
+        "--config.entrypoint",
+        "python3",
+        "--config.cmd",
+        "/app/main.py",
+    ]));
+
+    // A probe that fails on the original image writes nothing (exit 1).
+    let (code, report, stderr) = slim(&[
+        oci(&layout, "fat"),
+        oci(&layout, "never"),
+        "--probe".into(),
+        "python3 -c 'raise SystemExit(3)'".into(),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        report["failure"]
+            .as_str()
+            .unwrap()
+            .contains("probe 1 failed on the original image"),
+        "{report}"
+    );
+    assert!(!fs::read_to_string(layout.join("index.json"))
+        .unwrap()
+        .contains("\"never\""));
+
+    // Excluding what the program needs: the slimmed tree fails its check, nothing is written.
+    let (code, report, stderr) = slim(&[
+        oci(&layout, "fat"),
+        oci(&layout, "broken"),
+        "--exclude".into(),
+        "/usr/lib/python3.11/base64.py".into(),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        report["failure"]
+            .as_str()
+            .unwrap()
+            .contains("passes on the original image but fails on the slimmed one"),
+        "{report}"
+    );
+    assert!(!fs::read_to_string(layout.join("index.json"))
+        .unwrap()
+        .contains("\"broken\""));
+
+    let log = work.path().join("slim.tsv");
+    let args = |tag: &str| {
+        vec![
+            oci(&layout, "fat"),
+            oci(&layout, tag),
+            "--probe".into(),
+            "perl -e 'print 6*7, qq(\\n)'".into(),
+            "--include".into(),
+            "/usr/bin/perl5.36.0".into(),
+            "--log".into(),
+            log.display().to_string(),
+        ]
+    };
+    let (code, report, stderr) = slim(&args("slim"));
+    assert_eq!(code, 0, "{stderr}\n{report}");
+    let (code, again, stderr) = slim(&args("slim2"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        report["manifest_digest"], again["manifest_digest"],
+        "two slims of one image with the same probes give one digest"
+    );
+    let before = report["before"]["file_bytes"].as_u64().unwrap();
+    let after = report["after"]["file_bytes"].as_u64().unwrap();
+    eprintln!(
+        "debootstrap python: {before} -> {after} file bytes ({:.1}x), compressed {} -> {}",
+        before as f64 / after as f64,
+        report["before"]["compressed"],
+        report["after"]["compressed"]
+    );
+    assert!(before > 5 * after, "{before} -> {after}");
+    assert_eq!(
+        report["same_output"],
+        serde_json::json!([true, true]),
+        "{report}"
+    );
+
+    // Same output under runc, original and slimmed.
+    let (code_fat, out_fat, err_fat) = runc_with(&layout, "fat", &[], work.path());
+    assert_eq!(code_fat, 0, "{out_fat}\n{err_fat}");
+    let (code_slim, out_slim, err_slim) = runc_with(&layout, "slim", &[], work.path());
+    assert_eq!(code_slim, 0, "{out_slim}\n{err_slim}");
+    assert_eq!(out_fat, out_slim);
+    assert!(out_slim.contains("user 65534 c_nt__n_r"), "{out_slim}");
+    let perl = ["/usr/bin/perl", "-e", "print 6*7, qq(\\n)"];
+    assert_eq!(runc_with(&layout, "slim", &perl, work.path()).1, "42\n");
+
+    // What is left, by path, as the layer holds it.
+    let entries = single_layer(&layout, "slim");
+    let by_path: BTreeMap<&str, &crate::support::TarEntry> = entries
+        .iter()
+        .map(|e| (e.path.trim_start_matches("./").trim_end_matches('/'), e))
+        .collect();
+    for gone in [
+        "usr/bin/bash",
+        "usr/bin/apt-get",
+        "usr/bin/dpkg",
+        "usr/share/doc",
+        "var/lib/apt",
+    ] {
+        assert!(!by_path.contains_key(gone), "{gone} is kept");
+    }
+    for kept in [
+        "usr/bin/python3.11",
+        "app/main.py",
+        "app/data/words.txt",
+        "etc/passwd",
+    ] {
+        assert!(by_path.contains_key(kept), "{kept} is missing");
+    }
+    // perl and perl5.36.0 are one file in Debian: one regular entry and one hard link to it.
+    let perls: Vec<_> = ["usr/bin/perl", "usr/bin/perl5.36.0"]
+        .iter()
+        .map(|p| by_path[p])
+        .collect();
+    let kinds: Vec<_> = perls.iter().map(|e| e.kind).collect();
+    assert!(
+        kinds.contains(&tar::EntryType::Regular) && kinds.contains(&tar::EntryType::Link),
+        "{kinds:?}"
+    );
+    // Every kept path says why.
+    assert!(
+        kept_reason(&report, "/usr/bin/python3.11")
+            .is_some_and(|r| r.contains("entrypoint") || r.contains("ENTRYPOINT")),
+        "{:?}",
+        kept_reason(&report, "/usr/bin/python3.11")
+    );
+    assert!(kept_reason(&report, "/usr/lib/python3.11/base64.py")
+        .is_some_and(|r| r.ends_with("by PID 1 during the entrypoint")));
+    assert!(kept_reason(&report, "/usr/bin/perl").is_some_and(|r| r.contains("during probe 1")));
+    let log_text = fs::read_to_string(&log).unwrap();
+    assert!(log_text
+        .lines()
+        .any(|l| l.starts_with("removed\tfile\t") && l.ends_with("/usr/bin/bash\t")));
+
+    // The package database tells the truth: syft lists the packages left, not the removed ones.
+    let slim_layout = work.path().join("slim-only");
+    ok(pare().args(["copy", &oci(&layout, "slim"), &oci(&slim_layout, "slim")]));
+    let debs = crate::support::syft_deb_versions(&slim_layout);
+    let names: Vec<&str> = debs.iter().map(|(n, _)| n.as_str()).collect();
+    for present in [
+        "python3.11-minimal",
+        "libpython3.11-minimal",
+        "libc6",
+        "perl-base",
+    ] {
+        assert!(names.contains(&present), "{present} missing from {names:?}");
+    }
+    for absent in ["apt", "bash", "dpkg", "coreutils", "debconf"] {
+        assert!(!names.contains(&absent), "{absent} still listed: {names:?}");
+    }
+    let removed: Vec<&str> = report["packages"]["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        removed.contains(&"apt") && removed.contains(&"bash"),
+        "{removed:?}"
+    );
+}
+
+/// The python3 recipe with Flask from PyPI: slimmed with an HTTP probe and a probe command; the
+/// slimmed image answers the same under runc.
+#[test]
+fn a_flask_app_on_the_python3_recipe_slims_and_answers_the_same() {
+    for tool in ["umoci", "runc", "python3"] {
+        if !require(tool) {
+            return;
+        }
+    }
+    if !crate::support::require_apt_sources() {
+        return;
+    }
+    let deps = crate::support::pip_target("flask-cp311", &["flask"], &["flask", "werkzeug"]);
+    let work = tempfile::tempdir().unwrap();
+    let app = work.path().join("app.py");
+    fs::write(
+        &app,
+        "import os, sys\n\
+         from flask import Flask, jsonify\n\
+         app = Flask(__name__)\n\
+         @app.route('/')\n\
+         def index():\n    return jsonify(greeting='hello from flask', uid=os.getuid())\n\
+         if __name__ == '__main__':\n\
+         \x20   if '--check' in sys.argv:\n\
+         \x20       r = app.test_client().get('/')\n\
+         \x20       print(r.status_code, r.get_json())\n\
+         \x20   else:\n\
+         \x20       app.run(host='127.0.0.1', port=int(os.environ['PORT']))\n",
+    )
+    .unwrap();
+    let port = crate::support::free_port();
+    let layout = work.path().join("oci");
+    ok(pare()
+        .env("PARE_CACHE_DIR", crate::support::debian_cache())
+        .args(["build", "-q", "--base", "python3", "--lock"])
+        .arg(work.path().join("python3.lock"))
+        .arg("--copy")
+        .arg(format!("{}/:/app/deps/", deps.display()))
+        .arg("--copy")
+        .arg(format!("{}:/app/app.py", app.display()))
+        .args(["--env", "PYTHONPATH=/app/deps", "--env"])
+        .arg(format!("PORT={port}"))
+        .args([
+            "--workdir",
+            "/app",
+            "--entrypoint",
+            "/usr/bin/python3",
+            "--cmd",
+            "/app/app.py",
+            "--output",
+        ])
+        .arg(oci(&layout, "fat")));
+    let (code, report, stderr) = slim(&[
+        oci(&layout, "fat"),
+        oci(&layout, "slim"),
+        "--http".into(),
+        format!("{port}/"),
+        "--probe".into(),
+        "python3 /app/app.py --check".into(),
+    ]);
+    assert_eq!(code, 0, "{stderr}\n{report}");
+    let entry = &report["original_runs"][0];
+    assert_eq!(entry["http"][0]["status"], 200, "{report}");
+    assert_eq!(entry["status"], "still running (stopped)", "{report}");
+    assert_eq!(
+        report["slimmed_runs"][0]["http"][0]["status"], 200,
+        "{report}"
+    );
+    let before = report["before"]["file_bytes"].as_u64().unwrap();
+    let after = report["after"]["file_bytes"].as_u64().unwrap();
+    eprintln!(
+        "python3 recipe + flask: {before} -> {after} file bytes ({:.2}x)",
+        before as f64 / after as f64
+    );
+    assert!(before as f64 > 1.5 * after as f64, "{before} -> {after}");
+    let check = ["/usr/bin/python3", "/app/app.py", "--check"];
+    let (code_fat, out_fat, err_fat) = runc_with(&layout, "fat", &check, work.path());
+    assert_eq!(code_fat, 0, "{out_fat}\n{err_fat}");
+    let (code_slim, out_slim, err_slim) = runc_with(&layout, "slim", &check, work.path());
+    assert_eq!(code_slim, 0, "{out_slim}\n{err_slim}");
+    assert_eq!(out_fat, out_slim);
+    assert!(
+        out_slim.contains("200 {'greeting': 'hello from flask', 'uid': 65532}"),
+        "{out_slim}"
+    );
+    // Flask's templates directory was never read: it is gone, and so are pip's own files.
+    let entries = single_layer(&layout, "slim");
+    assert!(entries.iter().any(|e| e.path.ends_with("flask/app.py")));
+    assert!(
+        !entries.iter().any(|e| e.path.contains("gconv/IBM")),
+        "gconv modules nothing loaded are gone"
+    );
+}
+
+/// The nodejs recipe with a Node service: slimmed with an HTTP probe; the same answer under runc.
+#[test]
+fn a_node_service_on_the_nodejs_recipe_slims_and_answers_the_same() {
+    for tool in ["umoci", "runc"] {
+        if !require(tool) {
+            return;
+        }
+    }
+    if !crate::support::require_apt_sources() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let app = work.path().join("server.js");
+    fs::write(
+        &app,
+        "const http = require('http'), crypto = require('crypto'), zlib = require('zlib');\n\
+         const body = () => JSON.stringify({hash: crypto.createHash('sha256').update('pare').digest('hex').slice(0, 12),\n\
+         \x20 gz: zlib.gzipSync('x'.repeat(100)).length > 0, uid: process.getuid()});\n\
+         if (process.argv.includes('--check')) { console.log(body()); }\n\
+         else { http.createServer((q, s) => s.end(body())).listen(+process.env.PORT, '127.0.0.1'); }\n",
+    )
+    .unwrap();
+    let port = crate::support::free_port();
+    let layout = work.path().join("oci");
+    ok(pare()
+        .env("PARE_CACHE_DIR", crate::support::debian_cache())
+        .args(["build", "-q", "--base", "nodejs", "--lock"])
+        .arg(work.path().join("nodejs.lock"))
+        .arg("--copy")
+        .arg(format!("{}:/app/server.js", app.display()))
+        .arg("--env")
+        .arg(format!("PORT={port}"))
+        .args([
+            "--entrypoint",
+            "/usr/bin/node",
+            "--cmd",
+            "/app/server.js",
+            "--output",
+        ])
+        .arg(oci(&layout, "fat")));
+    let (code, report, stderr) = slim(&[
+        oci(&layout, "fat"),
+        oci(&layout, "slim"),
+        "--http".into(),
+        format!("{port}/"),
+        "--probe".into(),
+        "node /app/server.js --check".into(),
+    ]);
+    assert_eq!(code, 0, "{stderr}\n{report}");
+    let before = report["before"]["file_bytes"].as_u64().unwrap();
+    let after = report["after"]["file_bytes"].as_u64().unwrap();
+    eprintln!(
+        "nodejs recipe + service: {before} -> {after} file bytes ({:.2}x)",
+        before as f64 / after as f64
+    );
+    assert!(before > after, "{before} -> {after}");
+    let check = ["/usr/bin/node", "/app/server.js", "--check"];
+    let (code_fat, out_fat, err_fat) = runc_with(&layout, "fat", &check, work.path());
+    assert_eq!(code_fat, 0, "{out_fat}\n{err_fat}");
+    let (code_slim, out_slim, err_slim) = runc_with(&layout, "slim", &check, work.path());
+    assert_eq!(code_slim, 0, "{out_slim}\n{err_slim}");
+    assert_eq!(out_fat, out_slim);
+    assert!(out_slim.contains("\"uid\":65532"), "{out_slim}");
+}
