@@ -38,7 +38,68 @@ pub fn prune(unpacked: &Unpacked, keep: &mut Keep) -> Pruned {
     dpkg_status(unpacked, keep, &mut pruned);
     dpkg_status_d(unpacked, keep, &mut pruned);
     apk(unpacked, keep, &mut pruned);
+    python_distributions(unpacked, keep, &mut pruned);
     pruned
+}
+
+/// Python distributions (`*.dist-info` with a `RECORD`): one with a kept file keeps its metadata
+/// directory (what SBOM tools and `importlib.metadata` read), one with none loses it.
+fn python_distributions(unpacked: &Unpacked, keep: &mut Keep, pruned: &mut Pruned) {
+    let records: Vec<String> = unpacked
+        .files
+        .keys()
+        .filter(|k| k.ends_with(".dist-info/RECORD"))
+        .cloned()
+        .collect();
+    for record in records {
+        let Some((info_dir, _)) = record.rsplit_once('/') else {
+            continue;
+        };
+        let site = info_dir.rsplit_once('/').map_or("", |(s, _)| s).to_string();
+        let name = info_dir
+            .rsplit('/')
+            .next()
+            .unwrap_or(info_dir)
+            .trim_end_matches(".dist-info")
+            .to_string();
+        let text = unpacked
+            .read_all(&record)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let rows = text
+            .lines()
+            .filter_map(|l| l.split(',').next())
+            .filter(|p| !p.is_empty() && !p.contains(".dist-info/"));
+        let (mut files, mut kept) = (0usize, 0usize);
+        for path in rows {
+            let key = if site.is_empty() {
+                path.to_string()
+            } else {
+                format!("{site}/{path}")
+            };
+            if is_content(unpacked, &key) {
+                files += 1;
+                if keep.reasons.contains_key(&key) {
+                    kept += 1;
+                }
+            }
+        }
+        if kept == 0 {
+            pruned.removed.push(name);
+            continue;
+        }
+        if kept == files {
+            pruned.whole.push(name);
+        } else {
+            pruned.partial.push(name);
+        }
+        keep.tree(
+            unpacked,
+            info_dir,
+            "the metadata of a Python distribution that keeps files",
+            &|_| false,
+        );
+    }
 }
 
 /// How much of a file list survives.

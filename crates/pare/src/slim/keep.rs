@@ -240,7 +240,14 @@ pub fn static_keep(unpacked: &Unpacked, program: &Program, keep: &mut Keep) {
     let work_key = workdir.trim_matches('/').to_string();
     if let Some(key) = keep.path(unpacked, &workdir, "the working directory") {
         if !SYSTEM_DIRS.contains(&work_key.as_str()) {
-            keep.tree(unpacked, &key, "in the working directory", &|_| false);
+            // The application's own files, but not the package trees installed beside them
+            // (`pip install --target`, node_modules): of those, what runs is traced.
+            let roots = package_roots(unpacked, &key);
+            let skip = move |k: &str| {
+                k.split('/').any(|c| c == "node_modules")
+                    || roots.iter().any(|r| k.starts_with(&format!("{r}/")))
+            };
+            keep.tree(unpacked, &key, "in the working directory", &skip);
         }
     }
     if let Some(home) = &program.home {
@@ -260,6 +267,23 @@ pub fn static_keep(unpacked: &Unpacked, program: &Program, keep: &mut Keep) {
             }
         }
     }
+}
+
+/// Directories below `dir` that hold Python distributions (a `*.dist-info` or `*.egg-info`
+/// entry): site-packages trees, whatever they are called.
+fn package_roots(unpacked: &Unpacked, dir: &str) -> Vec<String> {
+    let prefix = format!("{dir}/");
+    let mut roots: Vec<String> = unpacked
+        .files
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .filter(|(k, m)| {
+            m.kind == FileKind::Dir && (k.ends_with(".dist-info") || k.ends_with(".egg-info"))
+        })
+        .filter_map(|(k, _)| k.rsplit_once('/').map(|(parent, _)| parent.to_string()))
+        .collect();
+    roots.dedup();
+    roots
 }
 
 /// `3.11` for a program `usr/bin/python3.11` (or `python3` resolved to it).
