@@ -458,3 +458,71 @@ fn a_node_service_on_the_nodejs_recipe_slims_and_answers_the_same() {
     assert_eq!(out_fat, out_slim);
     assert!(out_slim.contains("\"uid\":65532"), "{out_slim}");
 }
+
+/// A static program on the static-debian base, slimmed as root and again as an unprivileged user
+/// (user namespaces, no capability): both work and give the same digest; what the base carries
+/// and the program never reads (the license texts) is gone, its CA bundle and zoneinfo stay.
+#[test]
+fn a_static_image_slims_the_same_as_root_and_rootless() {
+    if !require("setpriv") || !require("gcc") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    // Readable by the unprivileged user below: the source layout and the copy of pare.
+    fs::set_permissions(
+        work.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let layout = work.path().join("oci");
+    ok(pare()
+        .args(["build", "-q", "--base", "static-debian", "--copy"])
+        .arg(format!(
+            "{}:/app/hello",
+            crate::support::static_hello().display()
+        ))
+        .args(["--entrypoint", "/app/hello", "--output"])
+        .arg(oci(&layout, "fat")));
+    let (code, as_root, stderr) = slim(&[oci(&layout, "fat"), oci(&layout, "slim")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(as_root["original_runs"][0]["status"], "exit status 0");
+    let kept: Vec<&str> = as_root["kept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k["path"].as_str())
+        .collect();
+    assert!(kept.contains(&"/app/hello") && kept.contains(&"/etc/ssl/certs/ca-certificates.crt"));
+    assert!(
+        !kept
+            .iter()
+            .any(|p| p.starts_with("/usr/share/common-licenses")),
+        "{kept:?}"
+    );
+    // The same as an unprivileged user, with a copy of pare it may run and a layout it owns.
+    let euid = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout).unwrap();
+    if euid.trim() != "0" {
+        return;
+    }
+    let bin = work.path().join("pare");
+    fs::copy(assert_cmd::cargo::cargo_bin("pare"), &bin).unwrap();
+    let user_dir = work.path().join("user");
+    fs::create_dir(&user_dir).unwrap();
+    ok(Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(&user_dir));
+    let user_layout = user_dir.join("oci");
+    let (code, stdout, stderr) = run(Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg("env")
+        .arg(format!("TMPDIR={}", user_dir.display()))
+        .arg(format!("HOME={}", user_dir.display()))
+        .arg(&bin)
+        .args(["slim", "--format", "json"])
+        .arg(oci(&layout, "fat"))
+        .arg(oci(&user_layout, "slim")));
+    assert_eq!(code, 0, "rootless slim failed:\n{stdout}\n{stderr}");
+    let rootless: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(rootless["manifest_digest"], as_root["manifest_digest"]);
+    assert_eq!(rootless["user"], "65532:65532");
+}

@@ -329,7 +329,7 @@ fn slim_in(
                 .map(|m| m.size)
                 .sum(),
             compressed: source_compressed,
-            uncompressed: 0,
+            uncompressed: unpacked.uncompressed,
         },
         after: Sizes::default(),
         user: format!("{uid}:{gid}"),

@@ -38,6 +38,8 @@ pub struct Meta {
 pub struct Unpacked {
     pub dir: PathBuf,
     pub files: BTreeMap<String, Meta>,
+    /// The layer tars' bytes, all layers.
+    pub uncompressed: u64,
 }
 
 impl Unpacked {
@@ -115,6 +117,7 @@ pub fn unpack(image: &OpenedImage, dir: &Path, reporter: &dyn Reporter) -> Resul
     let mut unpacked = Unpacked {
         dir: dir.to_path_buf(),
         files: BTreeMap::new(),
+        uncompressed: 0,
     };
     let documents = &image.documents;
     let layers = documents.manifest.layers();
@@ -132,13 +135,14 @@ pub fn unpack(image: &OpenedImage, dir: &Path, reporter: &dyn Reporter) -> Resul
             layer: index,
             owner: BTreeMap::new(),
         };
-        read_layer(
+        let stats = read_layer(
             &image.layout,
             image.layer_blob(&digest, descriptor.size(), Some(diff_id)),
             ReadLimits::default(),
             &sample,
             |event| applier.apply(event).map_err(to_oci),
         )?;
+        unpacked.uncompressed += stats.uncompressed_size;
     }
     Ok(unpacked)
 }
