@@ -385,13 +385,47 @@ fn a_flask_app_on_the_python3_recipe_slims_and_answers_the_same() {
         out_slim.contains("200 {'greeting': 'hello from flask', 'uid': 65532}"),
         "{out_slim}"
     );
-    // Flask's templates directory was never read: it is gone, and so are pip's own files.
     let entries = single_layer(&layout, "slim");
     assert!(entries.iter().any(|e| e.path.ends_with("flask/app.py")));
     assert!(
         !entries.iter().any(|e| e.path.contains("gconv/IBM")),
         "gconv modules nothing loaded are gone"
     );
+
+    // Fast starts: bytecode from the image's own interpreter, unchecked-hash (PEP 552 flags 1),
+    // the same bytes on a second slim, and the same answer under runc.
+    let with_pyc = |tag: &str| {
+        slim(&[
+            oci(&layout, "fat"),
+            oci(&layout, tag),
+            "--probe".into(),
+            "python3 /app/app.py --check".into(),
+            "--bytecode".into(),
+            "imported".into(),
+        ])
+    };
+    let (code, pyc, stderr) = with_pyc("pyc");
+    assert_eq!(code, 0, "{stderr}\n{pyc}");
+    let (_, again, _) = with_pyc("pyc2");
+    assert_eq!(pyc["manifest_digest"], again["manifest_digest"]);
+    assert!(
+        pyc["bytecode"]["count"].as_u64().unwrap() > 100,
+        "{}",
+        pyc["bytecode"]
+    );
+    let entries = single_layer(&layout, "pyc");
+    let flask_pyc = entries
+        .iter()
+        .find(|e| e.path.contains("flask/__pycache__/app.cpython-311.pyc"))
+        .expect("flask/app.py has its bytecode");
+    assert_eq!(
+        &flask_pyc.data[4..8],
+        &[1, 0, 0, 0],
+        "unchecked-hash bytecode"
+    );
+    let (code_pyc, out_pyc, err_pyc) = runc_with(&layout, "pyc", &check, work.path());
+    assert_eq!(code_pyc, 0, "{out_pyc}\n{err_pyc}");
+    assert_eq!(out_fat, out_pyc);
 }
 
 /// The nodejs recipe with a Node service: slimmed with an HTTP probe; the same answer under runc.

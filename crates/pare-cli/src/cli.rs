@@ -518,6 +518,10 @@ pub struct SlimArgs {
     /// Layer compression: gzip (default), zstd, or none.
     #[arg(long, value_name = "gzip|zstd|none")]
     pub compression: Option<String>,
+    /// Python bytecode for fast starts, made by the image's own interpreter with unchecked-hash
+    /// invalidation: `imported` (the modules the probes imported), `all` (every kept .py), `none`.
+    #[arg(long, default_value = "none", value_name = "imported|all|none")]
+    pub bytecode: String,
     /// File times and `created` (default: the source's `created`, file times 0).
     #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECONDS")]
     pub source_date_epoch: Option<String>,

@@ -60,7 +60,14 @@ pub fn run(args: &SlimArgs, global: &GlobalArgs) -> Result<ExitCode> {
             );
         }
     }
+    let bytecode = pare::slim::bytecode::Bytecode::parse(&args.bytecode).ok_or_else(|| {
+        UsageError(format!(
+            "--bytecode {:?} is not one of imported, all, none",
+            args.bytecode
+        ))
+    })?;
     let options = SlimOptions {
+        bytecode,
         source: ImageRef::parse(&args.source).map_err(pare::Error::from)?,
         destination: ImageRef::parse(&args.destination).map_err(pare::Error::from)?,
         extra_tags: args.extra_tags.clone(),
@@ -159,6 +166,14 @@ fn summary(report: &SlimReport) -> String {
                 );
             }
         }
+    }
+    if report.bytecode.count > 0 {
+        let _ = writeln!(
+            out,
+            "bytecode   {} .pyc files, {}",
+            report.bytecode.count,
+            human_bytes(report.bytecode.bytes)
+        );
     }
     let p = &report.packages;
     if !p.removed.is_empty() || !p.partial.is_empty() || p.whole > 0 {

@@ -287,7 +287,7 @@ fn package_roots(unpacked: &Unpacked, dir: &str) -> Vec<String> {
 }
 
 /// `3.11` for a program `usr/bin/python3.11` (or `python3` resolved to it).
-fn python_version(key: &str) -> Option<String> {
+pub fn python_version(key: &str) -> Option<String> {
     let name = key.rsplit('/').next()?;
     let version = name.strip_prefix("python")?;
     (version.contains('.') && version.chars().all(|c| c.is_ascii_digit() || c == '.'))

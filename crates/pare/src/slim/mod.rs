@@ -7,6 +7,7 @@
 //! hard links, every kept file with its reason and every removed file in the report. Not here:
 //! the sandbox and tracer (`pare_sandbox`), image transports (`crate::image_io`).
 
+pub mod bytecode;
 pub mod databases;
 pub mod keep;
 pub mod run;
@@ -53,6 +54,8 @@ pub struct SlimOptions {
     /// File times and `created` (SOURCE_DATE_EPOCH); None keeps the source's `created`, files at 0.
     pub source_date_epoch: Option<u64>,
     pub compression: Compression,
+    /// Python bytecode for the slimmed image (`bytecode::Bytecode`).
+    pub bytecode: bytecode::Bytecode,
 }
 
 /// Sizes of one side.
@@ -112,6 +115,8 @@ pub struct SlimReport {
     pub kept: Vec<KeptPath>,
     pub removed: Vec<RemovedPath>,
     pub packages: PackageChanges,
+    /// The `.pyc` files compiled for fast starts (`--bytecode`).
+    pub bytecode: bytecode::Compiled,
     /// Why nothing was written (a probe failed), when so.
     pub failure: Option<String>,
 }
@@ -339,6 +344,7 @@ fn slim_in(
         kept: Vec::new(),
         removed: Vec::new(),
         packages: PackageChanges::default(),
+        bytecode: bytecode::Compiled::default(),
         failure: None,
     };
     if let Some(failed) = report.original_runs.iter().find(|r| !r.passed) {
@@ -377,9 +383,40 @@ fn slim_in(
         whole: pruned.whole.len(),
     };
 
+    if options.bytecode != bytecode::Bytecode::None {
+        let python = report
+            .original_runs
+            .iter()
+            .flat_map(|r| r.touched.iter())
+            .filter(|(_, t)| t.call == "exec")
+            .map(|(path, _)| path.clone())
+            .chain(std::iter::once(plan.entry.program.clone()))
+            .find(|path| {
+                let (found, _) = unpacked.resolve_with_links(path);
+                found.is_ok_and(|k| keep::python_version(&k).is_some())
+            });
+        match python {
+            Some(python) => {
+                reporter.step(&format!("compiling Python bytecode with {python}"));
+                report.bytecode = bytecode::compile(
+                    options.bytecode,
+                    &python,
+                    &unpacked,
+                    &keep,
+                    &plan,
+                    &run::phase_dir(scratch, "bytecode"),
+                )?;
+            }
+            None => reporter.warn("--bytecode: the image's program runs no Python interpreter"),
+        }
+    }
+
     // The slimmed tree: every kept path and the directories above it.
     let mut kept_keys: BTreeMap<String, String> = BTreeMap::new();
     for (key, reason) in &keep.reasons {
+        if report.bytecode.files.contains_key(key) {
+            continue;
+        }
         let Some(meta) = unpacked.files.get(key) else {
             continue;
         };
@@ -397,7 +434,8 @@ fn slim_in(
     }
     let slim_root = scratch.join("slim");
     std::fs::create_dir(&slim_root).map_err(Error::io("create", &slim_root))?;
-    let tree = stage(&unpacked, &kept_keys, &pruned.rewritten, &slim_root)?;
+    let mut tree = stage(&unpacked, &kept_keys, &pruned.rewritten, &slim_root)?;
+    stage_added(&report.bytecode.files, &mut tree, &slim_root)?;
 
     reporter.step("running the slimmed image's program");
     report.slimmed_runs =
@@ -439,6 +477,16 @@ fn slim_in(
             }),
         }
     }
+    for (key, host) in &report.bytecode.files {
+        report.kept.push(KeptPath {
+            path: format!("/{key}"),
+            kind: "file",
+            size: std::fs::metadata(host).map(|m| m.len()).unwrap_or(0),
+            reason: "bytecode compiled by the image's interpreter (--bytecode, unchecked hash)"
+                .into(),
+        });
+    }
+    report.kept.sort_by(|a, b| a.path.cmp(&b.path));
     report.after.files = report.kept.iter().filter(|k| k.kind == "file").count();
     report.after.file_bytes = report
         .kept
@@ -566,6 +614,49 @@ fn stage(
         tree.insert(key.clone(), entry)?;
     }
     Ok(tree)
+}
+
+/// Adds files made during the slim (bytecode) to the slimmed tree, root-owned and 0644, with
+/// any directory they need that the tree lacks.
+fn stage_added(
+    added: &BTreeMap<String, std::path::PathBuf>,
+    tree: &mut LayerTree,
+    dir: &Path,
+) -> Result<()> {
+    for (key, host) in added {
+        let mut parents = Vec::new();
+        let mut at = key.as_str();
+        while let Some((parent, _)) = at.rsplit_once('/') {
+            if tree.get(parent).is_none() {
+                parents.push(parent.to_string());
+            }
+            at = parent;
+        }
+        for parent in parents.iter().rev() {
+            let path = dir.join(parent);
+            std::fs::create_dir_all(&path).map_err(Error::io("create", &path))?;
+            tree.insert(parent.clone(), Entry::dir(0o755))?;
+        }
+        let target = dir.join(key);
+        let _ = std::fs::remove_file(&target);
+        std::fs::hard_link(host, &target).map_err(Error::io("link", &target))?;
+        let size = std::fs::metadata(host)
+            .map_err(Error::io("read", host))?
+            .len();
+        tree.insert(
+            key.clone(),
+            Entry::owned(
+                EntryKind::File {
+                    source: FileSource::Host(host.clone()),
+                    size,
+                },
+                0o644,
+                0,
+                0,
+            ),
+        )?;
+    }
+    Ok(())
 }
 
 fn owner(id: u64, key: &str) -> Result<u32> {

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Python start time with and without bytecode (issue 20): the python3 recipe image runs
+#   python3 -c "import json, ssl, sqlite3, http.server, email.parser, asyncio, decimal"
+# as uid 65532 under runc, as built (no .pyc, as distroless ships it), slimmed without bytecode, and
+# slimmed with `--bytecode imported`; then a Flask app's first response (its process started,
+# the test client's first GET) the same three ways. hyperfine runs each RUNS times (medians).
+# Needs root (runc), umoci, runc, hyperfine, jq and PyPI (Flask wheels).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PARE=${PARE:-$PWD/target/release/pare}
+RUNS=${RUNS:-10}
+[ -n "${PARE_PREBUILT:-}" ] || cargo build -q --release -p pare-cli >&2
+work=$(mktemp -d "${TMPDIR:-/tmp}/pare-bench-pystart.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+. bench/lib/hyperfine.sh
+export PARE_CACHE_DIR=${PARE_CACHE_DIR:-${TMPDIR:-/tmp}/pare-test-debian-cache}
+layout="$work/oci"
+imports='import json, ssl, sqlite3, http.server, email.parser, asyncio, decimal'
+python3 -m pip install -q --disable-pip-version-check --no-compile --only-binary=:all: \
+  --python-version 3.11 --implementation cp --platform manylinux2014_x86_64 --target "$work/deps" flask >&2
+cat > "$work/app.py" <<'EOF'
+from flask import Flask
+app = Flask(__name__)
+@app.route('/')
+def index():
+    return 'hello'
+print(app.test_client().get('/').status_code)
+EOF
+"$PARE" build -q --base python3 --entrypoint /usr/bin/python3 --cmd -c --cmd "$imports" \
+  --output "oci:$layout:imports"
+"$PARE" build -q --base python3 --copy "$work/deps/:/app/deps/" --copy "$work/app.py:/app/app.py" \
+  --env PYTHONPATH=/app/deps --entrypoint /usr/bin/python3 --cmd /app/app.py --output "oci:$layout:flask"
+for app in imports flask; do
+  "$PARE" slim -q "oci:$layout:$app" "oci:$layout:$app-slim" > /dev/null
+  "$PARE" slim -q --bytecode imported "oci:$layout:$app" "oci:$layout:$app-pyc" --format json > "$work/$app-pyc.json"
+  for tag in "$app" "$app-slim" "$app-pyc"; do
+    umoci unpack --image "$layout:$tag" "$work/bundle-$tag" > /dev/null
+    jq '.process.terminal = false' "$work/bundle-$tag/config.json" > "$work/c.json"
+    mv "$work/c.json" "$work/bundle-$tag/config.json"
+  done
+done
+runc_cmd() { echo "runc --root $work/runc run --bundle $work/bundle-$1 pare-bench-$1"; }
+hyperfine -N --warmup 2 --runs "$RUNS" --export-json "$work/start.json" \
+  -n imports "$(runc_cmd imports)" -n imports-slim "$(runc_cmd imports-slim)" \
+  -n imports-pyc "$(runc_cmd imports-pyc)" \
+  -n flask "$(runc_cmd flask)" -n flask-slim "$(runc_cmd flask-slim)" -n flask-pyc "$(runc_cmd flask-pyc)" >&2
+size() { "$PARE" audit -q --format json "oci:$layout:$1" | jq -r .file_bytes; }
+echo "# python start, $(date -u +%F), $(nproc) cores, $RUNS runs"
+echo "| image | file bytes | runc median s | faster than as built |"
+echo "|---|---|---|---|"
+for app in imports flask; do
+  base=$(median "$app" "$work/start.json")
+  for tag in "$app" "$app-slim" "$app-pyc"; do
+    m=$(median "$tag" "$work/start.json")
+    echo "| $tag | $(size "$tag") | $(printf %.3f "$m") | $(echo "$base / $m" | bc -l | xargs printf %.2fx) |"
+  done
+  jq -r --arg a "$app" '"bytecode for \($a): \(.bytecode.count) files, \(.bytecode.bytes) bytes"' "$work/$app-pyc.json"
+done
