@@ -39,9 +39,13 @@ for app in imports flask; do
     mv "$work/c.json" "$work/bundle-$tag/config.json"
   done
 done
+# The floor: the same runc start of the bytecode image running a Python that imports nothing.
+cp -a "$work/bundle-imports-pyc" "$work/bundle-floor"
+jq '.process.args = ["/usr/bin/python3", "-S", "-c", "pass"]' "$work/bundle-floor/config.json" > "$work/c.json"
+mv "$work/c.json" "$work/bundle-floor/config.json"
 runc_cmd() { echo "runc --root $work/runc run --bundle $work/bundle-$1 pare-bench-$1"; }
 hyperfine -N --warmup 2 --runs "$RUNS" --export-json "$work/start.json" \
-  -n imports "$(runc_cmd imports)" -n imports-slim "$(runc_cmd imports-slim)" \
+  -n floor "$(runc_cmd floor)" -n imports "$(runc_cmd imports)" -n imports-slim "$(runc_cmd imports-slim)" \
   -n imports-pyc "$(runc_cmd imports-pyc)" \
   -n flask "$(runc_cmd flask)" -n flask-slim "$(runc_cmd flask-slim)" -n flask-pyc "$(runc_cmd flask-pyc)" >&2
 size() { "$PARE" audit -q --format json "oci:$layout:$1" | jq -r .file_bytes; }
@@ -55,4 +59,9 @@ for app in imports flask; do
     echo "| $tag | $(size "$tag") | $(printf %.3f "$m") | $(echo "$base / $m" | bc -l | xargs printf %.2fx) |"
   done
   jq -r --arg a "$app" '"bytecode for \($a): \(.bytecode.count) files, \(.bytecode.bytes) bytes"' "$work/$app-pyc.json"
+done
+f=$(median floor "$work/start.json")
+echo "floor (runc + python3 -S -c pass): $(printf %.3f "$f") s; above it:"
+for tag in imports imports-pyc flask flask-pyc; do
+  echo "  $tag $(echo "$(median "$tag" "$work/start.json") - $f" | bc -l | xargs printf %.3f) s"
 done

@@ -26,7 +26,9 @@ fn oci(layout: &Path, tag: &str) -> String {
 
 /// Runs `layout:tag` under runc with `args` as the process; (exit code, stdout).
 fn runc_with(layout: &Path, tag: &str, args: &[&str], work: &Path) -> (i32, String, String) {
-    let dir = work.join(format!("runc-{tag}-{}", args.len()));
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = work.join(format!("runc-{tag}-{n}"));
     fs::create_dir_all(&dir).unwrap();
     let bundle = unpack(layout, tag, &dir);
     let config_path = bundle.join("config.json");
@@ -36,6 +38,46 @@ fn runc_with(layout: &Path, tag: &str, args: &[&str], work: &Path) -> (i32, Stri
     }
     fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
     runc_run(&bundle, &dir)
+}
+
+/// Slims the service image `layout:fat` into `layout:slim` with an HTTP probe on `port` and
+/// `probe`; asserts both trees answered HTTP 200 and the service was stopped, prints the
+/// reduction under `label`, and returns the report with the file bytes before and after.
+fn slim_service(layout: &Path, port: u16, probe: &str, label: &str) -> (Value, u64, u64) {
+    let (code, report, stderr) = slim(&[
+        oci(layout, "fat"),
+        oci(layout, "slim"),
+        "--http".into(),
+        format!("{port}/"),
+        "--probe".into(),
+        probe.into(),
+    ]);
+    assert_eq!(code, 0, "{stderr}\n{report}");
+    let entry = &report["original_runs"][0];
+    assert_eq!(entry["http"][0]["status"], 200, "{report}");
+    assert_eq!(entry["status"], "still running (stopped)", "{report}");
+    assert_eq!(
+        report["slimmed_runs"][0]["http"][0]["status"], 200,
+        "{report}"
+    );
+    let before = report["before"]["file_bytes"].as_u64().unwrap();
+    let after = report["after"]["file_bytes"].as_u64().unwrap();
+    eprintln!(
+        "{label}: {before} -> {after} file bytes ({:.2}x)",
+        before as f64 / after as f64
+    );
+    (report, before, after)
+}
+
+/// Runs `check` under runc in `layout:fat` and in `layout:tag`: both must exit 0 and print the
+/// same, which is returned.
+fn same_under_runc(layout: &Path, tag: &str, check: &[&str], work: &Path) -> String {
+    let (code_fat, out_fat, err_fat) = runc_with(layout, "fat", check, work);
+    assert_eq!(code_fat, 0, "{out_fat}\n{err_fat}");
+    let (code, out, err) = runc_with(layout, tag, check, work);
+    assert_eq!(code, 0, "{tag}: {out}\n{err}");
+    assert_eq!(out_fat, out, "{tag} prints what the original prints");
+    out
 }
 
 /// The entries of the single layer of `layout:tag`.
@@ -352,38 +394,18 @@ fn a_flask_app_on_the_python3_recipe_slims_and_answers_the_same() {
             "--output",
         ])
         .arg(oci(&layout, "fat")));
-    let (code, report, stderr) = slim(&[
-        oci(&layout, "fat"),
-        oci(&layout, "slim"),
-        "--http".into(),
-        format!("{port}/"),
-        "--probe".into(),
-        "python3 /app/app.py --check".into(),
-    ]);
-    assert_eq!(code, 0, "{stderr}\n{report}");
-    let entry = &report["original_runs"][0];
-    assert_eq!(entry["http"][0]["status"], 200, "{report}");
-    assert_eq!(entry["status"], "still running (stopped)", "{report}");
-    assert_eq!(
-        report["slimmed_runs"][0]["http"][0]["status"], 200,
-        "{report}"
-    );
-    let before = report["before"]["file_bytes"].as_u64().unwrap();
-    let after = report["after"]["file_bytes"].as_u64().unwrap();
-    eprintln!(
-        "python3 recipe + flask: {before} -> {after} file bytes ({:.2}x)",
-        before as f64 / after as f64
+    let (_, before, after) = slim_service(
+        &layout,
+        port,
+        "python3 /app/app.py --check",
+        "python3 recipe + flask",
     );
     assert!(before as f64 > 1.5 * after as f64, "{before} -> {after}");
     let check = ["/usr/bin/python3", "/app/app.py", "--check"];
-    let (code_fat, out_fat, err_fat) = runc_with(&layout, "fat", &check, work.path());
-    assert_eq!(code_fat, 0, "{out_fat}\n{err_fat}");
-    let (code_slim, out_slim, err_slim) = runc_with(&layout, "slim", &check, work.path());
-    assert_eq!(code_slim, 0, "{out_slim}\n{err_slim}");
-    assert_eq!(out_fat, out_slim);
+    let out_fat = same_under_runc(&layout, "slim", &check, work.path());
     assert!(
-        out_slim.contains("200 {'greeting': 'hello from flask', 'uid': 65532}"),
-        "{out_slim}"
+        out_fat.contains("200 {'greeting': 'hello from flask', 'uid': 65532}"),
+        "{out_fat}"
     );
     let entries = single_layer(&layout, "slim");
     assert!(entries.iter().any(|e| e.path.ends_with("flask/app.py")));
@@ -423,9 +445,10 @@ fn a_flask_app_on_the_python3_recipe_slims_and_answers_the_same() {
         &[1, 0, 0, 0],
         "unchecked-hash bytecode"
     );
-    let (code_pyc, out_pyc, err_pyc) = runc_with(&layout, "pyc", &check, work.path());
-    assert_eq!(code_pyc, 0, "{out_pyc}\n{err_pyc}");
-    assert_eq!(out_fat, out_pyc);
+    assert_eq!(
+        same_under_runc(&layout, "pyc", &check, work.path()),
+        out_fat
+    );
 }
 
 /// The nodejs recipe with a Node service: slimmed with an HTTP probe; the same answer under runc.
@@ -468,28 +491,15 @@ fn a_node_service_on_the_nodejs_recipe_slims_and_answers_the_same() {
             "--output",
         ])
         .arg(oci(&layout, "fat")));
-    let (code, report, stderr) = slim(&[
-        oci(&layout, "fat"),
-        oci(&layout, "slim"),
-        "--http".into(),
-        format!("{port}/"),
-        "--probe".into(),
-        "node /app/server.js --check".into(),
-    ]);
-    assert_eq!(code, 0, "{stderr}\n{report}");
-    let before = report["before"]["file_bytes"].as_u64().unwrap();
-    let after = report["after"]["file_bytes"].as_u64().unwrap();
-    eprintln!(
-        "nodejs recipe + service: {before} -> {after} file bytes ({:.2}x)",
-        before as f64 / after as f64
+    let (_, before, after) = slim_service(
+        &layout,
+        port,
+        "node /app/server.js --check",
+        "nodejs recipe + service",
     );
     assert!(before > after, "{before} -> {after}");
     let check = ["/usr/bin/node", "/app/server.js", "--check"];
-    let (code_fat, out_fat, err_fat) = runc_with(&layout, "fat", &check, work.path());
-    assert_eq!(code_fat, 0, "{out_fat}\n{err_fat}");
-    let (code_slim, out_slim, err_slim) = runc_with(&layout, "slim", &check, work.path());
-    assert_eq!(code_slim, 0, "{out_slim}\n{err_slim}");
-    assert_eq!(out_fat, out_slim);
+    let out_slim = same_under_runc(&layout, "slim", &check, work.path());
     assert!(out_slim.contains("\"uid\":65532"), "{out_slim}");
 }
 
