@@ -543,6 +543,22 @@ fn a_static_image_slims_the_same_as_root_and_rootless() {
             .any(|p| p.starts_with("/usr/share/common-licenses")),
         "{kept:?}"
     );
+    // The distroless-style status.d records follow the files: base-files keeps os-release (a
+    // record in part), tzdata keeps its zoneinfo, and the .md5sums are cut to match.
+    let partial = as_root["packages"]["partial"].to_string();
+    let removed = as_root["packages"]["removed"].to_string();
+    assert!(partial.contains("\"base-files\""), "{partial}");
+    assert!(
+        !removed.contains("\"tzdata\"") && !removed.contains("\"base-files\""),
+        "{removed}"
+    );
+    let sums = single_layer(&layout, "slim")
+        .into_iter()
+        .find(|e| e.path.ends_with("var/lib/dpkg/status.d/base-files.md5sums"))
+        .expect("base-files keeps its file list");
+    let sums = String::from_utf8(sums.data).unwrap();
+    assert!(sums.contains("usr/lib/os-release"), "{sums}");
+    assert!(!sums.contains("common-licenses"), "{sums}");
     // The same as an unprivileged user, with a copy of pare it may run and a layout it owns.
     let euid = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout).unwrap();
     if euid.trim() != "0" {

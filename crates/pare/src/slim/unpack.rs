@@ -427,3 +427,144 @@ pub fn remove_scratch(dir: &Path) {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use pare_oci::compress::Compression;
+    use pare_oci::image::{store_image, ImageLayer, ImageSpec, Inherited, Platform};
+    use pare_oci::layer::WrittenLayer;
+    use pare_oci::layout::Layout;
+
+    use super::*;
+    use crate::reporter::NullReporter;
+
+    /// A plain tar of `(name, type, body or link)` entries.
+    fn tar(entries: &[(&str, tar::EntryType, &str)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, kind, data) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(*kind);
+            header.set_mode(if *kind == tar::EntryType::Directory {
+                0o755
+            } else {
+                0o4755
+            });
+            header.set_uid(0);
+            header.set_gid(0);
+            match kind {
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    header.set_size(0);
+                    builder.append_link(&mut header, name, data).unwrap();
+                }
+                _ => {
+                    header.set_size(data.len() as u64);
+                    builder
+                        .append_data(&mut header, name, data.as_bytes())
+                        .unwrap();
+                }
+            }
+        }
+        builder.into_inner().unwrap()
+    }
+
+    fn image(dir: &Path, layers: &[Vec<u8>]) -> OpenedImage {
+        let layout = Layout::create_or_open(&dir.join("oci")).unwrap();
+        let written: Vec<ImageLayer> = layers
+            .iter()
+            .map(|bytes| {
+                let digest = layout.write_blob(bytes).unwrap();
+                ImageLayer {
+                    layer: WrittenLayer {
+                        digest: digest.clone(),
+                        diff_id: digest,
+                        size: bytes.len() as u64,
+                        uncompressed_size: bytes.len() as u64,
+                        compression: Compression::None,
+                        reused: false,
+                    },
+                    created_by: "test".into(),
+                    comment: None,
+                }
+            })
+            .collect();
+        let spec = ImageSpec {
+            platform: Platform::host(),
+            created: pare_oci::image::rfc3339(0),
+            config: Default::default(),
+            annotations: Default::default(),
+            inherited: Inherited::default(),
+        };
+        let stored = store_image(&layout, &spec, &written).unwrap();
+        OpenedImage::in_layout(layout, &stored.manifest).unwrap()
+    }
+
+    #[test]
+    fn layers_are_applied_as_the_runtimes_apply_them() {
+        use tar::EntryType::{Directory as D, Link as H, Regular as F, Symlink as S};
+        let dir = tempfile::tempdir().unwrap();
+        let lower = tar(&[
+            ("usr/", D, ""),
+            ("usr/lib/", D, ""),
+            ("usr/lib/a", F, "a"),
+            ("lib", S, "usr/lib"),
+            ("usr/bin/perl", F, "perl"),
+            ("usr/bin/perl5", H, "usr/bin/perl"),
+            ("opt/x/y", F, "y"),
+            ("etc/old", F, "old"),
+        ]);
+        let upper = tar(&[
+            // Through the symlinked parent, inside the root.
+            ("lib/z", F, "z"),
+            // Opaque: hides usr/lib's lower contents, not what this layer puts there.
+            ("usr/lib/.wh..wh..opq", F, ""),
+            ("usr/lib/b", F, "b"),
+            ("opt/.wh.x", F, ""),
+            // A directory replaced by a file.
+            ("etc", F, "now a file"),
+        ]);
+        let opened = image(dir.path(), &[lower, upper]);
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let unpacked = unpack(&opened, &root, &NullReporter).unwrap();
+        let keys: Vec<&str> = unpacked.files.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "etc",
+                "lib",
+                "opt",
+                "usr",
+                "usr/bin",
+                "usr/bin/perl",
+                "usr/bin/perl5",
+                "usr/lib",
+                "usr/lib/b",
+                "usr/lib/z"
+            ],
+            "lib/z lands in usr/lib through the symlink; the opaque directory hides only the lower \
+             layer's usr/lib/a, not what its own layer put there"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("usr/lib/z")).unwrap(),
+            "z"
+        );
+        assert!(!root.join("usr/lib/a").exists() && !root.join("opt/x").exists());
+        assert_eq!(
+            std::fs::read_to_string(root.join("etc")).unwrap(),
+            "now a file"
+        );
+        // One inode for the hard link, as the layer says; the metadata says so too.
+        let a = std::fs::metadata(root.join("usr/bin/perl")).unwrap();
+        let b = std::fs::metadata(root.join("usr/bin/perl5")).unwrap();
+        assert_eq!(a.ino(), b.ino());
+        assert_eq!(
+            unpacked.files["usr/bin/perl5"].linked_to.as_deref(),
+            Some("usr/bin/perl")
+        );
+        // The image's mode is kept in the tree; the scratch copy drops setuid.
+        assert_eq!(unpacked.files["usr/bin/perl"].mode, 0o4755);
+        assert_eq!(a.mode() & 0o7000, 0);
+    }
+}
