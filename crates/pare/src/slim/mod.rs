@@ -310,6 +310,18 @@ fn slim_in(
 
     let mut keep = Keep::default();
     keep::static_keep(&unpacked, &program, &mut keep);
+    // Includes are checked before anything runs: a path the image lacks is a typo.
+    for include in &options.includes {
+        let path = format!("/{}", include.trim_start_matches('/'));
+        match keep.path(&unpacked, &path, "--include") {
+            Some(key) => keep.tree(&unpacked, &key, "--include", &|_| false),
+            None => {
+                return Err(Error::Input(format!(
+                    "--include {include}: the image has no such path"
+                )))
+            }
+        }
+    }
     reporter.step("running the image's program traced");
     let original_runs = run::run_plan(&plan, &rootfs, &run::phase_dir(scratch, "traced"), true)?;
     let closure_options = keep::closure_options(&program);
@@ -360,17 +372,6 @@ fn slim_in(
             return Ok(report);
         }
         reporter.warn(&format!("{why} (slimming anyway: --allow-probe-failure)"));
-    }
-    for include in &options.includes {
-        let path = format!("/{}", include.trim_start_matches('/'));
-        match keep.path(&unpacked, &path, "--include") {
-            Some(key) => keep.tree(&unpacked, &key, "--include", &|_| false),
-            None => {
-                return Err(Error::Input(format!(
-                    "--include {include}: the image has no such path"
-                )))
-            }
-        }
     }
     if !options.excludes.is_empty() {
         let globs = pare_dockerfile::ignore::DockerIgnore::parse(&options.excludes.join("\n"));
