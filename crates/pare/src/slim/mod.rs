@@ -203,65 +203,15 @@ fn slim_in(
     drop(image);
     let config = &config;
 
-    let settings = &config["config"];
-    let strings = |v: &serde_json::Value| -> Vec<String> {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let mut argv = strings(&settings["Entrypoint"]);
-    argv.extend(strings(&settings["Cmd"]));
-    if argv.is_empty() {
-        return Err(Error::Input(format!(
-            "{}: the image has neither ENTRYPOINT nor CMD, so there is no program to keep",
-            options.source
-        )));
-    }
-    let env = strings(&settings["Env"]);
-    let env_value = |name: &str| {
-        env.iter()
-            .find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_string))
-    };
-    let path_env = env_value("PATH").unwrap_or_else(|| {
-        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string()
-    });
-    let workdir = settings["WorkingDir"]
-        .as_str()
-        .filter(|w| !w.is_empty())
-        .unwrap_or("/")
-        .to_string();
-    let user = settings["User"].as_str().unwrap_or("").to_string();
-    let passwd = unpacked.read_text("/etc/passwd");
-    let group = unpacked.read_text("/etc/group");
-    let run_as = if user.is_empty() {
-        crate::build::checks::RunAs {
-            uid: 0,
-            gid: Some(0),
-        }
-    } else {
-        crate::build::checks::resolve_user_in(&passwd, &group, &user)?
-    };
-    let uid = run_as.uid;
-    let gid = run_as.gid.unwrap_or(0);
-    let home = passwd
-        .lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.get(2).and_then(|u| u.parse::<u32>().ok()) == Some(uid))
-        .and_then(|f| f.get(5).map(|h| h.to_string()))
-        .filter(|h| h.starts_with('/'));
-    let program = Program {
-        argv: argv.clone(),
-        path_env: path_env.clone(),
-        ld_library_path: env_value("LD_LIBRARY_PATH")
-            .map(|v| crate::loader::search_path(&v))
-            .unwrap_or_default(),
-        workdir: workdir.clone(),
-        home,
-    };
+    let ImageSettings {
+        argv,
+        env,
+        path_env,
+        workdir,
+        uid,
+        gid,
+        program,
+    } = image_settings(config, &unpacked, &options.source)?;
     let find = |name: &str, what: &str| -> Result<String> {
         crate::paths::program_candidates(name, &path_env, &workdir)
             .into_iter()
@@ -540,6 +490,95 @@ fn slim_in(
     report.after.uncompressed = written.iter().map(|w| w.uncompressed_size).sum();
     report.manifest_digest = Some(stored.manifest.digest().to_string());
     Ok(report)
+}
+
+/// What the source's config says about how its program runs, with the user resolved against its
+/// own /etc/passwd and /etc/group.
+struct ImageSettings {
+    /// ENTRYPOINT followed by CMD.
+    argv: Vec<String>,
+    env: Vec<String>,
+    path_env: String,
+    workdir: String,
+    uid: u32,
+    gid: u32,
+    /// The same, as static analysis takes it.
+    program: Program,
+}
+
+fn image_settings(
+    config: &serde_json::Value,
+    unpacked: &Unpacked,
+    source: &ImageRef,
+) -> Result<ImageSettings> {
+    let settings = &config["config"];
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut argv = strings(&settings["Entrypoint"]);
+    argv.extend(strings(&settings["Cmd"]));
+    if argv.is_empty() {
+        return Err(Error::Input(format!(
+            "{}: the image has neither ENTRYPOINT nor CMD, so there is no program to keep",
+            source
+        )));
+    }
+    let env = strings(&settings["Env"]);
+    let env_value = |name: &str| {
+        env.iter()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_string))
+    };
+    let path_env = env_value("PATH").unwrap_or_else(|| {
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string()
+    });
+    let workdir = settings["WorkingDir"]
+        .as_str()
+        .filter(|w| !w.is_empty())
+        .unwrap_or("/")
+        .to_string();
+    let user = settings["User"].as_str().unwrap_or("").to_string();
+    let passwd = unpacked.read_text("/etc/passwd");
+    let group = unpacked.read_text("/etc/group");
+    let run_as = if user.is_empty() {
+        crate::build::checks::RunAs {
+            uid: 0,
+            gid: Some(0),
+        }
+    } else {
+        crate::build::checks::resolve_user_in(&passwd, &group, &user)?
+    };
+    let uid = run_as.uid;
+    let gid = run_as.gid.unwrap_or(0);
+    let home = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.get(2).and_then(|u| u.parse::<u32>().ok()) == Some(uid))
+        .and_then(|f| f.get(5).map(|h| h.to_string()))
+        .filter(|h| h.starts_with('/'));
+    let program = Program {
+        argv: argv.clone(),
+        path_env: path_env.clone(),
+        ld_library_path: env_value("LD_LIBRARY_PATH")
+            .map(|v| crate::loader::search_path(&v))
+            .unwrap_or_default(),
+        workdir: workdir.clone(),
+        home,
+    };
+    Ok(ImageSettings {
+        argv,
+        env,
+        path_env,
+        workdir,
+        uid,
+        gid,
+        program,
+    })
 }
 
 /// Makes the slimmed tree in `dir` (hard links to the unpacked files, so inodes shared in the
