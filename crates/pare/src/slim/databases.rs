@@ -7,10 +7,10 @@
 //! merged-/usr image's `/lib/...` entries find their `usr/lib/...` files. Not here: deciding what
 //! to keep (`super::keep`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use pare_pkg::control::paragraphs;
-use pare_pkg::dpkg_db::{INFO_DIR, STATUS_DIR, STATUS_FILE};
+use pare_pkg::dpkg_db::{list_file_candidates, STATUS_DIR, STATUS_FILE};
 
 use super::keep::{is_content, Keep};
 use super::unpack::Unpacked;
@@ -29,6 +29,18 @@ pub struct Pruned {
     pub partial: Vec<String>,
     /// Packages that keep every file.
     pub whole: Vec<String>,
+}
+
+impl Pruned {
+    /// Counts package `name` by what is left of it; true when it stays (in whole or in part).
+    fn record(&mut self, name: String, left: &Left) -> bool {
+        match left {
+            Left::Nothing => self.removed.push(name),
+            Left::Part => self.partial.push(name),
+            Left::All => self.whole.push(name),
+        }
+        !matches!(left, Left::Nothing)
+    }
 }
 
 /// Prunes every package database of the tree to the kept paths, and keeps the databases (their
@@ -66,32 +78,16 @@ fn python_distributions(unpacked: &Unpacked, keep: &mut Keep, pruned: &mut Prune
             .read_all(&record)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
-        let rows = text
+        // RECORD names files relative to the site directory (scripts with `../`).
+        let rows: Vec<(&str, String)> = text
             .lines()
-            .filter_map(|l| l.split(',').next())
-            .filter(|p| !p.is_empty() && !p.contains(".dist-info/"));
-        let (mut files, mut kept) = (0usize, 0usize);
-        for path in rows {
-            let key = if site.is_empty() {
-                path.to_string()
-            } else {
-                format!("{site}/{path}")
-            };
-            if is_content(unpacked, &key) {
-                files += 1;
-                if keep.reasons.contains_key(&key) {
-                    kept += 1;
-                }
-            }
-        }
-        if kept == 0 {
-            pruned.removed.push(name);
+            .filter_map(|l| l.split(',').next().map(|p| (l, p)))
+            .filter(|(_, p)| !p.is_empty() && !p.contains(".dist-info/"))
+            .map(|(l, p)| (l, format!("{site}/{p}")))
+            .collect();
+        let (_, left) = cut(unpacked, keep, rows.iter().map(|(l, p)| (*l, p.as_str())));
+        if !pruned.record(name, &left) {
             continue;
-        }
-        if kept == files {
-            pruned.whole.push(name);
-        } else {
-            pruned.partial.push(name);
         }
         keep.tree(
             unpacked,
@@ -109,19 +105,20 @@ enum Left {
     All,
 }
 
-/// Whether the path a database names (absolute or relative to the root) is kept content.
-fn kept_content(unpacked: &Unpacked, keep: &Keep, path: &str) -> bool {
+/// What a path a database names (absolute or relative to the root) is in the slimmed tree: None
+/// when it names no file or symlink (a directory, or nothing), else whether it is kept. A symlink
+/// counts by its own name, a file by its real path.
+fn judge(unpacked: &Unpacked, keep: &Keep, path: &str) -> Option<bool> {
     let absolute = format!("/{}", path.trim_start_matches('/'));
-    let (found, _) = unpacked.resolve_with_links(&absolute);
-    // The name itself must be kept (a symlink by its own name, a file by its real path).
-    let own = absolute.trim_start_matches('/').to_string();
-    match found {
-        Ok(real) => {
-            (keep.reasons.contains_key(&real) && is_content(unpacked, &real))
-                || (keep.reasons.contains_key(&own) && is_content(unpacked, &own))
-        }
-        Err(_) => false,
+    let real = unpacked.resolve_with_links(&absolute).0.ok()?;
+    if !is_content(unpacked, &real) {
+        return None;
     }
+    let own = &absolute[1..];
+    Some(
+        keep.reasons.contains_key(&real)
+            || (keep.reasons.contains_key(own) && is_content(unpacked, own)),
+    )
 }
 
 /// Whether the directory a database names is kept (kept itself or holding something kept).
@@ -150,18 +147,15 @@ fn cut<'a>(
     let mut kept = Vec::new();
     let (mut files, mut files_kept) = (0usize, 0usize);
     for (line, path) in lines {
-        let is_file = unpacked
-            .resolve_with_links(&format!("/{}", path.trim_start_matches('/')))
-            .0
-            .is_ok_and(|k| is_content(unpacked, &k));
-        if is_file {
-            files += 1;
-            if kept_content(unpacked, keep, path) {
+        match judge(unpacked, keep, path) {
+            Some(true) => {
+                files += 1;
                 files_kept += 1;
                 kept.push(line);
             }
-        } else if path == "/." || kept_dir(unpacked, keep, path) {
-            kept.push(line);
+            Some(false) => files += 1,
+            None if path == "/." || kept_dir(unpacked, keep, path) => kept.push(line),
+            None => {}
         }
     }
     let left = if files_kept == 0 {
@@ -201,16 +195,14 @@ fn dpkg_status(unpacked: &Unpacked, keep: &mut Keep, pruned: &mut Pruned) {
             .get("Architecture")
             .unwrap_or_default()
             .to_string();
-        let info_names = [format!("{name}:{arch}"), name.clone()];
-        let list = info_names
-            .iter()
-            .map(|n| format!("{INFO_DIR}/{n}.list"))
+        let list = list_file_candidates(&name, &arch)
+            .into_iter()
             .find(|k| unpacked.files.contains_key(k));
         let left = match &list {
             None => Left::Nothing,
             Some(list_key) => {
                 let text = unpacked
-                    .read(list_key, 64 << 20)
+                    .read_all(list_key)
                     .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .unwrap_or_default();
                 let (lines, left) = cut(unpacked, keep, text.lines().map(|l| (l, l)));
@@ -234,18 +226,9 @@ fn dpkg_status(unpacked: &Unpacked, keep: &mut Keep, pruned: &mut Pruned) {
                 left
             }
         };
-        match left {
-            Left::Nothing => pruned.removed.push(name),
-            Left::Part => {
-                pruned.partial.push(name);
-                out.push_str(chunk.trim_matches('\n'));
-                out.push_str("\n\n");
-            }
-            Left::All => {
-                pruned.whole.push(name);
-                out.push_str(chunk.trim_matches('\n'));
-                out.push_str("\n\n");
-            }
+        if pruned.record(name, &left) {
+            out.push_str(chunk.trim_matches('\n'));
+            out.push_str("\n\n");
         }
     }
     keep.add(
@@ -291,13 +274,8 @@ fn dpkg_status_d(unpacked: &Unpacked, keep: &mut Keep, pruned: &mut Pruned) {
             .lines()
             .filter_map(|l| l.split_whitespace().nth(1).map(|p| (l, p)));
         let (lines, left) = cut(unpacked, keep, rows);
-        match left {
-            Left::Nothing => {
-                pruned.removed.push(name);
-                continue;
-            }
-            Left::Part => pruned.partial.push(name),
-            Left::All => pruned.whole.push(name),
+        if !pruned.record(name, &left) {
+            continue;
         }
         keep.add(&record, "the dpkg record of a package that keeps files");
         keep.add(&sums_key, "the file list of a package that keeps files");
@@ -322,7 +300,7 @@ fn apk(unpacked: &Unpacked, keep: &mut Keep, pruned: &mut Pruned) {
         let mut head: Vec<&str> = Vec::new();
         let mut folders: Vec<ApkFolder> = Vec::new();
         let mut folder = String::new();
-        let mut seen: BTreeSet<bool> = BTreeSet::new();
+        let (mut any_kept, mut any_dropped) = (false, false);
         for line in block.lines() {
             if let Some(n) = line.strip_prefix("P:") {
                 name = n.to_string();
@@ -336,8 +314,9 @@ fn apk(unpacked: &Unpacked, keep: &mut Keep, pruned: &mut Pruned) {
                 } else {
                     format!("{folder}/{file}")
                 };
-                let kept = kept_content(unpacked, keep, &path);
-                seen.insert(kept);
+                let kept = judge(unpacked, keep, &path) == Some(true);
+                any_kept |= kept;
+                any_dropped |= !kept;
                 if let Some((_, files)) = folders.last_mut() {
                     files.push((vec![line], kept));
                 } else {
@@ -352,14 +331,14 @@ fn apk(unpacked: &Unpacked, keep: &mut Keep, pruned: &mut Pruned) {
                 head.push(line);
             }
         }
-        if !seen.contains(&true) && seen.contains(&false) {
-            pruned.removed.push(name);
+        // A package that lists no file at all is kept as it is.
+        let left = match (any_kept, any_dropped) {
+            (false, true) => Left::Nothing,
+            (true, true) => Left::Part,
+            _ => Left::All,
+        };
+        if !pruned.record(name, &left) {
             continue;
-        }
-        if seen.contains(&false) {
-            pruned.partial.push(name);
-        } else {
-            pruned.whole.push(name);
         }
         let mut lines: Vec<&str> = head;
         for (folder_lines, files) in &folders {

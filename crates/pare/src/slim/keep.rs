@@ -14,7 +14,6 @@ use pare_elf::root::{HostRoot, Root};
 use pare_oci::read::FileKind;
 
 use super::unpack::Unpacked;
-use crate::paths::program_candidates;
 
 /// Kept paths (normalized keys) with their reasons.
 #[derive(Clone, Debug, Default)]
@@ -142,7 +141,8 @@ impl Keep {
     }
 
     /// Keeps an executed program's own needs: an ELF's loader and libraries, a script's
-    /// interpreter (and its needs), at most a few interpreters deep.
+    /// interpreter (and its needs), at most a few interpreters deep; for a Python interpreter
+    /// (the program itself or a script's), its codec package.
     pub fn program_needs(&mut self, unpacked: &Unpacked, key: &str, options: &ClosureOptions) {
         let root = HostRoot::new(unpacked.dir.clone());
         let mut current = key.to_string();
@@ -151,6 +151,9 @@ impl Keep {
                 return;
             };
             if pare_elf::is_elf(&head) {
+                if let Some(python) = python_version(&current) {
+                    keep_python_codecs(unpacked, &python, self);
+                }
                 let Ok(Some(facts)) = root.elf_facts(&format!("/{current}")) else {
                     return;
                 };
@@ -184,22 +187,13 @@ pub fn static_keep(unpacked: &Unpacked, program: &Program, keep: &mut Keep) {
     } else {
         program.workdir.clone()
     };
-    if let Some(first) = program.argv.first() {
-        let found = program_candidates(first, &program.path_env, &workdir)
-            .iter()
-            .find_map(|candidate| {
-                let (found, _) = unpacked.resolve_with_links(candidate);
-                found.ok().map(|_| candidate.clone())
-            });
-        if let Some(candidate) = found {
-            if let Some(key) =
-                keep.path(unpacked, &candidate, "the image's program (ENTRYPOINT/CMD)")
-            {
-                keep.program_needs(unpacked, &key, &options);
-                if let Some(python) = python_version(&key) {
-                    keep_python_codecs(unpacked, &python, keep);
-                }
-            }
+    let found = program
+        .argv
+        .first()
+        .and_then(|first| unpacked.find_program(first, &program.path_env, &workdir));
+    if let Some(candidate) = found {
+        if let Some(key) = keep.path(unpacked, &candidate, "the image's program (ENTRYPOINT/CMD)") {
+            keep.program_needs(unpacked, &key, &options);
         }
     }
     for arg in program.argv.iter().skip(1) {
@@ -296,7 +290,7 @@ pub fn python_version(key: &str) -> Option<String> {
 
 /// Python looks codecs up by name when text is first decoded in them, long after start: its
 /// `encodings` package is kept whole.
-pub fn keep_python_codecs(unpacked: &Unpacked, version: &str, keep: &mut Keep) {
+fn keep_python_codecs(unpacked: &Unpacked, version: &str, keep: &mut Keep) {
     for prefix in ["usr/lib", "usr/local/lib"] {
         let key = format!("{prefix}/python{version}/encodings");
         keep.tree(
@@ -339,9 +333,6 @@ pub fn traced_keep(
         };
         if touch.call == "exec" {
             keep.program_needs(unpacked, &key, options);
-            if let Some(python) = python_version(&key) {
-                keep_python_codecs(unpacked, &python, keep);
-            }
         }
     }
 }

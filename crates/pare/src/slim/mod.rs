@@ -213,17 +213,8 @@ fn slim_in(
         program,
     } = image_settings(config, &unpacked, &options.source)?;
     let find = |name: &str, what: &str| -> Result<String> {
-        crate::paths::program_candidates(name, &path_env, &workdir)
-            .into_iter()
-            .find(|candidate| {
-                let (found, _) = unpacked.resolve_with_links(candidate);
-                found.is_ok_and(|k| {
-                    unpacked
-                        .files
-                        .get(&k)
-                        .is_some_and(|m| m.kind == FileKind::File)
-                })
-            })
+        unpacked
+            .find_program(name, &path_env, &workdir)
             .ok_or_else(|| {
                 Error::Input(format!(
                     "{what} {name:?} is not in the image (looked on PATH {path_env:?} and in {workdir})"
@@ -273,7 +264,7 @@ fn slim_in(
         }
     }
     reporter.step("running the image's program traced");
-    let original_runs = run::run_plan(&plan, &rootfs, &run::phase_dir(scratch, "traced"), true)?;
+    let original_runs = run::run_plan(&plan, &rootfs, &scratch.join("traced"), true)?;
     let closure_options = keep::closure_options(&program);
     for r in &original_runs {
         keep::traced_keep(&unpacked, &r.touched, &r.label, &closure_options, &mut keep);
@@ -355,7 +346,7 @@ fn slim_in(
                     &unpacked,
                     &keep,
                     &plan,
-                    &run::phase_dir(scratch, "bytecode"),
+                    &scratch.join("bytecode"),
                 )?;
             }
             None => reporter.warn("--bytecode: the image's program runs no Python interpreter"),
@@ -389,8 +380,7 @@ fn slim_in(
     stage_added(&report.bytecode.files, &mut tree, &slim_root)?;
 
     reporter.step("running the slimmed image's program");
-    report.slimmed_runs =
-        run::run_plan(&plan, &slim_root, &run::phase_dir(scratch, "check"), false)?;
+    report.slimmed_runs = run::run_plan(&plan, &slim_root, &scratch.join("check"), false)?;
     report.same_output = report
         .original_runs
         .iter()
@@ -421,6 +411,8 @@ fn slim_in(
                 reason: reason.clone(),
             }),
             Some(_) => {}
+            // An image .pyc that bytecode replaced is listed with the bytecode below.
+            None if report.bytecode.files.contains_key(key) => {}
             None => report.removed.push(RemovedPath {
                 path: format!("/{key}"),
                 kind: kind_name(meta.kind),

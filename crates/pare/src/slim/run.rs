@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -318,11 +318,6 @@ fn get(probe: &HttpProbe) -> std::result::Result<u16, String> {
                 line.lines().next().unwrap_or("")
             )
         })
-}
-
-/// The scratch directory of the sandboxes of one phase.
-pub fn phase_dir(scratch: &Path, phase: &str) -> PathBuf {
-    scratch.join(phase)
 }
 
 #[cfg(test)]

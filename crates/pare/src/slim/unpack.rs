@@ -80,6 +80,17 @@ impl Unpacked {
         (result, links.into_inner())
     }
 
+    /// Where the kernel (and runc's lookup on PATH) finds the program `name`: the first candidate
+    /// (`crate::paths::program_candidates`) that resolves to a regular file, as that absolute path.
+    pub fn find_program(&self, name: &str, path_env: &str, workdir: &str) -> Option<String> {
+        crate::paths::program_candidates(name, path_env, workdir)
+            .into_iter()
+            .find(|candidate| {
+                let (found, _) = self.resolve_with_links(candidate);
+                found.is_ok_and(|k| self.files.get(&k).is_some_and(|m| m.kind == FileKind::File))
+            })
+    }
+
     /// The first `limit` bytes of the regular file `key` (all of a shorter one).
     pub fn read(&self, key: &str, limit: u64) -> Option<Vec<u8>> {
         use std::io::Read;
