@@ -102,13 +102,12 @@ pub fn compile(
             trace: false,
             output_limit: 16 << 20,
         };
-        let run = pare_sandbox::start(&spec)
-            .map_err(|e| Error::Input(format!("pare slim: compiling bytecode: {e}")))?;
+        let failed =
+            |e: pare_sandbox::Error| Error::Input(format!("pare slim: compiling bytecode: {e}"));
+        let run = pare_sandbox::start(&spec).map_err(failed)?;
         let timeout = plan.timeout.max(Duration::from_secs(120));
         let done = run.wait_timeout(timeout);
-        let finished = run
-            .stop(Duration::from_secs(1))
-            .map_err(|e| Error::Input(format!("pare slim: compiling bytecode: {e}")))?;
+        let finished = run.stop(Duration::from_secs(1)).map_err(failed)?;
         if !done || !finished.status.success() {
             return Err(Error::Input(format!(
                 "pare slim: the image's {python} could not compile its modules ({}): {}",

@@ -129,8 +129,7 @@ pub fn run_plan(plan: &Plan, rootfs: &Path, scratch: &Path, trace: bool) -> Resu
         trace,
         output_limit: OUTPUT_LIMIT,
     };
-    let sandbox = |e: pare_sandbox::Error| Error::Input(format!("pare slim: {e}"));
-    let entry = pare_sandbox::start(&spec(&plan.entry, 0)).map_err(sandbox)?;
+    let entry = pare_sandbox::start(&spec(&plan.entry, 0)).map_err(sandbox_error)?;
     let mut http = Vec::new();
     let mut ended_early = false;
     if plan.http.is_empty() {
@@ -148,7 +147,7 @@ pub fn run_plan(plan: &Plan, rootfs: &Path, scratch: &Path, trace: bool) -> Resu
     }
     let mut results = Vec::new();
     for (i, probe) in plan.probes.iter().enumerate() {
-        let run = pare_sandbox::start(&spec(probe, i + 1)).map_err(sandbox)?;
+        let run = pare_sandbox::start(&spec(probe, i + 1)).map_err(sandbox_error)?;
         let timed_out = !run.wait_timeout(plan.timeout);
         let finished = match ended(run.stop(GRACE))? {
             Ok(finished) => finished,
@@ -167,7 +166,7 @@ pub fn run_plan(plan: &Plan, rootfs: &Path, scratch: &Path, trace: bool) -> Resu
         results.push(result(
             format!("probe {}", i + 1),
             probe,
-            &finished,
+            finished,
             problem,
             Vec::new(),
         ));
@@ -183,7 +182,7 @@ pub fn run_plan(plan: &Plan, rootfs: &Path, scratch: &Path, trace: bool) -> Resu
     let mut problem = None;
     if !running && !finished.status.success() {
         problem = Some(format!("ended with {}", finished.status));
-    } else if !plan.http.is_empty() && ended_early && !running {
+    } else if ended_early {
         problem = Some("ended before the HTTP probes were done".to_string());
     }
     if let Some(failed) = http.iter().find(|h| h.problem.is_some()) {
@@ -198,7 +197,7 @@ pub fn run_plan(plan: &Plan, rootfs: &Path, scratch: &Path, trace: bool) -> Resu
     let mut entry_result = result(
         "the entrypoint".into(),
         &plan.entry,
-        &finished,
+        finished,
         problem,
         http,
     );
@@ -216,8 +215,13 @@ fn ended(
     match outcome {
         Ok(finished) => Ok(Ok(finished)),
         Err(pare_sandbox::Error::Exec(why)) => Ok(Err(why)),
-        Err(e) => Err(Error::Input(format!("pare slim: {e}"))),
+        Err(e) => Err(sandbox_error(e)),
     }
+}
+
+/// A sandbox that could not be made or run: the machine's fault or the input's, said as such.
+fn sandbox_error(e: pare_sandbox::Error) -> Error {
+    Error::Input(format!("pare slim: {e}"))
 }
 
 fn not_started(label: String, command: &Command, why: String) -> RunResult {
@@ -238,7 +242,7 @@ fn not_started(label: String, command: &Command, why: String) -> RunResult {
 fn result(
     label: String,
     command: &Command,
-    finished: &pare_sandbox::Finished,
+    finished: pare_sandbox::Finished,
     problem: Option<String>,
     http: Vec<HttpResult>,
 ) -> RunResult {
@@ -249,10 +253,10 @@ fn result(
         passed: problem.is_none(),
         problem,
         http,
-        stdout: finished.stdout.clone(),
-        stderr: finished.stderr.clone(),
+        stdout: finished.stdout,
+        stderr: finished.stderr,
         paths_named: finished.touched.len(),
-        touched: finished.touched.clone(),
+        touched: finished.touched,
     }
 }
 
