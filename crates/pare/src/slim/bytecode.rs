@@ -82,7 +82,7 @@ pub fn compile(
         .reasons
         .iter()
         .filter(|(k, _)| k.ends_with(".py"))
-        .filter(|(_, reason)| which == Bytecode::All || reason.contains(" during "))
+        .filter(|(k, _)| which == Bytecode::All || keep.traced.contains(*k))
         .filter(|(k, _)| super::keep::is_content(unpacked, k))
         .map(|(k, _)| format!("/{k}"))
         .collect();

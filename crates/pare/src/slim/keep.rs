@@ -19,6 +19,8 @@ use super::unpack::Unpacked;
 #[derive(Clone, Debug, Default)]
 pub struct Keep {
     pub reasons: BTreeMap<String, String>,
+    /// The keys a traced run named itself (whatever reason kept them first).
+    pub traced: std::collections::BTreeSet<String>,
 }
 
 /// What static analysis reads off the image's config.
@@ -331,6 +333,7 @@ pub fn traced_keep(
         let Some(key) = keep.path(unpacked, path, &reason) else {
             continue;
         };
+        keep.traced.insert(key.clone());
         if touch.call == "exec" {
             keep.program_needs(unpacked, &key, options);
         }
