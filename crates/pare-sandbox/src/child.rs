@@ -4,11 +4,11 @@
 //! turns into a message ([`describe_failure`]). Not here: tracing (`crate::trace`).
 
 use std::ffi::CString;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use libc::{c_char, c_int};
 
-use crate::{cpath, cstring, pipe, raw, Error, Result, Spec};
+use crate::{cpath, cstring, pipe, Error, Result, Spec};
 
 /// Host devices bind-mounted into the sandbox's `/dev`, as runc's defaults.
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
@@ -197,11 +197,11 @@ impl Pipes {
 
     pub(crate) fn child_fds(&self) -> ChildFds {
         ChildFds {
-            stdout: raw(&self.stdout.1),
-            stderr: raw(&self.stderr.1),
-            failure: raw(&self.failure.1),
-            info: raw(&self.info.1),
-            null: raw(&self.null),
+            stdout: self.stdout.1.as_raw_fd(),
+            stderr: self.stderr.1.as_raw_fd(),
+            failure: self.failure.1.as_raw_fd(),
+            info: self.info.1.as_raw_fd(),
+            null: self.null.as_raw_fd(),
         }
     }
 

@@ -395,7 +395,7 @@ impl Applier<'_> {
         let removed = match meta.kind {
             FileKind::Dir => match std::fs::remove_dir(&host) {
                 // What this layer put below stays, and so does the directory holding it.
-                Err(e) if e.raw_os_error() == Some(libc_enotempty()) => {
+                Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => {
                     self.unpacked.files.insert(key.to_string(), meta);
                     Ok(())
                 }
@@ -413,11 +413,6 @@ impl Applier<'_> {
             _ => Ok(()),
         }
     }
-}
-
-/// ENOTEMPTY on Linux.
-fn libc_enotempty() -> i32 {
-    39
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<()> {
