@@ -659,3 +659,158 @@ fn a_library_the_recipe_lacks_comes_from_the_repository_and_is_locked() {
         "{stdout}"
     );
 }
+
+/// glibc's gconv modules (8 MB of libc6) stay in a recipe image only when something there can load
+/// them: a copied iconv user keeps them (taken from the package, in the same package layers a
+/// `--plugin gconv` build has), a recipe image with nothing that calls iconv_open leaves them out
+/// (libstdc++ imports it, but nothing there loads libstdc++), and `--no-plugin gconv` leaves them
+/// out even for an iconv user, which then fails as on a bare image.
+#[test]
+fn recipe_gconv_modules_stay_only_for_iconv_users() {
+    for tool in ["gcc", "runc", "umoci"] {
+        if !require(tool) {
+            return;
+        }
+    }
+    if !crate::support::require_apt_sources() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let exe = compile(
+        &work.path().join("src"),
+        "iconv",
+        "#include <iconv.h>\n#include <stdio.h>\n\
+         int main(void) { iconv_t cd = iconv_open(\"UTF-8\", \"ISO-8859-1\");\n\
+         if (cd == (iconv_t)-1) { perror(\"iconv_open\"); return 1; }\n\
+         char in[] = \"caf\\xe9\", out[16] = {0}; char *ip = in, *op = out; size_t il = 4, ol = 15;\n\
+         if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1) { perror(\"iconv\"); return 1; }\n\
+         printf(\"%s\\n\", out); return 0; }\n",
+        &[],
+    );
+    let cache = crate::support::debian_cache();
+    let layout = work.path().join("out");
+    let lock = work.path().join("cc.lock");
+    let copy = [
+        "--copy".to_string(),
+        format!("{}:/app:0755", exe.display()),
+        "--entrypoint".into(),
+        "/app".into(),
+    ];
+    let build = |tag: &str, extra: &[String]| -> Value {
+        serde_json::from_str(&ok(pare()
+            .env("PARE_CACHE_DIR", &cache)
+            .args(["build", "--format", "json", "--base", "cc", "--lock"])
+            .arg(&lock)
+            .args(extra)
+            .arg("--output")
+            .arg(format!("oci:{}:{tag}", layout.display()))))
+        .unwrap()
+    };
+    let layer_digests = |report: &Value| -> Vec<String> {
+        report["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["digest"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let gconv_files = |tag: &str| -> usize {
+        let (manifest, _) = crate::support::image_json(&layout, tag);
+        manifest["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|l| {
+                crate::support::layer_entries(&crate::support::blob(
+                    &layout,
+                    l["digest"].as_str().unwrap(),
+                ))
+            })
+            .filter(|e| e.path.contains("-linux-gnu/gconv/"))
+            .count()
+    };
+
+    // Nothing to load them: left out, and said so.
+    let bare = build("bare", &[]);
+    let pruned = &bare["pruned_plugins"][0];
+    assert_eq!(pruned["name"], "gconv", "{bare}");
+    assert!(pruned["files"].as_u64().unwrap() > 100, "{pruned}");
+    assert!(pruned["bytes"].as_u64().unwrap() > 5_000_000, "{pruned}");
+    assert_eq!(
+        pruned["directories"][0], "/usr/lib/x86_64-linux-gnu/gconv",
+        "{pruned}"
+    );
+    assert_eq!(gconv_files("bare"), 0);
+    // audit agrees: nothing in the image wants them (it fails the image for having no entrypoint).
+    let (_, out, stderr) = run(pare()
+        .args(["audit", "--format", "json"])
+        .arg(format!("oci:{}:bare", layout.display())));
+    let audit: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    assert!(
+        !audit["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "PARE-PLUGIN-MISSING"),
+        "{audit}"
+    );
+
+    // An iconv user keeps them, from the package (no host copy), and converts.
+    let (user, out) = build_and_run(
+        work.path(),
+        &layout,
+        "iconv",
+        &[
+            ["--base", "cc", "--lock"].map(String::from).to_vec(),
+            vec![lock.display().to_string()],
+            copy.to_vec(),
+        ]
+        .concat(),
+    );
+    assert_eq!(out, "café\n");
+    assert!(user.get("pruned_plugins").is_none(), "{user}");
+    assert!(
+        !crate::support::added_libraries(&user)
+            .iter()
+            .any(|p| p.contains("gconv")),
+        "gconv came from the host: {user}"
+    );
+    assert!(gconv_files("iconv") > 100);
+    // --plugin keeps them without a user: the same package layers as the iconv user's.
+    let kept = build("kept", &["--plugin".into(), "gconv".into()]);
+    assert!(kept.get("pruned_plugins").is_none(), "{kept}");
+    let kept_layers = layer_digests(&kept);
+    assert_eq!(kept_layers[..], layer_digests(&user)[..kept_layers.len()]);
+    assert_ne!(layer_digests(&bare), kept_layers);
+
+    // --no-plugin leaves them out even for an iconv user, which then fails.
+    let off = build(
+        "off",
+        &[copy.to_vec(), vec!["--no-plugin".into(), "gconv".into()]].concat(),
+    );
+    assert_eq!(
+        off["pruned_plugins"][0]["why"], "--no-plugin gconv",
+        "{off}"
+    );
+    let bundle = unpack(&layout, "off", work.path());
+    let (code, _, stderr) = runc_run(&bundle, work.path());
+    assert_eq!(
+        code, 1,
+        "iconv_open fails without the gconv modules: {stderr}"
+    );
+    // Both ways at once is a usage error.
+    let (code, _, stderr) = run(pare()
+        .args([
+            "build",
+            "--plugin",
+            "gconv",
+            "--no-plugin",
+            "gconv",
+            "--base",
+            "cc",
+        ])
+        .arg("--output")
+        .arg(format!("oci:{}:both", layout.display())));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("choose one"), "{stderr}");
+}

@@ -850,6 +850,10 @@ pub struct BuildArgs {
     /// (thread cancellation), gconv (iconv), nss (name resolution). Repeatable.
     #[arg(long = "no-plugin", value_name = "NAME")]
     pub no_plugin: Vec<String>,
+    /// Keep this plugin's files from the Debian packages even when nothing in the image loads it
+    /// (gconv: kept only for iconv users otherwise). Repeatable.
+    #[arg(long = "plugin", value_name = "NAME")]
+    pub plugin: Vec<String>,
     /// Always compress layers, even ones the output layout already holds.
     #[arg(long)]
     pub no_reuse: bool,

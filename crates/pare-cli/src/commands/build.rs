@@ -116,8 +116,22 @@ pub fn options_from(args: &BuildArgs, need_output: bool) -> Result<BuildOptions>
         options.closure = false;
     }
     if !args.no_plugin.is_empty() {
-        pare::plugins::check_names(&args.no_plugin)?;
+        pare::plugins::check_names("--no-plugin", &args.no_plugin)?;
         options.no_plugins.clone_from(&args.no_plugin);
+    }
+    if !args.plugin.is_empty() {
+        pare::plugins::check_names("--plugin", &args.plugin)?;
+        options.keep_plugins.clone_from(&args.plugin);
+    }
+    if let Some(both) = options
+        .keep_plugins
+        .iter()
+        .find(|k| options.no_plugins.contains(k))
+    {
+        return Err(UsageError(format!(
+            "plugin {both} is both kept (--plugin, [image] plugins) and left out (--no-plugin, [image] no_plugins); choose one"
+        ))
+        .into());
     }
     if let Some(root) = &args.sysroot {
         options.sysroot.clone_from(root);

@@ -437,21 +437,33 @@ const TOOLS: [(&[&str], &Rule, &str); 4] = [
 ];
 
 /// Libraries and programs of the final tree that will load plugins (`crate::plugins`) the image
-/// does not have: one info finding per missing plugin, naming the first object that wants it.
+/// does not have: one info finding per missing plugin, naming the first object that wants it among
+/// those something in the image can load (`crate::plugins::loadable`).
 fn plugin_findings(
     contents: &ImageContents,
     inventory: &crate::inventory::Inventory,
 ) -> Vec<Finding> {
-    use crate::plugins::{triggered, Brings, PLUGINS};
+    use crate::plugins::{first_trigger, Brings, Object, PLUGINS};
     let glibc = inventory.libc.as_ref().is_some_and(|l| l.kind == "glibc");
+    let objects: Vec<Object<'_>> = inventory
+        .binaries
+        .iter()
+        .map(|b| Object {
+            path: &b.path,
+            soname: b.soname.as_deref(),
+            needed: &b.needed,
+            triggers: &b.triggers,
+        })
+        .collect();
     let mut out = Vec::new();
     for plugin in PLUGINS.iter().filter(|p| p.name != "nss") {
-        // The first binary that triggers it on its own.
-        let wanting = inventory.binaries.iter().find(|b| {
-            let loaded: Vec<String> = b.soname.iter().cloned().collect();
-            triggered(&loaded, &b.triggers, glibc, &[]).any(|p| p.name == plugin.name)
-        });
-        let Some(binary) = wanting else { continue };
+        // The first object something can load that triggers it on its own.
+        let Some(wanting) = first_trigger(&objects, plugin, glibc) else {
+            continue;
+        };
+        let Some(binary) = inventory.binaries.iter().find(|b| b.path == wanting.path) else {
+            continue;
+        };
         let present = |name: &str| {
             contents
                 .files

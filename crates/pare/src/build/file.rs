@@ -93,6 +93,7 @@ pub struct ImageSection {
     pub sysroot: Option<String>,
     /// Plugins not to add (see `pare::plugins`).
     pub no_plugins: Option<Vec<String>>,
+    pub plugins: Option<Vec<String>>,
 }
 
 /// One word or a list of words (`entrypoint = "/web"` or `["/web", "serve"]`).
@@ -227,8 +228,12 @@ impl BuildFile {
             options.sysroot = relative(&root);
         }
         if let Some(off) = image.no_plugins {
-            crate::plugins::check_names(&off)?;
+            crate::plugins::check_names("[image] no_plugins", &off)?;
             options.no_plugins = off;
+        }
+        if let Some(keep) = image.plugins {
+            crate::plugins::check_names("[image] plugins", &keep)?;
+            options.keep_plugins = keep;
         }
         if let Some(platform) = image.platform {
             options.platform = Platform::parse(&platform)?;

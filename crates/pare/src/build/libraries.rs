@@ -351,6 +351,136 @@ fn add_plugins(
     Ok(())
 }
 
+/// Plugins whose files Debian packages bring in whether or not anything loads them, and that a
+/// build leaves out of its package layers when nothing can: glibc's gconv modules (8 MB of libc6,
+/// loaded only through `iconv_open`). The others stay: OpenSSL's providers are small and wanted by
+/// any program that links libcrypto, which a user's image adds later.
+const PRUNABLE_PLUGINS: &[&str] = &["gconv"];
+
+/// A plugin's files a build left out of its package layers, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct PrunedPlugin {
+    pub name: String,
+    /// The directories removed (`/usr/lib/x86_64-linux-gnu/gconv`).
+    pub directories: Vec<String>,
+    pub files: usize,
+    pub bytes: u64,
+    pub why: String,
+}
+
+/// Leaves a prunable plugin's directories (`PRUNABLE_PLUGINS`) out of the Debian package layers
+/// when no object of the image that something can load (`crate::plugins::loadable`, over the
+/// package layers and the copies) triggers it, or when `off` names it; `keep` keeps it regardless.
+pub fn prune_unloaded_plugins(
+    package_layers: &mut [crate::layers::PlannedLayer],
+    artifacts: &LayerTree,
+    keep: &[String],
+    off: &[String],
+    reporter: &dyn Reporter,
+) -> Result<Vec<PrunedPlugin>> {
+    // The image's ELF objects, a later layer's file over an earlier one's.
+    let mut elf: BTreeMap<String, pare_elf::ElfFacts> = BTreeMap::new();
+    for tree in package_layers.iter().map(|l| &l.tree).chain([artifacts]) {
+        for (path, entry) in tree.iter() {
+            let EntryKind::File { source, .. } = &entry.kind else {
+                continue;
+            };
+            let facts = match source {
+                FileSource::Bytes(bytes) if pare_elf::is_elf(bytes) => {
+                    pare_elf::inspect(bytes).ok()
+                }
+                FileSource::Bytes(_) => None,
+                FileSource::Host(host) => {
+                    read_if_dynamic_elf(host)?.and_then(|bytes| pare_elf::inspect(&bytes).ok())
+                }
+            };
+            match facts {
+                Some(facts) => elf.insert(path.clone(), facts),
+                None => elf.remove(path),
+            };
+        }
+    }
+    let glibc = elf
+        .values()
+        .any(|f| f.soname.as_deref() == Some("libc.so.6"));
+    let objects: Vec<crate::plugins::Object<'_>> = elf
+        .iter()
+        .map(|(path, f)| crate::plugins::Object {
+            path,
+            soname: f.soname.as_deref(),
+            needed: &f.needed,
+            triggers: &f.triggers,
+        })
+        .collect();
+    let mut pruned = Vec::new();
+    for name in PRUNABLE_PLUGINS {
+        let Some(plugin) = crate::plugins::named(name) else {
+            continue;
+        };
+        let why = if off.iter().any(|o| o == name) {
+            format!("--no-plugin {name}")
+        } else if keep.iter().any(|k| k == name) {
+            continue;
+        } else if let Some(user) = crate::plugins::first_trigger(&objects, plugin, glibc) {
+            reporter.step(&format!(
+                "plugin {name} kept: /{} can load it ({})",
+                user.path, plugin.why
+            ));
+            continue;
+        } else {
+            format!(
+                "nothing in the image that can be loaded triggers it ({}); --plugin {name} keeps it",
+                plugin.why
+            )
+        };
+        let Brings::Directories(dirs) = plugin.brings else {
+            continue;
+        };
+        let prefixes: Vec<String> = pare_elf::arch::ARCHITECTURES
+            .iter()
+            .flat_map(|a| {
+                dirs.iter()
+                    .map(move |d| format!("usr/lib/{}/{d}", a.triple))
+            })
+            .collect();
+        let mut removed = PrunedPlugin {
+            name: name.to_string(),
+            directories: Vec::new(),
+            files: 0,
+            bytes: 0,
+            why,
+        };
+        for layer in package_layers.iter_mut() {
+            layer.tree.retain(|path, entry| {
+                let Some(prefix) = prefixes
+                    .iter()
+                    .find(|p| path == p.as_str() || path.starts_with(&format!("{p}/")))
+                else {
+                    return true;
+                };
+                let directory = format!("/{prefix}");
+                if !removed.directories.contains(&directory) {
+                    removed.directories.push(directory);
+                }
+                if let EntryKind::File { size, .. } = &entry.kind {
+                    removed.files += 1;
+                    removed.bytes += size;
+                }
+                false
+            });
+        }
+        if removed.files > 0 {
+            removed.directories.sort();
+            reporter.step(&format!(
+                "plugin {name} left out of the packages: {} files, {} bytes ({})",
+                removed.files, removed.bytes, removed.why
+            ));
+            pruned.push(removed);
+        }
+    }
+    Ok(pruned)
+}
+
 /// The files in `dir` of `root` and in its subdirectories one level down (sorted).
 fn files_below(root: &dyn Root, dir: &str) -> Vec<String> {
     let mut out = Vec::new();

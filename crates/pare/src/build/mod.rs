@@ -65,6 +65,9 @@ pub struct BuildReport {
     pub uncompressed_size: u64,
     /// Files the shared-library closure added, with the reason for each.
     pub libraries: Vec<libraries::AddedLibrary>,
+    /// Plugin files the Debian packages brought that nothing in the image can load, left out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pruned_plugins: Vec<libraries::PrunedPlugin>,
     /// Debian packages installed from the lock, when the image has any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub packages: Option<crate::packages::PackageSummary>,
@@ -101,6 +104,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
     })?;
     let mut package_options = options.packages.clone();
     let mut package_summary = None;
+    let mut pruned_plugins = Vec::new();
     if let bases::Base::Recipe(recipe) = options.base {
         package_options.recipe = Some(recipe);
     }
@@ -172,7 +176,15 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
             }
         }
         package_summary = Some(planned.summary);
-        layers.extend(planned.layers);
+        let mut package_layers = planned.layers;
+        pruned_plugins = libraries::prune_unloaded_plugins(
+            &mut package_layers,
+            &artifacts,
+            &options.keep_plugins,
+            &options.no_plugins,
+            reporter,
+        )?;
+        layers.extend(package_layers);
         has_ca |= planned.has_ca;
     } else if package_options.debug {
         return Err(Error::Input(
@@ -442,6 +454,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         uncompressed_size: layer_reports.iter().map(|l| l.uncompressed_size).sum(),
         layers: layer_reports,
         libraries: added_libraries,
+        pruned_plugins,
         packages: package_summary,
         base: base_report,
     })

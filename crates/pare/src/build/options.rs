@@ -125,6 +125,9 @@ pub struct BuildOptions {
     pub sysroot: PathBuf,
     /// Plugins of `crate::plugins::PLUGINS` not to add (`openssl`, `libgcc_s`, `gconv`, `nss`).
     pub no_plugins: Vec<String>,
+    /// Plugins to keep in the Debian package layers even when nothing in the image triggers them
+    /// (`build::libraries::prune_unloaded_plugins`).
+    pub keep_plugins: Vec<String>,
     /// For a `docker://` output: allow plain HTTP to a registry that is not on loopback.
     pub insecure: bool,
     /// For a `docker://` output: credentials (default: the usual auth files).
@@ -160,6 +163,7 @@ impl Default for BuildOptions {
             closure: true,
             sysroot: PathBuf::from("/"),
             no_plugins: Vec::new(),
+            keep_plugins: Vec::new(),
             insecure: false,
             credentials: None,
             packages: PackageOptions::default(),
