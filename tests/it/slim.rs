@@ -208,7 +208,7 @@ fn a_debootstrap_python_app_slims_and_prints_the_same() {
         "--exclude".into(),
         "/usr/lib/python3.11/base64.py".into(),
     ]);
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 1, "{stderr}\n{report}");
     assert!(
         report["failure"]
             .as_str()

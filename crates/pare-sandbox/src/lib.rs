@@ -29,7 +29,7 @@ use std::ffi::CString;
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -122,6 +122,9 @@ pub struct Finished {
 pub struct Running {
     supervisor: Option<JoinHandle<Result<Finished>>>,
     done: mpsc::Receiver<()>,
+    /// Set once `done` has said the run ended: the supervisor thread sends it before it returns,
+    /// so its handle may not count as finished yet.
+    ended: AtomicBool,
     /// The host PID of the sandbox's first process (its PID 1), 0 until known.
     init: Arc<AtomicI32>,
     stopped: bool,
@@ -166,6 +169,7 @@ pub fn start(spec: &Spec) -> Result<Running> {
     Ok(Running {
         supervisor: Some(supervisor),
         done,
+        ended: AtomicBool::new(false),
         init,
         stopped: false,
     })
@@ -174,15 +178,28 @@ pub fn start(spec: &Spec) -> Result<Running> {
 impl Running {
     /// Waits up to `timeout` for the run to end by itself; true when it has.
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
-        match self.done.recv_timeout(timeout) {
+        if self.ended.load(Ordering::SeqCst) {
+            return true;
+        }
+        let ended = match self.done.recv_timeout(timeout) {
             Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => true,
             Err(mpsc::RecvTimeoutError::Timeout) => false,
-        }
+        };
+        self.ended.fetch_or(ended, Ordering::SeqCst);
+        ended
     }
 
-    /// Whether the run has ended.
+    /// Whether the run has ended (once [`Running::wait_timeout`] said so, this says so too).
     pub fn finished(&self) -> bool {
-        self.supervisor.as_ref().is_none_or(|s| s.is_finished())
+        if self.ended.load(Ordering::SeqCst) || self.supervisor.is_none() {
+            return true;
+        }
+        let ended = match self.done.try_recv() {
+            Ok(()) | Err(mpsc::TryRecvError::Disconnected) => true,
+            Err(mpsc::TryRecvError::Empty) => false,
+        };
+        self.ended.fetch_or(ended, Ordering::SeqCst);
+        ended
     }
 
     /// Asks the program to stop (SIGTERM to the sandbox's first process, which, as PID 1, heeds

@@ -146,6 +146,35 @@ fn an_untraced_run_reports_its_status_and_a_service_is_stopped() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
+/// A run that `wait_timeout` saw end is finished, and not stopped: the supervisor thread says so
+/// before it returns, and a caller that asks `finished` in between must not take a program that
+/// failed for one still running (a service) and let it pass.
+#[test]
+fn a_run_seen_to_end_is_finished_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(rootfs) = root(dir.path()) else {
+        return;
+    };
+    for n in 0..20 {
+        let run = start(&spec(
+            &rootfs,
+            &dir.path().join(format!("r{n}")),
+            &["probe"],
+            n % 2 == 0,
+        ))
+        .unwrap();
+        assert!(run.wait_timeout(Duration::from_secs(30)));
+        assert!(run.finished(), "run {n} ended but is not finished");
+        assert!(
+            run.wait_timeout(Duration::from_millis(1)),
+            "run {n}: asked twice"
+        );
+        let finished = run.stop(Duration::from_millis(500)).unwrap();
+        assert_eq!(finished.status, Status::Exited(7));
+        assert!(!finished.stopped, "run {n} was stopped after it ended");
+    }
+}
+
 #[test]
 fn a_program_that_cannot_start_is_an_error_naming_the_step() {
     let dir = tempfile::tempdir().unwrap();
