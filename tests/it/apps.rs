@@ -375,6 +375,14 @@ fn host_libraries_the_closure_copies_are_recorded_for_scanners() {
 }
 
 /// Compiles one C file into `dir`.
+/// A C program that converts "café" from ISO-8859-1 with iconv (glibc loads a gconv module for it).
+const ICONV_PROGRAM: &str = "#include <iconv.h>\n#include <stdio.h>\n\
+    int main(void) { iconv_t cd = iconv_open(\"UTF-8\", \"ISO-8859-1\");\n\
+    if (cd == (iconv_t)-1) { perror(\"iconv_open\"); return 1; }\n\
+    char in[] = \"caf\\xe9\", out[16] = {0}; char *ip = in, *op = out; size_t il = 4, ol = 15;\n\
+    if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1) { perror(\"iconv\"); return 1; }\n\
+    printf(\"%s\\n\", out); return 0; }\n";
+
 fn compile(dir: &Path, name: &str, source: &str, libs: &[&str]) -> PathBuf {
     fs::create_dir_all(dir).unwrap();
     let src = dir.join(format!("{name}.c"));
@@ -414,12 +422,7 @@ fn plugins_loaded_at_run_time_come_along() {
         ),
         (
             "iconv",
-            "#include <iconv.h>\n#include <stdio.h>\n\
-             int main(void) { iconv_t cd = iconv_open(\"UTF-8\", \"ISO-8859-1\");\n\
-             if (cd == (iconv_t)-1) { perror(\"iconv_open\"); return 1; }\n\
-             char in[] = \"caf\\xe9\", out[16] = {0}; char *ip = in, *op = out; size_t il = 4, ol = 15;\n\
-             if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1) { perror(\"iconv\"); return 1; }\n\
-             printf(\"%s\\n\", out); return 0; }\n",
+            ICONV_PROGRAM,
             vec![],
             "café\n",
             "gconv/ISO8859-1.so",
@@ -676,17 +679,7 @@ fn recipe_gconv_modules_stay_only_for_iconv_users() {
         return;
     }
     let work = tempfile::tempdir().unwrap();
-    let exe = compile(
-        &work.path().join("src"),
-        "iconv",
-        "#include <iconv.h>\n#include <stdio.h>\n\
-         int main(void) { iconv_t cd = iconv_open(\"UTF-8\", \"ISO-8859-1\");\n\
-         if (cd == (iconv_t)-1) { perror(\"iconv_open\"); return 1; }\n\
-         char in[] = \"caf\\xe9\", out[16] = {0}; char *ip = in, *op = out; size_t il = 4, ol = 15;\n\
-         if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1) { perror(\"iconv\"); return 1; }\n\
-         printf(\"%s\\n\", out); return 0; }\n",
-        &[],
-    );
+    let exe = compile(&work.path().join("src"), "iconv", ICONV_PROGRAM, &[]);
     let cache = crate::support::debian_cache();
     let layout = work.path().join("out");
     let lock = work.path().join("cc.lock");
@@ -706,14 +699,7 @@ fn recipe_gconv_modules_stay_only_for_iconv_users() {
             .arg(format!("oci:{}:{tag}", layout.display()))))
         .unwrap()
     };
-    let layer_digests = |report: &Value| -> Vec<String> {
-        report["layers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l["digest"].as_str().unwrap().to_string())
-            .collect()
-    };
+    let layer_digests = crate::support::report_layer_digests;
     let gconv_files = |tag: &str| -> usize {
         let (manifest, _) = crate::support::image_json(&layout, tag);
         manifest["layers"]

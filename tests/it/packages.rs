@@ -739,14 +739,7 @@ fn python3_recipe_from_the_debian_archive_runs_under_runc() {
             work.path().join("debug-out").display()
         ))))
     .unwrap();
-    let digests = |report: &Value| -> Vec<String> {
-        report["layers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l["digest"].as_str().unwrap().to_string())
-            .collect()
-    };
+    let digests = crate::support::report_layer_digests;
     let (normal, with_debug) = (digests(&first), digests(&debug));
     assert_eq!(with_debug.len(), normal.len() + 1, "{with_debug:?}");
     assert!(

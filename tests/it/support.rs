@@ -863,3 +863,18 @@ pub fn dive_report(archive: &Path) -> (Value, Vec<u64>) {
         .collect();
     (report, sizes)
 }
+
+/// The layer digests a `pare build --format json` report lists, bottom first.
+pub fn report_layer_digests(report: &Value) -> Vec<String> {
+    report["layers"]
+        .as_array()
+        .expect("a build report lists its layers")
+        .iter()
+        .map(|l| {
+            l["digest"]
+                .as_str()
+                .expect("a layer has a digest")
+                .to_string()
+        })
+        .collect()
+}
