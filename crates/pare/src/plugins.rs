@@ -188,23 +188,17 @@ pub fn loadable(objects: &[Object<'_>]) -> Vec<usize> {
     (0..objects.len()).filter(|&i| reached[i]).collect()
 }
 
-/// The loadable object (see [`loadable`]) that triggers `plugin` on its own, if any: the first by
-/// path. `glibc` says whether the image's C library is glibc.
-pub fn first_trigger<'a>(
-    objects: &[Object<'a>],
-    plugin: &Plugin,
-    glibc: bool,
-) -> Option<Object<'a>> {
-    let mut wanting: Vec<Object<'a>> = loadable(objects)
+/// The loadable object (see [`loadable`]) that triggers `plugin` on its own, if any, as an index
+/// into `objects`: the first by path. `glibc` says whether the image's C library is glibc.
+pub fn first_trigger(objects: &[Object<'_>], plugin: &Plugin, glibc: bool) -> Option<usize> {
+    loadable(objects)
         .into_iter()
-        .map(|i| objects[i])
-        .filter(|o| {
+        .filter(|&i| {
+            let o = &objects[i];
             let loaded: Vec<String> = o.soname.iter().map(|s| s.to_string()).collect();
             triggered(&loaded, o.triggers, glibc, &[]).any(|p| p.name == plugin.name)
         })
-        .collect();
-    wanting.sort_by_key(|o| o.path);
-    wanting.into_iter().next()
+        .min_by_key(|&i| objects[i].path)
 }
 
 #[cfg(test)]
@@ -307,7 +301,7 @@ mod tests {
         let objects = [stdcxx, libc, python, extension];
         assert_eq!(loadable(&objects), [0, 1, 2, 3]);
         assert_eq!(
-            first_trigger(&objects, gconv, true).map(|o| o.path),
+            first_trigger(&objects, gconv, true).map(|i| objects[i].path),
             Some(stdcxx.path)
         );
         // A program that imports iconv_open itself, found by file name through a symlinked soname.
@@ -317,8 +311,9 @@ mod tests {
             needed: &needs_c,
             triggers: &iconv,
         };
+        let objects = [stdcxx, libc, iconv_user];
         assert_eq!(
-            first_trigger(&[stdcxx, libc, iconv_user], gconv, true).map(|o| o.path),
+            first_trigger(&objects, gconv, true).map(|i| objects[i].path),
             Some("app/convert")
         );
     }

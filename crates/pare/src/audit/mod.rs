@@ -461,9 +461,7 @@ fn plugin_findings(
         let Some(wanting) = first_trigger(&objects, plugin, glibc) else {
             continue;
         };
-        let Some(binary) = inventory.binaries.iter().find(|b| b.path == wanting.path) else {
-            continue;
-        };
+        let binary = &inventory.binaries[wanting];
         let present = |name: &str| {
             contents
                 .files

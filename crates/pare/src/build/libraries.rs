@@ -424,7 +424,7 @@ pub fn prune_unloaded_plugins(
         } else if let Some(user) = crate::plugins::first_trigger(&objects, plugin, glibc) {
             reporter.step(&format!(
                 "plugin {name} kept: /{} can load it ({})",
-                user.path, plugin.why
+                objects[user].path, plugin.why
             ));
             continue;
         } else {
