@@ -2,7 +2,8 @@
 //! and a CLI app (packed by umoci), the python3 recipe with a Flask app from PyPI's wheels, and the
 //! nodejs recipe with a Node service. Each slimmed image is run under runc with the same command as
 //! the original and must print the same; the package database syft reads lists only what is left;
-//! failed probes write nothing; two slims give one digest.
+//! failed probes write nothing; two slims give one digest. Also `pare build --bytecode`, which
+//! shares slim's sandbox runs and compiler.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -585,4 +586,177 @@ fn a_static_image_slims_the_same_as_root_and_rootless() {
     let rootless: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(rootless["manifest_digest"], as_root["manifest_digest"]);
     assert_eq!(rootless["user"], "65532:65532");
+}
+
+/// `pare build --bytecode`: the python3 recipe with an app gets one more layer of unchecked-hash
+/// `.pyc` files made by the image's own interpreter. `imported` holds what a traced run of the
+/// program (and a bytecode probe) read and nothing else, the interpreter loads them at start
+/// under runc, two builds give one digest, `[python]` in pare.toml gives the same image as the
+/// flags, `all` compiles every module, and wrong settings are usage or input errors.
+#[test]
+fn build_bytecode_is_the_images_own_and_loaded_at_start() {
+    for tool in ["umoci", "runc"] {
+        if !require(tool) {
+            return;
+        }
+    }
+    if !crate::support::require_apt_sources() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let app = work.path().join("app.py");
+    fs::write(
+        &app,
+        "import json, decimal\nprint(json.dumps({'d': str(decimal.Decimal('1.5') * 2)}))\n",
+    )
+    .unwrap();
+    let lock = work.path().join("python3.lock");
+    let layout = work.path().join("oci");
+    let build = |tag: &str, extra: &[&str]| -> Value {
+        let stdout = ok(pare()
+            .env("PARE_CACHE_DIR", crate::support::debian_cache())
+            .args([
+                "build", "-q", "--format", "json", "--base", "python3", "--lock",
+            ])
+            .arg(&lock)
+            .arg("--copy")
+            .arg(format!("{}:/app/app.py", app.display()))
+            .args(["--entrypoint", "/usr/bin/python3", "--cmd", "/app/app.py"])
+            .args(extra)
+            .arg("--output")
+            .arg(oci(&layout, tag)));
+        serde_json::from_str(&stdout).unwrap()
+    };
+    let top_layer = |tag: &str| -> Vec<crate::support::TarEntry> {
+        let (manifest, _) = image_json(&layout, tag);
+        let last = manifest["layers"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .clone();
+        layer_entries(&blob(&layout, last["digest"].as_str().unwrap()))
+    };
+    let has =
+        |entries: &[crate::support::TarEntry], path: &str| entries.iter().any(|e| e.path == path);
+    let stdlib = "usr/lib/python3.11";
+    let json_pyc = format!("{stdlib}/json/__pycache__/__init__.cpython-311.pyc");
+    let decimal_pyc = format!("{stdlib}/__pycache__/decimal.cpython-311.pyc");
+    let smtplib_pyc = format!("{stdlib}/__pycache__/smtplib.cpython-311.pyc");
+
+    let plain = build("plain", &[]);
+    assert!(plain.get("bytecode").is_none(), "{plain}");
+    let imported = build("pyc", &["--bytecode", "imported"]);
+    let again = build("pyc-again", &["--bytecode", "imported"]);
+    assert_eq!(imported["manifest_digest"], again["manifest_digest"]);
+    let report = &imported["bytecode"];
+    assert_eq!(report["which"], "imported", "{report}");
+    assert!(report["interpreter"].as_str().unwrap().contains("python3"));
+    assert_eq!(report["runs"][0]["passed"], true, "{report}");
+    let layers = imported["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), plain["layers"].as_array().unwrap().len() + 1);
+    assert!(layers.last().unwrap()["created_by"]
+        .as_str()
+        .unwrap()
+        .contains("Python bytecode"));
+    // The layers below are the plain build's, byte for byte.
+    let plain_digests = crate::support::report_layer_digests(&plain);
+    assert_eq!(
+        crate::support::report_layer_digests(&imported)[..plain_digests.len()],
+        plain_digests[..]
+    );
+    let entries = top_layer("pyc");
+    let files: Vec<_> = entries
+        .iter()
+        .filter(|e| e.kind == tar::EntryType::Regular)
+        .collect();
+    assert_eq!(files.len() as u64, report["files"].as_u64().unwrap());
+    assert!(files.iter().all(|e| e.path.ends_with(".pyc")
+        && e.mode == 0o644
+        && e.uid == 0
+        && e.data[4..8] == [1, 0, 0, 0]));
+    assert!(has(&entries, &json_pyc) && has(&entries, &decimal_pyc));
+    assert!(!has(&entries, &smtplib_pyc), "nothing imported smtplib");
+
+    // The interpreter loads the bytecode instead of compiling (python -v says where each code
+    // object came from), as the image's user.
+    let (code, out, err) = runc_with(
+        &layout,
+        "pyc",
+        &["/usr/bin/python3", "-v", "/app/app.py"],
+        work.path(),
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(out.trim(), r#"{"d": "3.0"}"#);
+    assert!(
+        err.contains(&format!("code object from '/{json_pyc}'")),
+        "{err}"
+    );
+    assert!(!err.contains(&format!("code object from '/{stdlib}/json/__init__.py'")));
+    let (code, plain_out, _) = runc_with(&layout, "plain", &[], work.path());
+    assert_eq!((code, plain_out), (0, out));
+
+    // A probe adds what it imports; `all` compiles every module.
+    let probed = build(
+        "probed",
+        &[
+            "--bytecode",
+            "imported",
+            "--bytecode-probe",
+            "python3 -c 'import smtplib'",
+        ],
+    );
+    assert!(has(&top_layer("probed"), &smtplib_pyc), "{probed}");
+    let all = build("all", &["--bytecode", "all"]);
+    assert!(all["bytecode"]["files"].as_u64() > report["files"].as_u64());
+    assert!(has(&top_layer("all"), &smtplib_pyc));
+
+    // pare.toml's [python] gives the image the flags give.
+    fs::write(
+        work.path().join("pare.toml"),
+        format!(
+            "[image]\nbase = \"python3\"\nentrypoint = \"/usr/bin/python3\"\ncmd = \"/app/app.py\"\n\
+             [[copy]]\nsrc = \"app.py\"\ndst = \"/app/app.py\"\n\
+             [packages]\nlock = \"python3.lock\"\n\
+             [python]\nbytecode = \"imported\"\n\
+             [build]\noutput = \"{}\"\n",
+            oci(&layout, "toml")
+        ),
+    )
+    .unwrap();
+    let from_file: Value = serde_json::from_str(&ok(pare()
+        .current_dir(work.path())
+        .env("PARE_CACHE_DIR", crate::support::debian_cache())
+        .args(["build", "-q", "--format", "json"])))
+    .unwrap();
+    assert_eq!(from_file["manifest_digest"], imported["manifest_digest"]);
+
+    // Wrong settings: exit 2, saying what is wrong.
+    let fails = |args: &[&str], says: &str| {
+        let (code, _, stderr) = run(pare()
+            .env("PARE_CACHE_DIR", crate::support::debian_cache())
+            .args(["build", "-q"])
+            .args(args)
+            .arg("--output")
+            .arg(oci(&layout, "bad")));
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    };
+    fails(&["--bytecode", "maybe"], "not one of imported, all, none");
+    fails(
+        &["--bytecode-probe", "python3 -c pass"],
+        "only go with bytecode imported",
+    );
+    let hello = crate::support::static_hello();
+    fails(
+        &[
+            "--copy",
+            &format!("{}:/hello", hello.display()),
+            "--entrypoint",
+            "/hello",
+            "--bytecode",
+            "all",
+        ],
+        "is not a Python interpreter",
+    );
 }

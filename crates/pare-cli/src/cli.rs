@@ -854,6 +854,23 @@ pub struct BuildArgs {
     /// (gconv: kept only for iconv users otherwise). Repeatable.
     #[arg(long = "plugin", value_name = "NAME")]
     pub plugin: Vec<String>,
+    /// Python bytecode for fast starts, compiled by the image's own interpreter in a sandbox, with
+    /// unchecked-hash invalidation, as one more layer: `imported` (what a traced run of the image's
+    /// program and the --bytecode-probe commands read), `all` (every .py), `none` (the default).
+    #[arg(long, value_name = "imported|all|none")]
+    pub bytecode: Option<String>,
+    /// A command run beside the image's program in the traced run of --bytecode imported.
+    /// Repeatable.
+    #[arg(long = "bytecode-probe", value_name = "CMD")]
+    pub bytecode_probe: Vec<String>,
+    /// An HTTP probe PORT/PATH against the program in the traced run of --bytecode imported.
+    /// Repeatable.
+    #[arg(long = "bytecode-http", value_name = "PORT/PATH")]
+    pub bytecode_http: Vec<String>,
+    /// Seconds the traced program may run before it counts as a service (default 10), and each
+    /// bytecode probe may take.
+    #[arg(long = "bytecode-timeout", value_name = "SECONDS")]
+    pub bytecode_timeout: Option<u64>,
     /// Always compress layers, even ones the output layout already holds.
     #[arg(long)]
     pub no_reuse: bool,

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod bases;
 pub mod build;
+pub mod bytecode;
 pub mod compare;
 pub mod contents;
 pub mod diff;

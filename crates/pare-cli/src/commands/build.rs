@@ -136,6 +136,42 @@ pub fn options_from(args: &BuildArgs, need_output: bool) -> Result<BuildOptions>
     if let Some(root) = &args.sysroot {
         options.sysroot.clone_from(root);
     }
+    if let Some(which) = &args.bytecode {
+        options.bytecode.which = pare::bytecode::Bytecode::parse(which).ok_or_else(|| {
+            UsageError(format!(
+                "--bytecode {which:?} is not one of imported, all, none"
+            ))
+        })?;
+    }
+    for probe in &args.bytecode_probe {
+        options
+            .bytecode
+            .probes
+            .push(pare::slim::run::parse_probe(probe)?);
+    }
+    for http in &args.bytecode_http {
+        options
+            .bytecode
+            .http
+            .push(pare::slim::run::HttpProbe::parse(http)?);
+    }
+    match args.bytecode_timeout {
+        Some(0) => {
+            return Err(UsageError("--bytecode-timeout must be at least 1 second".into()).into())
+        }
+        Some(seconds) => options.bytecode.timeout = std::time::Duration::from_secs(seconds),
+        None => {}
+    }
+    if options.bytecode.which != pare::bytecode::Bytecode::Imported
+        && !(options.bytecode.probes.is_empty() && options.bytecode.http.is_empty())
+    {
+        return Err(UsageError(
+            "bytecode probes (--bytecode-probe, --bytecode-http, [python] probes/http) only go with \
+             bytecode imported"
+                .into(),
+        )
+        .into());
+    }
     if args.no_reuse {
         options.reuse_layers = false;
     }
@@ -283,6 +319,23 @@ fn print_human(report: &pare::build::BuildReport) {
         for lib in &report.libraries {
             say!("    {}  ({})", lib.path, lib.reason);
         }
+    }
+    if let Some(bytecode) = &report.bytecode {
+        say!(
+            "  bytecode  {} .pyc files, {} ({}; compiled by {}{})",
+            bytecode.files,
+            human_bytes(bytecode.bytes),
+            match bytecode.which {
+                pare::bytecode::Bytecode::All => "every module",
+                _ => "the modules the traced run imported",
+            },
+            crate::output::printable(&bytecode.interpreter),
+            if bytecode.skipped > 0 {
+                format!("; {} sources would not compile", bytecode.skipped)
+            } else {
+                String::new()
+            }
+        );
     }
     if let Some(base) = &report.base {
         say!(

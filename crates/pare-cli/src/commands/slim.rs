@@ -60,7 +60,7 @@ pub fn run(args: &SlimArgs, global: &GlobalArgs) -> Result<ExitCode> {
             );
         }
     }
-    let bytecode = pare::slim::bytecode::Bytecode::parse(&args.bytecode).ok_or_else(|| {
+    let bytecode = pare::bytecode::Bytecode::parse(&args.bytecode).ok_or_else(|| {
         UsageError(format!(
             "--bytecode {:?} is not one of imported, all, none",
             args.bytecode

@@ -24,6 +24,9 @@ pub struct BuildFile {
     pub copy: Vec<CopyEntry>,
     #[serde(default)]
     pub packages: PackagesSection,
+    /// `[python]`: bytecode for fast starts.
+    #[serde(default)]
+    pub python: PythonSection,
     /// `[lint]`: `pare lint`'s settings (checked there, not by build).
     #[serde(default)]
     pub lint: Option<toml::Table>,
@@ -50,6 +53,22 @@ pub struct PackagesSection {
     /// Repositories to use instead of the host's apt sources.
     #[serde(default)]
     pub repository: Vec<RepositoryEntry>,
+}
+
+/// `[python]`: Python bytecode compiled at build time by the image's own interpreter.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PythonSection {
+    /// `"all"`, `"imported"` or `"none"` (the default).
+    pub bytecode: Option<String>,
+    /// Commands run beside the image's program in the traced run (`imported`), shell-quoted.
+    #[serde(default)]
+    pub probes: Vec<String>,
+    /// HTTP probes `PORT/PATH` against the program in the traced run.
+    #[serde(default)]
+    pub http: Vec<String>,
+    /// Seconds the program may run before it counts as a service, and each probe may take.
+    pub timeout: Option<u64>,
 }
 
 /// One `[[packages.repository]]`: an apt repository suite and its keyring.
@@ -237,6 +256,35 @@ impl BuildFile {
         }
         if let Some(platform) = image.platform {
             options.platform = Platform::parse(&platform)?;
+        }
+        let python = self.python;
+        if let Some(which) = python.bytecode {
+            options.bytecode.which = crate::bytecode::Bytecode::parse(&which).ok_or_else(|| {
+                Error::Input(format!(
+                    "[python] bytecode = {which:?} is not one of \"imported\", \"all\", \"none\""
+                ))
+            })?;
+        }
+        for probe in &python.probes {
+            options
+                .bytecode
+                .probes
+                .push(crate::slim::run::parse_probe(probe)?);
+        }
+        for http in &python.http {
+            options
+                .bytecode
+                .http
+                .push(crate::slim::run::HttpProbe::parse(http)?);
+        }
+        match python.timeout {
+            Some(0) => {
+                return Err(Error::Input(
+                    "[python] timeout must be at least 1 second".into(),
+                ))
+            }
+            Some(seconds) => options.bytecode.timeout = std::time::Duration::from_secs(seconds),
+            None => {}
         }
         let packages = self.packages;
         options.packages.debian.extend(packages.debian);

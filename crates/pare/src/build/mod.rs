@@ -4,6 +4,7 @@
 //! a failed build into a new layout directory removes it again.
 
 pub mod base_image;
+pub mod bytecode;
 pub mod checks;
 pub mod copy;
 pub mod file;
@@ -74,6 +75,9 @@ pub struct BuildReport {
     /// The base image the build started from (`--base docker://…`), when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base: Option<base_image::BaseReport>,
+    /// The Python bytecode layer (`--bytecode`), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytecode: Option<bytecode::BytecodeReport>,
 }
 
 /// Builds an image as `options` say.
@@ -410,6 +414,26 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
             .unwrap_or_default(),
     };
 
+    // The bytecode layer goes on top; its files live in `_bytecode_scratch` until written.
+    let mut bytecode_report = None;
+    let _bytecode_scratch = match bytecode::bytecode_layer(
+        &layers,
+        &spec,
+        image_base.as_ref(),
+        &options.bytecode,
+        reporter,
+    )? {
+        Some((layer, report, scratch)) => {
+            if !layer.tree.is_empty() {
+                let mut tree = layer.tree;
+                tree.add_parents(&|p| view.get(p).cloned());
+                layers.push(PlannedLayer { tree, ..layer });
+            }
+            bytecode_report = Some(report);
+            Some(scratch)
+        }
+        None => None,
+    };
     let context = WriteContext {
         layers: &layers,
         spec: &spec,
@@ -457,6 +481,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         pruned_plugins,
         packages: package_summary,
         base: base_report,
+        bytecode: bytecode_report,
     })
 }
 

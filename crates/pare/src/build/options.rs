@@ -134,6 +134,8 @@ pub struct BuildOptions {
     pub credentials: Option<pare_registry::Credentials>,
     /// Debian packages: extra packages, lock file, cache, `--debug` (the recipe is `base`).
     pub packages: PackageOptions,
+    /// Python bytecode for fast starts (`[python]`, `--bytecode`).
+    pub bytecode: super::bytecode::BytecodeOptions,
 }
 
 impl Default for BuildOptions {
@@ -167,6 +169,7 @@ impl Default for BuildOptions {
             insecure: false,
             credentials: None,
             packages: PackageOptions::default(),
+            bytecode: super::bytecode::BytecodeOptions::default(),
         }
     }
 }

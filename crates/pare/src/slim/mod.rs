@@ -7,7 +7,6 @@
 //! hard links, every kept file with its reason and every removed file in the report. Not here:
 //! the sandbox and tracer (`pare_sandbox`), image transports (`crate::image_io`).
 
-pub mod bytecode;
 pub mod databases;
 pub mod keep;
 pub mod run;
@@ -26,6 +25,7 @@ use pare_oci::reference::ImageRef;
 use pare_oci::tree::{Entry, EntryKind, FileSource, LayerTree};
 use serde::Serialize;
 
+use crate::bytecode;
 use crate::image_io::{open, Access, IoReport, Purpose};
 use crate::layers::{write_image, PlannedLayer, WriteContext};
 use crate::{Error, Reporter, Result};
@@ -203,51 +203,11 @@ fn slim_in(
     drop(image);
     let config = &config;
 
+    let settings = image_settings(config, &unpacked, &options.source)?;
+    let plan = settings.plan(&unpacked, &options.probes, &options.http, options.timeout)?;
     let ImageSettings {
-        argv,
-        env,
-        path_env,
-        workdir,
-        uid,
-        gid,
-        program,
-    } = image_settings(config, &unpacked, &options.source)?;
-    let find = |name: &str, what: &str| -> Result<String> {
-        unpacked
-            .find_program(name, &path_env, &workdir)
-            .ok_or_else(|| {
-                Error::Input(format!(
-                    "{what} {name:?} is not in the image (looked on PATH {path_env:?} and in {workdir})"
-                ))
-            })
-    };
-    let entry = Command {
-        program: find(&argv[0], "the image's program")?,
-        argv: argv.clone(),
-    };
-    let probes = options
-        .probes
-        .iter()
-        .map(|p| {
-            let first = p
-                .first()
-                .ok_or_else(|| Error::Input("an empty --probe".into()))?;
-            Ok(Command {
-                program: find(first, "the probe's program")?,
-                argv: p.clone(),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let plan = Plan {
-        entry,
-        probes,
-        http: options.http.clone(),
-        env: env.clone(),
-        workdir: workdir.clone(),
-        uid,
-        gid,
-        timeout: options.timeout,
-    };
+        uid, gid, program, ..
+    } = settings;
 
     let mut keep = Keep::default();
     keep::static_keep(&unpacked, &program, &mut keep);
@@ -326,25 +286,19 @@ fn slim_in(
     };
 
     if options.bytecode != bytecode::Bytecode::None {
-        let python = report
-            .original_runs
-            .iter()
-            .flat_map(|r| r.touched.iter())
-            .filter(|(_, t)| t.call == "exec")
-            .map(|(path, _)| path.clone())
-            .chain(std::iter::once(plan.entry.program.clone()))
-            .find(|path| {
-                let (found, _) = unpacked.resolve_with_links(path);
-                found.is_ok_and(|k| keep::python_version(&k).is_some())
-            });
-        match python {
+        match bytecode::interpreter(&unpacked, &report.original_runs, &plan.entry.program) {
             Some(python) => {
                 reporter.step(&format!("compiling Python bytecode with {python}"));
-                report.bytecode = bytecode::compile(
+                let sources = bytecode::sources(
                     options.bytecode,
-                    &python,
                     &unpacked,
-                    &keep,
+                    keep.reasons.keys(),
+                    &keep.traced,
+                );
+                report.bytecode = bytecode::compile(
+                    &python,
+                    &sources,
+                    &unpacked,
                     &plan,
                     &scratch.join("bytecode"),
                 )?;
@@ -484,21 +438,70 @@ fn slim_in(
     Ok(report)
 }
 
-/// What the source's config says about how its program runs, with the user resolved against its
+/// What an image's config says about how its program runs, with the user resolved against its
 /// own /etc/passwd and /etc/group.
-struct ImageSettings {
+pub(crate) struct ImageSettings {
     /// ENTRYPOINT followed by CMD.
-    argv: Vec<String>,
-    env: Vec<String>,
-    path_env: String,
-    workdir: String,
-    uid: u32,
-    gid: u32,
+    pub argv: Vec<String>,
+    pub env: Vec<String>,
+    pub path_env: String,
+    pub workdir: String,
+    pub uid: u32,
+    pub gid: u32,
     /// The same, as static analysis takes it.
-    program: Program,
+    pub program: Program,
 }
 
-fn image_settings(
+impl ImageSettings {
+    /// The runs of the image's program and of `probes` (argv, the program found on the image's
+    /// PATH) as this image's user, with its env and workdir.
+    pub fn plan(
+        &self,
+        unpacked: &Unpacked,
+        probes: &[Vec<String>],
+        http: &[HttpProbe],
+        timeout: Duration,
+    ) -> Result<Plan> {
+        let find = |name: &str, what: &str| -> Result<String> {
+            unpacked
+                .find_program(name, &self.path_env, &self.workdir)
+                .ok_or_else(|| {
+                    Error::Input(format!(
+                        "{what} {name:?} is not in the image (looked on PATH {:?} and in {})",
+                        self.path_env, self.workdir
+                    ))
+                })
+        };
+        let entry = Command {
+            program: find(&self.argv[0], "the image's program")?,
+            argv: self.argv.clone(),
+        };
+        let probes = probes
+            .iter()
+            .map(|p| {
+                let first = p
+                    .first()
+                    .ok_or_else(|| Error::Input("an empty --probe".into()))?;
+                Ok(Command {
+                    program: find(first, "the probe's program")?,
+                    argv: p.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Plan {
+            entry,
+            probes,
+            http: http.to_vec(),
+            env: self.env.clone(),
+            workdir: self.workdir.clone(),
+            uid: self.uid,
+            gid: self.gid,
+            timeout,
+        })
+    }
+}
+
+pub(crate) fn image_settings(
     config: &serde_json::Value,
     unpacked: &Unpacked,
     source: &ImageRef,

@@ -1,19 +1,20 @@
-//! Fast starts for Python: the slimmed image gets bytecode for its Python modules, made by the
-//! image's own interpreter in the same sandbox as the probes (so the bytes are that interpreter's,
-//! whatever the host has), with unchecked-hash invalidation (PEP 552): the interpreter loads the
-//! `.pyc` without comparing the source's mtime, so the layer's fixed file times do not matter and
-//! nothing is recompiled at start. `imported` compiles the modules a traced run read, `all` every
-//! kept `.py`. Not here: deciding what is kept (`super::keep`).
+//! Fast starts for Python, for `pare slim` and `pare build` alike: bytecode for an image's Python
+//! modules, made by the image's own interpreter in pare's sandbox (so the bytes are that
+//! interpreter's, whatever the host has), with unchecked-hash invalidation (PEP 552): the
+//! interpreter loads the `.pyc` without comparing the source's mtime, so the layer's fixed file
+//! times do not matter and nothing is recompiled at start. `imported` compiles the modules a traced
+//! run read, `all` every `.py`. Not here: unpacking the image and the traced runs
+//! (`crate::slim::unpack`, `crate::slim::run`), what slim keeps (`crate::slim::keep`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::keep::Keep;
-use super::run::Plan;
-use super::unpack::Unpacked;
+use crate::slim::keep::{is_content, python_version};
+use crate::slim::run::{Plan, RunResult};
+use crate::slim::unpack::Unpacked;
 use crate::{Error, Result};
 
 /// Which modules get bytecode.
@@ -64,28 +65,59 @@ for f in sys.argv[1:]:
 /// kernel's limit).
 const BATCH: usize = 500;
 
-/// Compiles the kept Python sources `which` asks for with the interpreter `python` (a path inside
-/// the image), in sandboxes under `scratch`.
-pub fn compile(
+/// The Python sources `which` asks for among `candidates` (normalized keys of the unpacked tree):
+/// every `.py` file (or symlink to one) for `all`, only those a traced run named for `imported`.
+pub fn sources<'a>(
     which: Bytecode,
-    python: &str,
     unpacked: &Unpacked,
-    keep: &Keep,
+    candidates: impl Iterator<Item = &'a String>,
+    traced: &BTreeSet<String>,
+) -> Vec<String> {
+    if which == Bytecode::None {
+        return Vec::new();
+    }
+    candidates
+        .filter(|k| k.ends_with(".py"))
+        .filter(|k| which == Bytecode::All || traced.contains(*k))
+        .filter(|k| is_content(unpacked, k))
+        .cloned()
+        .collect()
+}
+
+/// The Python interpreter that compiles: the first program a traced run executed, else the
+/// image's program itself, else the interpreter its `#!` line names, that is a `pythonX.Y` in the
+/// image (found through its links).
+pub fn interpreter(unpacked: &Unpacked, runs: &[RunResult], program: &str) -> Option<String> {
+    let script_interpreter = unpacked
+        .resolve_with_links(program)
+        .0
+        .ok()
+        .and_then(|key| unpacked.read(&key, 256))
+        .and_then(|head| crate::loader::shebang(&head));
+    runs.iter()
+        .flat_map(|r| r.touched.iter())
+        .filter(|(_, t)| t.call == "exec")
+        .map(|(path, _)| path.clone())
+        .chain(std::iter::once(program.to_string()))
+        .chain(script_interpreter)
+        .find(|path| {
+            let (found, _) = unpacked.resolve_with_links(path);
+            found.is_ok_and(|k| python_version(&k).is_some())
+        })
+}
+
+/// Compiles `sources` (normalized keys) with the interpreter `python` (a path inside the image),
+/// run as the plan's user with its environment, in sandboxes under `scratch`; the `.pyc` files are
+/// left in the sandboxes' upper layers, where [`Compiled::files`] points.
+pub fn compile(
+    python: &str,
+    sources: &[String],
+    unpacked: &Unpacked,
     plan: &Plan,
     scratch: &Path,
 ) -> Result<Compiled> {
     let mut compiled = Compiled::default();
-    if which == Bytecode::None {
-        return Ok(compiled);
-    }
-    let sources: Vec<String> = keep
-        .reasons
-        .iter()
-        .filter(|(k, _)| k.ends_with(".py"))
-        .filter(|(k, _)| which == Bytecode::All || keep.traced.contains(*k))
-        .filter(|(k, _)| super::keep::is_content(unpacked, k))
-        .map(|(k, _)| format!("/{k}"))
-        .collect();
+    let sources: Vec<String> = sources.iter().map(|k| format!("/{k}")).collect();
     for (n, batch) in sources.chunks(BATCH).enumerate() {
         let mut args = vec![python.to_string(), "-c".into(), COMPILE.into()];
         args.extend(batch.iter().cloned());
@@ -103,14 +135,14 @@ pub fn compile(
             output_limit: 16 << 20,
         };
         let failed =
-            |e: pare_sandbox::Error| Error::Input(format!("pare slim: compiling bytecode: {e}"));
+            |e: pare_sandbox::Error| Error::Input(format!("compiling Python bytecode: {e}"));
         let run = pare_sandbox::start(&spec).map_err(failed)?;
         let timeout = plan.timeout.max(Duration::from_secs(120));
         let done = run.wait_timeout(timeout);
         let finished = run.stop(Duration::from_secs(1)).map_err(failed)?;
         if !done || !finished.status.success() {
             return Err(Error::Input(format!(
-                "pare slim: the image's {python} could not compile its modules ({}): {}",
+                "the image's {python} could not compile its modules ({}): {}",
                 finished.status,
                 String::from_utf8_lossy(&finished.stderr)
                     .lines()
