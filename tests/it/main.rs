@@ -19,4 +19,5 @@ mod sbom;
 mod scan;
 mod slim;
 mod support;
+mod tar_differential;
 mod transfer;

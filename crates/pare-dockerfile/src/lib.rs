@@ -770,13 +770,12 @@ fn node(full: &str, from: usize, escape: char, segments: &Segments) -> Result<In
             let sep = bytes
                 .iter()
                 .position(|b| words::is_space_byte(*b))
-                .unwrap_or(bytes.len());
+                .map_or(bytes.len(), |p| words::char_boundary(args, p));
             if sep > 0 {
                 let next = bytes[sep..]
                     .iter()
                     .position(|b| !words::is_space_byte(*b))
-                    .map(|p| sep + p)
-                    .unwrap_or(bytes.len());
+                    .map_or(bytes.len(), |p| words::char_boundary(args, sep + p));
                 let mut words = vec![(args[..sep].to_string(), 0)];
                 let command = &args[next..];
                 if !command.is_empty() {

@@ -13,6 +13,17 @@ pub(crate) fn is_space_byte(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' | 0x85 | 0xa0)
 }
 
+/// `pos`, or the end of the character it falls inside. BuildKit walks some lines byte by byte
+/// and takes 0x85 and 0xa0 for spaces, which in UTF-8 are only ever the tail of a character: a
+/// word that ends there ends after that character, and what follows starts after it.
+pub(crate) fn char_boundary(text: &str, pos: usize) -> usize {
+    let mut pos = pos.min(text.len());
+    while !text.is_char_boundary(pos) {
+        pos += 1;
+    }
+    pos
+}
+
 /// The separators of BuildKit's `reWhitespace` (`[\t\v\f\r ]+`).
 pub(crate) fn is_separator(c: char) -> bool {
     matches!(c, '\t' | '\x0b' | '\x0c' | '\r' | ' ')
@@ -84,7 +95,7 @@ pub(crate) fn extract_flags(line: &str, escape: char) -> (usize, Vec<Word>) {
                 continue;
             }
             if ch != b'-' || bytes.get(pos + 1) != Some(&b'-') {
-                return (pos, words);
+                return (char_boundary(line, pos), words);
             }
             phase = Phase::Word;
             word_start = pos;
@@ -99,7 +110,7 @@ pub(crate) fn extract_flags(line: &str, escape: char) -> (usize, Vec<Word>) {
             if is_space_byte(ch) {
                 phase = Phase::Spaces;
                 if word == "--" {
-                    return (pos, words);
+                    return (char_boundary(line, pos), words);
                 }
                 if blank_ok || !word.is_empty() {
                     words.push((std::mem::take(&mut word), word_start));
@@ -612,6 +623,31 @@ mod tests {
         let (rest, flags) = extract_flags("--mount=\"type=cache,target=/x y\" -- cmd", '\\');
         assert_eq!(flags[0].0, "--mount=type=cache,target=/x y");
         assert_eq!(&"--mount=\"type=cache,target=/x y\" -- cmd"[rest..], " cmd");
+    }
+
+    /// Found by the `dockerfile` fuzz target: `\u{a0}`'s UTF-8 tail byte counts as a space, so
+    /// the flags of `--lin\u{a0}x` ended inside the character.
+    #[test]
+    fn flags_that_end_inside_a_character_leave_a_char_boundary() {
+        for line in [
+            "--lin\u{a0}x /src",
+            "--a\u{826}b",
+            "--\u{85}",
+            "--x=\u{a0}\u{a0} y",
+        ] {
+            let (rest, _) = extract_flags(line, '\\');
+            assert!(line.is_char_boundary(rest), "{line:?}: {rest}");
+            let _ = &line[rest..];
+        }
+    }
+
+    #[test]
+    fn a_boundary_is_the_end_of_the_character_a_byte_falls_in() {
+        let text = "a\u{a0}b\u{826}";
+        assert_eq!(char_boundary(text, 1), 1);
+        assert_eq!(char_boundary(text, 2), 3);
+        assert_eq!(char_boundary(text, 5), 7);
+        assert_eq!(char_boundary(text, 99), text.len());
     }
 
     #[test]

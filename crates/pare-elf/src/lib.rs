@@ -290,7 +290,8 @@ mod tests {
 
     #[test]
     fn the_fuzz_corpus_parses_as_expected() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/inspect");
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../pare-fuzz/fuzz/seeds/elf");
         let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
         assert_eq!(inspect(&read("dynamic")).unwrap().linkage, Linkage::Dynamic);
         assert!(inspect(&read("dynamic-stripped")).unwrap().stripped);

@@ -86,16 +86,22 @@ fn octal_or_binary(field: &[u8], what: &str) -> Result<u64, TarError> {
             return Ok(value);
         }
     }
-    let text: Vec<u8> = field
+    // Octal, as Go's reader takes it: spaces and NULs trimmed at both ends, then only octal digits
+    // (a field of binary junk behind a leading NUL is refused, not read as 0).
+    let padding = |b: &u8| *b == 0 || *b == b' ';
+    let start = field
         .iter()
-        .copied()
-        .take_while(|&b| b != 0)
-        .filter(|&b| b != b' ')
-        .collect();
+        .position(|b| !padding(b))
+        .unwrap_or(field.len());
+    let end = field
+        .iter()
+        .rposition(|b| !padding(b))
+        .map_or(start, |e| e + 1);
+    let text = &field[start..end];
     if text.is_empty() {
         return Ok(0);
     }
-    let text = std::str::from_utf8(&text)
+    let text = std::str::from_utf8(text)
         .map_err(|_| TarError::Invalid(format!("{what} in a tar header is not a number")))?;
     u64::from_str_radix(text, 8)
         .map_err(|_| TarError::Invalid(format!("{what} {text:?} in a tar header is not octal")))
@@ -291,7 +297,7 @@ impl<R: Read> TarReader<R> {
                 }
                 continue;
             }
-            let kind = match typeflag {
+            let mut kind = match typeflag {
                 b'0' | 0 | b'7' => Kind::File,
                 b'1' => Kind::Hardlink,
                 b'2' => Kind::Symlink,
@@ -353,6 +359,11 @@ impl<R: Read> TarReader<R> {
                     }
                     _ => {}
                 }
+            }
+            // An old (V7) regular-file typeflag on a name that ends in `/` is a directory, as in
+            // Go's reader and GNU tar.
+            if typeflag == 0 && name.ends_with(b"/") {
+                kind = Kind::Dir;
             }
             // Links, devices, fifos and directories are header-only, as in Go's reader: whatever
             // their size field says, no data follows them (the next block is a header).
@@ -419,6 +430,47 @@ mod tests {
             out.push((h.name, h.size));
         }
         Ok(out)
+    }
+
+    #[test]
+    fn numbers_are_read_as_gos_reader_reads_them() {
+        assert_eq!(octal_or_binary(b"0000644\0", "mode").unwrap(), 0o644);
+        assert_eq!(octal_or_binary(b"  644 \0\0", "mode").unwrap(), 0o644);
+        assert_eq!(octal_or_binary(b"\0\0\0\0\0\0\0\0", "uid").unwrap(), 0);
+        // Binary junk behind a leading NUL is not a 0.
+        assert!(octal_or_binary(b"\0\0\0\0\0\x2d\xc6\xc0", "uid").is_err());
+        assert!(octal_or_binary(b"06 44\0", "mode").is_err());
+        assert_eq!(
+            octal_or_binary(&[0x80, 0, 0, 0, 0, 0x2d, 0xc6, 0xc0], "uid").unwrap(),
+            3_000_000
+        );
+    }
+
+    #[test]
+    fn an_old_regular_typeflag_on_a_slash_name_is_a_directory() {
+        let mut tar = Vec::new();
+        // tar-rs drops a trailing slash from names: the header is patched by hand.
+        let mut dir = header("v7-dir", 0, 0);
+        dir[6] = b'/';
+        dir[156] = 0;
+        dir[148..156].fill(b' ');
+        let sum: u32 = dir.iter().map(|&b| u32::from(b)).sum();
+        dir[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        tar.extend_from_slice(&dir);
+        let mut file = header("v7-file", 0, 1);
+        file[156] = 0;
+        file[148..156].fill(b' ');
+        let sum: u32 = file.iter().map(|&b| u32::from(b)).sum();
+        file[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        tar.extend_from_slice(&file);
+        tar.extend_from_slice(&[b'x'; 512]);
+        tar.extend_from_slice(&[0u8; 1024]);
+        let mut r = TarReader::new(&tar[..]);
+        let mut kinds = Vec::new();
+        while let Some(h) = r.next_header().unwrap() {
+            kinds.push(h.kind);
+        }
+        assert_eq!(kinds, [Kind::Dir, Kind::File]);
     }
 
     #[test]

@@ -187,7 +187,8 @@ pub fn read_opened(
             image.layer_blob(&digest, size, Some(diff_id)),
             ReadLimits::default(),
             &sample,
-            |mut event| {
+            |event| {
+                let mut event = as_the_runtimes_write(&files, event)?;
                 cell.borrow_mut().event(index, &event);
                 if let LayerEvent::Entry(info) = &mut event {
                     info.sample = Vec::new();
@@ -214,6 +215,96 @@ pub fn read_opened(
         uncompressed_size: layers.iter().map(|l| l.uncompressed_size).sum(),
         layers,
         files,
+    })
+}
+
+/// A layer event where the runtimes apply it. containerd, Docker and umoci resolve the directory an
+/// entry goes into inside the root, following symlinks the layers below (or earlier entries) made,
+/// so `lib/x` after `lib -> usr/lib` is written to `usr/lib/x`; whiteouts are resolved the same way.
+/// A hard link must name something already there that is not a directory: the runtimes and GNU
+/// tar fail to make it otherwise, and so does this read.
+pub fn as_the_runtimes_write(
+    files: &BTreeMap<String, FileState>,
+    event: LayerEvent,
+) -> pare_oci::Result<LayerEvent> {
+    let place = |path: &str| -> pare_oci::Result<String> {
+        let Some((parent, name)) = path.rsplit_once('/') else {
+            return Ok(path.to_string());
+        };
+        // Nearly every entry has only directories (or nothing yet) above it: its path stands as
+        // it is. A symlink above it is followed; anything else cannot hold it.
+        let mut through_link = false;
+        for dir in parent
+            .match_indices('/')
+            .map(|(at, _)| &parent[..at])
+            .chain(std::iter::once(parent))
+        {
+            match files.get(dir).map(|f| f.info.kind) {
+                None | Some(pare_oci::read::FileKind::Dir) => {}
+                Some(pare_oci::read::FileKind::Symlink) => {
+                    through_link = true;
+                    break;
+                }
+                Some(_) => {
+                    return Err(pare_oci::Error::Invalid(format!(
+                        "layer entry /{path}: /{dir} above it is not a directory; the runtimes \
+                         refuse to unpack it"
+                    )))
+                }
+            }
+        }
+        if !through_link {
+            return Ok(path.to_string());
+        }
+        let resolved = crate::paths::resolve_creating(parent, |key| {
+            files.get(key).map(|f| match f.info.kind {
+                pare_oci::read::FileKind::Dir => crate::paths::Node::Dir,
+                pare_oci::read::FileKind::Symlink => {
+                    crate::paths::Node::Symlink(f.info.link.as_deref().unwrap_or(""))
+                }
+                _ => crate::paths::Node::Other,
+            })
+        })
+        .map_err(|why| {
+            pare_oci::Error::Invalid(format!(
+                "layer entry /{path}: its directory /{parent} cannot be made ({why}); the \
+                 runtimes refuse to unpack it"
+            ))
+        })?;
+        Ok(if resolved.is_empty() {
+            name.to_string()
+        } else {
+            format!("{resolved}/{name}")
+        })
+    };
+    Ok(match event {
+        LayerEvent::Whiteout(path) => LayerEvent::Whiteout(place(&path)?),
+        LayerEvent::Opaque(dir) if dir.is_empty() => LayerEvent::Opaque(dir),
+        LayerEvent::Opaque(dir) => LayerEvent::Opaque(place(&dir)?),
+        LayerEvent::Entry(mut info) => {
+            if !info.path.is_empty() {
+                info.path = place(&info.path)?;
+            }
+            if info.kind == pare_oci::read::FileKind::Hardlink {
+                let target = place(info.link.as_deref().unwrap_or(""))?;
+                match files.get(&target).map(|f| f.info.kind) {
+                    Some(pare_oci::read::FileKind::Dir) | None => {
+                        return Err(pare_oci::Error::Invalid(format!(
+                            "hard link /{} names /{target}, which {}; Docker, containerd and GNU \
+                             tar cannot make it",
+                            info.path,
+                            if files.contains_key(&target) {
+                                "is a directory"
+                            } else {
+                                "no entry before it wrote"
+                            }
+                        )))
+                    }
+                    Some(_) => info.link = Some(target),
+                }
+            }
+            LayerEvent::Entry(info)
+        }
     })
 }
 
@@ -279,6 +370,82 @@ mod tests {
             content: None,
             sample: Vec::new(),
         })
+    }
+
+    fn link(path: &str, kind: FileKind, target: &str) -> LayerEvent {
+        LayerEvent::Entry(FileInfo {
+            path: path.into(),
+            kind,
+            size: 0,
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+            link: Some(target.into()),
+            content: None,
+            sample: Vec::new(),
+        })
+    }
+
+    fn placed(files: &mut BTreeMap<String, FileState>, event: LayerEvent) -> pare_oci::Result<()> {
+        let event = as_the_runtimes_write(files, event)?;
+        apply(files, 0, event);
+        Ok(())
+    }
+
+    #[test]
+    fn entries_below_a_symlinked_directory_land_where_it_points() {
+        let mut files = BTreeMap::new();
+        for e in [
+            file("usr", 0),
+            file("usr/lib", 0),
+            link("lib", FileKind::Symlink, "usr/lib"),
+            link("abs", FileKind::Symlink, "/usr"),
+            file("lib/a", 1),
+            file("abs/lib/b", 2),
+            link("gone", FileKind::Symlink, "not/yet"),
+            file("gone/c", 3),
+            link("hard", FileKind::Hardlink, "lib/a"),
+        ] {
+            placed(&mut files, e).unwrap();
+        }
+        let paths: Vec<&str> = files.keys().map(String::as_str).collect();
+        assert_eq!(
+            paths,
+            [
+                "abs",
+                "gone",
+                "hard",
+                "lib",
+                "not/yet/c",
+                "usr",
+                "usr/lib",
+                "usr/lib/a",
+                "usr/lib/b"
+            ]
+        );
+        assert_eq!(files["hard"].info.link.as_deref(), Some("usr/lib/a"));
+        placed(&mut files, LayerEvent::Whiteout("lib/a".into())).unwrap();
+        // The whiteout is resolved too (and hides nothing of its own layer).
+        assert!(files.contains_key("usr/lib/a"));
+        let mut upper = files.clone();
+        let event = as_the_runtimes_write(&upper, LayerEvent::Whiteout("lib/a".into())).unwrap();
+        apply(&mut upper, 1, event);
+        assert!(!upper.contains_key("usr/lib/a"));
+    }
+
+    #[test]
+    fn a_hard_link_needs_a_target_that_is_there_and_not_a_directory() {
+        let mut files = BTreeMap::new();
+        placed(&mut files, file("d", 0)).unwrap();
+        placed(&mut files, file("d/f", 1)).unwrap();
+        assert!(placed(&mut files, link("to-later", FileKind::Hardlink, "later")).is_err());
+        assert!(placed(&mut files, link("to-dir", FileKind::Hardlink, "d")).is_err());
+        placed(&mut files, link("ok", FileKind::Hardlink, "d/f")).unwrap();
+        placed(&mut files, file("f", 1)).unwrap();
+        assert!(
+            placed(&mut files, file("f/below", 1)).is_err(),
+            "a file is no directory"
+        );
     }
 
     #[test]

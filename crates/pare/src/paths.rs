@@ -71,6 +71,25 @@ pub fn resolve<'a>(
     path: &str,
     lookup: impl Fn(&str) -> Option<Node<'a>>,
 ) -> Result<String, Unresolved> {
+    walk(path, lookup, false)
+}
+
+/// Where a directory path lands when it is created the way the runtimes create an entry's parents
+/// (containerd and Docker resolve each entry's path inside the root, following symlinks, then make
+/// what is missing as directories): symlinks followed, missing components taken as the directories
+/// they will become. A component that is a file, or a symlink loop, is an error.
+pub fn resolve_creating<'a>(
+    path: &str,
+    lookup: impl Fn(&str) -> Option<Node<'a>>,
+) -> Result<String, Unresolved> {
+    walk(path, lookup, true)
+}
+
+fn walk<'a>(
+    path: &str,
+    lookup: impl Fn(&str) -> Option<Node<'a>>,
+    creating: bool,
+) -> Result<String, Unresolved> {
     let mut queue: VecDeque<String> = path.split('/').map(str::to_string).collect();
     // The path walked so far, kept as one string with the lengths it had before each component
     // (so a component is added or dropped without joining the whole path again).
@@ -99,6 +118,7 @@ pub fn resolve<'a>(
         }
         key.push_str(&component);
         match lookup(&key) {
+            None if creating => {}
             None => return Err(Unresolved::Missing(key)),
             Some(Node::Symlink(target)) => {
                 hops += 1;
@@ -139,6 +159,7 @@ pub fn resolve<'a>(
             }
         }
         Some(_) => Ok(key),
+        None if creating => Ok(key),
         None => Err(Unresolved::Missing(key)),
     }
 }

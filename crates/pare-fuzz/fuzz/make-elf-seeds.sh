@@ -1,8 +1,8 @@
 #!/bin/sh
-# Regenerates the fuzz corpus from tiny programs built with the host's gcc.
+# Regenerates the ELF seeds from tiny programs built with the host's gcc.
 set -eu
 cd "$(dirname "$0")"
-out=corpus/inspect
+out=seeds/elf
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 printf 'int main(void){return 0;}\n' > "$tmp/m.c"
