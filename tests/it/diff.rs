@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{ok, pare, require, run, sha256_file, static_hello};
+use crate::support::{ok, pare, require, run, static_hello};
 
 fn json(args: &[&str]) -> Value {
     serde_json::from_str(&ok(pare().args(args).args(["--format", "json"]))).unwrap()
@@ -239,40 +239,12 @@ fn gate_passes_fails_explains_and_updates() {
 
 /// Writes a one-layer image by hand: `layer` is the blob as stored, `tar` the uncompressed stream.
 fn handmade(layout: &Path, tag: &str, layer: &[u8], tar: &[u8], media_type: &str) -> String {
-    fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
-    fs::write(
-        layout.join("oci-layout"),
-        br#"{"imageLayoutVersion":"1.0.0"}"#,
-    )
-    .unwrap();
-    let put = |bytes: &[u8]| {
-        let digest = sha256_file(bytes);
-        fs::write(crate::support::blob(layout, &digest), bytes).unwrap();
-        digest
-    };
-    let layer_digest = put(layer);
-    let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": {},
-        "rootfs": {"type": "layers", "diff_ids": [sha256_file(tar)]}});
-    let config_bytes = serde_json::to_vec(&config).unwrap();
-    let config_digest = put(&config_bytes);
-    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_bytes.len()},
-        "layers": [{"mediaType": media_type, "digest": layer_digest, "size": layer.len()}]});
-    let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
-    let manifest_digest = put(&manifest_bytes);
-    let index_path = layout.join("index.json");
-    let mut index: Value = fs::read(&index_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(serde_json::json!({"schemaVersion": 2, "manifests": []}));
-    index["manifests"]
-        .as_array_mut()
-        .unwrap()
-        .push(serde_json::json!({
-        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest,
-        "size": manifest_bytes.len(), "annotations": {"org.opencontainers.image.ref.name": tag}}));
-    fs::write(index_path, serde_json::to_vec(&index).unwrap()).unwrap();
-    layer_digest
+    let layers = [crate::support::HandmadeLayer {
+        stored: layer,
+        tar,
+        media_type,
+    }];
+    crate::support::handmade_image(layout, tag, &layers, serde_json::json!({})).remove(0)
 }
 
 fn raw_tar(name: &str, data: &[u8]) -> Vec<u8> {

@@ -77,37 +77,9 @@ fn control_characters_in_names_are_escaped_in_human_output() {
 /// A one-layer OCI image in `layout` tagged `tag`, the layer `tar` stored uncompressed, running as
 /// `user` with `/bin/sh` as its entrypoint.
 fn hostile_image(layout: &std::path::Path, tag: &str, tar: &[u8], user: &str) -> String {
-    use crate::support::{blob, sha256_file};
-    fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
-    fs::write(
-        layout.join("oci-layout"),
-        br#"{"imageLayoutVersion":"1.0.0"}"#,
-    )
-    .unwrap();
-    let put = |bytes: &[u8]| {
-        let digest = sha256_file(bytes);
-        fs::write(blob(layout, &digest), bytes).unwrap();
-        digest
-    };
-    let layer = put(tar);
-    let config = serde_json::json!({"architecture": "amd64", "os": "linux",
-        "config": {"User": user, "Entrypoint": ["/bin/sh"]},
-        "rootfs": {"type": "layers", "diff_ids": [sha256_file(tar)]}});
-    let config_bytes = serde_json::to_vec(&config).unwrap();
-    let config_digest = put(&config_bytes);
-    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_bytes.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": tar.len()}]});
-    let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
-    let manifest_digest = put(&manifest_bytes);
-    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
-        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest,
-        "size": manifest_bytes.len(), "annotations": {"org.opencontainers.image.ref.name": tag}}]});
-    fs::write(
-        layout.join("index.json"),
-        serde_json::to_vec(&index).unwrap(),
-    )
-    .unwrap();
+    use crate::support::{handmade_image, HandmadeLayer};
+    let config = serde_json::json!({"User": user, "Entrypoint": ["/bin/sh"]});
+    handmade_image(layout, tag, &[HandmadeLayer::tar(tar)], config);
     format!("oci:{}:{tag}", layout.display())
 }
 
@@ -128,18 +100,7 @@ fn entry(out: &mut Vec<u8>, name: &[u8], typeflag: u8, mode: u32, data: &[u8], l
     out.resize(out.len().div_ceil(512) * 512, 0);
 }
 
-/// A PAX record `"%d key=value\n"` whose length counts itself.
-fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
-    let body = key.len() + value.len() + 3;
-    let mut len = body + 1;
-    while len.to_string().len() + body != len {
-        len = len.to_string().len() + body;
-    }
-    let mut r = format!("{len} {key}=").into_bytes();
-    r.extend_from_slice(value);
-    r.push(b'\n');
-    r
-}
+use pare_fuzz::corpus::pax_record;
 
 fn audit_json(image: &str) -> (i32, Value, String) {
     let (code, out, stderr) = run(pare().args(["audit", "--format", "json", image]));

@@ -878,3 +878,73 @@ pub fn report_layer_digests(report: &Value) -> Vec<String> {
         })
         .collect()
 }
+
+/// One layer of a handmade image: the blob as stored, the uncompressed tar (its diff_id) and the
+/// media type.
+pub struct HandmadeLayer<'a> {
+    pub stored: &'a [u8],
+    pub tar: &'a [u8],
+    pub media_type: &'a str,
+}
+
+impl<'a> HandmadeLayer<'a> {
+    /// An uncompressed layer.
+    pub fn tar(tar: &'a [u8]) -> Self {
+        Self {
+            stored: tar,
+            tar,
+            media_type: "application/vnd.oci.image.layer.v1.tar",
+        }
+    }
+}
+
+/// Writes an image by hand into `layout` (made if missing) and adds it to `index.json` as `tag`:
+/// the layers as given (nothing checked, so they may lie), an amd64 config whose `config` object is
+/// `config`. Returns the layers' digests.
+pub fn handmade_image(
+    layout: &Path,
+    tag: &str,
+    layers: &[HandmadeLayer<'_>],
+    config: Value,
+) -> Vec<String> {
+    std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
+    std::fs::write(
+        layout.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    let put = |bytes: &[u8]| {
+        let digest = sha256_file(bytes);
+        std::fs::write(blob(layout, &digest), bytes).unwrap();
+        digest
+    };
+    let digests: Vec<String> = layers.iter().map(|l| put(l.stored)).collect();
+    let diff_ids: Vec<String> = layers.iter().map(|l| sha256_file(l.tar)).collect();
+    let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": config,
+        "rootfs": {"type": "layers", "diff_ids": diff_ids}});
+    let config_bytes = serde_json::to_vec(&config).unwrap();
+    let config_digest = put(&config_bytes);
+    let descriptors: Vec<Value> = layers
+        .iter()
+        .zip(&digests)
+        .map(|(l, d)| serde_json::json!({"mediaType": l.media_type, "digest": d, "size": l.stored.len()}))
+        .collect();
+    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_bytes.len()},
+        "layers": descriptors});
+    let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
+    let manifest_digest = put(&manifest_bytes);
+    let index_path = layout.join("index.json");
+    let mut index: Value = std::fs::read(&index_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::json!({"schemaVersion": 2, "manifests": []}));
+    index["manifests"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest,
+        "size": manifest_bytes.len(), "annotations": {"org.opencontainers.image.ref.name": tag}}));
+    std::fs::write(index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+    digests
+}

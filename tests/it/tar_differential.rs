@@ -14,7 +14,7 @@ use std::process::Command;
 
 use pare_oci::read::{ContentHash, FileKind};
 
-use crate::support::{blob, require, sha256_file};
+use crate::support::{handmade_image, require, HandmadeLayer};
 
 /// Cases where pare's view and umoci's tree differ on purpose, and why.
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
@@ -47,45 +47,6 @@ struct Node {
     content: Option<ContentHash>,
     /// For regular files with more than one name: the first name of the group.
     group: Option<String>,
-}
-
-/// An image in `layout` (tag `case`) of `layers`, stored uncompressed.
-fn image_of(layout: &Path, layers: &[Vec<u8>]) {
-    fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
-    fs::write(
-        layout.join("oci-layout"),
-        br#"{"imageLayoutVersion":"1.0.0"}"#,
-    )
-    .unwrap();
-    let put = |bytes: &[u8]| {
-        let digest = sha256_file(bytes);
-        fs::write(blob(layout, &digest), bytes).unwrap();
-        digest
-    };
-    let digests: Vec<String> = layers.iter().map(|l| put(l)).collect();
-    let config = serde_json::json!({"architecture": "amd64", "os": "linux",
-        "config": {"Entrypoint": ["/x"]},
-        "rootfs": {"type": "layers", "diff_ids": digests}});
-    let config_bytes = serde_json::to_vec(&config).unwrap();
-    let config_digest = put(&config_bytes);
-    let layer_descriptors: Vec<_> = digests
-        .iter()
-        .zip(layers)
-        .map(|(d, l)| serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": l.len()}))
-        .collect();
-    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_bytes.len()},
-        "layers": layer_descriptors});
-    let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
-    let manifest_digest = put(&manifest_bytes);
-    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
-        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest,
-        "size": manifest_bytes.len(), "annotations": {"org.opencontainers.image.ref.name": "case"}}]});
-    fs::write(
-        layout.join("index.json"),
-        serde_json::to_vec(&index).unwrap(),
-    )
-    .unwrap();
 }
 
 fn kind_name(kind: FileKind) -> &'static str {
@@ -277,7 +238,13 @@ fn pare_sees_each_tricky_tar_as_umoci_unpacks_it() {
     for case in pare_fuzz::corpus::tricky_tars() {
         let dir = work.path().join(case.name);
         let layout = dir.join("oci");
-        image_of(&layout, &case.layers);
+        let layers: Vec<_> = case.layers.iter().map(|l| HandmadeLayer::tar(l)).collect();
+        handmade_image(
+            &layout,
+            "case",
+            &layers,
+            serde_json::json!({"Entrypoint": ["/x"]}),
+        );
         let pare = pare_view(&layout);
         let umoci = umoci_tree(&layout, &dir);
         let diff = differences(&pare, &umoci);

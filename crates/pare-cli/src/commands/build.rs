@@ -136,32 +136,16 @@ pub fn options_from(args: &BuildArgs, need_output: bool) -> Result<BuildOptions>
     if let Some(root) = &args.sysroot {
         options.sysroot.clone_from(root);
     }
-    if let Some(which) = &args.bytecode {
-        options.bytecode.which = pare::bytecode::Bytecode::parse(which).ok_or_else(|| {
-            UsageError(format!(
-                "--bytecode {which:?} is not one of imported, all, none"
-            ))
-        })?;
-    }
-    for probe in &args.bytecode_probe {
-        options
-            .bytecode
-            .probes
-            .push(pare::slim::run::parse_probe(probe)?);
-    }
-    for http in &args.bytecode_http {
-        options
-            .bytecode
-            .http
-            .push(pare::slim::run::HttpProbe::parse(http)?);
-    }
-    match args.bytecode_timeout {
-        Some(0) => {
-            return Err(UsageError("--bytecode-timeout must be at least 1 second".into()).into())
-        }
-        Some(seconds) => options.bytecode.timeout = std::time::Duration::from_secs(seconds),
-        None => {}
-    }
+    options.bytecode.set(
+        args.bytecode.as_deref(),
+        &args.bytecode_probe,
+        &args.bytecode_http,
+        args.bytecode_timeout,
+        &pare::build::bytecode::SettingNames {
+            which: "--bytecode",
+            timeout: "--bytecode-timeout",
+        },
+    )?;
     if options.bytecode.which != pare::bytecode::Bytecode::Imported
         && !(options.bytecode.probes.is_empty() && options.bytecode.http.is_empty())
     {

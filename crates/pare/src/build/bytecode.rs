@@ -50,6 +50,51 @@ impl Default for BytecodeOptions {
     }
 }
 
+/// Where bytecode settings came from, for messages: the flags or pare.toml's `[python]`.
+pub struct SettingNames {
+    pub which: &'static str,
+    pub timeout: &'static str,
+}
+
+impl BytecodeOptions {
+    /// Takes settings as written (`imported`, probe command lines, `PORT/PATH`, seconds), each
+    /// replacing or extending what is there.
+    pub fn set(
+        &mut self,
+        which: Option<&str>,
+        probes: &[String],
+        http: &[String],
+        timeout: Option<u64>,
+        names: &SettingNames,
+    ) -> Result<()> {
+        if let Some(which) = which {
+            self.which = Bytecode::parse(which).ok_or_else(|| {
+                Error::Input(format!(
+                    "{} {which:?} is not one of imported, all, none",
+                    names.which
+                ))
+            })?;
+        }
+        for probe in probes {
+            self.probes.push(crate::slim::run::parse_probe(probe)?);
+        }
+        for h in http {
+            self.http.push(HttpProbe::parse(h)?);
+        }
+        match timeout {
+            Some(0) => {
+                return Err(Error::Input(format!(
+                    "{} must be at least 1 second",
+                    names.timeout
+                )))
+            }
+            Some(seconds) => self.timeout = Duration::from_secs(seconds),
+            None => {}
+        }
+        Ok(())
+    }
+}
+
 /// One traced run, as the build report lists it.
 #[derive(Clone, Debug, Serialize)]
 pub struct TracedRun {

@@ -258,34 +258,16 @@ impl BuildFile {
             options.platform = Platform::parse(&platform)?;
         }
         let python = self.python;
-        if let Some(which) = python.bytecode {
-            options.bytecode.which = crate::bytecode::Bytecode::parse(&which).ok_or_else(|| {
-                Error::Input(format!(
-                    "[python] bytecode = {which:?} is not one of \"imported\", \"all\", \"none\""
-                ))
-            })?;
-        }
-        for probe in &python.probes {
-            options
-                .bytecode
-                .probes
-                .push(crate::slim::run::parse_probe(probe)?);
-        }
-        for http in &python.http {
-            options
-                .bytecode
-                .http
-                .push(crate::slim::run::HttpProbe::parse(http)?);
-        }
-        match python.timeout {
-            Some(0) => {
-                return Err(Error::Input(
-                    "[python] timeout must be at least 1 second".into(),
-                ))
-            }
-            Some(seconds) => options.bytecode.timeout = std::time::Duration::from_secs(seconds),
-            None => {}
-        }
+        options.bytecode.set(
+            python.bytecode.as_deref(),
+            &python.probes,
+            &python.http,
+            python.timeout,
+            &super::bytecode::SettingNames {
+                which: "[python] bytecode =",
+                timeout: "[python] timeout",
+            },
+        )?;
         let packages = self.packages;
         options.packages.debian.extend(packages.debian);
         options.packages.exclude.extend(packages.exclude);
