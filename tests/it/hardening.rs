@@ -524,5 +524,28 @@ fn leftovers_of_killed_runs_are_cleaned_up() {
         new_staging.exists(),
         "an unlocked one made a moment ago is another pare's, about to lock it"
     );
-    drop(held);
+    // Slim's scratch trees (and build --bytecode's, made the same way) go as staging layouts go.
+    let dead_slim = tmp.join("pare-slim-dead");
+    fs::create_dir_all(dead_slim.join("rootfs/usr")).unwrap();
+    ok(std::process::Command::new("touch")
+        .args(["-d", "3 hours ago"])
+        .arg(&dead_slim));
+    let live_slim = tmp.join("pare-slim-live");
+    fs::create_dir_all(&live_slim).unwrap();
+    let held_slim = fs::File::open(&live_slim).unwrap();
+    held_slim.lock().unwrap();
+    ok(std::process::Command::new("touch")
+        .args(["-d", "3 hours ago"])
+        .arg(&live_slim));
+    ok(pare()
+        .env("TMPDIR", &tmp)
+        .args(["slim", "-q"])
+        .arg(format!("docker-archive:{}", archive.display()))
+        .arg(format!("oci:{}:slim", out.join("slim").display())));
+    assert!(
+        !dead_slim.exists(),
+        "a killed slim's scratch tree is removed"
+    );
+    assert!(live_slim.exists(), "a running slim's is kept");
+    drop((held, held_slim));
 }

@@ -120,12 +120,13 @@ pub struct BytecodeReport {
     pub runs: Vec<TracedRun>,
 }
 
-/// The scratch directory the bytecode layer's files live in until the image is written.
-pub struct Scratch(Option<tempfile::TempDir>);
+/// The scratch directory the bytecode layer's files live in until the image is written, locked
+/// while it lives: a killed build's is removed by the next one (`remove_leftovers`).
+pub struct Scratch(Option<(tempfile::TempDir, std::fs::File)>);
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if let Some(dir) = self.0.take() {
+        if let Some((dir, _lock)) = self.0.take() {
             remove_scratch(dir.path());
         }
     }
@@ -149,15 +150,9 @@ pub fn bytecode_layer(
              machine does not allow: {why}; build with --bytecode none"
         )));
     }
-    let scratch = tempfile::Builder::new()
-        .prefix("pare-bytecode-")
-        .tempdir()
-        .map_err(Error::io(
-            "create a scratch directory in",
-            std::env::temp_dir(),
-        ))?;
+    let (scratch, lock) = crate::image_io::locked_scratch("pare-bytecode-")?;
     let dir = scratch.path().to_path_buf();
-    let scratch = Scratch(Some(scratch));
+    let scratch = Scratch(Some((scratch, lock)));
     let (layer, report) = compile_in(&dir, layers, spec, base, options, reporter)?;
     Ok(Some((layer, report, scratch)))
 }

@@ -782,6 +782,23 @@ pub(crate) fn staging() -> Result<(tempfile::TempDir, Layout)> {
     Ok((dir, layout))
 }
 
+/// A new scratch directory in the temporary directory named `prefix*`, with a lock held on it
+/// (what [`pare_oci::layout::remove_leftovers`] looks for) and what killed runs left before it
+/// removed.
+pub(crate) fn locked_scratch(prefix: &str) -> Result<(tempfile::TempDir, std::fs::File)> {
+    pare_oci::layout::remove_leftovers(&std::env::temp_dir(), prefix);
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(Error::io(
+            "create a scratch directory in",
+            std::env::temp_dir(),
+        ))?;
+    let lock = std::fs::File::open(dir.path()).map_err(Error::io("open", dir.path()))?;
+    lock.lock().map_err(Error::io("lock", dir.path()))?;
+    Ok((dir, lock))
+}
+
 /// A client for the registry a name points at.
 fn client_for(name: &DockerName, access: &Access) -> Result<Client> {
     let host = registry_host(name);

@@ -157,13 +157,8 @@ pub fn slim(options: &SlimOptions, reporter: &dyn Reporter) -> Result<SlimReport
         reporter,
         &mut io,
     )?;
-    let scratch = tempfile::Builder::new()
-        .prefix("pare-slim-")
-        .tempdir()
-        .map_err(Error::io(
-            "create a scratch directory in",
-            std::env::temp_dir(),
-        ))?;
+    // Locked while the slim runs; a killed slim's is removed by the next one.
+    let (scratch, _lock) = crate::image_io::locked_scratch("pare-slim-")?;
     let scratch_path = scratch.path().to_path_buf();
     let result = slim_in(options, image, &scratch_path, reporter);
     if std::env::var_os("PARE_SLIM_KEEP_SCRATCH").is_some() {
