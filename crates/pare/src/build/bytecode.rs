@@ -18,12 +18,12 @@ use serde::Serialize;
 
 use crate::bases::image::ImageBase;
 use crate::bytecode::{self, Bytecode};
-use crate::image_io::{open, Access, IoReport, Purpose};
+use crate::image_io::{open, Access, IoReport, Purpose, Scratch};
 use crate::layers::{write_image, PlannedLayer, WriteContext};
 use crate::reporter::NullReporter;
 use crate::slim::keep::{closure_options, traced_keep, Keep};
 use crate::slim::run::{run_plan, HttpProbe};
-use crate::slim::unpack::{remove_scratch, unpack};
+use crate::slim::unpack::unpack;
 use crate::slim::{image_settings, ImageSettings};
 use crate::{Error, Reporter, Result};
 
@@ -120,21 +120,9 @@ pub struct BytecodeReport {
     pub runs: Vec<TracedRun>,
 }
 
-/// The scratch directory the bytecode layer's files live in until the image is written, locked
-/// while it lives: a killed build's is removed by the next one (`remove_leftovers`).
-pub struct Scratch(Option<(tempfile::TempDir, std::fs::File)>);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Some((dir, _lock)) = self.0.take() {
-            remove_scratch(dir.path());
-        }
-    }
-}
-
 /// The bytecode layer for the image `layers` and `spec` describe (on `base`, when there is one),
-/// the report, and the scratch directory that holds the layer's files.
-pub fn bytecode_layer(
+/// the report, and the scratch directory that holds the layer's files until the image is written.
+pub(crate) fn bytecode_layer(
     layers: &[PlannedLayer],
     spec: &ImageSpec,
     base: Option<&ImageBase>,
@@ -150,10 +138,8 @@ pub fn bytecode_layer(
              machine does not allow: {why}; build with --bytecode none"
         )));
     }
-    let (scratch, lock) = crate::image_io::locked_scratch("pare-bytecode-")?;
-    let dir = scratch.path().to_path_buf();
-    let scratch = Scratch(Some((scratch, lock)));
-    let (layer, report) = compile_in(&dir, layers, spec, base, options, reporter)?;
+    let scratch = Scratch::new("pare-bytecode-")?;
+    let (layer, report) = compile_in(scratch.path(), layers, spec, base, options, reporter)?;
     Ok(Some((layer, report, scratch)))
 }
 

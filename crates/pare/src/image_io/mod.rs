@@ -782,21 +782,63 @@ pub(crate) fn staging() -> Result<(tempfile::TempDir, Layout)> {
     Ok((dir, layout))
 }
 
-/// A new scratch directory in the temporary directory named `prefix*`, with a lock held on it
-/// (what [`pare_oci::layout::remove_leftovers`] looks for) and what killed runs left before it
-/// removed.
-pub(crate) fn locked_scratch(prefix: &str) -> Result<(tempfile::TempDir, std::fs::File)> {
-    pare_oci::layout::remove_leftovers(&std::env::temp_dir(), prefix);
-    let dir = tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir()
-        .map_err(Error::io(
-            "create a scratch directory in",
-            std::env::temp_dir(),
-        ))?;
-    let lock = std::fs::File::open(dir.path()).map_err(Error::io("open", dir.path()))?;
-    lock.lock().map_err(Error::io("lock", dir.path()))?;
-    Ok((dir, lock))
+/// A scratch directory in the temporary directory (`pare slim`'s trees, `pare build --bytecode`'s
+/// image), locked while it lives, which is what [`pare_oci::layout::remove_leftovers`] looks for:
+/// what killed runs left is removed when the next one is made. Dropped, it is removed, also where
+/// a sandbox left directories without write permission (overlayfs's work directory is mode 000).
+pub(crate) struct Scratch {
+    dir: Option<tempfile::TempDir>,
+    _lock: std::fs::File,
+}
+
+impl Scratch {
+    /// A new one named `prefix*`.
+    pub fn new(prefix: &str) -> Result<Self> {
+        pare_oci::layout::remove_leftovers(&std::env::temp_dir(), prefix);
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir()
+            .map_err(Error::io(
+                "create a scratch directory in",
+                std::env::temp_dir(),
+            ))?;
+        let lock = std::fs::File::open(dir.path()).map_err(Error::io("open", dir.path()))?;
+        lock.lock().map_err(Error::io("lock", dir.path()))?;
+        Ok(Self {
+            dir: Some(dir),
+            _lock: lock,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.as_ref().map_or(Path::new(""), |d| d.path())
+    }
+
+    /// Leaves the directory where it is (for inspection); its lock goes with the process.
+    pub fn keep(mut self) {
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.keep();
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let Some(dir) = self.dir.take() else {
+            return;
+        };
+        if std::fs::remove_dir_all(dir.path()).is_ok() {
+            return;
+        }
+        for entry in walkdir::WalkDir::new(dir.path()).into_iter().flatten() {
+            if entry.file_type().is_dir() {
+                use std::os::unix::fs::PermissionsExt;
+                let _ =
+                    std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o700));
+            }
+        }
+        // The TempDir's own drop removes what is left.
+    }
 }
 
 /// A client for the registry a name points at.

@@ -31,7 +31,7 @@ use crate::layers::{write_image, PlannedLayer, WriteContext};
 use crate::{Error, Reporter, Result};
 use keep::{Keep, Program};
 use run::{Command, HttpProbe, Plan, RunResult};
-use unpack::{remove_scratch, Unpacked};
+use unpack::Unpacked;
 
 /// What to slim and how.
 #[derive(Clone, Debug)]
@@ -157,21 +157,16 @@ pub fn slim(options: &SlimOptions, reporter: &dyn Reporter) -> Result<SlimReport
         reporter,
         &mut io,
     )?;
-    // Locked while the slim runs; a killed slim's is removed by the next one.
-    let (scratch, _lock) = crate::image_io::locked_scratch("pare-slim-")?;
-    let scratch_path = scratch.path().to_path_buf();
-    let result = slim_in(options, image, &scratch_path, reporter);
+    let scratch = crate::image_io::Scratch::new("pare-slim-")?;
+    let result = slim_in(options, image, scratch.path(), reporter);
     if std::env::var_os("PARE_SLIM_KEEP_SCRATCH").is_some() {
         reporter.warn(&format!(
             "PARE_SLIM_KEEP_SCRATCH: the unpacked tree, the slimmed tree and the sandboxes' upper \
              layers are left in {}",
-            scratch_path.display()
+            scratch.path().display()
         ));
-        std::mem::forget(scratch);
-        return result;
+        scratch.keep();
     }
-    remove_scratch(&scratch_path);
-    drop(scratch);
     result
 }
 

@@ -420,20 +420,6 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
         .map_err(Error::io("set the mode of", path))
 }
 
-/// Removes a scratch tree even where the sandbox left directories without write permission
-/// (overlayfs's work directory is made mode 000).
-pub fn remove_scratch(dir: &Path) {
-    if std::fs::remove_dir_all(dir).is_ok() {
-        return;
-    }
-    for entry in walkdir::WalkDir::new(dir).into_iter().flatten() {
-        if entry.file_type().is_dir() {
-            let _ = std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o700));
-        }
-    }
-    let _ = std::fs::remove_dir_all(dir);
-}
-
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::MetadataExt;
