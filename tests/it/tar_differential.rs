@@ -113,10 +113,11 @@ fn pare_view(layout: &Path) -> Result<BTreeMap<String, Node>, String> {
             },
         );
     }
-    // Every name of a group is named by its first name, on both sides alike.
-    for (target, names) in groups {
+    // Every name of a group (the target is one of them) is named by its first name, on both
+    // sides alike.
+    for names in groups.values() {
         let first = names.iter().next().cloned();
-        for name in names.iter().chain(std::iter::once(&target)) {
+        for name in names {
             if let Some(node) = view.get_mut(name) {
                 node.group.clone_from(&first);
             }
