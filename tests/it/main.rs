@@ -14,6 +14,7 @@ mod hardening;
 mod lint;
 mod models;
 mod packages;
+mod referrers;
 mod report;
 mod sbom;
 mod scan;

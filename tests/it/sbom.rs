@@ -81,7 +81,7 @@ fn lib4sbom_schemas(python: &Path) -> PathBuf {
 
 /// pyspdxtools parses and validates it (license ids against its list, references, relationships)
 /// and it passes the SPDX 2.3 JSON schema.
-fn assert_valid_spdx(python: &Path, document: &Path) {
+pub fn assert_valid_spdx(python: &Path, document: &Path) {
     ok(Command::new("pyspdxtools").arg("-i").arg(document));
     ok(Command::new("check-jsonschema")
         .arg("--schemafile")

@@ -303,6 +303,87 @@ pub enum Fault {
     JunkChallenge,
     /// Send blob bodies cut off halfway (the Content-Length promises the whole), then close.
     ShortBlobs,
+    /// Not a fault: give the registry behind the OCI 1.1 referrers API it lacks (Distribution 2.x
+    /// has none). A manifest stored with a `subject` is answered with `OCI-Subject` and listed at
+    /// `GET /v2/<repo>/referrers/<digest>` (with the `artifactType` filter), as the distribution
+    /// spec 1.1 says.
+    ReferrersApi,
+}
+
+/// What the referrers API of [`Fault::ReferrersApi`] proxies lists: per proxy, repository and
+/// subject, the descriptors of the manifests stored with that subject.
+type ReferrersBook = std::collections::HashMap<String, Vec<Value>>;
+
+fn referrers_book() -> &'static std::sync::Mutex<ReferrersBook> {
+    static BOOK: std::sync::OnceLock<std::sync::Mutex<ReferrersBook>> = std::sync::OnceLock::new();
+    BOOK.get_or_init(Default::default)
+}
+
+/// The referrers API's answer for `GET /v2/<repo>/referrers/<digest>[?artifactType=T]`.
+fn referrers_answer(own_addr: &str, path: &str) -> String {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let rest = path.trim_start_matches("/v2/");
+    let (repo, subject) = rest.split_once("/referrers/").unwrap_or(("", ""));
+    let wanted = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("artifactType="))
+        .map(|t| t.replace("%2B", "+").replace("%2F", "/"));
+    let listed: Vec<Value> = referrers_book()
+        .lock()
+        .unwrap()
+        .get(&format!("{own_addr} {repo} {subject}"))
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|d| {
+            wanted
+                .as_ref()
+                .is_none_or(|t| d["artifactType"] == t.as_str())
+        })
+        .collect();
+    let body = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": listed,
+    })
+    .to_string();
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.index.v1+json\r\n{}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        if wanted.is_some() { "OCI-Filters-Applied: artifactType\r\n" } else { "" },
+        body.len()
+    )
+}
+
+/// Records a manifest stored with a `subject` in the book; returns the subject's digest.
+fn record_referrer(own_addr: &str, path: &str, manifest: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(manifest).ok()?;
+    let subject = value["subject"]["digest"].as_str()?.to_string();
+    let repo = path
+        .trim_start_matches("/v2/")
+        .split("/manifests/")
+        .next()?;
+    let artifact_type = value
+        .get("artifactType")
+        .or_else(|| value["config"].get("mediaType"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let mut descriptor = serde_json::json!({
+        "mediaType": value["mediaType"],
+        "digest": sha256_file(manifest),
+        "size": manifest.len(),
+        "artifactType": artifact_type,
+    });
+    if let Some(annotations) = value.get("annotations") {
+        descriptor["annotations"] = annotations.clone();
+    }
+    let mut book = referrers_book().lock().unwrap();
+    let listed = book
+        .entry(format!("{own_addr} {repo} {subject}"))
+        .or_default();
+    if !listed.iter().any(|d| d["digest"] == descriptor["digest"]) {
+        listed.push(descriptor);
+    }
+    Some(subject)
 }
 
 /// A small HTTP/1.1 proxy on 127.0.0.1 in front of a registry, one request per connection, that logs
@@ -493,6 +574,21 @@ fn proxy_one(
         }
         _ => {}
     }
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
+    if fault == Fault::ReferrersApi
+        && request_line.starts_with("GET")
+        && path.contains("/referrers/")
+    {
+        client.write_all(referrers_answer(own_addr, &path).as_bytes())?;
+        return Ok(());
+    }
+    let manifest_put = fault == Fault::ReferrersApi
+        && request_line.starts_with("PUT")
+        && path.contains("/manifests/");
     if fault == Fault::EndlessHeaders && request_line.contains("/manifests/") {
         client.write_all(b"HTTP/1.1 200 OK\r\n")?;
         loop {
@@ -511,8 +607,22 @@ fn proxy_one(
     forwarded.push_str("Connection: close\r\n\r\n");
     let mut upstream_conn = TcpStream::connect(upstream)?;
     upstream_conn.write_all(forwarded.as_bytes())?;
-    std::io::copy(&mut (&mut client).take(content_length), &mut upstream_conn)?;
+    let mut manifest = Vec::new();
+    if manifest_put {
+        (&mut client)
+            .take(content_length)
+            .read_to_end(&mut manifest)?;
+        upstream_conn.write_all(&manifest)?;
+    } else {
+        std::io::copy(&mut (&mut client).take(content_length), &mut upstream_conn)?;
+    }
     let mut response_head = read_head(&mut upstream_conn)?;
+    if manifest_put && response_head.starts_with(b"HTTP/1.1 201") {
+        if let Some(subject) = record_referrer(own_addr, &path, &manifest) {
+            response_head.truncate(response_head.len() - 2);
+            response_head.extend_from_slice(format!("OCI-Subject: {subject}\r\n\r\n").as_bytes());
+        }
+    }
     if fault == Fault::CrossHostLocation {
         let port = own_addr.rsplit(':').next().unwrap_or("");
         let rewritten: Vec<String> = String::from_utf8_lossy(&response_head)

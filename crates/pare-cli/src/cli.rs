@@ -116,6 +116,9 @@ pub enum Command {
     /// Write an image's SBOM: SPDX 2.3 or CycloneDX 1.6 JSON, byte-identical on every run.
     #[command(after_help = SBOM_EXAMPLES)]
     Sbom(SbomArgs),
+    /// List what refers to an image (OCI 1.1 referrers: SBOMs, signatures, attestations).
+    #[command(after_help = REFERRERS_EXAMPLES)]
+    Referrers(ReferrersArgs),
     /// Show what changed between two images: files, sizes, layers, config.
     #[command(after_help = DIFF_EXAMPLES)]
     Diff(DiffArgs),
@@ -151,6 +154,7 @@ impl Command {
             Command::Audit(a) => a.format == AuditFormat::Json,
             Command::Inventory(a) => a.format == TextFormat::Json,
             Command::Sbom(_) => false,
+            Command::Referrers(a) => a.format == TextFormat::Json,
             Command::Scan(a) => a.format == ScanFormat::Json,
             Command::Db(DbCommand::Fetch(a)) => a.format == TextFormat::Json,
             Command::Diff(a) => a.format == ReportFormat::Json,
@@ -417,6 +421,34 @@ pub struct SbomArgs {
     /// The document's time, in seconds since the epoch (default: the image's `created`).
     #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECONDS")]
     pub source_date_epoch: Option<String>,
+    /// Read the SBOM attached to the image (an OCI 1.1 referrer, as `pare build --sbom` writes)
+    /// instead of computing one; an error when none of --format is attached.
+    #[arg(long, conflicts_with_all = ["name", "source_date_epoch"])]
+    pub attached: bool,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+const REFERRERS_EXAMPLES: &str = "\
+Examples:
+  pare referrers oci:out:latest
+  pare referrers docker://127.0.0.1:5000/app:1 --artifact-type application/spdx+json --format json
+
+A registry is asked through the referrers API, else the fallback tag sha256-<hex> (registries
+without the API); an oci: layout keeps referrers as untagged index.json entries.";
+
+/// Arguments of referrers.
+#[derive(Args, Debug)]
+pub struct ReferrersArgs {
+    /// The image: oci:DIR[:TAG] or docker://REF.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// Only referrers of this artifact type (application/spdx+json, ...).
+    #[arg(long, value_name = "MEDIA-TYPE")]
+    pub artifact_type: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextFormat,
     #[command(flatten)]
     pub read: ReadArgs,
 }
@@ -659,6 +691,10 @@ pub struct TransferCommon {
     /// More tags at the destination. Repeatable.
     #[arg(long, short = 't', value_name = "TAG")]
     pub tag: Vec<String>,
+    /// Leave the image's referrers (SBOMs, signatures, attestations) behind; by default they go
+    /// with it.
+    #[arg(long)]
+    pub no_referrers: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: TextFormat,
@@ -883,6 +919,10 @@ pub struct BuildArgs {
     /// Where the image goes: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:NAME:TAG], docker://HOST/REPO:TAG.
     #[arg(long, short = 'o', value_name = "REF")]
     pub output: Option<String>,
+    /// Attach an SBOM of the image, as an OCI 1.1 referrer that `pare push` and `pare copy` carry
+    /// (oci: and docker:// outputs). Repeatable for both formats.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub sbom: Vec<SbomFormatArg>,
     /// Debian package to install with its dependencies (name or name=version). Repeatable.
     #[arg(long = "package", short = 'p', value_name = "NAME")]
     pub package: Vec<String>,

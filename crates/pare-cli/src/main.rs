@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         cli::Command::Diff(args) => commands::diff::run(args, &cli.global),
         cli::Command::Inventory(args) => commands::inventory::run(args, &cli.global),
         cli::Command::Sbom(args) => commands::sbom::run(args, &cli.global),
+        cli::Command::Referrers(args) => commands::referrers::run(args, &cli.global),
         cli::Command::Scan(args) => commands::scan::run(args, &cli.global),
         cli::Command::Lint(args) => commands::lint::run(args),
         cli::Command::Init(args) => commands::init::run(args),

@@ -329,10 +329,11 @@ impl Layout {
         self.write_index(&index)
     }
 
-    /// Finds the manifest a tag (or, without a tag, the only manifest) points at.
+    /// Finds the manifest a tag (or, without a tag, the only manifest) points at. Without a tag,
+    /// referrers (an SBOM or signature kept beside its image: `crate::referrer`) are not candidates.
     pub fn resolve(&self, tag: Option<&str>) -> Result<Descriptor> {
         let index = self.read_index()?;
-        let found: Vec<&Descriptor> = index
+        let mut found: Vec<&Descriptor> = index
             .manifests()
             .iter()
             .filter(|d| match tag {
@@ -344,6 +345,15 @@ impl Layout {
                 None => true,
             })
             .collect();
+        if tag.is_none() && found.len() > 1 {
+            let mut images = Vec::with_capacity(found.len());
+            for d in found {
+                if crate::referrer::referrer_entry(self, d)?.is_none() {
+                    images.push(d);
+                }
+            }
+            found = images;
+        }
         match (found.as_slice(), tag) {
             ([one], _) => Ok((*one).clone()),
             ([], Some(tag)) => {

@@ -17,6 +17,7 @@ pub mod layout;
 pub mod manifest;
 pub mod read;
 pub mod reference;
+pub mod referrer;
 pub mod tarstream;
 pub mod tree;
 

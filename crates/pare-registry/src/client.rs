@@ -122,6 +122,16 @@ impl<R: Read> Read for Reporting<'_, R> {
     }
 }
 
+/// What the registry said when it stored a manifest.
+#[derive(Clone, Debug)]
+pub struct StoredManifest {
+    /// The manifest's digest (checked against the registry's `Docker-Content-Digest`).
+    pub digest: String,
+    /// The `OCI-Subject` header: set by a registry with the referrers API when the manifest has a
+    /// `subject`.
+    pub subject: Option<String>,
+}
+
 /// A downloaded manifest or index.
 #[derive(Clone, Debug)]
 pub struct Manifest {
@@ -380,6 +390,19 @@ impl Client {
         media_type: &str,
         bytes: &[u8],
     ) -> Result<String> {
+        self.store_manifest(repo, reference, media_type, bytes)
+            .map(|stored| stored.digest)
+    }
+
+    /// [`Client::put_manifest`], also telling whether the registry answered with `OCI-Subject`: a
+    /// registry with the referrers API says so when it stores a manifest that has a `subject`.
+    pub fn store_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<StoredManifest> {
         let url = format!("{}/v2/{repo}/manifests/{reference}", self.base);
         let action = format!("store manifest {repo}:{reference}");
         let headers = [("Content-Type", media_type)];
@@ -398,8 +421,57 @@ impl Client {
             Some(theirs) if theirs != ours => Err(Error::Integrity(format!(
                 "{action}: the registry stored digest {theirs}, pare sent {ours}"
             ))),
-            _ => Ok(ours),
+            _ => Ok(StoredManifest {
+                digest: ours,
+                subject: resp.header("OCI-Subject").map(str::to_string),
+            }),
         }
+    }
+
+    /// Fetches a manifest or index by tag or digest as [`Client::get_manifest`] does, or None when
+    /// the registry has nothing under that reference (404).
+    pub fn find_manifest(&self, repo: &str, reference: &str) -> Result<Option<Manifest>> {
+        match self.get_manifest(repo, reference) {
+            Ok(found) => Ok(Some(found)),
+            Err(Error::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The referrers API (distribution spec 1.1): the image index listing the manifests whose
+    /// `subject` is `digest`, or None when the registry does not offer the API (it must not answer
+    /// 200 then; Distribution 2.x answers 404). The index is returned as sent, for the caller to
+    /// parse.
+    pub fn referrers(&self, repo: &str, digest: &str) -> Result<Option<Vec<u8>>> {
+        let url = format!("{}/v2/{repo}/referrers/{digest}", self.base);
+        let action = format!("list the referrers of {repo}@{digest}");
+        let headers = [("Accept", "application/vnd.oci.image.index.v1+json")];
+        let resp = self.request(
+            "GET",
+            &url,
+            &[pull_scope(repo)],
+            &headers,
+            Body::Empty,
+            true,
+            &action,
+        )?;
+        if resp.status() != 200 {
+            return match resp.status() {
+                400 | 404 | 405 | 406 | 501 => Ok(None),
+                _ => self.expect(resp, &[200], &action).map(|_| None),
+            };
+        }
+        let mut bytes = Vec::new();
+        resp.into_reader()
+            .take(MAX_MANIFEST + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| self.transport(&action, &e.to_string()))?;
+        if bytes.len() as u64 > MAX_MANIFEST {
+            return Err(Error::Integrity(format!(
+                "{action}: the referrers list is larger than {MAX_MANIFEST} bytes"
+            )));
+        }
+        Ok(Some(bytes))
     }
 
     /// Fetches a manifest or index by tag or digest, verifying the digest when one was asked for.

@@ -2,7 +2,7 @@
 //! Distribution, Harbor, GHCR, ...): `/v2/` ping and auth challenges (anonymous, basic, bearer tokens
 //! cached per scope), credentials from docker and containers auth files or credential helpers, blob
 //! HEAD, cross-repository mount, monolithic and chunked upload, streaming verified blob download and
-//! manifest GET/PUT, with retries and backoff. Not an image model: what to push or pull is decided by
+//! manifest GET/PUT, the referrers API (OCI 1.1), with retries and backoff. Not an image model: what to push or pull is decided by
 //! the `pare` crate; this crate moves bytes and checks them.
 
 pub mod auth;
@@ -10,5 +10,5 @@ pub mod client;
 pub mod error;
 
 pub use auth::Credentials;
-pub use client::{Body, Client, ClientOptions, Manifest, Progress, RequestStats};
+pub use client::{Body, Client, ClientOptions, Manifest, Progress, RequestStats, StoredManifest};
 pub use error::{Error, Result};

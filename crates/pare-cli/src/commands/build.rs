@@ -162,6 +162,12 @@ pub fn options_from(args: &BuildArgs, need_output: bool) -> Result<BuildOptions>
     if let Some(output) = &args.output {
         options.output = Some(ImageRef::parse(output).map_err(pare::Error::from)?);
     }
+    for format in &args.sbom {
+        let format = super::sbom::format_of(*format);
+        if !options.sbom.contains(&format) {
+            options.sbom.push(format);
+        }
+    }
     if file.is_none() || args.lock.is_some() {
         options.packages.lock_file = match &args.lock {
             Some(lock) => lock.clone(),
@@ -319,6 +325,14 @@ fn print_human(report: &pare::build::BuildReport) {
             } else {
                 String::new()
             }
+        );
+    }
+    for sbom in &report.sbom {
+        say!(
+            "  sbom      {} ({}) attached as {}",
+            sbom.media_type,
+            human_bytes(sbom.document_size),
+            sbom.manifest_digest
         );
     }
     if let Some(base) = &report.base {

@@ -9,6 +9,7 @@ pub mod init;
 pub mod inspect;
 pub mod inventory;
 pub mod lint;
+pub mod referrers;
 pub mod sbom;
 pub mod scan;
 pub mod slim;

@@ -3,15 +3,24 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use pare::sbom::{sbom, SbomFormat, SbomOptions};
+use pare::sbom::{attached, sbom, SbomFormat, SbomOptions};
 use pare_oci::reference::ImageRef;
 
 use super::{access, UsageError};
 use crate::cli::{GlobalArgs, SbomArgs, SbomFormatArg};
 use crate::output::TerminalReporter;
 
+/// The library's format for the CLI's spelling of it.
+pub fn format_of(arg: SbomFormatArg) -> SbomFormat {
+    match arg {
+        SbomFormatArg::SpdxJson => SbomFormat::SpdxJson,
+        SbomFormatArg::CyclonedxJson => SbomFormat::CycloneDxJson,
+    }
+}
+
 pub fn run(args: &SbomArgs, global: &GlobalArgs) -> Result<ExitCode> {
     let reference = ImageRef::parse(&args.image).map_err(pare::Error::from)?;
+    let reporter = TerminalReporter::new(global.quiet);
     let created = match &args.source_date_epoch {
         Some(epoch) => Some(epoch.trim().parse::<u64>().map_err(|_| {
             UsageError(format!(
@@ -21,19 +30,15 @@ pub fn run(args: &SbomArgs, global: &GlobalArgs) -> Result<ExitCode> {
         None => None,
     };
     let options = SbomOptions {
-        format: match args.format {
-            SbomFormatArg::SpdxJson => SbomFormat::SpdxJson,
-            SbomFormatArg::CyclonedxJson => SbomFormat::CycloneDxJson,
-        },
+        format: format_of(args.format),
         name: args.name.clone(),
         created,
     };
-    let document = sbom(
-        &reference,
-        &access(&args.read)?,
-        &options,
-        &TerminalReporter::new(global.quiet),
-    )?;
+    let document = if args.attached {
+        attached(&reference, &access(&args.read)?, options.format, &reporter)?
+    } else {
+        sbom(&reference, &access(&args.read)?, &options, &reporter)?
+    };
     match &args.output {
         Some(path) => {
             pare_oci::layout::write_file_atomic(path, &document).map_err(pare::Error::from)?

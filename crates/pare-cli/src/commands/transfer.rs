@@ -51,6 +51,7 @@ pub fn run(
     options.access.jobs = args.jobs.max(1);
     options.extra_tags.clone_from(&args.tag);
     options.access.chunk_size = upload.chunk_size;
+    options.access.referrers = !args.no_referrers;
     if let Some(c) = &upload.compression {
         options.compression = Some(pare_oci::compress::Compression::parse(c).ok_or_else(|| {
             UsageError(format!(
@@ -89,6 +90,20 @@ fn print_human(report: &TransferReport) {
         report.blobs_mounted,
         report.blobs_already_present
     );
+    if report.referrers > 0 {
+        say!(
+            "  referrers {} carried (SBOMs, signatures){}",
+            report.referrers,
+            if report.fallback_tags > 0 {
+                format!(
+                    ", {} fallback tag(s) written (the registry has no referrers API)",
+                    report.fallback_tags
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
     if report.http_requests > 0 {
         say!(
             "  requests  {} HTTP, {} retried",

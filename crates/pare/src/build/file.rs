@@ -165,6 +165,9 @@ pub struct BuildSection {
     #[serde(default)]
     pub tags: Vec<String>,
     pub compression: Option<String>,
+    /// SBOM formats to attach (`spdx-json`, `cyclonedx-json`).
+    #[serde(default)]
+    pub sbom: Vec<String>,
 }
 
 /// One `[[copy]]` table.
@@ -338,6 +341,16 @@ impl BuildFile {
             options.output = Some(relative_ref(ImageRef::parse(&output)?, dir));
         }
         options.extra_tags.extend(self.build.tags);
+        for name in self.build.sbom {
+            let format = crate::sbom::SbomFormat::parse(&name).ok_or_else(|| {
+                Error::Input(format!(
+                    "[build] sbom {name:?} is not one of spdx-json, cyclonedx-json"
+                ))
+            })?;
+            if !options.sbom.contains(&format) {
+                options.sbom.push(format);
+            }
+        }
         if let Some(c) = self.build.compression {
             options.compression = Some(Compression::parse(&c).ok_or_else(|| {
                 Error::Input(format!(

@@ -78,6 +78,21 @@ pub struct BuildReport {
     /// The Python bytecode layer (`--bytecode`), when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytecode: Option<bytecode::BytecodeReport>,
+    /// The SBOMs attached to the image (`--sbom`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sbom: Vec<AttachedSbom>,
+}
+
+/// An SBOM a build attached to its image as an OCI 1.1 referrer.
+#[derive(Clone, Debug, Serialize)]
+pub struct AttachedSbom {
+    /// `application/spdx+json` or `application/vnd.cyclonedx+json` (the artifact type).
+    pub media_type: String,
+    /// The artifact manifest's digest (what `pare referrers` lists).
+    pub manifest_digest: String,
+    /// The document's digest and size.
+    pub document_digest: String,
+    pub document_size: u64,
 }
 
 /// Builds an image as `options` say.
@@ -86,6 +101,13 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         Error::Input("no output given; pass --output oci:DIR[:TAG] (or oci-archive:FILE, docker-archive:FILE:NAME:TAG)".into())
     })?;
     crate::image_io::check_destination(&output, &options.extra_tags)?;
+    if !options.sbom.is_empty()
+        && !matches!(output, ImageRef::Layout { .. } | ImageRef::Registry(_))
+    {
+        return Err(Error::Input(format!(
+            "--sbom attaches the SBOM as an OCI referrer, which {output} cannot hold; build to oci:DIR or docker://REF (or write the SBOM with `pare sbom IMAGE -o FILE`)"
+        )));
+    }
     let compression = options.compression.unwrap_or(match output {
         ImageRef::DockerArchive { .. } => Compression::None,
         _ => Compression::Gzip,
@@ -445,7 +467,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
     if let Some(base) = &mut image_base {
         base.release_for(&output);
     }
-    let (stored, written) = write_to(&output, &context, options, image_base.as_ref())?;
+    let (stored, written, sbom) = write_to(&output, &context, options, image_base.as_ref())?;
     let tags = crate::image_io::destination_names(&output, &options.extra_tags);
     let layer_reports: Vec<LayerReport> = written
         .iter()
@@ -482,6 +504,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         packages: package_summary,
         base: base_report,
         bytecode: bytecode_report,
+        sbom,
     })
 }
 
@@ -520,13 +543,13 @@ fn plan_packages(
 }
 
 /// Assembles the image in the layout image I/O gives for `output` (the output layout itself, or a
-/// staging one) and sends it there.
+/// staging one), attaches the SBOMs asked for, and sends it there.
 fn write_to(
     output: &ImageRef,
     cx: &WriteContext<'_>,
     options: &BuildOptions,
     base: Option<&base_image::ImageBase>,
-) -> Result<(StoredImage, Vec<WrittenLayer>)> {
+) -> Result<(StoredImage, Vec<WrittenLayer>, Vec<AttachedSbom>)> {
     let assembly = crate::image_io::assembly_for(output)?;
     let carried = match base {
         Some(base) => base.carry_into(&assembly.layout),
@@ -546,15 +569,38 @@ fn write_to(
         ..crate::image_io::Access::default()
     };
     let mut report = crate::image_io::IoReport::default();
+    let mut attached = Vec::new();
+    let name = crate::sbom::default_name(output);
+    let mut attach_sboms = |image: &mut crate::image_io::OpenedImage| -> Result<()> {
+        for format in &options.sbom {
+            let sbom_options = crate::sbom::SbomOptions {
+                format: *format,
+                name: None,
+                created: None,
+            };
+            cx.reporter
+                .step(&format!("attaching an SBOM ({})", format.media_type()));
+            let artifact = crate::sbom::artifact(image, &name, &sbom_options, cx.reporter)?;
+            let referrer = image.attach(&artifact)?;
+            attached.push(AttachedSbom {
+                media_type: artifact.media_type.clone(),
+                manifest_digest: referrer.descriptor.digest().to_string(),
+                document_digest: pare_oci::digest::sha256_digest(&artifact.content),
+                document_size: artifact.content.len() as u64,
+            });
+        }
+        Ok(())
+    };
     assembly.finish(
         &stored.manifest,
+        &mut attach_sboms,
         output,
         &options.extra_tags,
         &access,
         cx.reporter,
         &mut report,
     )?;
-    Ok((stored, written))
+    Ok((stored, written, attached))
 }
 
 fn describe_copies(copies: &[CopySpec]) -> String {

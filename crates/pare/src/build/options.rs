@@ -136,6 +136,8 @@ pub struct BuildOptions {
     pub packages: PackageOptions,
     /// Python bytecode for fast starts (`[python]`, `--bytecode`).
     pub bytecode: super::bytecode::BytecodeOptions,
+    /// SBOMs to attach to the image as OCI 1.1 referrers (`--sbom`, `[build] sbom`).
+    pub sbom: Vec<crate::sbom::SbomFormat>,
 }
 
 impl Default for BuildOptions {
@@ -170,6 +172,7 @@ impl Default for BuildOptions {
             credentials: None,
             packages: PackageOptions::default(),
             bytecode: super::bytecode::BytecodeOptions::default(),
+            sbom: Vec::new(),
         }
     }
 }

@@ -8,6 +8,7 @@
 
 mod daemon;
 mod mounts;
+pub mod referrers;
 mod registry;
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use pare_oci::layout::Layout;
 use pare_oci::manifest::{read_image, resolve_platform, ImageDocuments};
 use pare_oci::read::{LayerBlob, Section};
 use pare_oci::reference::{validate_tag, DockerName, ImageRef};
+use pare_oci::referrer::Referrer;
 use pare_registry::{Client, ClientOptions, Credentials, RequestStats};
 use serde::Serialize;
 
@@ -40,6 +42,9 @@ pub struct Access {
     pub jobs: usize,
     /// Blobs larger than this are uploaded in chunks of this size (default 64 MiB).
     pub chunk_size: Option<u64>,
+    /// Whether an image copied somewhere takes its referrers along (SBOMs, signatures,
+    /// attestations: OCI 1.1 manifests whose subject it is). On by default.
+    pub referrers: bool,
 }
 
 impl Default for Access {
@@ -50,6 +55,7 @@ impl Default for Access {
             platform: None,
             jobs: 4,
             chunk_size: None,
+            referrers: true,
         }
     }
 }
@@ -80,6 +86,11 @@ pub struct IoReport {
     pub bytes_transferred: u64,
     pub http_requests: u64,
     pub retries: u64,
+    /// Referrers of the image (SBOMs, signatures, attestations) written at the destination.
+    pub referrers: u64,
+    /// Registry fallback tags (`sha256-<hex>`) written for them, where the registry has no
+    /// referrers API.
+    pub fallback_tags: u64,
 }
 
 /// An image ready to be read or written somewhere: the layout that holds it, its manifest and
@@ -89,6 +100,9 @@ pub struct OpenedImage {
     pub documents: ImageDocuments,
     /// Layers (by digest) that were left in an archive instead of being copied into `layout`.
     pub sections: HashMap<String, Section>,
+    /// The image's referrers kept in `layout`, parents first (found when the image is opened to be
+    /// copied, or attached by a build).
+    pub referrers: Vec<Referrer>,
     _staging: Option<tempfile::TempDir>,
 }
 
@@ -131,16 +145,33 @@ impl OpenedImage {
             .collect()
     }
 
-    /// Wraps the image `manifest` names in a layout (which must be one image, not an index).
+    /// Wraps the image `manifest` names in a layout (which must be one image, not an index), with
+    /// the referrers the layout keeps for it.
     pub fn in_layout(layout: Layout, manifest: &Descriptor) -> Result<Self> {
         let what = format!("oci:{}", layout.root().display());
         let documents = read_image(&layout, manifest, &what)?;
+        let referrers = referrers::in_layout(&layout, manifest.digest().as_ref())?;
         Ok(Self {
             layout,
             documents,
             sections: HashMap::new(),
+            referrers,
             _staging: None,
         })
+    }
+
+    /// Stores `artifact` in the image's layout as a referrer of the image (an SBOM a build makes),
+    /// to travel with it wherever [`write`] sends it.
+    pub fn attach(&mut self, artifact: &pare_oci::referrer::Artifact) -> Result<Referrer> {
+        let attached = pare_oci::referrer::attach(&self.layout, self.manifest(), artifact)?;
+        if !self
+            .referrers
+            .iter()
+            .any(|r| r.descriptor.digest() == attached.descriptor.digest())
+        {
+            self.referrers.push(attached.clone());
+        }
+        Ok(attached)
     }
 
     fn staged(
@@ -157,6 +188,7 @@ impl OpenedImage {
             layout,
             documents,
             sections,
+            referrers: Vec::new(),
             _staging: Some(staging),
         })
     }
@@ -194,10 +226,16 @@ pub fn open(
             let top = layout.resolve(tag.as_deref())?;
             let image = resolve_platform(&layout, &top, access.platform.as_ref(), &what)?;
             let documents = read_image(&layout, &image, &what)?;
+            let referrers = if purpose == Purpose::Copy && access.referrers {
+                referrers::in_layout(&layout, image.digest().as_ref())?
+            } else {
+                Vec::new()
+            };
             Ok(OpenedImage {
                 layout,
                 documents,
                 sections: HashMap::new(),
+                referrers,
                 _staging: None,
             })
         }
@@ -258,10 +296,24 @@ pub fn open(
         ImageRef::Registry(name) => {
             let client = client_for(name, access)?;
             let (staging, layout) = staging()?;
-            let pulled = registry::pull(&client, name, access, &layout, reporter, report);
+            let pulled = registry::pull(&client, name, access, &layout, reporter, report).and_then(
+                |manifest| {
+                    let found = if purpose == Purpose::Copy && access.referrers {
+                        let repo = registry_repo(name);
+                        let subject = manifest.digest().to_string();
+                        referrers::pull(&client, &repo, &subject, &layout, access, reporter)?
+                    } else {
+                        Vec::new()
+                    };
+                    Ok((manifest, found))
+                },
+            );
             finish_stats(&client, report);
-            let manifest = pulled?;
-            OpenedImage::staged(layout, staging, &manifest, HashMap::new(), access, &what)
+            let (manifest, found) = pulled?;
+            let mut image =
+                OpenedImage::staged(layout, staging, &manifest, HashMap::new(), access, &what)?;
+            image.referrers = found;
+            Ok(image)
         }
     }
 }
@@ -304,6 +356,13 @@ pub fn copy(
         let result = (|| -> Result<Descriptor> {
             let layout = Layout::create_or_open(dir)?;
             let manifest = registry::pull(&client, name, access, &layout, reporter, report)?;
+            if access.referrers {
+                let repo = registry_repo(name);
+                let subject = manifest.digest().to_string();
+                let found = referrers::pull(&client, &repo, &subject, &layout, access, reporter)?;
+                referrers::list_in_layout(&layout, &found)?;
+                report.referrers += found.len() as u64;
+            }
             layout.set_tags(&manifest, &destination_tags(tag, extra_tags))?;
             Ok(manifest)
         })();
@@ -419,10 +478,18 @@ fn compress_plain_layers(
         None => note,
     });
     let documents = read_image(&layout, &descriptor, "the compressed image")?;
+    if !image.referrers.is_empty() {
+        reporter.warn(&format!(
+            "{} referrer(s) of the image (SBOMs, signatures) name its old digest {} and are not carried; copy with --compression none to keep the digest and them",
+            image.referrers.len(),
+            image.manifest().digest()
+        ));
+    }
     Ok(OpenedImage {
         layout,
         documents,
         sections: HashMap::new(),
+        referrers: Vec::new(),
         _staging: Some(staging),
     })
 }
@@ -507,11 +574,14 @@ impl Assembly {
         }
     }
 
-    /// Sends the image `manifest` names, assembled in this layout, to `destination` with [`write`];
-    /// on failure removes what the assembly created.
+    /// Sends the image `manifest` names, assembled in this layout, to `destination` with [`write`],
+    /// after `prepare` has seen it (to attach referrers: a build's SBOM); on failure removes what
+    /// the assembly created.
+    #[allow(clippy::too_many_arguments)] // write's inputs plus the one hook; a struct would only rename them
     pub fn finish(
         self,
         manifest: &Descriptor,
+        prepare: &mut dyn FnMut(&mut OpenedImage) -> Result<()>,
         destination: &ImageRef,
         extra_tags: &[String],
         access: &Access,
@@ -523,8 +593,10 @@ impl Assembly {
             created,
             _staging: staging,
         } = self;
-        let result = OpenedImage::in_layout(layout, manifest)
-            .and_then(|image| write(&image, destination, extra_tags, access, reporter, report));
+        let result = OpenedImage::in_layout(layout, manifest).and_then(|mut image| {
+            prepare(&mut image)?;
+            write(&image, destination, extra_tags, access, reporter, report)
+        });
         if result.is_err() {
             if let Some(dir) = &created {
                 let _ = std::fs::remove_dir_all(dir);
@@ -605,11 +677,20 @@ pub fn write(
             report.bytes_transferred += blobs.iter().map(|(_, size)| size).sum::<u64>();
         }
     };
+    let referrers_dropped = || {
+        if !image.referrers.is_empty() {
+            reporter.warn(&format!(
+                "{destination} has no place for referrers: the image's {} (SBOMs, signatures) are not carried; write to oci:DIR or a registry to keep them",
+                image.referrers.len()
+            ));
+        }
+    };
     match destination {
         ImageRef::Layout { dir, tag } => {
             let tags = destination_tags(tag, extra_tags);
             if same_dir(image.layout.root(), dir) {
                 image.layout.set_tags(manifest, &tags)?;
+                report.referrers += image.referrers.len() as u64;
                 return Ok(());
             }
             let created = !dir.exists();
@@ -631,6 +712,8 @@ pub fn write(
                     manifest.size(),
                 )?;
                 dest.set_tags(manifest, &tags)?;
+                referrers::copy_between_layouts(&image.layout, &dest, &image.referrers)?;
+                report.referrers += image.referrers.len() as u64;
                 Ok(())
             })();
             if result.is_err() && created {
@@ -647,6 +730,7 @@ pub fn write(
                 file,
             )?;
             whole_image(report);
+            referrers_dropped();
             Ok(())
         }
         ImageRef::DockerArchive { file, name } => {
@@ -660,6 +744,7 @@ pub fn write(
             }
             pare_oci::archive::write_docker_archive(&image.layout, manifest, &names, file)?;
             whole_image(report);
+            referrers_dropped();
             Ok(())
         }
         ImageRef::DockerDaemon(name) => {
@@ -674,6 +759,7 @@ pub fn write(
                 reporter.step(&said);
             }
             whole_image(report);
+            referrers_dropped();
             Ok(())
         }
         ImageRef::Registry(name) => {
@@ -687,9 +773,23 @@ pub fn write(
                 access,
                 reporter,
                 report,
-            );
+            )
+            .and_then(|()| {
+                let repo = registry_repo(name);
+                referrers::push(
+                    &client,
+                    &repo,
+                    &image.layout,
+                    &image.referrers,
+                    access,
+                    reporter,
+                )
+            });
             finish_stats(&client, report);
-            pushed
+            let pushed = pushed?;
+            report.referrers += pushed.referrers;
+            report.fallback_tags += pushed.fallback_tags;
+            Ok(())
         }
     }
 }

@@ -587,6 +587,18 @@ pub fn inventory(
     Ok(collector.finish(&contents))
 }
 
+/// The inventory of an image already opened (a build's own, before it is sent on); `what` names
+/// it in messages.
+pub fn inventory_of_opened(
+    image: &crate::image_io::OpenedImage,
+    what: &str,
+    reporter: &dyn Reporter,
+) -> Result<Inventory> {
+    let mut collector = InventoryCollector::default();
+    let contents = crate::contents::read_opened(image, what, reporter, &mut collector)?;
+    Ok(collector.finish(&contents))
+}
+
 fn os_release(text: &str) -> OsRelease {
     let field = |name: &str| {
         text.lines()

@@ -31,6 +31,15 @@ pub enum SbomFormat {
 }
 
 impl SbomFormat {
+    /// The format of a name as the CLI and pare.toml spell it (`spdx-json`, `cyclonedx-json`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "spdx-json" => Some(SbomFormat::SpdxJson),
+            "cyclonedx-json" => Some(SbomFormat::CycloneDxJson),
+            _ => None,
+        }
+    }
+
     /// The media type of the document (for OCI artifacts).
     pub fn media_type(self) -> &'static str {
         match self {
@@ -65,6 +74,52 @@ pub fn sbom(
         .clone()
         .unwrap_or_else(|| default_name(reference));
     render(&found, &name, options)
+}
+
+/// The SBOM of an opened image as an artifact to attach to it (`pare build --sbom`): the document
+/// as `pare sbom` would write it for `name`, its media type, and its creation time as the
+/// `org.opencontainers.image.created` annotation, so the artifact's digest is as reproducible as
+/// the document.
+pub fn artifact(
+    image: &crate::image_io::OpenedImage,
+    name: &str,
+    options: &SbomOptions,
+    reporter: &dyn Reporter,
+) -> Result<pare_oci::referrer::Artifact> {
+    let found = crate::inventory::inventory_of_opened(image, name, reporter)?;
+    let content = render(&found, name, options)?;
+    let created = Subject::new(&found, name, options).created;
+    Ok(pare_oci::referrer::Artifact {
+        media_type: options.format.media_type().to_string(),
+        content,
+        annotations: [(pare_oci::referrer::CREATED.to_string(), created)]
+            .into_iter()
+            .collect(),
+    })
+}
+
+/// The SBOM of `format` attached to `reference`'s image (by `pare build --sbom`, or any tool that
+/// attaches SPDX or CycloneDX JSON as an OCI 1.1 referrer), as stored: not recomputed. An error
+/// when none is attached.
+pub fn attached(
+    reference: &ImageRef,
+    access: &Access,
+    format: SbomFormat,
+    reporter: &dyn Reporter,
+) -> Result<Vec<u8>> {
+    let media_type = format.media_type();
+    match crate::image_io::referrers::attached(reference, access, media_type, reporter)? {
+        Some(found) => {
+            reporter.step(&format!(
+                "read the {media_type} attached as {}",
+                found.referrer.descriptor.digest()
+            ));
+            Ok(found.content)
+        }
+        None => Err(crate::Error::Input(format!(
+            "{reference}: no SBOM of type {media_type} is attached (build with --sbom, or drop --attached to compute one)"
+        ))),
+    }
 }
 
 /// The SBOM document of an inventory, serialized (sorted keys, two-space indent, newline).
@@ -231,7 +286,7 @@ fn id_safe(text: &str) -> String {
 
 /// The image's name when the user gives none: what a registry or Docker Engine calls it, the name
 /// a docker-archive carries, else the file or directory's own name with the tag.
-pub(crate) fn default_name(reference: &ImageRef) -> String {
+pub fn default_name(reference: &ImageRef) -> String {
     let docker = |n: &DockerName| {
         let mut text = match &n.host {
             Some(host) => format!("{host}/{}", n.repository),

@@ -416,6 +416,7 @@ fn slim_in(
     let mut io = IoReport::default();
     assembly.finish(
         &stored.manifest,
+        &mut |_| Ok(()),
         &options.destination,
         &options.extra_tags,
         &options.access,
