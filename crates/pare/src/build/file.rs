@@ -397,6 +397,27 @@ mod tests {
     }
 
     #[test]
+    fn build_sbom_names_the_formats_once_each() {
+        let file: BuildFile =
+            toml::from_str("[build]\nsbom = [\"spdx-json\", \"cyclonedx-json\", \"spdx-json\"]\n")
+                .unwrap();
+        let mut options = BuildOptions::default();
+        file.apply(Path::new("/proj"), &mut options).unwrap();
+        assert_eq!(
+            options.sbom,
+            [
+                crate::sbom::SbomFormat::SpdxJson,
+                crate::sbom::SbomFormat::CycloneDxJson
+            ]
+        );
+        let bad: BuildFile = toml::from_str("[build]\nsbom = [\"spdx\"]\n").unwrap();
+        let err = bad
+            .apply(Path::new("/proj"), &mut BuildOptions::default())
+            .unwrap_err();
+        assert!(err.to_string().contains("spdx-json"), "{err}");
+    }
+
+    #[test]
     fn a_full_file_applies() {
         let file: BuildFile = toml::from_str(
             r#"
