@@ -44,6 +44,8 @@ fn main() -> ExitCode {
         cli::Command::Inventory(args) => commands::inventory::run(args, &cli.global),
         cli::Command::Sbom(args) => commands::sbom::run(args, &cli.global),
         cli::Command::Referrers(args) => commands::referrers::run(args, &cli.global),
+        cli::Command::Sign(args) => commands::sign::sign(args, &cli.global),
+        cli::Command::Verify(args) => commands::sign::verify(args, &cli.global),
         cli::Command::Scan(args) => commands::scan::run(args, &cli.global),
         cli::Command::Lint(args) => commands::lint::run(args),
         cli::Command::Init(args) => commands::init::run(args),

@@ -30,6 +30,7 @@ pub mod reporter;
 pub mod sbom;
 pub mod scan;
 pub mod secrets;
+pub mod sign;
 pub mod slim;
 pub mod transfer;
 pub mod units;

@@ -12,6 +12,7 @@ pub mod lint;
 pub mod referrers;
 pub mod sbom;
 pub mod scan;
+pub mod sign;
 pub mod slim;
 pub mod transfer;
 

@@ -10,6 +10,7 @@ mod daemon;
 mod mounts;
 pub mod referrers;
 mod registry;
+pub(crate) mod store;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

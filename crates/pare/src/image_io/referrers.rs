@@ -10,14 +10,14 @@
 use std::collections::HashSet;
 
 use pare_oci::layout::Layout;
-use pare_oci::manifest::resolve_platform;
 use pare_oci::reference::ImageRef;
 use pare_oci::referrer::{self, Referrer};
 use pare_registry::Client;
 use serde::Serialize;
 
-use super::registry::{blobs_of, download_blobs, image_manifest, upload_blobs};
-use super::{client_for, registry_repo, Access};
+use super::registry::{blobs_of, download_blobs, upload_blobs};
+use super::store::{store_of, Store};
+use super::Access;
 use crate::{Error, Reporter, Result};
 
 /// How deep referrers of referrers are followed (image → signature of an SBOM is depth 2).
@@ -229,9 +229,6 @@ pub fn list_in_layout(layout: &Layout, referrers: &[Referrer]) -> Result<()> {
     Ok(())
 }
 
-/// Largest artifact blob pare reads into memory (an SBOM of a very large image is tens of MB).
-const MAX_ARTIFACT: u64 = 512 << 20;
-
 /// The referrers of an image where it is kept, as `pare referrers` lists them.
 #[derive(Clone, Debug, Serialize)]
 pub struct Listing {
@@ -244,101 +241,28 @@ pub struct Listing {
     pub referrers: Vec<Referrer>,
 }
 
-/// Where referrers are read from: a layout, or a registry repository.
-enum Store {
-    Layout(Layout),
-    Registry { client: Box<Client>, repo: String },
-}
-
-/// Opens where `reference`'s image and its referrers are kept, and names the image's digest.
-fn store_of(
-    reference: &ImageRef,
-    access: &Access,
-    reporter: &dyn Reporter,
-) -> Result<(Store, String)> {
-    match reference {
-        ImageRef::Layout { dir, tag } => {
-            let layout = Layout::open_shared(dir)?;
-            let top = layout.resolve(tag.as_deref())?;
-            let what = reference.to_string();
-            let image = resolve_platform(&layout, &top, access.platform.as_ref(), &what)?;
-            Ok((Store::Layout(layout), image.digest().to_string()))
-        }
-        ImageRef::Registry(name) => {
-            let client = client_for(name, access)?;
-            let (manifest, _) = image_manifest(&client, name, access, reporter)?;
-            let repo = registry_repo(name);
-            Ok((
-                Store::Registry {
-                    client: Box::new(client),
-                    repo,
-                },
-                manifest.digest,
-            ))
-        }
-        other => Err(Error::Input(format!(
-            "{other}: archives and the Docker Engine keep no referrers; list them in an oci: layout or at a registry"
-        ))),
-    }
-}
-
-impl Store {
-    fn list(&self, subject: &str) -> Result<(Vec<Referrer>, Option<ListedVia>)> {
-        match self {
-            Store::Layout(layout) => Ok((in_layout(layout, subject)?, Some(ListedVia::Layout))),
-            Store::Registry { client, repo } => {
-                let mut via = None;
-                let found = walk(subject, |digest| {
-                    let (listed, how) = list_remote(client, repo, digest)?;
-                    if digest == subject {
-                        via = how;
-                    }
-                    Ok(listed)
-                })?;
-                Ok((found, via))
-            }
-        }
-    }
-
-    fn manifest(&self, digest: &str, size: u64) -> Result<Vec<u8>> {
-        match self {
-            Store::Layout(layout) => Ok(layout.read_blob(digest, size)?),
-            Store::Registry { client, repo } => Ok(client.get_manifest(repo, digest)?.bytes),
-        }
-    }
-
-    fn blob(&self, digest: &str, size: u64) -> Result<Vec<u8>> {
-        if size > MAX_ARTIFACT {
-            return Err(Error::Input(format!(
-                "the artifact blob {digest} is {size} bytes, more than pare reads ({MAX_ARTIFACT})"
-            )));
-        }
-        match self {
-            Store::Layout(layout) => {
-                let mut bytes = Vec::with_capacity(size as usize);
-                layout.copy_blob(digest, size, &mut bytes)?;
-                Ok(bytes)
-            }
-            Store::Registry { client, repo } => {
-                let mut temp = tempfile::tempfile().map_err(Error::io(
-                    "create a temporary file in",
-                    std::env::temp_dir(),
-                ))?;
-                client.download_blob(repo, digest, size, &mut temp, None)?;
-                let mut bytes = Vec::with_capacity(size as usize);
-                std::io::Seek::rewind(&mut temp)
-                    .and_then(|_| std::io::Read::read_to_end(&mut temp, &mut bytes))
-                    .map_err(Error::io("read back", std::env::temp_dir()))?;
-                Ok(bytes)
-            }
+/// The direct and deeper referrers of `subject` in `store`, and how the first level was listed.
+fn list_in(store: &Store, subject: &str) -> Result<(Vec<Referrer>, Option<ListedVia>)> {
+    match store {
+        Store::Layout(layout) => Ok((in_layout(layout, subject)?, Some(ListedVia::Layout))),
+        Store::Registry { client, repo } => {
+            let mut via = None;
+            let found = walk(subject, |digest| {
+                let (listed, how) = list_remote(client, repo, digest)?;
+                if digest == subject {
+                    via = how;
+                }
+                Ok(listed)
+            })?;
+            Ok((found, via))
         }
     }
 }
 
 /// The referrers of the image `reference` names (and theirs), where it is kept.
 pub fn list(reference: &ImageRef, access: &Access, reporter: &dyn Reporter) -> Result<Listing> {
-    let (store, subject) = store_of(reference, access, reporter)?;
-    let (referrers, via) = store.list(&subject)?;
+    let (store, subject) = store_of(reference, access, false, reporter)?;
+    let (referrers, via) = list_in(&store, &subject)?;
     Ok(Listing {
         subject,
         via,
@@ -361,8 +285,8 @@ pub fn attached(
     artifact_type: &str,
     reporter: &dyn Reporter,
 ) -> Result<Option<Attached>> {
-    let (store, subject) = store_of(reference, access, reporter)?;
-    let (referrers, _) = store.list(&subject)?;
+    let (store, subject) = store_of(reference, access, false, reporter)?;
+    let (referrers, _) = list_in(&store, &subject)?;
     let created = |r: &Referrer| {
         r.annotations()
             .get(referrer::CREATED)

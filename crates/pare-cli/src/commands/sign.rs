@@ -1,0 +1,98 @@
+//! `pare sign` and `pare verify`: flags -> `pare::sign` options -> a report; verify exits 1 when no
+//! signature verifies.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use pare::sign::{sign as sign_image, verify as verify_image, SignOptions, VerifyOptions};
+use pare_oci::reference::ImageRef;
+
+use super::{access, UsageError};
+use crate::cli::{GlobalArgs, SignArgs, TextFormat, VerifyArgs};
+use crate::output::TerminalReporter;
+
+/// Version of the JSON document `pare sign --format json` prints.
+pub const SIGN_JSON_SCHEMA: &str = "pare.sign/v1";
+/// Version of the JSON document `pare verify --format json` prints.
+pub const VERIFY_JSON_SCHEMA: &str = "pare.verify/v1";
+
+fn read_key(path: &Path) -> Result<String> {
+    let bytes = pare_oci::layout::read_bounded(path, 64 << 10).map_err(pare::Error::from)?;
+    String::from_utf8(bytes)
+        .map_err(|_| UsageError(format!("{} is not a PEM text file", path.display())).into())
+}
+
+pub fn sign(args: &SignArgs, global: &GlobalArgs) -> Result<ExitCode> {
+    let mut annotations = BTreeMap::new();
+    for pair in &args.annotation {
+        let (k, v) = pare::build::options::parse_key_value(pair, "--annotation")?;
+        annotations.insert(k, v);
+    }
+    let options = SignOptions {
+        image: ImageRef::parse(&args.image).map_err(pare::Error::from)?,
+        key_pem: read_key(&args.key)?,
+        key_name: args.key.display().to_string(),
+        password: std::env::var_os("COSIGN_PASSWORD").map(|p| p.into_encoded_bytes()),
+        identity: args.identity.clone(),
+        annotations,
+        access: access(&args.read)?,
+    };
+    let report = sign_image(&options, &TerminalReporter::new(global.quiet))?;
+    match args.format {
+        TextFormat::Json => crate::output::print_json(&report, SIGN_JSON_SCHEMA)?,
+        TextFormat::Human if !global.quiet => {
+            say!("{} ({})", report.image, report.digest);
+            say!(
+                "  {} as {} under the tag {} ({} signature(s) there now)",
+                if report.added {
+                    "signed"
+                } else {
+                    "already signed with this key and payload"
+                },
+                report.identity,
+                report.tag,
+                report.signatures
+            );
+        }
+        TextFormat::Human => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn verify(args: &VerifyArgs, global: &GlobalArgs) -> Result<ExitCode> {
+    let options = VerifyOptions {
+        image: ImageRef::parse(&args.image).map_err(pare::Error::from)?,
+        key_pem: read_key(&args.key)?,
+        key_name: args.key.display().to_string(),
+        identity: args.identity.clone(),
+        access: access(&args.read)?,
+    };
+    let report = verify_image(&options, &TerminalReporter::new(global.quiet))?;
+    match args.format {
+        TextFormat::Json => crate::output::print_json(&report, VERIFY_JSON_SCHEMA)?,
+        TextFormat::Human if !global.quiet => {
+            say!("{} ({})", report.image, report.digest);
+            if report.signatures.is_empty() {
+                say!("  no signatures under {}", report.tag);
+            }
+            for s in &report.signatures {
+                match &s.problem {
+                    None => say!(
+                        "  verified  {} (identity {})",
+                        s.payload_digest,
+                        s.identity.as_deref().unwrap_or("?")
+                    ),
+                    Some(problem) => say!("  FAILED    {}: {problem}", s.payload_digest),
+                }
+            }
+        }
+        TextFormat::Human => {}
+    }
+    Ok(if report.verified {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
