@@ -18,6 +18,7 @@ mod referrers;
 mod report;
 mod sbom;
 mod scan;
+mod sign;
 mod slim;
 mod support;
 mod tar_differential;

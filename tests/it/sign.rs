@@ -1,0 +1,300 @@
+//! `pare sign` and `pare verify`: the signature is cosign's (payload fields, DER ECDSA P-256 in the
+//! layer annotation, the `sha256-<hex>.sig` tag), openssl verifies it with the public key, keys
+//! come from openssl in PKCS#8 and SEC1 form, and a tampered image, payload or signature, a wrong
+//! key or a wrong identity fails verification with exit 1.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{ok, pare, require, run, sha256_file, static_hello, Registry};
+
+fn build(output: &str, extra: &[&str]) -> Value {
+    let out = ok(pare()
+        .args(["build", "--format", "json", "--copy"])
+        .arg(format!("{}:/hello", static_hello().display()))
+        .args(["--entrypoint", "/hello", "--output", output])
+        .args(extra));
+    serde_json::from_str(&out).unwrap()
+}
+
+/// A P-256 key pair from openssl: (private key file, public key file). `sec1` writes the private
+/// key as `EC PRIVATE KEY` instead of PKCS#8.
+fn key_pair(dir: &Path, name: &str, sec1: bool) -> (String, String) {
+    let private = dir.join(format!("{name}.key"));
+    let public = dir.join(format!("{name}.pub"));
+    if sec1 {
+        ok(Command::new("openssl")
+            .args([
+                "ecparam",
+                "-genkey",
+                "-name",
+                "prime256v1",
+                "-noout",
+                "-out",
+            ])
+            .arg(&private));
+    } else {
+        ok(Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+            ])
+            .arg(&private));
+    }
+    ok(Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&private)
+        .arg("-out")
+        .arg(&public));
+    (private.display().to_string(), public.display().to_string())
+}
+
+fn verify(image: &str, public: &str, extra: &[&str]) -> (i32, Value) {
+    let (code, stdout, stderr) = run(pare()
+        .args(["verify", "--format", "json", "--key", public, image])
+        .args(extra));
+    assert!(code == 0 || code == 1, "{stderr}");
+    (code, serde_json::from_str(&stdout).unwrap())
+}
+
+fn put_manifest(registry: &str, repo: &str, tag: &str, manifest: &Value, dir: &Path) {
+    let file = dir.join("manifest-put.json");
+    std::fs::write(&file, manifest.to_string()).unwrap();
+    ok(Command::new("curl").args([
+        "-sf",
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/vnd.oci.image.manifest.v1+json",
+        "--data-binary",
+        &format!("@{}", file.display()),
+        &format!("http://{registry}/v2/{repo}/manifests/{tag}"),
+    ]));
+}
+
+fn put_blob(registry: &str, repo: &str, bytes: &[u8], dir: &Path) -> String {
+    let digest = sha256_file(bytes);
+    let file = dir.join("blob-put");
+    std::fs::write(&file, bytes).unwrap();
+    let location = ok(Command::new("curl").args([
+        "-sf",
+        "-X",
+        "POST",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%header{location}",
+        &format!("http://{registry}/v2/{repo}/blobs/uploads/"),
+    ]));
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let url = if location.starts_with("http") {
+        format!("{location}{sep}digest={digest}")
+    } else {
+        format!("http://{registry}{location}{sep}digest={digest}")
+    };
+    ok(Command::new("curl").args([
+        "-sf",
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: application/octet-stream",
+        "--data-binary",
+        &format!("@{}", file.display()),
+        &url,
+    ]));
+    digest
+}
+
+#[test]
+fn signatures_are_cosigns_verify_with_openssl_and_tampering_fails() {
+    if !require("openssl") || !require("skopeo") || !require("curl") {
+        return;
+    }
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let layout = format!("oci:{}:latest", dir.path().join("out").display());
+    let built = build(&layout, &[]);
+    let digest = built["manifest_digest"].as_str().unwrap().to_string();
+    let image = format!("docker://{}/app:1", registry.addr);
+    ok(pare().args(["push", &layout, &image]));
+
+    let (key, public) = key_pair(dir.path(), "a", false);
+    let signed: Value = serde_json::from_str(&ok(pare().args([
+        "sign",
+        "--format",
+        "json",
+        "--key",
+        &key,
+        "-a",
+        "git=1f2e3d",
+        &image,
+    ])))
+    .unwrap();
+    assert_eq!(signed["digest"], digest);
+    let tag = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
+    assert_eq!(signed["tag"], tag);
+    assert_eq!(signed["identity"], format!("{}/app", registry.addr));
+    let (code, report) = verify(&image, &public, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["signatures"][0]["annotations"]["git"], "1f2e3d");
+
+    // The stored signature, field by field, as cosign documents it.
+    let manifest: Value = serde_json::from_str(&ok(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{}/app:{tag}", registry.addr),
+    ])))
+    .unwrap();
+    assert_eq!(
+        manifest["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    let layer = &manifest["layers"][0];
+    assert_eq!(
+        layer["mediaType"],
+        "application/vnd.dev.cosign.simplesigning.v1+json"
+    );
+    let signature = layer["annotations"]["dev.cosignproject.cosign/signature"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let payload_url = format!(
+        "http://{}/v2/app/blobs/{}",
+        registry.addr,
+        layer["digest"].as_str().unwrap()
+    );
+    let payload = Command::new("curl")
+        .args(["-sf", &payload_url])
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(sha256_file(&payload), layer["digest"].as_str().unwrap());
+    let claims: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(
+        claims["critical"]["identity"]["docker-reference"],
+        format!("{}/app", registry.addr)
+    );
+    assert_eq!(
+        claims["critical"]["image"]["docker-manifest-digest"],
+        digest
+    );
+    assert_eq!(
+        claims["critical"]["type"],
+        "cosign container image signature"
+    );
+    assert_eq!(claims["optional"], serde_json::json!({"git": "1f2e3d"}));
+    assert_eq!(claims.as_object().unwrap().len(), 2);
+    // openssl checks the signature over the payload with the public key.
+    let payload_file = dir.path().join("payload.json");
+    std::fs::write(&payload_file, &payload).unwrap();
+    let sig_b64 = dir.path().join("payload.sig.b64");
+    std::fs::write(&sig_b64, &signature).unwrap();
+    let sig_file = dir.path().join("payload.sig");
+    ok(Command::new("openssl")
+        .args(["base64", "-d", "-A", "-in"])
+        .arg(&sig_b64)
+        .arg("-out")
+        .arg(&sig_file));
+    let out = ok(Command::new("openssl")
+        .args(["dgst", "-sha256", "-verify", &public, "-signature"])
+        .arg(&sig_file)
+        .arg(&payload_file));
+    assert!(out.contains("Verified OK"), "{out}");
+
+    // A second signer (a SEC1 key) adds a layer; both verify with their own keys.
+    let (key_b, public_b) = key_pair(dir.path(), "b", true);
+    let signed_b: Value = serde_json::from_str(&ok(
+        pare().args(["sign", "--format", "json", "--key", &key_b, &image])
+    ))
+    .unwrap();
+    assert_eq!(signed_b["signatures"], 2);
+    assert_eq!(verify(&image, &public_b, &[]).0, 0);
+    assert_eq!(verify(&image, &public, &[]).0, 0);
+
+    // Wrong key, wrong identity: exit 1, with the reason.
+    let (_, public_c) = key_pair(dir.path(), "c", false);
+    let (code, report) = verify(&image, &public_c, &[]);
+    assert_eq!(code, 1);
+    assert!(report["signatures"][0]["problem"]
+        .as_str()
+        .unwrap()
+        .contains("does not verify"));
+    let (code, report) = verify(&image, &public, &["--identity", "registry.example/other"]);
+    assert_eq!(code, 1);
+    assert!(report.to_string().contains("claims identity"), "{report}");
+
+    // A tampered signature: one flipped character of the annotation.
+    let mut tampered = manifest.clone();
+    let mut flipped: Vec<char> = signature.chars().collect();
+    let i = flipped.len() / 2;
+    flipped[i] = if flipped[i] == 'A' { 'B' } else { 'A' };
+    tampered["layers"] = serde_json::json!([{
+        "mediaType": layer["mediaType"],
+        "digest": layer["digest"],
+        "size": layer["size"],
+        "annotations": {"dev.cosignproject.cosign/signature": flipped.into_iter().collect::<String>()},
+    }]);
+    put_manifest(&registry.addr, "app", &tag, &tampered, dir.path());
+    let (code, report) = verify(&image, &public, &[]);
+    assert_eq!(code, 1, "{report}");
+    // A tampered payload: another image's digest in it, the original signature kept.
+    let forged = String::from_utf8(payload.clone())
+        .unwrap()
+        .replace(digest.trim_start_matches("sha256:"), &"0".repeat(64));
+    let forged_digest = put_blob(&registry.addr, "app", forged.as_bytes(), dir.path());
+    tampered["layers"] = serde_json::json!([{
+        "mediaType": layer["mediaType"],
+        "digest": forged_digest,
+        "size": forged.len(),
+        "annotations": {"dev.cosignproject.cosign/signature": signature},
+    }]);
+    put_manifest(&registry.addr, "app", &tag, &tampered, dir.path());
+    let (code, report) = verify(&image, &public, &[]);
+    assert_eq!(code, 1, "{report}");
+    assert!(report.to_string().contains("does not verify"), "{report}");
+    // The original manifest back: it verifies again.
+    put_manifest(&registry.addr, "app", &tag, &manifest, dir.path());
+    assert_eq!(verify(&image, &public, &[]).0, 0);
+    // A tampered image: another image under the tag has no signature.
+    let other = format!("oci:{}:latest", dir.path().join("other").display());
+    build(&other, &["--label", "tampered=yes"]);
+    ok(pare().args(["push", &other, &image]));
+    let (code, report) = verify(&image, &public, &[]);
+    assert_eq!(code, 1, "{report}");
+    assert_eq!(report["signatures"], serde_json::json!([]));
+
+    // A layout is signed in place; its identity is given, since a layout has no registry name.
+    let (code, _, err) = run(pare().args(["sign", "--key", &key, &layout]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--identity"), "{err}");
+    ok(pare().args([
+        "sign",
+        "--key",
+        &key,
+        "--identity",
+        "registry.example/team/app",
+        &layout,
+    ]));
+    assert_eq!(
+        verify(
+            &layout,
+            &public,
+            &["--identity", "registry.example/team/app"]
+        )
+        .0,
+        0
+    );
+    assert_eq!(verify(&layout, &public_b, &[]).0, 1);
+    // Bad keys are exit 2.
+    let (code, _, err) = run(pare().args(["sign", "--key", &public, &image]));
+    assert_eq!(code, 2, "{err}");
+}
