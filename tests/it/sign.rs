@@ -220,6 +220,45 @@ fn signatures_are_cosigns_verify_with_openssl_and_tampering_fails() {
     assert_eq!(verify(&image, &public_b, &[]).0, 0);
     assert_eq!(verify(&image, &public, &[]).0, 0);
 
+    // Copies carry the signature tag: registry to layout to another repository, where it verifies
+    // under the identity it was signed with.
+    let copied = dir.path().join("copied");
+    let pulled: Value = serde_json::from_str(&ok(pare()
+        .args(["pull", "--format", "json", &image])
+        .arg(format!("oci:{}:1", copied.display()))))
+    .unwrap();
+    assert_eq!(pulled["cosign_tags"], 1);
+    let copied_ref = format!("oci:{}:1", copied.display());
+    let identity = format!("{}/app", registry.addr);
+    assert_eq!(
+        verify(&copied_ref, &public, &["--identity", &identity]).0,
+        0
+    );
+    let mirror = format!("docker://{}/mirror:1", registry.addr);
+    let pushed: Value = serde_json::from_str(&ok(pare().args([
+        "push",
+        "--format",
+        "json",
+        &copied_ref,
+        &mirror,
+    ])))
+    .unwrap();
+    assert_eq!(pushed["cosign_tags"], 1);
+    assert_eq!(verify(&mirror, &public, &["--identity", &identity]).0, 0);
+    assert_eq!(verify(&mirror, &public_b, &["--identity", &identity]).0, 0);
+    // ... and a signature claims its own repository: at the mirror's name it does not verify.
+    assert_eq!(verify(&mirror, &public, &[]).0, 1);
+    let direct = format!("docker://{}/direct:1", registry.addr);
+    let copy: Value = serde_json::from_str(&ok(
+        pare().args(["copy", "--format", "json", &image, &direct])
+    ))
+    .unwrap();
+    assert_eq!(copy["cosign_tags"], 1);
+    assert_eq!(verify(&direct, &public, &["--identity", &identity]).0, 0);
+    let bare = format!("docker://{}/bare:1", registry.addr);
+    ok(pare().args(["copy", "--no-referrers", &image, &bare]));
+    assert_eq!(verify(&bare, &public, &["--identity", &identity]).0, 1);
+
     // Wrong key, wrong identity: exit 1, with the reason.
     let (_, public_c) = key_pair(dir.path(), "c", false);
     let (code, report) = verify(&image, &public_c, &[]);

@@ -330,7 +330,8 @@ impl Layout {
     }
 
     /// Finds the manifest a tag (or, without a tag, the only manifest) points at. Without a tag,
-    /// referrers (an SBOM or signature kept beside its image: `crate::referrer`) are not candidates.
+    /// referrers (an SBOM or signature kept beside its image: `crate::referrer`) and cosign's
+    /// `sha256-<hex>.sig`/`.att`/`.sbom` tags are not candidates.
     pub fn resolve(&self, tag: Option<&str>) -> Result<Descriptor> {
         let index = self.read_index()?;
         let mut found: Vec<&Descriptor> = index
@@ -348,7 +349,12 @@ impl Layout {
         if tag.is_none() && found.len() > 1 {
             let mut images = Vec::with_capacity(found.len());
             for d in found {
-                if crate::referrer::referrer_entry(self, d)?.is_none() {
+                let cosign_tag = d
+                    .annotations()
+                    .as_ref()
+                    .and_then(|a| a.get(REF_NAME))
+                    .is_some_and(|t| crate::referrer::is_cosign_tag(t));
+                if !cosign_tag && crate::referrer::referrer_entry(self, d)?.is_none() {
                     images.push(d);
                 }
             }

@@ -158,6 +158,18 @@ pub fn fallback_tag(digest: &str) -> Result<String> {
     Ok(format!("sha256-{hex}"))
 }
 
+/// Whether `tag` is one of cosign's tags for an image's signatures, attestations or SBOM
+/// (`sha256-<64 hex>.sig`, `.att`, `.sbom`).
+pub fn is_cosign_tag(tag: &str) -> bool {
+    let Some((base, suffix)) = tag.rsplit_once('.') else {
+        return false;
+    };
+    ["sig", "att", "sbom"].contains(&suffix)
+        && base
+            .strip_prefix("sha256-")
+            .is_some_and(|hex| sha256_hex(&format!("sha256:{hex}")).is_some())
+}
+
 /// The descriptors of a referrers list (the referrers API's answer, or the fallback tag's index);
 /// `what` names it in errors. An answer that is not an image index is refused, as the spec asks.
 pub fn parse_list(bytes: &[u8], what: &str) -> Result<Vec<Descriptor>> {

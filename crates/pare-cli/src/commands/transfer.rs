@@ -104,6 +104,12 @@ fn print_human(report: &TransferReport) {
             }
         );
     }
+    if report.cosign_tags > 0 {
+        say!(
+            "  signature tags {} carried (cosign's sha256-<hex>.sig/.att/.sbom)",
+            report.cosign_tags
+        );
+    }
     if report.http_requests > 0 {
         say!(
             "  requests  {} HTTP, {} retried",

@@ -92,6 +92,9 @@ pub struct IoReport {
     /// Registry fallback tags (`sha256-<hex>`) written for them, where the registry has no
     /// referrers API.
     pub fallback_tags: u64,
+    /// cosign's tags beside the image (`sha256-<hex>.sig`, `.att`, `.sbom`: signatures,
+    /// attestations, SBOMs) written at the destination.
+    pub cosign_tags: u64,
 }
 
 /// An image ready to be read or written somewhere: the layout that holds it, its manifest and
@@ -104,6 +107,8 @@ pub struct OpenedImage {
     /// The image's referrers kept in `layout`, parents first (found when the image is opened to be
     /// copied, or attached by a build).
     pub referrers: Vec<Referrer>,
+    /// What the layout keeps under cosign's tags for the image (found as the referrers are).
+    pub tagged: Vec<referrers::TaggedArtifact>,
     _staging: Option<tempfile::TempDir>,
 }
 
@@ -152,11 +157,13 @@ impl OpenedImage {
         let what = format!("oci:{}", layout.root().display());
         let documents = read_image(&layout, manifest, &what)?;
         let referrers = referrers::in_layout(&layout, manifest.digest().as_ref())?;
+        let tagged = referrers::tagged_in_layout(&layout, manifest.digest().as_ref())?;
         Ok(Self {
             layout,
             documents,
             sections: HashMap::new(),
             referrers,
+            tagged,
             _staging: None,
         })
     }
@@ -190,6 +197,7 @@ impl OpenedImage {
             documents,
             sections,
             referrers: Vec::new(),
+            tagged: Vec::new(),
             _staging: Some(staging),
         })
     }
@@ -227,16 +235,20 @@ pub fn open(
             let top = layout.resolve(tag.as_deref())?;
             let image = resolve_platform(&layout, &top, access.platform.as_ref(), &what)?;
             let documents = read_image(&layout, &image, &what)?;
-            let referrers = if purpose == Purpose::Copy && access.referrers {
-                referrers::in_layout(&layout, image.digest().as_ref())?
+            let (referrers, tagged) = if purpose == Purpose::Copy && access.referrers {
+                (
+                    referrers::in_layout(&layout, image.digest().as_ref())?,
+                    referrers::tagged_in_layout(&layout, image.digest().as_ref())?,
+                )
             } else {
-                Vec::new()
+                (Vec::new(), Vec::new())
             };
             Ok(OpenedImage {
                 layout,
                 documents,
                 sections: HashMap::new(),
                 referrers,
+                tagged,
                 _staging: None,
             })
         }
@@ -302,18 +314,24 @@ pub fn open(
                     let found = if purpose == Purpose::Copy && access.referrers {
                         let repo = registry_repo(name);
                         let subject = manifest.digest().to_string();
-                        referrers::pull(&client, &repo, &subject, &layout, access, reporter)?
+                        (
+                            referrers::pull(&client, &repo, &subject, &layout, access, reporter)?,
+                            referrers::pull_tagged(
+                                &client, &repo, &subject, &layout, access, reporter,
+                            )?,
+                        )
                     } else {
-                        Vec::new()
+                        (Vec::new(), Vec::new())
                     };
                     Ok((manifest, found))
                 },
             );
             finish_stats(&client, report);
-            let (manifest, found) = pulled?;
+            let (manifest, (found, tagged)) = pulled?;
             let mut image =
                 OpenedImage::staged(layout, staging, &manifest, HashMap::new(), access, &what)?;
             image.referrers = found;
+            image.tagged = tagged;
             Ok(image)
         }
     }
@@ -363,6 +381,12 @@ pub fn copy(
                 let found = referrers::pull(&client, &repo, &subject, &layout, access, reporter)?;
                 referrers::list_in_layout(&layout, &found)?;
                 report.referrers += found.len() as u64;
+                let tagged =
+                    referrers::pull_tagged(&client, &repo, &subject, &layout, access, reporter)?;
+                for t in &tagged {
+                    layout.set_tags(&t.descriptor, std::slice::from_ref(&t.tag))?;
+                }
+                report.cosign_tags += tagged.len() as u64;
             }
             layout.set_tags(&manifest, &destination_tags(tag, extra_tags))?;
             Ok(manifest)
@@ -479,10 +503,10 @@ fn compress_plain_layers(
         None => note,
     });
     let documents = read_image(&layout, &descriptor, "the compressed image")?;
-    if !image.referrers.is_empty() {
+    let attached = image.referrers.len() + image.tagged.len();
+    if attached > 0 {
         reporter.warn(&format!(
-            "{} referrer(s) of the image (SBOMs, signatures) name its old digest {} and are not carried; copy with --compression none to keep the digest and them",
-            image.referrers.len(),
+            "{attached} referrer(s) and signature tag(s) of the image (SBOMs, signatures) name its old digest {} and are not carried; copy with --compression none to keep the digest and them",
             image.manifest().digest()
         ));
     }
@@ -491,6 +515,7 @@ fn compress_plain_layers(
         documents,
         sections: HashMap::new(),
         referrers: Vec::new(),
+        tagged: Vec::new(),
         _staging: Some(staging),
     })
 }
@@ -679,10 +704,10 @@ pub fn write(
         }
     };
     let referrers_dropped = || {
-        if !image.referrers.is_empty() {
+        let attached = image.referrers.len() + image.tagged.len();
+        if attached > 0 {
             reporter.warn(&format!(
-                "{destination} has no place for referrers: the image's {} (SBOMs, signatures) are not carried; write to oci:DIR or a registry to keep them",
-                image.referrers.len()
+                "{destination} has no place for referrers or signature tags: the image's {attached} (SBOMs, signatures) are not carried; write to oci:DIR or a registry to keep them"
             ));
         }
     };
@@ -692,6 +717,7 @@ pub fn write(
             if same_dir(image.layout.root(), dir) {
                 image.layout.set_tags(manifest, &tags)?;
                 report.referrers += image.referrers.len() as u64;
+                report.cosign_tags += image.tagged.len() as u64;
                 return Ok(());
             }
             let created = !dir.exists();
@@ -715,6 +741,8 @@ pub fn write(
                 dest.set_tags(manifest, &tags)?;
                 referrers::copy_between_layouts(&image.layout, &dest, &image.referrers)?;
                 report.referrers += image.referrers.len() as u64;
+                referrers::copy_tagged_between_layouts(&image.layout, &dest, &image.tagged)?;
+                report.cosign_tags += image.tagged.len() as u64;
                 Ok(())
             })();
             if result.is_err() && created {
@@ -777,6 +805,14 @@ pub fn write(
             )
             .and_then(|()| {
                 let repo = registry_repo(name);
+                referrers::push_tagged(
+                    &client,
+                    &repo,
+                    &image.layout,
+                    &image.tagged,
+                    access,
+                    reporter,
+                )?;
                 referrers::push(
                     &client,
                     &repo,
@@ -788,6 +824,7 @@ pub fn write(
             });
             finish_stats(&client, report);
             let pushed = pushed?;
+            report.cosign_tags += image.tagged.len() as u64;
             report.referrers += pushed.referrers;
             report.fallback_tags += pushed.fallback_tags;
             Ok(())

@@ -339,3 +339,120 @@ pub fn attached(
         content,
     }))
 }
+
+/// The suffixes of the tags cosign keeps an image's signatures, attestations and SBOMs under
+/// (`sha256-<hex>.sig` and so on): artifacts attached by tag rather than by `subject`.
+pub const COSIGN_TAG_SUFFIXES: [&str; 3] = ["sig", "att", "sbom"];
+
+/// A manifest kept under one of cosign's tags beside an image.
+#[derive(Clone, Debug)]
+pub struct TaggedArtifact {
+    pub tag: String,
+    pub descriptor: oci_spec::image::Descriptor,
+}
+
+/// cosign's tags for the image `digest`.
+pub fn cosign_tags(digest: &str) -> Result<Vec<String>> {
+    let base = referrer::fallback_tag(digest)?;
+    Ok(COSIGN_TAG_SUFFIXES
+        .iter()
+        .map(|suffix| format!("{base}.{suffix}"))
+        .collect())
+}
+
+/// The manifests `layout` keeps under cosign's tags for `digest`.
+pub fn tagged_in_layout(layout: &Layout, digest: &str) -> Result<Vec<TaggedArtifact>> {
+    let tags = cosign_tags(digest)?;
+    let index = layout.read_index()?;
+    Ok(index
+        .manifests()
+        .iter()
+        .filter_map(|d| {
+            let tag = d.annotations().as_ref()?.get(pare_oci::layout::REF_NAME)?;
+            tags.contains(tag).then(|| TaggedArtifact {
+                tag: tag.clone(),
+                descriptor: d.clone(),
+            })
+        })
+        .collect())
+}
+
+/// Copies what `repo` keeps under cosign's tags for `digest` into `layout` (manifests and blobs;
+/// the caller tags them where they belong).
+pub fn pull_tagged(
+    client: &Client,
+    repo: &str,
+    digest: &str,
+    layout: &Layout,
+    access: &Access,
+    reporter: &dyn Reporter,
+) -> Result<Vec<TaggedArtifact>> {
+    let mut found = Vec::new();
+    for tag in cosign_tags(digest)? {
+        let Some(manifest) = client.find_manifest(repo, &tag)? else {
+            continue;
+        };
+        let blobs = blobs_of(&manifest.bytes, &format!("{repo}:{tag}"))?;
+        download_blobs(client, repo, &blobs, layout, access, reporter)?;
+        let stored = layout.write_blob(&manifest.bytes)?;
+        let media_type = if manifest.media_type.is_empty() {
+            pare_oci::referrer::MANIFEST_MEDIA_TYPE.to_string()
+        } else {
+            manifest.media_type.clone()
+        };
+        found.push(TaggedArtifact {
+            tag,
+            descriptor: oci_spec::image::Descriptor::new(
+                oci_spec::image::MediaType::from(media_type.as_str()),
+                manifest.bytes.len() as u64,
+                pare_oci::image::parse_digest(&stored)?,
+            ),
+        });
+    }
+    Ok(found)
+}
+
+/// Pushes tagged artifacts kept in `layout` to `repo` under their tags (what is there is replaced,
+/// as `cosign copy` does).
+pub fn push_tagged(
+    client: &Client,
+    repo: &str,
+    layout: &Layout,
+    tagged: &[TaggedArtifact],
+    access: &Access,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    for t in tagged {
+        let digest = t.descriptor.digest().to_string();
+        let bytes = layout.read_blob(&digest, t.descriptor.size())?;
+        let blobs = blobs_of(&bytes, &format!("{repo}:{}", t.tag))?;
+        upload_blobs(client, repo, layout, &blobs, access, reporter)?;
+        client.put_manifest(repo, &t.tag, t.descriptor.media_type().as_ref(), &bytes)?;
+    }
+    Ok(())
+}
+
+/// Copies tagged artifacts from one layout to another and tags them there.
+pub fn copy_tagged_between_layouts(
+    from: &Layout,
+    to: &Layout,
+    tagged: &[TaggedArtifact],
+) -> Result<()> {
+    for t in tagged {
+        let digest = t.descriptor.digest().to_string();
+        let bytes = from.read_blob(&digest, t.descriptor.size())?;
+        for (blob, size) in blobs_of(&bytes, &digest)? {
+            if !to.has_valid_blob(&blob, size) {
+                super::copy_blob(from, to, &blob, size)?;
+            }
+        }
+        to.write_blob(&bytes)?;
+        let mut untagged = t.descriptor.clone();
+        if let Some(mut a) = untagged.annotations().clone() {
+            a.remove(pare_oci::layout::REF_NAME);
+            untagged.set_annotations(Some(a).filter(|a| !a.is_empty()));
+        }
+        to.set_tags(&untagged, std::slice::from_ref(&t.tag))?;
+    }
+    Ok(())
+}
