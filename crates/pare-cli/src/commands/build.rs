@@ -168,6 +168,14 @@ pub fn options_from(args: &BuildArgs, need_output: bool) -> Result<BuildOptions>
             options.sbom.push(format);
         }
     }
+    if let (true, Some(key)) = (args.sign, &args.key) {
+        options.sign = Some(pare::build::SignSettings {
+            key_pem: super::sign::read_key(key)?,
+            key_name: key.display().to_string(),
+            password: std::env::var_os("COSIGN_PASSWORD").map(|p| p.into_encoded_bytes()),
+            identity: args.sign_identity.clone(),
+        });
+    }
     if file.is_none() || args.lock.is_some() {
         options.packages.lock_file = match &args.lock {
             Some(lock) => lock.clone(),
@@ -333,6 +341,19 @@ fn print_human(report: &pare::build::BuildReport) {
             sbom.media_type,
             human_bytes(sbom.document_size),
             sbom.manifest_digest
+        );
+    }
+    if let Some(signed) = &report.signed {
+        say!(
+            "  signed    as {} under {}; attested {}",
+            signed.signature.identity,
+            signed.signature.tag,
+            signed
+                .attestations
+                .iter()
+                .map(|a| a.predicate_type.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     if let Some(base) = &report.base {

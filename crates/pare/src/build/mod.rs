@@ -21,7 +21,7 @@ use pare_oci::reference::ImageRef;
 use pare_oci::tree::{normalize_image_path, Entry, LayerTree};
 use serde::Serialize;
 
-pub use options::{BuildOptions, CaBundle, CopySpec};
+pub use options::{BuildOptions, CaBundle, CopySpec, SignSettings};
 use options::{CA_BUNDLE_PATH, DEFAULT_PATH, NONROOT_ID};
 
 use crate::bases::{self, BaseOptions};
@@ -81,6 +81,17 @@ pub struct BuildReport {
     /// The SBOMs attached to the image (`--sbom`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sbom: Vec<AttachedSbom>,
+    /// The signature and attestations made for the image (`--sign`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed: Option<SignedReport>,
+}
+
+/// What `--sign` made.
+#[derive(Clone, Debug, Serialize)]
+pub struct SignedReport {
+    pub signature: crate::sign::SignReport,
+    /// The provenance and SBOM attestations, in that order.
+    pub attestations: Vec<crate::sign::attest::AttestReport>,
 }
 
 /// An SBOM a build attached to its image as an OCI 1.1 referrer.
@@ -101,11 +112,11 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         Error::Input("no output given; pass --output oci:DIR[:TAG] (or oci-archive:FILE, docker-archive:FILE:NAME:TAG)".into())
     })?;
     crate::image_io::check_destination(&output, &options.extra_tags)?;
-    if !options.sbom.is_empty()
+    if !(options.sbom.is_empty() && options.sign.is_none())
         && !matches!(output, ImageRef::Layout { .. } | ImageRef::Registry(_))
     {
         return Err(Error::Input(format!(
-            "--sbom attaches the SBOM as an OCI referrer, which {output} cannot hold; build to oci:DIR or docker://REF (or write the SBOM with `pare sbom IMAGE -o FILE`)"
+            "--sbom and --sign attach an SBOM or signature beside the image, which {output} cannot hold; build to oci:DIR or docker://REF (or write the SBOM with `pare sbom IMAGE -o FILE`)"
         )));
     }
     let compression = options.compression.unwrap_or(match output {
@@ -468,6 +479,17 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         base.release_for(&output);
     }
     let (stored, written, sbom) = write_to(&output, &context, options, image_base.as_ref())?;
+    let signed = match &options.sign {
+        Some(settings) => Some(sign_build(
+            &output,
+            settings,
+            options,
+            base_report.as_ref(),
+            package_summary.as_ref(),
+            reporter,
+        )?),
+        None => None,
+    };
     let tags = crate::image_io::destination_names(&output, &options.extra_tags);
     let layer_reports: Vec<LayerReport> = written
         .iter()
@@ -505,7 +527,139 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         base: base_report,
         bytecode: bytecode_report,
         sbom,
+        signed,
     })
+}
+
+/// Signs the image a build wrote at `output` and attests its SLSA v1 provenance and each SBOM
+/// (`--sign`): what `pare sign` and `pare attest` would do, in one go.
+fn sign_build(
+    output: &ImageRef,
+    settings: &SignSettings,
+    options: &BuildOptions,
+    base: Option<&base_image::BaseReport>,
+    packages: Option<&crate::packages::PackageSummary>,
+    reporter: &dyn Reporter,
+) -> Result<SignedReport> {
+    let access = crate::image_io::Access {
+        insecure: options.insecure,
+        credentials: options.credentials.clone(),
+        ..crate::image_io::Access::default()
+    };
+    reporter.step("signing the image");
+    let signature = crate::sign::sign(
+        &crate::sign::SignOptions {
+            image: output.clone(),
+            key_pem: settings.key_pem.clone(),
+            key_name: settings.key_name.clone(),
+            password: settings.password.clone(),
+            identity: settings.identity.clone(),
+            annotations: BTreeMap::new(),
+            access: access.clone(),
+        },
+        reporter,
+    )?;
+    let attest = |predicate_type: &str, predicate: serde_json::Value| {
+        crate::sign::attest::attest(
+            &crate::sign::attest::AttestOptions {
+                image: output.clone(),
+                key_pem: settings.key_pem.clone(),
+                key_name: settings.key_name.clone(),
+                password: settings.password.clone(),
+                identity: settings.identity.clone(),
+                predicate_type: predicate_type.to_string(),
+                predicate,
+                access: access.clone(),
+            },
+            reporter,
+        )
+    };
+    let mut attestations = vec![attest(
+        "https://slsa.dev/provenance/v1",
+        provenance(options, base, packages)?,
+    )?];
+    for format in &options.sbom {
+        let document = crate::sbom::attached(output, &access, *format, reporter)?;
+        let predicate: serde_json::Value = serde_json::from_slice(&document)
+            .map_err(|e| Error::Input(format!("the attached SBOM is not JSON: {e}")))?;
+        let predicate_type = match format {
+            crate::sbom::SbomFormat::SpdxJson => "https://spdx.dev/Document",
+            crate::sbom::SbomFormat::CycloneDxJson => "https://cyclonedx.org/bom",
+        };
+        attestations.push(attest(predicate_type, predicate)?);
+    }
+    Ok(SignedReport {
+        signature,
+        attestations,
+    })
+}
+
+/// The SLSA v1 provenance of a build: the request (base, entrypoint, copies by destination,
+/// packages, platform, output), and the digests of what it resolved: the base image, pare.lock,
+/// and every file copied in (named `copy:<path in the image>`, so no host path is written).
+fn provenance(
+    options: &BuildOptions,
+    base: Option<&base_image::BaseReport>,
+    packages: Option<&crate::packages::PackageSummary>,
+) -> Result<serde_json::Value> {
+    use sha2::Digest as _;
+    let mut dependencies: BTreeMap<String, String> = BTreeMap::new();
+    let hash_file = |path: &std::path::Path| -> Result<String> {
+        let mut file = std::fs::File::open(path).map_err(Error::io("read", path))?;
+        let mut hasher = sha2::Sha256::new();
+        std::io::copy(&mut file, &mut hasher).map_err(Error::io("read", path))?;
+        Ok(hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect())
+    };
+    for copy in &options.copies {
+        if copy.src.is_dir() {
+            for entry in walkdir::WalkDir::new(&copy.src).sort_by_file_name() {
+                let entry =
+                    entry.map_err(|e| Error::Input(format!("read {}: {e}", copy.src.display())))?;
+                if entry.file_type().is_file() {
+                    let rel = entry
+                        .path()
+                        .strip_prefix(&copy.src)
+                        .unwrap_or(entry.path())
+                        .to_string_lossy()
+                        .into_owned();
+                    let name = format!("copy:{}/{rel}", copy.dst.trim_end_matches('/'));
+                    dependencies.insert(name, hash_file(entry.path())?);
+                }
+            }
+        } else if copy.src.is_file() {
+            dependencies.insert(format!("copy:{}", copy.dst), hash_file(&copy.src)?);
+        }
+    }
+    if let Some(base) = base {
+        if let Some(hex) = pare_oci::digest::sha256_hex(&base.digest) {
+            dependencies.insert(format!("base:{}", base.reference), hex.to_string());
+        }
+    }
+    if let Some(summary) = packages {
+        let lock = std::path::Path::new(&summary.lock_file);
+        if lock.is_file() {
+            dependencies.insert("pare.lock".into(), hash_file(lock)?);
+        }
+    }
+    let external = serde_json::json!({
+        "base": options.base.name(),
+        "entrypoint": options.entrypoint,
+        "cmd": options.cmd,
+        "copies": options.copies.iter().map(|c| &c.dst).collect::<Vec<_>>(),
+        "packages": packages.map(|p| &p.packages),
+        "platform": options.platform.to_string(),
+        "user": options.user,
+        "sourceDateEpoch": options.source_date_epoch,
+    });
+    Ok(crate::sign::attest::slsa_provenance(
+        external,
+        &dependencies,
+        options.source_date_epoch,
+    ))
 }
 
 /// Sets `key` in an environment list: replaces its value where it is, else appends it.

@@ -138,6 +138,17 @@ pub struct BuildOptions {
     pub bytecode: super::bytecode::BytecodeOptions,
     /// SBOMs to attach to the image as OCI 1.1 referrers (`--sbom`, `[build] sbom`).
     pub sbom: Vec<crate::sbom::SbomFormat>,
+    /// Sign what the build wrote, and attest its provenance and SBOMs (`--sign --key`).
+    pub sign: Option<SignSettings>,
+}
+
+/// How `pare build --sign` signs: the key, and the identity to claim (needed for a layout).
+#[derive(Clone, Debug)]
+pub struct SignSettings {
+    pub key_pem: String,
+    pub key_name: String,
+    pub password: Option<Vec<u8>>,
+    pub identity: Option<String>,
 }
 
 impl Default for BuildOptions {
@@ -173,6 +184,7 @@ impl Default for BuildOptions {
             packages: PackageOptions::default(),
             bytecode: super::bytecode::BytecodeOptions::default(),
             sbom: Vec::new(),
+            sign: None,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! of scope: this machine reaches no such service. Not here: key formats (`keys`), or where the
 //! manifest is stored (`image_io::store`).
 
+pub mod attest;
 pub mod keys;
 
 use std::collections::BTreeMap;
@@ -203,10 +204,53 @@ pub fn sign(options: &SignOptions, reporter: &dyn Reporter) -> Result<SignReport
     let signature: DerSignature = key.sign(&body);
     let signature = base64::engine::general_purpose::STANDARD.encode(signature.as_bytes());
     let payload_digest = sha256_digest(&body);
-    let what = format!("{}:{tag}", options.image);
 
-    // Keep what is there; add this signature unless the same one is.
-    let mut layers = match store.tagged(&tag)? {
+    let appended = append_layer(
+        &store,
+        &tag,
+        PAYLOAD_MEDIA_TYPE,
+        body,
+        json!({SIGNATURE_ANNOTATION: signature}),
+        &options.access,
+        reporter,
+    )?;
+    Ok(SignReport {
+        image: options.image.to_string(),
+        digest,
+        identity,
+        tag,
+        signature_manifest: appended.manifest,
+        payload_digest,
+        signatures: appended.layers,
+        added: appended.added,
+    })
+}
+
+/// What adding a layer to a manifest under one of cosign's tags did.
+struct Appended {
+    /// The manifest's digest now.
+    manifest: String,
+    /// Its layers now.
+    layers: usize,
+    /// False when the same layer was there already.
+    added: bool,
+}
+
+/// Adds `blob` as a layer of `media_type` with `annotations` to the manifest under `tag` (made
+/// when there is none), keeping the layers there: cosign's way of holding several signatures or
+/// attestations of one image. Nothing is added when a layer with the same digest and annotations
+/// is there.
+fn append_layer(
+    store: &Store,
+    tag: &str,
+    media_type: &str,
+    blob: Vec<u8>,
+    annotations: Value,
+    access: &Access,
+    reporter: &dyn Reporter,
+) -> Result<Appended> {
+    let what = format!("the manifest under {tag}");
+    let mut layers = match store.tagged(tag)? {
         Some(existing) => payload_layers(&existing, &what)?,
         None => Vec::new(),
     };
@@ -216,18 +260,18 @@ pub fn sign(options: &SignOptions, reporter: &dyn Reporter) -> Result<SignReport
         let size = layer["size"].as_u64().unwrap_or_default();
         blobs.push(store.blob(d, size)?);
     }
-    let added = !layers.iter().any(|l| {
-        l["digest"] == payload_digest.as_str()
-            && l["annotations"][SIGNATURE_ANNOTATION] == signature.as_str()
-    });
+    let digest = sha256_digest(&blob);
+    let added = !layers
+        .iter()
+        .any(|l| l["digest"] == digest.as_str() && l["annotations"] == annotations);
     if added {
         layers.push(json!({
-            "mediaType": PAYLOAD_MEDIA_TYPE,
-            "digest": payload_digest,
-            "size": body.len(),
-            "annotations": {SIGNATURE_ANNOTATION: signature},
+            "mediaType": media_type,
+            "digest": digest,
+            "size": blob.len(),
+            "annotations": annotations,
         }));
-        blobs.push(body);
+        blobs.push(blob);
     }
     let diff_ids: Vec<&Value> = layers.iter().map(|l| &l["digest"]).collect();
     let config = pare_oci::canonical_json::to_vec(
@@ -254,22 +298,10 @@ pub fn sign(options: &SignOptions, reporter: &dyn Reporter) -> Result<SignReport
     )?;
     let mut all: Vec<&[u8]> = vec![&config];
     all.extend(blobs.iter().map(Vec::as_slice));
-    let stored = store.put_tagged(
-        &all,
-        &manifest,
-        MANIFEST_MEDIA_TYPE,
-        &tag,
-        &options.access,
-        reporter,
-    )?;
-    Ok(SignReport {
-        image: options.image.to_string(),
-        digest,
-        identity,
-        tag,
-        signature_manifest: stored,
-        payload_digest,
-        signatures: layers.len(),
+    let stored = store.put_tagged(&all, &manifest, MANIFEST_MEDIA_TYPE, tag, access, reporter)?;
+    Ok(Appended {
+        manifest: stored,
+        layers: layers.len(),
         added,
     })
 }
