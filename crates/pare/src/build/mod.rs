@@ -112,9 +112,9 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         Error::Input("no output given; pass --output oci:DIR[:TAG] (or oci-archive:FILE, docker-archive:FILE:NAME:TAG)".into())
     })?;
     crate::image_io::check_destination(&output, &options.extra_tags)?;
-    if !(options.sbom.is_empty() && options.sign.is_none())
-        && !matches!(output, ImageRef::Layout { .. } | ImageRef::Registry(_))
-    {
+    let attaches = !options.sbom.is_empty() || options.sign.is_some();
+    let can_hold = matches!(output, ImageRef::Layout { .. } | ImageRef::Registry(_));
+    if attaches && !can_hold {
         return Err(Error::Input(format!(
             "--sbom and --sign attach an SBOM or signature beside the image, which {output} cannot hold; build to oci:DIR or docker://REF (or write the SBOM with `pare sbom IMAGE -o FILE`)"
         )));
