@@ -524,9 +524,7 @@ fn build_sign_attests_provenance_and_sbom_in_dsse_envelopes() {
     )
     .unwrap();
     assert!(statement.contains(&hex));
-    let forged_statement = statement
-        .replace("\"predicateType\"", "\"predicateType\"")
-        .replace("urn:pare", "urn:forged");
+    let forged_statement = statement.replace("urn:pare", "urn:forged");
     let forged_b64 = {
         let file = dir.path().join("forged-statement.json");
         std::fs::write(&file, &forged_statement).unwrap();
