@@ -333,6 +333,69 @@ fn signatures_are_cosigns_verify_with_openssl_and_tampering_fails() {
         0
     );
     assert_eq!(verify(&layout, &public_b, &[]).0, 1);
+    // With the referrers API, the signatures are also an OCI 1.1 referrer (cosign's oci-1-1 mode),
+    // which verify reads when the tag is gone or spoiled.
+    let api =
+        crate::support::FaultProxy::start(&registry.addr, crate::support::Fault::ReferrersApi);
+    let via_api = format!("docker://{}/viaapi:1", api.addr);
+    ok(pare().args(["push", &layout, &via_api]));
+    let signed: Value = serde_json::from_str(&ok(
+        pare().args(["sign", "--format", "json", "--key", &key, &via_api])
+    ))
+    .unwrap();
+    let referrer = signed["referrer"]
+        .as_str()
+        .expect("a referrer was written")
+        .to_string();
+    let listed: Value = serde_json::from_str(&ok(pare().args([
+        "referrers",
+        "--format",
+        "json",
+        &via_api,
+    ])))
+    .unwrap();
+    // The layout's own signature referrer came along with the push; the new one is listed too.
+    let ours: Vec<&Value> = listed["referrers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["digest"] == referrer.as_str())
+        .collect();
+    assert_eq!(ours.len(), 1, "{listed}");
+    assert_eq!(
+        ours[0]["artifact_type"],
+        "application/vnd.dev.cosign.artifact.sig.v1+json"
+    );
+    let api_tag = signed["tag"].as_str().unwrap();
+    // Spoil every signature under the tag: each one's annotation replaced by another signature.
+    let mut spoiled: Value = serde_json::from_str(&ok(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{}/viaapi:{api_tag}", registry.addr),
+    ])))
+    .unwrap();
+    for layer in spoiled["layers"].as_array_mut().unwrap() {
+        layer["annotations"]["dev.cosignproject.cosign/signature"] =
+            Value::String(signature.clone());
+    }
+    put_manifest(&registry.addr, "viaapi", api_tag, &spoiled, dir.path());
+    let identity_api = format!("{}/viaapi", api.addr);
+    let (code, report) = verify(&via_api, &public, &["--identity", &identity_api]);
+    assert_eq!(code, 0, "{report}");
+    let signatures = report["signatures"].as_array().unwrap();
+    assert!(signatures.iter().any(|s| s["verified"] == true), "{report}");
+    assert!(
+        signatures.iter().any(|s| s["problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("does not verify"))),
+        "the spoiled tag's signatures are read and fail: {report}"
+    );
+    assert_eq!(
+        verify(&via_api, &public_c, &["--identity", &identity_api]).0,
+        1
+    );
+
     // Bad keys are exit 2.
     let (code, _, err) = run(pare().args(["sign", "--key", &public, &image]));
     assert_eq!(code, 2, "{err}");

@@ -242,7 +242,7 @@ pub struct Listing {
 }
 
 /// The direct and deeper referrers of `subject` in `store`, and how the first level was listed.
-fn list_in(store: &Store, subject: &str) -> Result<(Vec<Referrer>, Option<ListedVia>)> {
+pub(crate) fn list_in(store: &Store, subject: &str) -> Result<(Vec<Referrer>, Option<ListedVia>)> {
     match store {
         Store::Layout(layout) => Ok((in_layout(layout, subject)?, Some(ListedVia::Layout))),
         Store::Registry { client, repo } => {

@@ -31,6 +31,18 @@ pub(crate) fn store_of(
     write: bool,
     reporter: &dyn Reporter,
 ) -> Result<(Store, String)> {
+    let (store, image) = store_and_image(reference, access, write, reporter)?;
+    Ok((store, image.digest().to_string()))
+}
+
+/// [`store_of`], with the image's whole descriptor (media type, size, digest: what a referrer
+/// names as its subject).
+pub(crate) fn store_and_image(
+    reference: &ImageRef,
+    access: &Access,
+    write: bool,
+    reporter: &dyn Reporter,
+) -> Result<(Store, Descriptor)> {
     match reference {
         ImageRef::Layout { dir, tag } => {
             let layout = if write {
@@ -41,18 +53,28 @@ pub(crate) fn store_of(
             let top = layout.resolve(tag.as_deref())?;
             let what = reference.to_string();
             let image = resolve_platform(&layout, &top, access.platform.as_ref(), &what)?;
-            Ok((Store::Layout(layout), image.digest().to_string()))
+            Ok((Store::Layout(layout), image))
         }
         ImageRef::Registry(name) => {
             let client = client_for(name, access)?;
             let (manifest, _) = image_manifest(&client, name, access, reporter)?;
             let repo = registry_repo(name);
+            let media_type = if manifest.media_type.is_empty() {
+                pare_oci::referrer::MANIFEST_MEDIA_TYPE.to_string()
+            } else {
+                manifest.media_type.clone()
+            };
+            let image = Descriptor::new(
+                MediaType::from(media_type.as_str()),
+                manifest.bytes.len() as u64,
+                parse_digest(&manifest.digest)?,
+            );
             Ok((
                 Store::Registry {
                     client: Box::new(client),
                     repo,
                 },
-                manifest.digest,
+                image,
             ))
         }
         other => Err(Error::Input(format!(
@@ -153,5 +175,54 @@ impl Store {
                 Ok(client.put_manifest(repo, tag, media_type, manifest)?)
             }
         }
+    }
+
+    /// Whether referrers of `digest` are listed where they are stored: always in a layout, at a
+    /// registry when it offers the referrers API.
+    pub(crate) fn lists_referrers(&self, digest: &str) -> Result<bool> {
+        match self {
+            Store::Layout(_) => Ok(true),
+            Store::Registry { client, repo } => Ok(client.referrers(repo, digest)?.is_some()),
+        }
+    }
+
+    /// Stores `blobs` and the referrer `manifest` (which names its subject) by digest, listed as a
+    /// referrer: an untagged entry in a layout; at a registry, the manifest (the caller asked
+    /// [`Store::lists_referrers`] first).
+    pub(crate) fn put_referrer(
+        &self,
+        blobs: &[&[u8]],
+        manifest: &[u8],
+        access: &Access,
+        reporter: &dyn Reporter,
+    ) -> Result<String> {
+        let digest = pare_oci::digest::sha256_digest(manifest);
+        let referrer = pare_oci::referrer::parse_referrer(manifest, &digest).ok_or_else(|| {
+            Error::Input(format!("the referrer {digest} pare made names no subject"))
+        })?;
+        match self {
+            Store::Layout(layout) => {
+                for blob in blobs {
+                    layout.write_blob(blob)?;
+                }
+                layout.write_blob(manifest)?;
+                layout.set_tags(&referrer.descriptor, &[])?;
+            }
+            Store::Registry { client, repo } => {
+                let (_staging, layout) = super::staging()?;
+                let mut listed = Vec::with_capacity(blobs.len());
+                for blob in blobs {
+                    listed.push((layout.write_blob(blob)?, blob.len() as u64));
+                }
+                upload_blobs(client, repo, &layout, &listed, access, reporter)?;
+                client.put_manifest(
+                    repo,
+                    &digest,
+                    referrer.descriptor.media_type().as_ref(),
+                    manifest,
+                )?;
+            }
+        }
+        Ok(digest)
     }
 }

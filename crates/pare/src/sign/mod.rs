@@ -30,6 +30,10 @@ use crate::{Error, Reporter, Result};
 pub const PAYLOAD_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 /// The layer annotation holding the base64 signature.
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+/// The artifact type of cosign's signatures kept as an OCI 1.1 referrer (its
+/// `--registry-referrers-mode oci-1-1`: the `.sig` manifest with this config media type and a
+/// subject).
+pub const SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
 /// `critical.type` of a cosign payload.
 pub const PAYLOAD_TYPE: &str = "cosign container image signature";
 const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -71,6 +75,10 @@ pub struct SignReport {
     pub signatures: usize,
     /// False when this very signature was there already.
     pub added: bool,
+    /// The signatures also kept as an OCI 1.1 referrer (a layout, or a registry with the
+    /// referrers API): that manifest's digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
 }
 
 /// What `pare verify` is asked for.
@@ -198,7 +206,9 @@ pub fn sign(options: &SignOptions, reporter: &dyn Reporter) -> Result<SignReport
             options.image
         ))
     })?;
-    let (store, digest) = store_of(&options.image, &options.access, true, reporter)?;
+    let (store, image) =
+        crate::image_io::store::store_and_image(&options.image, &options.access, true, reporter)?;
+    let digest = image.digest().to_string();
     let tag = signature_tag(&digest)?;
     let body = payload(&identity, &digest, &options.annotations)?;
     let signature: DerSignature = key.sign(&body);
@@ -214,6 +224,21 @@ pub fn sign(options: &SignOptions, reporter: &dyn Reporter) -> Result<SignReport
         &options.access,
         reporter,
     )?;
+    // As cosign's oci-1-1 mode: the same manifest, typed by its config and naming the image.
+    let referrer = if store.lists_referrers(&digest)? {
+        let mut manifest: Value = serde_json::from_slice(&appended.bytes)
+            .map_err(|e| Error::Input(format!("the signature manifest pare made: {e}")))?;
+        manifest["config"]["mediaType"] = json!(SIGNATURE_ARTIFACT_TYPE);
+        manifest["subject"] = json!({
+            "mediaType": image.media_type().to_string(),
+            "digest": digest,
+            "size": image.size(),
+        });
+        let bytes = pare_oci::canonical_json::to_vec(&manifest, "signature referrer")?;
+        Some(store.put_referrer(&[], &bytes, &options.access, reporter)?)
+    } else {
+        None
+    };
     Ok(SignReport {
         image: options.image.to_string(),
         digest,
@@ -223,6 +248,7 @@ pub fn sign(options: &SignOptions, reporter: &dyn Reporter) -> Result<SignReport
         payload_digest,
         signatures: appended.layers,
         added: appended.added,
+        referrer,
     })
 }
 
@@ -234,6 +260,8 @@ struct Appended {
     layers: usize,
     /// False when the same layer was there already.
     added: bool,
+    /// The manifest as stored.
+    bytes: Vec<u8>,
 }
 
 /// Adds `blob` as a layer of `media_type` with `annotations` to the manifest under `tag` (made
@@ -303,6 +331,7 @@ fn append_layer(
         manifest: stored,
         layers: layers.len(),
         added,
+        bytes: manifest,
     })
 }
 
@@ -313,12 +342,29 @@ pub fn verify(options: &VerifyOptions, reporter: &dyn Reporter) -> Result<Verify
     let (store, digest) = store_of(&options.image, &options.access, false, reporter)?;
     let tag = signature_tag(&digest)?;
     let what = format!("{}:{tag}", options.image);
-    let mut signatures = Vec::new();
+    // The `.sig` tag's layers, then those of signature referrers, each signature once.
+    let mut layers = Vec::new();
     if let Some(manifest) = store.tagged(&tag)? {
-        for layer in payload_layers(&manifest, &what)? {
-            signatures.push(check(&store, &layer, &key, &digest, identity.as_deref()));
-        }
+        layers.extend(payload_layers(&manifest, &what)?);
     }
+    let (referrers, _) = crate::image_io::referrers::list_in(&store, &digest)?;
+    for r in referrers
+        .iter()
+        .filter(|r| r.subject == digest && r.artifact_type() == SIGNATURE_ARTIFACT_TYPE)
+    {
+        let d = r.descriptor.digest().to_string();
+        let manifest = store.manifest(&d, r.descriptor.size())?;
+        layers.extend(payload_layers(
+            &manifest,
+            &format!("{} referrer {d}", options.image),
+        )?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    layers.retain(|l| seen.insert(format!("{} {}", l["digest"], l["annotations"])));
+    let signatures: Vec<CheckedSignature> = layers
+        .iter()
+        .map(|layer| check(&store, layer, &key, &digest, identity.as_deref()))
+        .collect();
     let verified = signatures.iter().any(|s| s.verified);
     Ok(VerifyReport {
         image: options.image.to_string(),
