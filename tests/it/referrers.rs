@@ -10,22 +10,12 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::support::{
-    in_ci, ok, pare, peers_python, read_json, require, run, static_hello, Fault, FaultProxy,
-    Registry,
+    build_hello_report, in_ci, ok, pare, peers_python, read_json, require, run, static_hello,
+    Fault, FaultProxy, Registry,
 };
 
 const SPDX: &str = "application/spdx+json";
 const CYCLONEDX: &str = "application/vnd.cyclonedx+json";
-
-/// Builds the static hello image into `output` with `extra` flags; returns the build report.
-fn build(output: &str, extra: &[&str]) -> Value {
-    let out = ok(pare()
-        .args(["build", "--format", "json", "--copy"])
-        .arg(format!("{}:/hello", static_hello().display()))
-        .args(["--entrypoint", "/hello", "--output", output])
-        .args(extra));
-    serde_json::from_str(&out).unwrap()
-}
 
 /// `pare referrers IMAGE --format json`.
 fn referrers(image: &str) -> Value {
@@ -97,8 +87,8 @@ fn build_sbom_attaches_a_referrer_that_reads_back_and_validates() {
     let plain = dir.path().join("plain");
     let out = dir.path().join("out");
     let image = format!("oci:{}:latest", out.display());
-    let plain_report = build(&format!("oci:{}:latest", plain.display()), &[]);
-    let report = build(&image, &["--sbom", "spdx-json", "--sbom", "cyclonedx-json"]);
+    let plain_report = build_hello_report(&format!("oci:{}:latest", plain.display()), &[]);
+    let report = build_hello_report(&image, &["--sbom", "spdx-json", "--sbom", "cyclonedx-json"]);
     // The SBOM goes beside the image: the image itself is the one a plain build makes.
     assert_eq!(report["manifest_digest"], plain_report["manifest_digest"]);
     let attached = report["sbom"].as_array().unwrap();
@@ -106,7 +96,7 @@ fn build_sbom_attaches_a_referrer_that_reads_back_and_validates() {
     // Reproducible: a second build elsewhere attaches the same artifacts (the document names the
     // image by the layout's file name and tag, so that is kept).
     std::fs::create_dir(dir.path().join("second")).unwrap();
-    let again = build(
+    let again = build_hello_report(
         &format!("oci:{}:latest", dir.path().join("second/out").display()),
         &["--sbom", "spdx-json", "--sbom", "cyclonedx-json"],
     );
@@ -252,7 +242,7 @@ fn push_pull_and_copy_carry_referrers_by_fallback_tag_or_referrers_api() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let image = format!("oci:{}:latest", out.display());
-    let report = build(&image, &["--sbom", "spdx-json", "--sbom", "cyclonedx-json"]);
+    let report = build_hello_report(&image, &["--sbom", "spdx-json", "--sbom", "cyclonedx-json"]);
     let subject = report["manifest_digest"].as_str().unwrap().to_string();
     let spdx = sbom(&image, "spdx-json", true);
 
@@ -368,14 +358,14 @@ fn a_lying_fallback_tag_is_not_believed() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let image = format!("oci:{}:latest", out.display());
-    let report = build(&image, &[]);
+    let report = build_hello_report(&image, &[]);
     let subject = report["manifest_digest"].as_str().unwrap().to_string();
     let remote = format!("docker://{}/lie:1", registry.addr);
     ok(pare().args(["push", &image, &remote]));
     // Another image's SBOM in the same repository, listed by a forged fallback tag as this
     // image's.
     let other_image = format!("oci:{}:latest", dir.path().join("other").display());
-    build(
+    build_hello_report(
         &other_image,
         &["--sbom", "spdx-json", "--label", "other=yes"],
     );
@@ -424,7 +414,7 @@ fn a_lying_fallback_tag_is_not_believed() {
     assert!(err.contains("forged"), "{err}");
     // A fallback tag that is not an index makes a push of a referrer fail with exit 2, naming it.
     let sbom_image = format!("oci:{}:s", dir.path().join("with-sbom").display());
-    build(&sbom_image, &["--sbom", "spdx-json"]);
+    build_hello_report(&sbom_image, &["--sbom", "spdx-json"]);
     let other = format!("docker://{}/notindex:1", registry.addr);
     let url = format!("http://{}/v2/notindex/manifests/{tag}", registry.addr);
     let manifest = out

@@ -8,16 +8,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{ok, pare, require, run, sha256_file, static_hello, Registry};
-
-fn build(output: &str, extra: &[&str]) -> Value {
-    let out = ok(pare()
-        .args(["build", "--format", "json", "--copy"])
-        .arg(format!("{}:/hello", static_hello().display()))
-        .args(["--entrypoint", "/hello", "--output", output])
-        .args(extra));
-    serde_json::from_str(&out).unwrap()
-}
+use crate::support::{
+    build_hello_report, ok, pare, require, run, sha256_file, static_hello, Registry,
+};
 
 /// A P-256 key pair from openssl: (private key file, public key file). `sec1` writes the private
 /// key as `EC PRIVATE KEY` instead of PKCS#8.
@@ -121,7 +114,7 @@ fn signatures_are_cosigns_verify_with_openssl_and_tampering_fails() {
     };
     let dir = tempfile::tempdir().unwrap();
     let layout = format!("oci:{}:latest", dir.path().join("out").display());
-    let built = build(&layout, &[]);
+    let built = build_hello_report(&layout, &[]);
     let digest = built["manifest_digest"].as_str().unwrap().to_string();
     let image = format!("docker://{}/app:1", registry.addr);
     ok(pare().args(["push", &layout, &image]));
@@ -305,7 +298,7 @@ fn signatures_are_cosigns_verify_with_openssl_and_tampering_fails() {
     assert_eq!(verify(&image, &public, &[]).0, 0);
     // A tampered image: another image under the tag has no signature.
     let other = format!("oci:{}:latest", dir.path().join("other").display());
-    build(&other, &["--label", "tampered=yes"]);
+    build_hello_report(&other, &["--label", "tampered=yes"]);
     ok(pare().args(["push", &other, &image]));
     let (code, report) = verify(&image, &public, &[]);
     assert_eq!(code, 1, "{report}");
@@ -442,7 +435,7 @@ fn build_sign_attests_provenance_and_sbom_in_dsse_envelopes() {
     let dir = tempfile::tempdir().unwrap();
     let (key, public) = key_pair(dir.path(), "k", false);
     let image = format!("docker://{}/built:1", registry.addr);
-    let report = build(&image, &["--sbom", "spdx-json", "--sign", "--key", &key]);
+    let report = build_hello_report(&image, &["--sbom", "spdx-json", "--sign", "--key", &key]);
     let digest = report["manifest_digest"].as_str().unwrap().to_string();
     let hex = digest.trim_start_matches("sha256:").to_string();
     assert_eq!(report["signed"]["signature"]["digest"], digest);

@@ -98,6 +98,17 @@ pub fn static_hello() -> &'static Path {
     })
 }
 
+/// Builds the static hello image (`/hello` as the entrypoint) into `output` with `extra` flags and
+/// returns the `pare build --format json` report.
+pub fn build_hello_report(output: &str, extra: &[&str]) -> Value {
+    let out = ok(pare()
+        .args(["build", "--format", "json", "--copy"])
+        .arg(format!("{}:/hello", static_hello().display()))
+        .args(["--entrypoint", "/hello", "--output", output])
+        .args(extra));
+    serde_json::from_str(&out).unwrap()
+}
+
 /// Parses a JSON file.
 pub fn read_json(path: &Path) -> Value {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));

@@ -461,17 +461,23 @@ impl Client {
                 _ => self.expect(resp, &[200], &action).map(|_| None),
             };
         }
+        Ok(Some(self.read_document(resp, &action, "referrers list")?))
+    }
+
+    /// The body of a manifest-sized answer (a manifest, an index, a referrers list), refused past
+    /// [`MAX_MANIFEST`] bytes; `what` names it in the error.
+    fn read_document(&self, resp: ureq::Response, action: &str, what: &str) -> Result<Vec<u8>> {
         let mut bytes = Vec::new();
         resp.into_reader()
             .take(MAX_MANIFEST + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| self.transport(&action, &e.to_string()))?;
+            .map_err(|e| self.transport(action, &e.to_string()))?;
         if bytes.len() as u64 > MAX_MANIFEST {
             return Err(Error::Integrity(format!(
-                "{action}: the referrers list is larger than {MAX_MANIFEST} bytes"
+                "{action}: the {what} is larger than {MAX_MANIFEST} bytes"
             )));
         }
-        Ok(Some(bytes))
+        Ok(bytes)
     }
 
     /// Fetches a manifest or index by tag or digest, verifying the digest when one was asked for.
@@ -493,16 +499,7 @@ impl Client {
             .header("Content-Type")
             .map(|v| v.split(';').next().unwrap_or(v).trim().to_string())
             .unwrap_or_default();
-        let mut bytes = Vec::new();
-        resp.into_reader()
-            .take(MAX_MANIFEST + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| self.transport(&action, &e.to_string()))?;
-        if bytes.len() as u64 > MAX_MANIFEST {
-            return Err(Error::Integrity(format!(
-                "{action}: the manifest is larger than {MAX_MANIFEST} bytes"
-            )));
-        }
+        let bytes = self.read_document(resp, &action, "manifest")?;
         let digest = pare_oci::digest::sha256_digest(&bytes);
         if reference.starts_with("sha256:") && reference != digest {
             return Err(Error::Integrity(format!(

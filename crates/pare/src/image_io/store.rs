@@ -165,13 +165,7 @@ impl Store {
                 Ok(digest)
             }
             Store::Registry { client, repo } => {
-                // Uploads stream from files: the blobs go through a staging layout.
-                let (_staging, layout) = super::staging()?;
-                let mut listed = Vec::with_capacity(blobs.len());
-                for blob in blobs {
-                    listed.push((layout.write_blob(blob)?, blob.len() as u64));
-                }
-                upload_blobs(client, repo, &layout, &listed, access, reporter)?;
+                upload_bytes(client, repo, blobs, access, reporter)?;
                 Ok(client.put_manifest(repo, tag, media_type, manifest)?)
             }
         }
@@ -209,12 +203,7 @@ impl Store {
                 layout.set_tags(&referrer.descriptor, &[])?;
             }
             Store::Registry { client, repo } => {
-                let (_staging, layout) = super::staging()?;
-                let mut listed = Vec::with_capacity(blobs.len());
-                for blob in blobs {
-                    listed.push((layout.write_blob(blob)?, blob.len() as u64));
-                }
-                upload_blobs(client, repo, &layout, &listed, access, reporter)?;
+                upload_bytes(client, repo, blobs, access, reporter)?;
                 client.put_manifest(
                     repo,
                     &digest,
@@ -225,4 +214,22 @@ impl Store {
         }
         Ok(digest)
     }
+}
+
+/// Uploads in-memory blobs that `repo` lacks (uploads stream from files, so they go through a
+/// staging layout).
+fn upload_bytes(
+    client: &Client,
+    repo: &str,
+    blobs: &[&[u8]],
+    access: &Access,
+    reporter: &dyn Reporter,
+) -> Result<()> {
+    let (_staging, layout) = super::staging()?;
+    let mut listed = Vec::with_capacity(blobs.len());
+    for blob in blobs {
+        listed.push((layout.write_blob(blob)?, blob.len() as u64));
+    }
+    upload_blobs(client, repo, &layout, &listed, access, reporter)?;
+    Ok(())
 }
