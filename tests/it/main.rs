@@ -13,6 +13,7 @@ mod diff;
 mod hardening;
 mod lint;
 mod models;
+mod multiarch;
 mod packages;
 mod referrers;
 mod report;

@@ -820,6 +820,9 @@ pub struct TransferCommon {
     /// with it.
     #[arg(long)]
     pub no_referrers: bool,
+    /// Copy every platform of a multi-platform index (digests kept), not one image.
+    #[arg(long, conflicts_with = "platform")]
+    pub all_platforms: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: TextFormat,
@@ -992,7 +995,7 @@ pub struct BuildArgs {
     /// Ship no CA bundle.
     #[arg(long)]
     pub no_ca_certificates: bool,
-    /// Image platform OS/ARCH[/VARIANT] (default: this machine's).
+    /// Image platform OS/ARCH[/VARIANT] (default: this machine's); several, comma-separated (linux/amd64,linux/arm64), build one image each into one OCI index.
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
     /// Layer compression: gzip (default), zstd, or none (default for docker-archive).

@@ -21,6 +21,8 @@ pub struct TransferOptions {
     /// How to compress layers the source stores uncompressed (default gzip, none for a
     /// docker-archive destination).
     pub compression: Option<pare_oci::compress::Compression>,
+    /// Copy every platform of an index, not the one image of `access.platform`.
+    pub all_platforms: bool,
 }
 
 impl TransferOptions {
@@ -32,6 +34,7 @@ impl TransferOptions {
             access: Access::default(),
             extra_tags: Vec::new(),
             compression: None,
+            all_platforms: false,
         }
     }
 }
@@ -39,6 +42,17 @@ impl TransferOptions {
 /// Copies an image as `options` say.
 pub fn copy(options: &TransferOptions, reporter: &dyn Reporter) -> Result<TransferReport> {
     let mut report = TransferReport::default();
+    if options.all_platforms {
+        crate::image_io::copy_all_platforms(
+            &options.source,
+            &options.destination,
+            &options.extra_tags,
+            &options.access,
+            reporter,
+            &mut report,
+        )?;
+        return Ok(report);
+    }
     crate::image_io::copy(
         &options.source,
         &options.destination,

@@ -93,7 +93,17 @@ pub fn options_from(args: &BuildArgs, need_output: bool) -> Result<BuildOptions>
         options.ca_bundle = CaBundle::Omit;
     }
     if let Some(p) = &args.platform {
-        options.platform = Platform::parse(p).map_err(pare::Error::from)?;
+        let platforms = p
+            .split(',')
+            .map(|one| Platform::parse(one.trim()))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(pare::Error::from)?;
+        options.platform = platforms[0].clone();
+        options.platforms = if platforms.len() > 1 {
+            platforms
+        } else {
+            Vec::new()
+        };
     }
     if let Some(c) = &args.compression {
         options.compression = Some(Compression::parse(c).ok_or_else(|| {
@@ -296,6 +306,25 @@ fn command_words(values: &[String], flag: &str) -> Result<Vec<String>> {
 }
 
 fn print_human(report: &pare::build::BuildReport) {
+    if !report.platforms.is_empty() {
+        say!("built {} ({})", report.output, report.tags.join(", "));
+        say!("  index     {}", report.manifest_digest);
+        for image in &report.platforms {
+            say!(
+                "  {:<14}  {}  {} stored, {} layers",
+                image.platform,
+                image.manifest_digest,
+                human_bytes(image.compressed_size),
+                image.layers.len()
+            );
+        }
+        say!(
+            "  total     {} stored once for every platform ({} bytes; layers the images share counted once)",
+            human_bytes(report.compressed_size),
+            report.compressed_size
+        );
+        return;
+    }
     say!("built {} ({})", report.output, report.tags.join(", "));
     say!("  manifest  {}", report.manifest_digest);
     say!("  config    {}", report.config_digest);

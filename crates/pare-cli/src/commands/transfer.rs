@@ -52,6 +52,7 @@ pub fn run(
     options.extra_tags.clone_from(&args.tag);
     options.access.chunk_size = upload.chunk_size;
     options.access.referrers = !args.no_referrers;
+    options.all_platforms = args.all_platforms;
     if let Some(c) = &upload.compression {
         options.compression = Some(pare_oci::compress::Compression::parse(c).ok_or_else(|| {
             UsageError(format!(

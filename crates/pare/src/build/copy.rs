@@ -225,6 +225,7 @@ mod tests {
 
     fn spec(src: &Path, dst: &str) -> CopySpec {
         CopySpec {
+            platform: None,
             src: src.to_path_buf(),
             dst: dst.into(),
             mode: None,

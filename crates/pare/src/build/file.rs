@@ -106,6 +106,8 @@ pub struct ImageSection {
     /// A PEM file, or `false` for no CA bundle.
     pub ca_bundle: Option<CaSetting>,
     pub platform: Option<String>,
+    /// Several platforms: one image each, in one OCI index.
+    pub platforms: Option<Vec<String>>,
     /// Add shared libraries of dynamic binaries (default true).
     pub closure: Option<bool>,
     /// Root to resolve libraries in.
@@ -180,6 +182,8 @@ pub struct CopyEntry {
     pub mode: Option<ModeSetting>,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
+    /// Only for this platform's image of a multi-platform build.
+    pub platform: Option<String>,
 }
 
 /// A file mode as written in TOML.
@@ -260,6 +264,12 @@ impl BuildFile {
         if let Some(platform) = image.platform {
             options.platform = Platform::parse(&platform)?;
         }
+        if let Some(platforms) = image.platforms {
+            options.platforms = platforms
+                .iter()
+                .map(|p| Platform::parse(p))
+                .collect::<std::result::Result<_, _>>()?;
+        }
         let python = self.python;
         options.bytecode.set(
             python.bytecode.as_deref(),
@@ -329,12 +339,17 @@ impl BuildFile {
                         .map_err(|e| Error::Input(format!("[[copy]] {}: {e}", entry.src)))?,
                 ),
             };
+            let platform = match &entry.platform {
+                Some(p) => Some(Platform::parse(p)?),
+                None => None,
+            };
             options.copies.push(CopySpec {
                 src: relative(&entry.src),
                 dst: entry.dst,
                 mode,
                 uid: entry.uid,
                 gid: entry.gid,
+                platform,
             });
         }
         if let Some(output) = self.build.output {

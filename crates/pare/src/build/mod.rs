@@ -8,6 +8,7 @@ pub mod bytecode;
 pub mod checks;
 pub mod copy;
 pub mod file;
+mod index;
 pub mod libraries;
 pub mod options;
 
@@ -84,6 +85,10 @@ pub struct BuildReport {
     /// The signature and attestations made for the image (`--sign`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed: Option<SignedReport>,
+    /// For a multi-platform build (`manifest_digest` is then the index's): each platform's image,
+    /// as a single-platform build reports it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<BuildReport>,
 }
 
 /// What `--sign` made.
@@ -106,8 +111,40 @@ pub struct AttachedSbom {
     pub document_size: u64,
 }
 
-/// Builds an image as `options` say.
+/// Builds an image as `options` say: one image, or for several platforms one image each in an
+/// OCI index.
 pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport> {
+    match options.platforms.as_slice() {
+        [] => build_one(options, reporter),
+        [one] => {
+            let mut single = options.clone();
+            single.platform = one.clone();
+            single.platforms.clear();
+            build_one(&single, reporter)
+        }
+        _ => index::build_index(options, reporter),
+    }
+}
+
+/// The output as the report names it (`oci:DIR`, `docker://REF`, …).
+fn output_name(output: &ImageRef) -> String {
+    match output {
+        ImageRef::Layout { dir, .. } => format!("oci:{}", dir.display()),
+        ImageRef::OciArchive { file, .. } => format!("oci-archive:{}", file.display()),
+        ImageRef::DockerArchive { file, .. } => format!("docker-archive:{}", file.display()),
+        ImageRef::Registry(name) => format!("docker://{name}"),
+        ImageRef::DockerDaemon(name) => format!("docker-daemon:{name}"),
+    }
+}
+
+/// Builds the one image of `options.platform` (copies for other platforms left out).
+fn build_one(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport> {
+    let for_others = |c: &CopySpec| c.platform.as_ref().is_some_and(|p| *p != options.platform);
+    if options.copies.iter().any(for_others) {
+        let mut only = options.clone();
+        only.copies.retain(|c| !for_others(c));
+        return build_one(&only, reporter);
+    }
     let output = options.output.clone().ok_or_else(|| {
         Error::Input("no output given; pass --output oci:DIR[:TAG] (or oci-archive:FILE, docker-archive:FILE:NAME:TAG)".into())
     })?;
@@ -506,13 +543,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         })
         .collect();
     Ok(BuildReport {
-        output: match &output {
-            ImageRef::Layout { dir, .. } => format!("oci:{}", dir.display()),
-            ImageRef::OciArchive { file, .. } => format!("oci-archive:{}", file.display()),
-            ImageRef::DockerArchive { file, .. } => format!("docker-archive:{}", file.display()),
-            ImageRef::Registry(name) => format!("docker://{name}"),
-            ImageRef::DockerDaemon(name) => format!("docker-daemon:{name}"),
-        },
+        output: output_name(&output),
         tags,
         manifest_digest: stored.manifest.digest().to_string(),
         config_digest: stored.config_digest,
@@ -528,6 +559,7 @@ pub fn build(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         bytecode: bytecode_report,
         sbom,
         signed,
+        platforms: Vec::new(),
     })
 }
 

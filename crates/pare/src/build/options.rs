@@ -31,11 +31,24 @@ pub struct CopySpec {
     /// Owner for every entry this copy adds (default 0:0).
     pub uid: Option<u32>,
     pub gid: Option<u32>,
+    /// The one platform of a multi-platform build this copy is for (`linux/arm64=SRC:DST`);
+    /// None: every platform.
+    pub platform: Option<Platform>,
 }
 
 impl CopySpec {
-    /// Parses `SRC:DST[:MODE[:UID:GID]]` (MODE in octal; may be empty to keep the source's mode).
+    /// Parses `[PLATFORM=]SRC:DST[:MODE[:UID:GID]]` (MODE in octal; may be empty to keep the
+    /// source's mode; PLATFORM as `linux/arm64` limits the copy to that platform's image).
     pub fn parse(text: &str) -> Result<Self> {
+        let (platform, text) = match text.split_once('=') {
+            Some((p, rest)) if p.contains('/') && !p.contains(':') => (
+                Some(Platform::parse(p).map_err(|e| {
+                    Error::Input(format!("--copy {text:?}: {p:?} is not a platform: {e}"))
+                })?),
+                rest,
+            ),
+            _ => (None, text),
+        };
         let parts: Vec<&str> = text.split(':').collect();
         let bad = |why: &str| {
             Error::Input(format!(
@@ -69,6 +82,7 @@ impl CopySpec {
             mode,
             uid,
             gid,
+            platform,
         })
     }
 }
@@ -140,6 +154,9 @@ pub struct BuildOptions {
     pub sbom: Vec<crate::sbom::SbomFormat>,
     /// Sign what the build wrote, and attest its provenance and SBOMs (`--sign --key`).
     pub sign: Option<SignSettings>,
+    /// More than one: build one image per platform into one OCI index (`--platform a,b`,
+    /// `[image] platforms`); `platform` is then each in turn.
+    pub platforms: Vec<Platform>,
 }
 
 /// How `pare build --sign` signs: the key, and the identity to claim (needed for a layout).
@@ -185,6 +202,7 @@ impl Default for BuildOptions {
             bytecode: super::bytecode::BytecodeOptions::default(),
             sbom: Vec::new(),
             sign: None,
+            platforms: Vec::new(),
         }
     }
 }

@@ -1031,3 +1031,221 @@ fn finish_stats(client: &Client, report: &mut IoReport) {
     report.http_requests += RequestStats::get(&client.stats.requests);
     report.retries += RequestStats::get(&client.stats.retries);
 }
+
+/// Sends the index `index` (in `layout`, with the image manifests `images` it lists, each in
+/// `layout` too) to `destination` with its tags: into a layout (the blobs it lacks, then the index
+/// tagged), or to a registry (each image pushed by digest, then the index under each tag).
+/// Archives and the Docker Engine hold one image and are refused.
+#[allow(clippy::too_many_arguments)] // write's inputs for an index; a struct would only rename them
+pub fn write_index(
+    layout: &Layout,
+    index: &Descriptor,
+    images: &[Descriptor],
+    destination: &ImageRef,
+    extra_tags: &[String],
+    access: &Access,
+    reporter: &dyn Reporter,
+    report: &mut IoReport,
+) -> Result<()> {
+    report.manifest_digest = index.digest().to_string();
+    match destination {
+        ImageRef::Layout { dir, tag } => {
+            let tags = destination_tags(tag, extra_tags);
+            let created = !dir.exists();
+            let result = (|| -> Result<()> {
+                let dest = Layout::create_or_open(dir)?;
+                for image in images {
+                    let opened = read_image(layout, image, "an image of the index")?;
+                    let mut blobs: Vec<(String, u64)> = std::iter::once(opened.manifest.config())
+                        .chain(opened.manifest.layers())
+                        .map(|d| (d.digest().to_string(), d.size()))
+                        .collect();
+                    blobs.push((image.digest().to_string(), image.size()));
+                    for (digest, size) in blobs {
+                        report.blobs += 1;
+                        if dest.has_valid_blob(&digest, size) {
+                            report.blobs_already_present += 1;
+                            continue;
+                        }
+                        copy_blob(layout, &dest, &digest, size)?;
+                        report.blobs_transferred += 1;
+                        report.bytes_transferred += size;
+                    }
+                }
+                copy_blob(layout, &dest, index.digest().as_ref(), index.size())?;
+                dest.set_tags(index, &tags)?;
+                Ok(())
+            })();
+            if result.is_err() && created {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            result
+        }
+        ImageRef::Registry(name) => {
+            let client = client_for(name, access)?;
+            let pushed = (|| -> Result<()> {
+                for image in images {
+                    let opened = read_image(layout, image, "an image of the index")?;
+                    report.blobs += 1 + opened.manifest.layers().len();
+                    let by_digest = DockerName {
+                        tag: None,
+                        digest: Some(image.digest().to_string()),
+                        ..name.clone()
+                    };
+                    // Per image, only what it found present: the client's counters, which
+                    // push also adds, are cumulative and read once below.
+                    let mut part = IoReport::default();
+                    registry::push(&client, &by_digest, layout, image, &[], access, reporter, &mut part)?;
+                    report.blobs_already_present += part.blobs_already_present;
+                }
+                report.blobs_transferred += RequestStats::get(&client.stats.blobs_uploaded);
+                report.blobs_mounted += RequestStats::get(&client.stats.blobs_mounted);
+                report.bytes_transferred += RequestStats::get(&client.stats.bytes_uploaded);
+                let bytes = layout.read_blob(index.digest().as_ref(), index.size())?;
+                let repo = registry_repo(name);
+                for tag in destination_tags(&name.tag, extra_tags) {
+                    client.put_manifest(&repo, &tag, index.media_type().as_ref(), &bytes)?;
+                }
+                Ok(())
+            })();
+            finish_stats(&client, report);
+            pushed
+        }
+        other => Err(Error::Input(format!(
+            "{other} holds one image, not a multi-platform index; write the index to oci:DIR or docker://REF (or build one platform)"
+        ))),
+    }
+}
+
+/// Copies every platform of a multi-platform index (`--all-platforms`): the index and each image
+/// it lists, with their digests kept. A source that is one image is copied as [`copy`] does.
+/// Sources and destinations are layouts and registries (archives hold one image).
+pub fn copy_all_platforms(
+    source: &ImageRef,
+    destination: &ImageRef,
+    extra_tags: &[String],
+    access: &Access,
+    reporter: &dyn Reporter,
+    report: &mut IoReport,
+) -> Result<()> {
+    report.source = source.to_string();
+    report.destination = destination.to_string();
+    let what = source.to_string();
+    let images_of = |bytes: &[u8]| -> Result<Vec<Descriptor>> {
+        match pare_oci::manifest::parse_document(bytes, &what)? {
+            pare_oci::manifest::Document::Index(index) => {
+                let images = index.manifests().clone();
+                if let Some(nested) = images
+                    .iter()
+                    .find(|d| pare_oci::manifest::is_index_media_type(d.media_type().as_ref()))
+                {
+                    return Err(Error::Input(format!(
+                        "{what}: the index lists another index ({}); pare copies one level",
+                        nested.digest()
+                    )));
+                }
+                Ok(images)
+            }
+            pare_oci::manifest::Document::Image(_) => Ok(Vec::new()),
+        }
+    };
+    match source {
+        ImageRef::Layout { dir, tag } => {
+            let layout = Layout::open_shared(dir)?;
+            let top = layout.resolve(tag.as_deref())?;
+            let bytes = layout.read_blob(top.digest().as_ref(), top.size())?;
+            let images = images_of(&bytes)?;
+            if images.is_empty() {
+                drop(layout);
+                return copy(
+                    source,
+                    destination,
+                    extra_tags,
+                    None,
+                    access,
+                    reporter,
+                    report,
+                );
+            }
+            write_index(
+                &layout,
+                &top,
+                &images,
+                destination,
+                extra_tags,
+                access,
+                reporter,
+                report,
+            )
+        }
+        ImageRef::Registry(name) => {
+            let client = client_for(name, access)?;
+            let repo = registry_repo(name);
+            let reference = name
+                .digest
+                .clone()
+                .or_else(|| name.tag.clone())
+                .unwrap_or_else(|| "latest".into());
+            let top = client.get_manifest(&repo, &reference)?;
+            let images = images_of(&top.bytes)?;
+            if images.is_empty() {
+                return copy(
+                    source,
+                    destination,
+                    extra_tags,
+                    None,
+                    access,
+                    reporter,
+                    report,
+                );
+            }
+            let (_staging, layout) = staging()?;
+            let pulled = (|| -> Result<()> {
+                for image in &images {
+                    let by_digest = DockerName {
+                        tag: None,
+                        digest: Some(image.digest().to_string()),
+                        ..name.clone()
+                    };
+                    let mut part = IoReport::default();
+                    registry::pull(&client, &by_digest, access, &layout, reporter, &mut part)?;
+                }
+                Ok(())
+            })();
+            finish_stats(&client, report);
+            pulled?;
+            let stored = layout.write_blob(&top.bytes)?;
+            let index = Descriptor::new(
+                oci_spec::image::MediaType::from(if top.media_type.is_empty() {
+                    pare_oci::manifest::INDEX_MEDIA_TYPES[0]
+                } else {
+                    top.media_type.as_str()
+                }),
+                top.bytes.len() as u64,
+                pare_oci::image::parse_digest(&stored)?,
+            );
+            let mut out = IoReport::default();
+            write_index(
+                &layout,
+                &index,
+                &images,
+                destination,
+                extra_tags,
+                access,
+                reporter,
+                &mut out,
+            )?;
+            report.manifest_digest = out.manifest_digest;
+            report.blobs += out.blobs;
+            report.blobs_transferred += out.blobs_transferred;
+            report.blobs_already_present += out.blobs_already_present;
+            report.bytes_transferred += out.bytes_transferred;
+            report.http_requests += out.http_requests;
+            report.retries += out.retries;
+            Ok(())
+        }
+        other => Err(Error::Input(format!(
+            "{other} holds one image; --all-platforms copies an index from oci:DIR or docker://REF"
+        ))),
+    }
+}

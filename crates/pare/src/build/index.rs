@@ -1,0 +1,163 @@
+//! `pare build --platform linux/amd64,linux/arm64`: one image per platform, each made by the
+//! single-platform build into one staging layout, so that a layer that is the same bytes for
+//! every platform (the static base's files, a script) is stored and pushed once; then one OCI
+//! index over them, sent to the output with image I/O. Copies qualified with a platform
+//! (`linux/arm64=SRC:DST`, `[[copy]] platform`) go only into that platform's image. Not yet:
+//! Debian recipes and packages per architecture, SBOMs, signing or bytecode of an index.
+
+use oci_spec::image::{Descriptor, MediaType};
+use pare_oci::image::parse_digest;
+use pare_oci::layout::Layout;
+use pare_oci::reference::ImageRef;
+use serde_json::json;
+
+use super::{build_one, BuildOptions, BuildReport};
+use crate::image_io::{destination_names, write_index, Access, IoReport, Scratch};
+use crate::{Error, Reporter, Result};
+
+/// The staging tag of one platform's image (`linux-arm64-v8`).
+fn staging_tag(platform: &pare_oci::image::Platform) -> String {
+    platform.to_string().replace('/', "-")
+}
+
+/// Builds one image per platform of `options.platforms` and the index over them.
+pub fn build_index(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport> {
+    let output = options.output.clone().ok_or_else(|| {
+        Error::Input("no output given; pass --output oci:DIR[:TAG] or docker://REF".into())
+    })?;
+    crate::image_io::check_destination(&output, &options.extra_tags)?;
+    if !matches!(output, ImageRef::Layout { .. } | ImageRef::Registry(_)) {
+        return Err(Error::Input(format!(
+            "{output} holds one image; a multi-platform build writes an OCI index to oci:DIR or docker://REF"
+        )));
+    }
+    let not_yet = |what: &str| {
+        Error::Input(format!(
+            "{what} with several platforms is not supported yet; build each platform with --platform OS/ARCH"
+        ))
+    };
+    if options.packages.in_use() || matches!(options.base, crate::bases::Base::Recipe(_)) {
+        return Err(not_yet("a Debian recipe or packages"));
+    }
+    if matches!(options.base, crate::bases::Base::Image { .. }) {
+        return Err(not_yet("an image --base"));
+    }
+    if !options.sbom.is_empty() || options.sign.is_some() {
+        return Err(not_yet("--sbom or --sign"));
+    }
+    if options.bytecode.which != crate::bytecode::Bytecode::None {
+        return Err(not_yet("--bytecode"));
+    }
+    for (i, p) in options.platforms.iter().enumerate() {
+        if options.platforms[..i].contains(p) {
+            return Err(Error::Input(format!("--platform names {p} twice")));
+        }
+    }
+    for copy in &options.copies {
+        if let Some(p) = &copy.platform {
+            if !options.platforms.contains(p) {
+                return Err(Error::Input(format!(
+                    "--copy {}:{} is for {p}, which is not one of the platforms built",
+                    copy.src.display(),
+                    copy.dst
+                )));
+            }
+        }
+    }
+
+    let scratch = Scratch::new("pare-index-")?;
+    let staging = scratch.path().join("layout");
+    let mut images = Vec::with_capacity(options.platforms.len());
+    for platform in &options.platforms {
+        let mut one = options.clone();
+        one.platforms.clear();
+        one.platform = platform.clone();
+        one.copies
+            .retain(|c| c.platform.as_ref().is_none_or(|p| p == platform));
+        one.output = Some(ImageRef::Layout {
+            dir: staging.clone(),
+            tag: Some(staging_tag(platform)),
+        });
+        one.extra_tags.clear();
+        reporter.step(&format!("building the {platform} image"));
+        images.push(build_one(&one, reporter)?);
+    }
+
+    let layout = Layout::open(&staging)?;
+    let mut manifests: Vec<Descriptor> = Vec::with_capacity(images.len());
+    for (platform, image) in options.platforms.iter().zip(&images) {
+        let stored = layout.resolve(Some(&staging_tag(platform)))?;
+        let mut entry = Descriptor::new(
+            stored.media_type().clone(),
+            stored.size(),
+            parse_digest(&image.manifest_digest)?,
+        );
+        entry.set_platform(Some(platform.to_oci()?));
+        manifests.push(entry);
+    }
+    let bytes = pare_oci::canonical_json::to_vec(
+        &json!({
+            "schemaVersion": 2,
+            "mediaType": pare_oci::manifest::INDEX_MEDIA_TYPES[0],
+            "manifests": manifests,
+        }),
+        "image index",
+    )?;
+    let digest = layout.write_blob(&bytes)?;
+    let index = Descriptor::new(
+        MediaType::ImageIndex,
+        bytes.len() as u64,
+        parse_digest(&digest)?,
+    );
+    let access = Access {
+        insecure: options.insecure,
+        credentials: options.credentials.clone(),
+        ..Access::default()
+    };
+    let mut io = IoReport::default();
+    write_index(
+        &layout,
+        &index,
+        &manifests,
+        &output,
+        &options.extra_tags,
+        &access,
+        reporter,
+        &mut io,
+    )?;
+    drop(layout);
+    drop(scratch);
+
+    // The index's sizes count each blob once: what a pull of every platform moves.
+    let mut seen = std::collections::BTreeMap::new();
+    for image in &images {
+        for layer in &image.layers {
+            seen.insert(layer.digest.clone(), (layer.size, layer.uncompressed_size));
+        }
+    }
+    let first = &images[0];
+    Ok(BuildReport {
+        output: super::output_name(&output),
+        tags: destination_names(&output, &options.extra_tags),
+        manifest_digest: digest,
+        config_digest: String::new(),
+        platform: options
+            .platforms
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        user: first.user.clone(),
+        layers: Vec::new(),
+        compressed_size: seen.values().map(|(c, _)| c).sum(),
+        uncompressed_size: seen.values().map(|(_, u)| u).sum(),
+        libraries: Vec::new(),
+        pruned_plugins: Vec::new(),
+        packages: None,
+        base: first.base.clone(),
+        bytecode: None,
+        sbom: Vec::new(),
+        signed: None,
+        platforms: images,
+    })
+}

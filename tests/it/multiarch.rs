@@ -1,0 +1,221 @@
+//! Multi-platform images: `pare build --platform linux/amd64,linux/arm64` writes one OCI index
+//! over one image per platform (the static base's layer shared), which oci-image-tool validates,
+//! skopeo reads and copies with the digest kept, `pare copy --all-platforms` moves whole, and
+//! whose arm64 image runs here under runc through qemu-user-static.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{in_ci, ok, pare, require, run, runc_run, unpack, Registry};
+
+/// A static C program that prints the machine it runs on, for `target` (`gcc` or
+/// `aarch64-linux-gnu-gcc`).
+fn uname_program(dir: &Path, compiler: &str, name: &str) -> PathBuf {
+    let source = dir.join("uname.c");
+    std::fs::write(
+        &source,
+        "#include <stdio.h>\n#include <sys/utsname.h>\n\
+         int main(void){struct utsname u; uname(&u); printf(\"hello from %s\\n\", u.machine); return 0;}\n",
+    )
+    .unwrap();
+    let out = dir.join(name);
+    ok(Command::new(compiler)
+        .args(["-static", "-O2", "-o"])
+        .arg(&out)
+        .arg(&source));
+    out
+}
+
+/// Whether arm64 programs run here (qemu-user-static registered in binfmt_misc); CI must have it.
+fn arm64_runs() -> bool {
+    let registered = Path::new("/proc/sys/fs/binfmt_misc/qemu-aarch64").exists();
+    if !registered {
+        assert!(
+            !in_ci(),
+            "qemu-aarch64 is not registered in binfmt_misc; scripts/peers.sh installs qemu-user-static and registers it"
+        );
+        eprintln!("SKIP: arm64 programs cannot run here; run scripts/peers.sh");
+    }
+    registered
+}
+
+fn skopeo_raw(reference: &str) -> Value {
+    serde_json::from_str(&ok(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        reference,
+    ])))
+    .unwrap()
+}
+
+#[test]
+fn a_two_platform_index_validates_copies_whole_and_its_arm64_image_runs() {
+    if !require("aarch64-linux-gnu-gcc")
+        || !require("skopeo")
+        || !require("oci-image-tool")
+        || !require("umoci")
+        || !require("runc")
+        || !arm64_runs()
+    {
+        return;
+    }
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let amd64 = uname_program(dir.path(), "gcc", "uname-amd64");
+    let arm64 = uname_program(dir.path(), "aarch64-linux-gnu-gcc", "uname-arm64");
+    let build = |output: &str| -> Value {
+        serde_json::from_str(&ok(pare()
+            .args([
+                "build",
+                "--format",
+                "json",
+                "--platform",
+                "linux/amd64,linux/arm64",
+            ])
+            .arg("--copy")
+            .arg(format!("linux/amd64={}:/hello", amd64.display()))
+            .arg("--copy")
+            .arg(format!("linux/arm64={}:/hello", arm64.display()))
+            .args(["--entrypoint", "/hello", "--output", output])))
+        .unwrap()
+    };
+    let layout = dir.path().join("multi");
+    let image = format!("oci:{}:v1", layout.display());
+    let report = build(&image);
+    let index_digest = report["manifest_digest"].as_str().unwrap().to_string();
+    let platforms = report["platforms"].as_array().unwrap();
+    assert_eq!(platforms.len(), 2);
+    assert_eq!(platforms[0]["platform"], "linux/amd64");
+    assert_eq!(platforms[1]["platform"], "linux/arm64");
+    // The static base's layer is the same bytes for both: stored once, listed by both.
+    assert_eq!(
+        platforms[0]["layers"][0]["digest"],
+        platforms[1]["layers"][0]["digest"]
+    );
+    assert_ne!(
+        platforms[0]["layers"][1]["digest"],
+        platforms[1]["layers"][1]["digest"]
+    );
+    let stored: u64 = platforms[0]["compressed_size"].as_u64().unwrap()
+        + platforms[1]["layers"][1]["size"].as_u64().unwrap();
+    assert_eq!(report["compressed_size"].as_u64().unwrap(), stored);
+
+    // Peers read the index.
+    let stdout = ok(Command::new("oci-image-tool")
+        .args(["validate", "--type", "image", "--ref", "name=v1"])
+        .arg(&layout));
+    assert!(stdout.contains("Validation succeeded"), "{stdout}");
+    let raw = skopeo_raw(&image);
+    assert_eq!(raw["mediaType"], "application/vnd.oci.image.index.v1+json");
+    let listed: Vec<String> = raw["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            format!(
+                "{}/{}",
+                m["platform"]["os"].as_str().unwrap(),
+                m["platform"]["architecture"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(listed, ["linux/amd64", "linux/arm64"]);
+    let arm_config: Value = serde_json::from_str(&ok(Command::new("skopeo").args([
+        "inspect",
+        "--config",
+        "--override-arch",
+        "arm64",
+        &image,
+    ])))
+    .unwrap();
+    assert_eq!(arm_config["architecture"], "arm64");
+
+    // Built straight to a registry, the index is the same bytes; skopeo copies it with every
+    // platform and the digest kept; pare copies it back and forth whole.
+    let remote = format!("docker://{}/multi:1", registry.addr);
+    assert_eq!(build(&remote)["manifest_digest"], index_digest.as_str());
+    let copied = format!("docker://{}/skopeo-copy:1", registry.addr);
+    ok(Command::new("skopeo").args([
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &remote,
+        &copied,
+    ]));
+    let ours = ok(pare()
+        .args(["copy", "--all-platforms", "--format", "json", &copied])
+        .arg(format!("oci:{}:back", dir.path().join("back").display())));
+    let ours: Value = serde_json::from_str(&ours).unwrap();
+    assert_eq!(ours["manifest_digest"], index_digest.as_str());
+    let again = format!("docker://{}/again:1", registry.addr);
+    let pushed: Value = serde_json::from_str(&ok(pare().args([
+        "copy",
+        "--all-platforms",
+        "--format",
+        "json",
+        &format!("oci:{}:back", dir.path().join("back").display()),
+        &again,
+    ])))
+    .unwrap();
+    assert_eq!(pushed["manifest_digest"], index_digest.as_str());
+    assert_eq!(skopeo_raw(&again), raw);
+
+    // Each platform's image runs: the arm64 one through qemu.
+    for (platform, machine) in [("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")] {
+        let tag = platform.replace('/', "-");
+        let single = dir.path().join(format!("single-{tag}"));
+        ok(pare()
+            .args(["copy", "--platform", platform, &image])
+            .arg(format!("oci:{}:{tag}", single.display())));
+        let bundle = unpack(&single, &tag, dir.path());
+        let (code, stdout, stderr) = runc_run(&bundle, dir.path());
+        assert_eq!(code, 0, "{platform}: {stderr}");
+        assert_eq!(stdout.trim(), format!("hello from {machine}"));
+    }
+    // audit picks a platform of the index.
+    let audit: Value = serde_json::from_str(&ok(pare().args([
+        "audit",
+        "--format",
+        "json",
+        "--platform",
+        "linux/arm64",
+        &image,
+    ])))
+    .unwrap();
+    assert_eq!(audit["manifest_digest"], platforms[1]["manifest_digest"]);
+
+    // What an index cannot be (yet) is a clear exit 2.
+    for (args, says) in [
+        (vec!["--base", "python3"], "Debian recipe"),
+        (vec!["--output", "docker-archive:x.tar"], "holds one image"),
+    ] {
+        let mut cmd = pare();
+        cmd.args(["build", "--platform", "linux/amd64,linux/arm64", "--copy"])
+            .arg(format!("{}:/hello", amd64.display()))
+            .args(["--entrypoint", "/hello"]);
+        if !args.contains(&"--output") {
+            cmd.args([
+                "--output",
+                &format!("oci:{}:x", dir.path().join("never").display()),
+            ]);
+        }
+        let (code, _, err) = run(cmd.args(&args).current_dir(dir.path()));
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(says), "{err}");
+    }
+    let (code, _, err) = run(pare()
+        .args(["build", "--platform", "linux/amd64,linux/arm64", "--copy"])
+        .arg(format!("linux/riscv64={}:/hello", amd64.display()))
+        .args([
+            "--output",
+            &format!("oci:{}:x", dir.path().join("never").display()),
+        ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not one of the platforms"), "{err}");
+}
