@@ -192,7 +192,7 @@ fn a_two_platform_index_validates_copies_whole_and_its_arm64_image_runs() {
 
     // What an index cannot be (yet) is a clear exit 2.
     for (args, says) in [
-        (vec!["--base", "python3"], "Debian recipe"),
+        (vec!["--base", "oci:base-layout:latest"], "an image --base"),
         (vec!["--output", "docker-archive:x.tar"], "holds one image"),
     ] {
         let mut cmd = pare();
@@ -218,4 +218,68 @@ fn a_two_platform_index_validates_copies_whole_and_its_arm64_image_runs() {
         ]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("not one of the platforms"), "{err}");
+}
+
+#[test]
+fn the_python3_recipe_for_two_platforms_locks_both_and_runs_on_arm64() {
+    if !crate::support::require_apt_sources()
+        || !require("umoci")
+        || !require("runc")
+        || !arm64_runs()
+    {
+        return;
+    }
+    let cache = crate::support::debian_cache();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.py"),
+        "import platform, ssl, json\nprint('python on', platform.machine(), json.dumps(ssl.OPENSSL_VERSION.startswith('OpenSSL')))\n",
+    )
+    .unwrap();
+    let output = format!("oci:{}:1", dir.path().join("out").display());
+    let build = || -> Value {
+        serde_json::from_str(&ok(pare()
+            .current_dir(dir.path())
+            .env("PARE_CACHE_DIR", &cache)
+            .args(["build", "--format", "json", "--base", "python3"])
+            .args([
+                "--platform",
+                "linux/amd64,linux/arm64",
+                "--lock",
+                "pare.lock",
+            ])
+            .args([
+                "--copy",
+                "app.py:/app/app.py",
+                "--entrypoint",
+                "python3",
+                "--cmd",
+                "/app/app.py",
+            ])
+            .args(["--output", &output])))
+        .unwrap()
+    };
+    let first = build();
+    // One pare.lock: the amd64 lock, with the arm64 one as its [[other]] lock, arm64 .debs in it.
+    let lock = std::fs::read_to_string(dir.path().join("pare.lock")).unwrap();
+    assert!(lock.contains("[[other]]"), "{lock}");
+    assert!(lock.contains("architecture = \"arm64\""), "{lock}");
+    assert!(lock.contains("_arm64.deb"), "{lock}");
+    // Built again, both platforms use the lock and the index is the same.
+    let second = build();
+    assert_eq!(second["manifest_digest"], first["manifest_digest"]);
+    for image in second["platforms"].as_array().unwrap() {
+        assert_eq!(image["packages"]["lock"], "used", "{image}");
+    }
+    for (platform, machine) in [("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")] {
+        let tag = platform.replace('/', "-");
+        let single = dir.path().join(format!("single-{tag}"));
+        ok(pare()
+            .args(["copy", "--platform", platform, &output])
+            .arg(format!("oci:{}:{tag}", single.display())));
+        let bundle = unpack(&single, &tag, dir.path());
+        let (code, stdout, stderr) = runc_run(&bundle, dir.path());
+        assert_eq!(code, 0, "{platform}: {stderr}");
+        assert_eq!(stdout.trim(), format!("python on {machine} true"));
+    }
 }

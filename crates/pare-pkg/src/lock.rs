@@ -99,9 +99,63 @@ pub struct Lock {
     /// Packages added for the libraries copied programs need (resolved with the request's).
     #[serde(rename = "provided", default, skip_serializing_if = "Vec::is_empty")]
     pub provided: Vec<LockedProvision>,
+    /// The locks of the other architectures of a multi-platform build (`[[other]]`), each a
+    /// whole lock of its own; empty for a one-architecture project, whose file is as before.
+    #[serde(rename = "other", default, skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<Lock>,
 }
 
 impl Lock {
+    /// The lock a file holds for `architecture`: the file's own, or one of its `[[other]]` locks;
+    /// an empty lock (which no request matches, so it counts as stale) when it has none.
+    pub fn read_for(path: &Path, architecture: &str) -> Result<Self> {
+        let lock = Self::read(path)?;
+        if lock.architecture == architecture || lock.architecture.is_empty() {
+            return Ok(lock);
+        }
+        Ok(lock
+            .others
+            .into_iter()
+            .find(|o| o.architecture == architecture)
+            .unwrap_or(Lock {
+                version: LOCK_VERSION,
+                architecture: architecture.to_string(),
+                ..Lock::default()
+            }))
+    }
+
+    /// Writes this lock into `path`, keeping the locks the file holds for other architectures: a
+    /// file for the same architecture (or none) is replaced, keeping its `[[other]]` locks; a file
+    /// for another architecture keeps its own lock and gets this one among its others.
+    pub fn write_merged(&self, path: &Path) -> Result<()> {
+        let mine = Lock {
+            others: Vec::new(),
+            ..self.clone()
+        };
+        let merged = match Self::read(path) {
+            Ok(existing)
+                if !existing.architecture.is_empty()
+                    && existing.architecture != mine.architecture =>
+            {
+                let mut merged = existing;
+                merged
+                    .others
+                    .retain(|o| o.architecture != mine.architecture);
+                merged.others.push(mine);
+                merged
+                    .others
+                    .sort_by(|a, b| a.architecture.cmp(&b.architecture));
+                merged
+            }
+            Ok(existing) => Lock {
+                others: existing.others,
+                ..mine
+            },
+            Err(_) => mine,
+        };
+        merged.write(path)
+    }
+
     /// Reads and validates a lock file.
     pub fn read(path: &Path) -> Result<Self> {
         let text =
@@ -165,6 +219,11 @@ impl Lock {
         sorted
             .packages
             .sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.version.cmp(&b.version)));
+        for other in &mut sorted.others {
+            other
+                .packages
+                .sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.version.cmp(&b.version)));
+        }
         let body = toml::to_string(&sorted)
             .map_err(|e| Error::Parse(format!("serializing the lock: {e}")))?;
         Ok(format!(

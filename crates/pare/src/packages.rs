@@ -201,7 +201,7 @@ pub struct LockReport {
 pub fn lock(options: &PackageOptions, reporter: &dyn Reporter) -> Result<(Lock, LockReport)> {
     let repositories = options.repositories()?;
     let mut carried = options.clone();
-    if let Ok(existing) = Lock::read(&options.lock_file) {
+    if let Ok(existing) = Lock::read_for(&options.lock_file, &options.architecture) {
         // Only from the project's own lock (this run rewrites it) or one made for this very request:
         // a flag-only build beside another project's lock takes nothing from it.
         if options.write_lock || existing.request == options.request(&repositories).digest() {
@@ -337,9 +337,10 @@ pub fn lock(options: &PackageOptions, reporter: &dyn Reporter) -> Result<(Lock, 
             .collect(),
         packages,
         provided: options.provided.clone(),
+        others: Vec::new(),
     };
     if options.write_lock {
-        lock.write(&options.lock_file)?;
+        lock.write_merged(&options.lock_file)?;
     }
     let mut layers = BTreeMap::new();
     for p in &lock.packages {
@@ -369,7 +370,7 @@ pub fn lock_for_build(
     let path = &options.lock_file;
     let existed = path.exists();
     if existed {
-        let lock = Lock::read(path)?;
+        let lock = Lock::read_for(path, &options.architecture)?;
         let repositories = options.repositories()?;
         let wanted = options.request(&repositories).digest();
         let provided = options

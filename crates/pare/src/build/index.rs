@@ -2,8 +2,10 @@
 //! single-platform build into one staging layout, so that a layer that is the same bytes for
 //! every platform (the static base's files, a script) is stored and pushed once; then one OCI
 //! index over them, sent to the output with image I/O. Copies qualified with a platform
-//! (`linux/arm64=SRC:DST`, `[[copy]] platform`) go only into that platform's image. Not yet:
-//! Debian recipes and packages per architecture, SBOMs, signing or bytecode of an index.
+//! (`linux/arm64=SRC:DST`, `[[copy]] platform`) go only into that platform's image. Debian
+//! recipes and packages resolve per architecture into one pare.lock (the first architecture's
+//! lock, the others as its `[[other]]` locks). Not yet: an image base, SBOMs, signing or bytecode
+//! of an index.
 
 use oci_spec::image::{Descriptor, MediaType};
 use pare_oci::image::parse_digest;
@@ -36,9 +38,6 @@ pub fn build_index(options: &BuildOptions, reporter: &dyn Reporter) -> Result<Bu
             "{what} with several platforms is not supported yet; build each platform with --platform OS/ARCH"
         ))
     };
-    if options.packages.in_use() || matches!(options.base, crate::bases::Base::Recipe(_)) {
-        return Err(not_yet("a Debian recipe or packages"));
-    }
     if matches!(options.base, crate::bases::Base::Image { .. }) {
         return Err(not_yet("an image --base"));
     }
