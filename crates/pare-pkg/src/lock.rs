@@ -298,6 +298,7 @@ mod tests {
             }],
             base: None,
             provided: Vec::new(),
+            others: Vec::new(),
         }
     }
 
@@ -359,5 +360,34 @@ mod tests {
         };
         assert_ne!(a.digest(), b.digest());
         assert_eq!(a.digest(), a.clone().digest());
+    }
+
+    #[test]
+    fn one_file_holds_a_lock_per_architecture() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pare.lock");
+        let amd64 = sample();
+        amd64.write_merged(&path).unwrap();
+        let single = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !single.contains("[[other]]"),
+            "one architecture, the file as before"
+        );
+        let mut arm64 = sample();
+        arm64.architecture = "arm64".into();
+        arm64.packages[0].architecture = "arm64".into();
+        arm64.write_merged(&path).unwrap();
+        assert_eq!(
+            Lock::read_for(&path, "amd64").unwrap().architecture,
+            "amd64"
+        );
+        let read = Lock::read_for(&path, "arm64").unwrap();
+        assert_eq!(read.packages[0].architecture, "arm64");
+        assert!(read.others.is_empty());
+        // Relocking amd64 keeps arm64; an unknown architecture reads as an empty (stale) lock.
+        amd64.write_merged(&path).unwrap();
+        assert_eq!(Lock::read(&path).unwrap().others.len(), 1);
+        let none = Lock::read_for(&path, "riscv64").unwrap();
+        assert!(none.packages.is_empty() && none.request.is_empty());
     }
 }
