@@ -105,6 +105,11 @@ fn a_two_platform_index_validates_copies_whole_and_its_arm64_image_runs() {
         + platforms[1]["layers"][1]["size"].as_u64().unwrap();
     assert_eq!(report["compressed_size"].as_u64().unwrap(), stored);
 
+    // The per-platform images were built into the output layout (its layers reused next time)
+    // under passing tags that are gone now: the index is the one tag.
+    let tags = ok(Command::new("umoci").arg("ls").arg("--layout").arg(&layout));
+    assert_eq!(tags.trim(), "v1");
+
     // Peers read the index.
     let stdout = ok(Command::new("oci-image-tool")
         .args(["validate", "--type", "image", "--ref", "name=v1"])

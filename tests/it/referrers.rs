@@ -102,6 +102,15 @@ fn build_sbom_attaches_a_referrer_that_reads_back_and_validates() {
     );
     assert_eq!(again["sbom"], report["sbom"]);
 
+    // Building into the layout again reuses its layers and takes the SBOM referrers for what
+    // they are, not for unreadable images.
+    let (code, _, stderr) = run(pare()
+        .args(["build", "--sbom", "spdx-json", "--copy"])
+        .arg(format!("{}:/hello", static_hello().display()))
+        .args(["--entrypoint", "/hello", "--output", &image]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("skipping"), "{stderr}");
+
     let listed = referrers(&image);
     assert_eq!(listed["subject"], report["manifest_digest"]);
     assert_eq!(listed["via"], "layout");

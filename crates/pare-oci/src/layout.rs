@@ -329,6 +329,25 @@ impl Layout {
         self.write_index(&index)
     }
 
+    /// Removes the `index.json` entries of `tags` (their blobs stay). Written atomically.
+    pub fn remove_tags(&self, tags: &[String]) -> Result<()> {
+        self.check_writable()?;
+        let mut index = self.read_index()?;
+        let kept: Vec<Descriptor> = index
+            .manifests()
+            .iter()
+            .filter(|d| {
+                !d.annotations()
+                    .as_ref()
+                    .and_then(|a| a.get(REF_NAME))
+                    .is_some_and(|t| tags.contains(t))
+            })
+            .cloned()
+            .collect();
+        index.set_manifests(kept);
+        self.write_index(&index)
+    }
+
     /// Finds the manifest a tag (or, without a tag, the only manifest) points at. Without a tag,
     /// referrers (an SBOM or signature kept beside its image: `crate::referrer`) and cosign's
     /// `sha256-<hex>.sig`/`.att`/`.sbom` tags are not candidates.

@@ -17,9 +17,9 @@ use super::{build_one, BuildOptions, BuildReport};
 use crate::image_io::{destination_names, write_index, Access, IoReport, Scratch};
 use crate::{Error, Reporter, Result};
 
-/// The staging tag of one platform's image (`linux-arm64-v8`).
+/// The passing tag of one platform's image while the index is made (`pare-building-linux-arm64`).
 fn staging_tag(platform: &pare_oci::image::Platform) -> String {
-    platform.to_string().replace('/', "-")
+    format!("pare-building-{}", platform.to_string().replace('/', "-"))
 }
 
 /// Builds one image per platform of `options.platforms` and the index over them.
@@ -64,8 +64,15 @@ pub fn build_index(options: &BuildOptions, reporter: &dyn Reporter) -> Result<Bu
         }
     }
 
-    let scratch = Scratch::new("pare-index-")?;
-    let staging = scratch.path().join("layout");
+    // Into the output layout itself (under passing tags), so that its layers are reused as a
+    // one-platform build reuses them; for a registry, into a staging layout.
+    let (staging, scratch) = match &output {
+        ImageRef::Layout { dir, .. } => (dir.clone(), None),
+        _ => {
+            let scratch = Scratch::new("pare-index-")?;
+            (scratch.path().join("layout"), Some(scratch))
+        }
+    };
     let mut images = Vec::with_capacity(options.platforms.len());
     for platform in &options.platforms {
         let mut one = options.clone();
@@ -124,6 +131,10 @@ pub fn build_index(options: &BuildOptions, reporter: &dyn Reporter) -> Result<Bu
         reporter,
         &mut io,
     )?;
+    if scratch.is_none() {
+        let passing: Vec<String> = options.platforms.iter().map(staging_tag).collect();
+        layout.remove_tags(&passing)?;
+    }
     drop(layout);
     drop(scratch);
 

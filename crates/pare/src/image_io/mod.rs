@@ -1049,6 +1049,10 @@ pub fn write_index(
 ) -> Result<()> {
     report.manifest_digest = index.digest().to_string();
     match destination {
+        ImageRef::Layout { dir, tag } if same_dir(layout.root(), dir) => {
+            layout.set_tags(index, &destination_tags(tag, extra_tags))?;
+            Ok(())
+        }
         ImageRef::Layout { dir, tag } => {
             let tags = destination_tags(tag, extra_tags);
             let created = !dir.exists();

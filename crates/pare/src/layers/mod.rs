@@ -161,9 +161,29 @@ fn known_layers(
         "application/vnd.oci.image.manifest.v1+json",
         "application/vnd.docker.distribution.manifest.v2+json",
     ];
+    // The images the index names, and those of the indexes it names (a multi-platform build's
+    // images are listed only by their index).
+    let mut candidates: Vec<oci_spec::image::Descriptor> = Vec::new();
     for descriptor in index.manifests() {
-        // Indexes and other artifacts hold no layers of their own.
+        if pare_oci::manifest::is_index_media_type(descriptor.media_type().as_ref()) {
+            if let Some(nested) = layout
+                .read_blob(descriptor.digest().as_ref(), descriptor.size())
+                .ok()
+                .and_then(|b| serde_json::from_slice::<oci_spec::image::ImageIndex>(&b).ok())
+            {
+                candidates.extend(nested.manifests().iter().cloned());
+            }
+        } else {
+            candidates.push(descriptor.clone());
+        }
+    }
+    for descriptor in &candidates {
+        // Artifacts hold no layers of their own.
         if !image_manifest_types.contains(&descriptor.media_type().to_string().as_str()) {
+            continue;
+        }
+        // A referrer (an SBOM, a signature: a manifest with a subject) is no image either.
+        if pare_oci::referrer::referrer_entry_of(layout, descriptor) {
             continue;
         }
         let digest = descriptor.digest().to_string();
