@@ -235,7 +235,7 @@ pub fn in_layout(layout: &Layout, subject: &str) -> Result<Vec<Referrer>> {
 /// Whether the manifest `entry` names (in `layout`) is a referrer or one of cosign's tag-kept
 /// artifacts (`sha256-<hex>.sig`), not an image: it names a subject, or its config is not an
 /// image config.
-pub fn referrer_entry_of(layout: &Layout, entry: &Descriptor) -> bool {
+pub fn is_artifact_entry(layout: &Layout, entry: &Descriptor) -> bool {
     if entry
         .annotations()
         .as_ref()

@@ -183,7 +183,7 @@ fn known_layers(
             continue;
         }
         // A referrer (an SBOM, a signature: a manifest with a subject) is no image either.
-        if pare_oci::referrer::referrer_entry_of(layout, descriptor) {
+        if pare_oci::referrer::is_artifact_entry(layout, descriptor) {
             continue;
         }
         let digest = descriptor.digest().to_string();

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
-use p256::ecdsa::{DerSignature, SigningKey, VerifyingKey};
+use p256::ecdsa::{DerSignature, VerifyingKey};
 use pare_oci::digest::sha256_digest;
 use pare_oci::reference::{DockerName, ImageRef};
 use serde::Serialize;
@@ -448,12 +448,6 @@ fn check(
         Err(problem) => checked.problem = Some(problem),
     }
     checked
-}
-
-/// Signs `bytes` with `key` (for tests that check a signature elsewhere).
-pub fn sign_bytes(key: &SigningKey, bytes: &[u8]) -> Vec<u8> {
-    let signature: DerSignature = key.sign(bytes);
-    signature.as_bytes().to_vec()
 }
 
 #[cfg(test)]
