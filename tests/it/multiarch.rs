@@ -144,6 +144,38 @@ fn a_two_platform_index_validates_copies_whole_and_its_arm64_image_runs() {
     // platform and the digest kept; pare copies it back and forth whole.
     let remote = format!("docker://{}/multi:1", registry.addr);
     assert_eq!(build(&remote)["manifest_digest"], index_digest.as_str());
+    // A tag that names an index is signed as it is (as cosign signs it): the index's digest.
+    let key = dir.path().join("key.pem");
+    let public = dir.path().join("key.pub");
+    ok(Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+        ])
+        .arg(&key));
+    ok(Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&public));
+    let signed: Value = serde_json::from_str(&ok(pare()
+        .args(["sign", "--format", "json", "--key"])
+        .arg(&key)
+        .arg(&remote)))
+    .unwrap();
+    assert_eq!(signed["digest"], index_digest.as_str());
+    let (code, _, err) = run(pare().args(["verify", "--key"]).arg(&public).arg(&remote));
+    assert_eq!(code, 0, "{err}");
+    // One platform's image is another digest, which this signature does not cover.
+    let (code, _, _) = run(pare()
+        .args(["verify", "--platform", "linux/arm64", "--key"])
+        .arg(&public)
+        .arg(&remote));
+    assert_eq!(code, 1);
     let copied = format!("docker://{}/skopeo-copy:1", registry.addr);
     ok(Command::new("skopeo").args([
         "copy",

@@ -35,12 +35,50 @@ pub(crate) fn store_of(
     Ok((store, image.digest().to_string()))
 }
 
+/// [`store_of`] for what the reference names as it is ([`store_and_named`]): its digest.
+pub(crate) fn store_of_named(
+    reference: &ImageRef,
+    access: &Access,
+    write: bool,
+    reporter: &dyn Reporter,
+) -> Result<(Store, String)> {
+    let (store, named) = store_and_named(reference, access, write, reporter)?;
+    Ok((store, named.digest().to_string()))
+}
+
 /// [`store_of`], with the image's whole descriptor (media type, size, digest: what a referrer
 /// names as its subject).
 pub(crate) fn store_and_image(
     reference: &ImageRef,
     access: &Access,
     write: bool,
+    reporter: &dyn Reporter,
+) -> Result<(Store, Descriptor)> {
+    opened(reference, access, write, true, reporter)
+}
+
+/// What `reference` names as it is, an index included (what cosign signs for a tag), unless
+/// `access.platform` asks for one platform's image: the store and that manifest's descriptor.
+pub(crate) fn store_and_named(
+    reference: &ImageRef,
+    access: &Access,
+    write: bool,
+    reporter: &dyn Reporter,
+) -> Result<(Store, Descriptor)> {
+    opened(
+        reference,
+        access,
+        write,
+        access.platform.is_some(),
+        reporter,
+    )
+}
+
+fn opened(
+    reference: &ImageRef,
+    access: &Access,
+    write: bool,
+    choose_platform: bool,
     reporter: &dyn Reporter,
 ) -> Result<(Store, Descriptor)> {
     match reference {
@@ -52,12 +90,25 @@ pub(crate) fn store_and_image(
             };
             let top = layout.resolve(tag.as_deref())?;
             let what = reference.to_string();
-            let image = resolve_platform(&layout, &top, access.platform.as_ref(), &what)?;
+            let image = if choose_platform {
+                resolve_platform(&layout, &top, access.platform.as_ref(), &what)?
+            } else {
+                top
+            };
             Ok((Store::Layout(layout), image))
         }
         ImageRef::Registry(name) => {
             let client = client_for(name, access)?;
-            let (manifest, _) = image_manifest(&client, name, access, reporter)?;
+            let manifest = if choose_platform {
+                image_manifest(&client, name, access, reporter)?.0
+            } else {
+                let reference = name
+                    .digest
+                    .clone()
+                    .or_else(|| name.tag.clone())
+                    .unwrap_or_else(|| "latest".into());
+                client.get_manifest(&registry_repo(name), &reference)?
+            };
             let repo = registry_repo(name);
             let media_type = if manifest.media_type.is_empty() {
                 pare_oci::referrer::MANIFEST_MEDIA_TYPE.to_string()

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{append_layer, claimed_identity, keys, payload_layers, SIGNATURE_ANNOTATION};
-use crate::image_io::store::{store_of, Store};
+use crate::image_io::store::{store_of_named, Store};
 use crate::image_io::Access;
 use crate::{Error, Reporter, Result};
 
@@ -135,7 +135,7 @@ pub fn attest(options: &AttestOptions, reporter: &dyn Reporter) -> Result<Attest
             options.image
         ))
     })?;
-    let (store, digest) = store_of(&options.image, &options.access, true, reporter)?;
+    let (store, digest) = store_of_named(&options.image, &options.access, true, reporter)?;
     let body = statement(
         &identity,
         &digest,
@@ -218,7 +218,7 @@ pub fn verify_attestations(
 ) -> Result<VerifyAttestationReport> {
     let key = keys::public_key(&options.key_pem, &options.key_name)?;
     let identity = claimed_identity(&options.image, &options.identity);
-    let (store, digest) = store_of(&options.image, &options.access, false, reporter)?;
+    let (store, digest) = store_of_named(&options.image, &options.access, false, reporter)?;
     let tag = attestation_tag(&digest)?;
     let mut attestations = Vec::new();
     if let Some(manifest) = store.tagged(&tag)? {

@@ -22,7 +22,7 @@ use pare_oci::reference::{DockerName, ImageRef};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::image_io::store::{store_of, Store};
+use crate::image_io::store::{store_and_named, store_of_named, Store};
 use crate::image_io::Access;
 use crate::{Error, Reporter, Result};
 
@@ -206,8 +206,7 @@ pub fn sign(options: &SignOptions, reporter: &dyn Reporter) -> Result<SignReport
             options.image
         ))
     })?;
-    let (store, image) =
-        crate::image_io::store::store_and_image(&options.image, &options.access, true, reporter)?;
+    let (store, image) = store_and_named(&options.image, &options.access, true, reporter)?;
     let digest = image.digest().to_string();
     let tag = signature_tag(&digest)?;
     let body = payload(&identity, &digest, &options.annotations)?;
@@ -339,7 +338,7 @@ fn append_layer(
 pub fn verify(options: &VerifyOptions, reporter: &dyn Reporter) -> Result<VerifyReport> {
     let key = keys::public_key(&options.key_pem, &options.key_name)?;
     let identity = claimed_identity(&options.image, &options.identity);
-    let (store, digest) = store_of(&options.image, &options.access, false, reporter)?;
+    let (store, digest) = store_of_named(&options.image, &options.access, false, reporter)?;
     let tag = signature_tag(&digest)?;
     let what = format!("{}:{tag}", options.image);
     // The `.sig` tag's layers, then those of signature referrers, each signature once.
