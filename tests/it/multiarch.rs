@@ -145,23 +145,7 @@ fn a_two_platform_index_validates_copies_whole_and_its_arm64_image_runs() {
     let remote = format!("docker://{}/multi:1", registry.addr);
     assert_eq!(build(&remote)["manifest_digest"], index_digest.as_str());
     // A tag that names an index is signed as it is (as cosign signs it): the index's digest.
-    let key = dir.path().join("key.pem");
-    let public = dir.path().join("key.pub");
-    ok(Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-        ])
-        .arg(&key));
-    ok(Command::new("openssl")
-        .args(["pkey", "-pubout", "-in"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&public));
+    let (key, public) = crate::sign::key_pair(dir.path(), "index", false);
     let signed: Value = serde_json::from_str(&ok(pare()
         .args(["sign", "--format", "json", "--key"])
         .arg(&key)

@@ -14,7 +14,7 @@ use crate::support::{
 
 /// A P-256 key pair from openssl: (private key file, public key file). `sec1` writes the private
 /// key as `EC PRIVATE KEY` instead of PKCS#8.
-fn key_pair(dir: &Path, name: &str, sec1: bool) -> (String, String) {
+pub fn key_pair(dir: &Path, name: &str, sec1: bool) -> (String, String) {
     let private = dir.join(format!("{name}.key"));
     let public = dir.join(format!("{name}.pub"));
     if sec1 {

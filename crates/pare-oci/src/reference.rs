@@ -99,6 +99,14 @@ impl DockerName {
         }
     }
 
+    /// What to ask a registry for: the digest, else the tag, else `latest`.
+    pub fn reference(&self) -> String {
+        self.digest
+            .clone()
+            .or_else(|| self.tag.clone())
+            .unwrap_or_else(|| "latest".into())
+    }
+
     /// The name without a tag or digest, as written by the user.
     pub fn repository_with_host(&self) -> String {
         match &self.host {

@@ -312,14 +312,11 @@ pub fn open(
             let pulled = registry::pull(&client, name, access, &layout, reporter, report).and_then(
                 |manifest| {
                     let found = if purpose == Purpose::Copy && access.referrers {
-                        let repo = registry_repo(name);
                         let subject = manifest.digest().to_string();
-                        (
-                            referrers::pull(&client, &repo, &subject, &layout, access, reporter)?,
-                            referrers::pull_tagged(
-                                &client, &repo, &subject, &layout, access, reporter,
-                            )?,
-                        )
+                        let repo = registry_repo(name);
+                        referrers::pull_attached(
+                            &client, &repo, &subject, &layout, access, reporter,
+                        )?
                     } else {
                         (Vec::new(), Vec::new())
                     };
@@ -378,11 +375,10 @@ pub fn copy(
             if access.referrers {
                 let repo = registry_repo(name);
                 let subject = manifest.digest().to_string();
-                let found = referrers::pull(&client, &repo, &subject, &layout, access, reporter)?;
+                let (found, tagged) =
+                    referrers::pull_attached(&client, &repo, &subject, &layout, access, reporter)?;
                 referrers::list_in_layout(&layout, &found)?;
                 report.referrers += found.len() as u64;
-                let tagged =
-                    referrers::pull_tagged(&client, &repo, &subject, &layout, access, reporter)?;
                 for t in &tagged {
                     layout.set_tags(&t.descriptor, std::slice::from_ref(&t.tag))?;
                 }
@@ -1184,13 +1180,7 @@ pub fn copy_all_platforms(
         }
         ImageRef::Registry(name) => {
             let client = client_for(name, access)?;
-            let repo = registry_repo(name);
-            let reference = name
-                .digest
-                .clone()
-                .or_else(|| name.tag.clone())
-                .unwrap_or_else(|| "latest".into());
-            let top = client.get_manifest(&repo, &reference)?;
+            let top = client.get_manifest(&registry_repo(name), &name.reference())?;
             let images = images_of(&top.bytes)?;
             if images.is_empty() {
                 return copy(

@@ -147,6 +147,22 @@ pub fn pull(
     })
 }
 
+/// Copies everything attached to `subject` in `repo` into `layout`: its referrers ([`pull`]) and
+/// what cosign keeps under its tags ([`pull_tagged`]).
+pub fn pull_attached(
+    client: &Client,
+    repo: &str,
+    subject: &str,
+    layout: &Layout,
+    access: &Access,
+    reporter: &dyn Reporter,
+) -> Result<(Vec<Referrer>, Vec<TaggedArtifact>)> {
+    Ok((
+        pull(client, repo, subject, layout, access, reporter)?,
+        pull_tagged(client, repo, subject, layout, access, reporter)?,
+    ))
+}
+
 /// What pushing referrers did.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Pushed {
@@ -208,16 +224,26 @@ pub fn push(
 /// Copies `referrers` from one layout into another and lists each as an untagged entry there.
 pub fn copy_between_layouts(from: &Layout, to: &Layout, referrers: &[Referrer]) -> Result<()> {
     for r in referrers {
-        let digest = r.descriptor.digest().to_string();
-        let bytes = from.read_blob(&digest, r.descriptor.size())?;
-        for (blob, size) in blobs_of(&bytes, &digest)? {
-            if !to.has_valid_blob(&blob, size) {
-                super::copy_blob(from, to, &blob, size)?;
-            }
-        }
-        to.write_blob(&bytes)?;
+        copy_manifest(from, to, &r.descriptor)?;
         to.set_tags(&r.descriptor, &[])?;
     }
+    Ok(())
+}
+
+/// Copies the manifest `descriptor` names, with the blobs `to` lacks, from one layout to another.
+fn copy_manifest(
+    from: &Layout,
+    to: &Layout,
+    descriptor: &oci_spec::image::Descriptor,
+) -> Result<()> {
+    let digest = descriptor.digest().to_string();
+    let bytes = from.read_blob(&digest, descriptor.size())?;
+    for (blob, size) in blobs_of(&bytes, &digest)? {
+        if !to.has_valid_blob(&blob, size) {
+            super::copy_blob(from, to, &blob, size)?;
+        }
+    }
+    to.write_blob(&bytes)?;
     Ok(())
 }
 
@@ -439,14 +465,7 @@ pub fn copy_tagged_between_layouts(
     tagged: &[TaggedArtifact],
 ) -> Result<()> {
     for t in tagged {
-        let digest = t.descriptor.digest().to_string();
-        let bytes = from.read_blob(&digest, t.descriptor.size())?;
-        for (blob, size) in blobs_of(&bytes, &digest)? {
-            if !to.has_valid_blob(&blob, size) {
-                super::copy_blob(from, to, &blob, size)?;
-            }
-        }
-        to.write_blob(&bytes)?;
+        copy_manifest(from, to, &t.descriptor)?;
         let mut untagged = t.descriptor.clone();
         if let Some(mut a) = untagged.annotations().clone() {
             a.remove(pare_oci::layout::REF_NAME);

@@ -71,12 +71,7 @@ pub(super) fn image_manifest(
     reporter: &dyn Reporter,
 ) -> Result<(pare_registry::Manifest, Option<Platform>)> {
     let repo = registry_repo(name);
-    let reference = name
-        .digest
-        .clone()
-        .or_else(|| name.tag.clone())
-        .unwrap_or_else(|| "latest".into());
-    let mut manifest = client.get_manifest(&repo, &reference)?;
+    let mut manifest = client.get_manifest(&repo, &name.reference())?;
     let mut platform_of = None;
     if is_index_media_type(&manifest.media_type) || is_index(&manifest.bytes) {
         let want = access.platform.clone().unwrap_or_else(Platform::host);

@@ -102,12 +102,7 @@ fn opened(
             let manifest = if choose_platform {
                 image_manifest(&client, name, access, reporter)?.0
             } else {
-                let reference = name
-                    .digest
-                    .clone()
-                    .or_else(|| name.tag.clone())
-                    .unwrap_or_else(|| "latest".into());
-                client.get_manifest(&registry_repo(name), &reference)?
+                client.get_manifest(&registry_repo(name), &name.reference())?
             };
             let repo = registry_repo(name);
             let media_type = if manifest.media_type.is_empty() {
