@@ -232,35 +232,6 @@ pub fn in_layout(layout: &Layout, subject: &str) -> Result<Vec<Referrer>> {
     Ok(found)
 }
 
-/// Whether the manifest `entry` names (in `layout`) is a referrer or one of cosign's tag-kept
-/// artifacts (`sha256-<hex>.sig`), not an image: it names a subject, or its config is not an
-/// image config.
-pub fn is_artifact_entry(layout: &Layout, entry: &Descriptor) -> bool {
-    if entry
-        .annotations()
-        .as_ref()
-        .and_then(|a| a.get(REF_NAME))
-        .is_some_and(|t| is_cosign_tag(t))
-    {
-        return true;
-    }
-    let digest = entry.digest().to_string();
-    if entry.size() > MAX_JSON_BLOB || !layout.has_blob(&digest, entry.size()) {
-        return false;
-    }
-    let Ok(bytes) = layout.read_blob(&digest, entry.size()) else {
-        return false;
-    };
-    let Ok(value) = serde_json::from_slice::<Value>(&bytes) else {
-        return false;
-    };
-    let config = value["config"]["mediaType"].as_str().unwrap_or("");
-    value.get("subject").is_some()
-        || !(config.is_empty()
-            || config == "application/vnd.oci.image.config.v1+json"
-            || config == "application/vnd.docker.container.image.v1+json")
-}
-
 /// The referrer an `index.json` entry is: an untagged manifest that names a subject.
 pub(crate) fn referrer_entry(layout: &Layout, entry: &Descriptor) -> Result<Option<Referrer>> {
     let tagged = entry

@@ -182,23 +182,48 @@ fn known_layers(
         if !image_manifest_types.contains(&descriptor.media_type().to_string().as_str()) {
             continue;
         }
-        // A referrer (an SBOM, a signature: a manifest with a subject) is no image either.
-        if pare_oci::referrer::is_artifact_entry(layout, descriptor) {
+        // cosign's tag-kept signatures and attestations are no images.
+        if descriptor
+            .annotations()
+            .as_ref()
+            .and_then(|a| a.get(pare_oci::layout::REF_NAME))
+            .is_some_and(|t| pare_oci::referrer::is_cosign_tag(t))
+        {
             continue;
         }
         let digest = descriptor.digest().to_string();
-        let parsed = layout
+        let Some(manifest) = layout
             .read_blob(&digest, descriptor.size())
             .ok()
             .and_then(|b| serde_json::from_slice::<ImageManifest>(&b).ok())
-            .and_then(|m| {
-                let config = layout
-                    .read_blob(m.config().digest().as_ref(), m.config().size())
-                    .ok()?;
-                let config: ImageConfiguration = serde_json::from_slice(&config).ok()?;
-                Some((m, config))
-            });
-        let Some((manifest, config)) = parsed else {
+        else {
+            reporter.warn(&format!(
+                "skipping unreadable image {digest} in {} for layer reuse",
+                layout.root().display()
+            ));
+            continue;
+        };
+        // Nor is a referrer (an SBOM, a signature: a manifest with a subject) or any manifest
+        // whose config is not an image config.
+        let config_type = manifest.config().media_type().to_string();
+        if manifest.subject().is_some()
+            || !config_type.is_empty()
+                && ![
+                    "application/vnd.oci.image.config.v1+json",
+                    "application/vnd.docker.container.image.v1+json",
+                ]
+                .contains(&config_type.as_str())
+        {
+            continue;
+        }
+        let Some(config) = layout
+            .read_blob(
+                manifest.config().digest().as_ref(),
+                manifest.config().size(),
+            )
+            .ok()
+            .and_then(|c| serde_json::from_slice::<ImageConfiguration>(&c).ok())
+        else {
             reporter.warn(&format!(
                 "skipping unreadable image {digest} in {} for layer reuse",
                 layout.root().display()
