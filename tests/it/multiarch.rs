@@ -8,7 +8,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::support::{in_ci, ok, pare, require, run, runc_run, unpack, Registry};
+use crate::support::{
+    in_ci, ok, pare, require, run, runc_run, unpack, Fault, FaultProxy, Registry,
+};
 
 /// A static C program that prints the machine it runs on, for `target` (`gcc` or
 /// `aarch64-linux-gnu-gcc`).
@@ -239,6 +241,276 @@ fn a_two_platform_index_validates_copies_whole_and_its_arm64_image_runs() {
         ]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("not one of the platforms"), "{err}");
+}
+
+/// The per-platform images of `report` (a multi-platform build's), by platform.
+fn platform_report<'a>(report: &'a Value, platform: &str) -> &'a Value {
+    report["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["platform"] == platform)
+        .unwrap_or_else(|| panic!("no {platform} image in {report}"))
+}
+
+#[test]
+fn a_signed_two_platform_index_with_sboms_travels_whole() {
+    if !require("aarch64-linux-gnu-gcc") || !require("openssl") || !require("skopeo") {
+        return;
+    }
+    let Some(registry) = Registry::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let amd64 = uname_program(dir.path(), "gcc", "uname-amd64");
+    let arm64 = uname_program(dir.path(), "aarch64-linux-gnu-gcc", "uname-arm64");
+    let (key, public) = crate::sign::key_pair(dir.path(), "multi", false);
+    let remote = format!("docker://{}/signed-multi:1", registry.addr);
+    let report: Value = serde_json::from_str(&ok(pare()
+        .args([
+            "build",
+            "--format",
+            "json",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--sbom",
+            "spdx-json",
+            "--sign",
+            "--key",
+            &key,
+        ])
+        .arg("--copy")
+        .arg(format!("linux/amd64={}:/hello", amd64.display()))
+        .arg("--copy")
+        .arg(format!("linux/arm64={}:/hello", arm64.display()))
+        .args(["--entrypoint", "/hello", "--output", &remote])))
+    .unwrap();
+    let index = report["manifest_digest"].as_str().unwrap();
+    // The index is signed (what its tag names), and so is each image (cosign sign --recursive).
+    assert_eq!(report["signed"]["signature"]["digest"], index);
+    let attested: Vec<&str> = report["signed"]["attestations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["predicate_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(attested, ["https://slsa.dev/provenance/v1"]);
+    for platform in ["linux/amd64", "linux/arm64"] {
+        let image = platform_report(&report, platform);
+        let digest = image["manifest_digest"].as_str().unwrap();
+        assert_ne!(digest, index);
+        assert_eq!(image["signed"]["signature"]["digest"], digest);
+        let attested: Vec<&str> = image["signed"]["attestations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["predicate_type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            attested,
+            [
+                "https://slsa.dev/provenance/v1",
+                "https://spdx.dev/Document"
+            ],
+            "{platform}"
+        );
+        assert_eq!(image["sbom"].as_array().unwrap().len(), 1, "{platform}");
+    }
+
+    // Each SBOM is its own image's, read back from the registry (fallback tags: Debian's registry
+    // has no referrers API) and equal to what `pare sbom` computes for that platform.
+    let sbom = |attached: bool, reference: &str, platform: &str| -> Value {
+        let mut cmd = pare();
+        cmd.args(["sbom", "--platform", platform, reference]);
+        if attached {
+            cmd.arg("--attached");
+        }
+        serde_json::from_str(&ok(&mut cmd)).unwrap()
+    };
+    for platform in ["linux/amd64", "linux/arm64"] {
+        assert_eq!(
+            sbom(true, &remote, platform),
+            sbom(false, &remote, platform),
+            "{platform}"
+        );
+    }
+    // Copies carry the document as it was attached (naming where it was built).
+    let carries_sboms = |reference: &str| {
+        for platform in ["linux/amd64", "linux/arm64"] {
+            assert_eq!(
+                sbom(true, reference, platform),
+                sbom(true, &remote, platform),
+                "{reference} {platform}"
+            );
+        }
+    };
+    let arm_sbom = sbom(true, &remote, "linux/arm64");
+    assert_ne!(sbom(true, &remote, "linux/amd64"), arm_sbom);
+    assert!(
+        arm_sbom.to_string().contains("?arch=arm64&"),
+        "the arm64 SBOM names its platform: {arm_sbom}"
+    );
+
+    // `pare verify` of the index and of each image, and the attestations of both.
+    let verify = |args: &[&str], reference: &str| -> i32 {
+        run(pare().args(args).arg("--key").arg(&public).arg(reference)).0
+    };
+    let identity = format!("{}/signed-multi", registry.addr);
+    let check_signed = |reference: &str| {
+        let base = ["--identity", identity.as_str()];
+        for platform in [None, Some("linux/amd64"), Some("linux/arm64")] {
+            let mut args = vec!["verify"];
+            args.extend(&base);
+            if let Some(p) = platform {
+                args.extend(["--platform", p]);
+            }
+            assert_eq!(
+                verify(&args, reference),
+                0,
+                "verify {reference} {platform:?}"
+            );
+            args[0] = "verify-attestation";
+            args.extend(["--type", "slsaprovenance1"]);
+            assert_eq!(
+                verify(&args, reference),
+                0,
+                "provenance {reference} {platform:?}"
+            );
+        }
+        for platform in ["linux/amd64", "linux/arm64"] {
+            let mut args = vec![
+                "verify-attestation",
+                "--type",
+                "spdxjson",
+                "--platform",
+                platform,
+            ];
+            args.extend(&base);
+            assert_eq!(
+                verify(&args, reference),
+                0,
+                "SBOM attestation {reference} {platform}"
+            );
+        }
+    };
+    check_signed(&remote);
+
+    // `copy --all-platforms` carries all of it: registry to registry (fallback tags again), to a
+    // registry with the referrers API (no fallback tag), and into a layout.
+    let copy = |to: &str| -> Value {
+        serde_json::from_str(&ok(pare().args([
+            "copy",
+            "--all-platforms",
+            "--format",
+            "json",
+            &remote,
+            to,
+        ])))
+        .unwrap()
+    };
+    let elsewhere = format!("docker://{}/carried:1", registry.addr);
+    let carried = copy(&elsewhere);
+    assert_eq!(carried["manifest_digest"], index);
+    assert_eq!(carried["referrers"], 2, "{carried}");
+    assert_eq!(carried["fallback_tags"], 2, "{carried}");
+    // A .sig and an .att for the index and for each image.
+    assert_eq!(carried["cosign_tags"], 6, "{carried}");
+    check_signed(&elsewhere);
+    carries_sboms(&elsewhere);
+
+    let api = FaultProxy::start(&registry.addr, Fault::ReferrersApi);
+    let with_api = format!("docker://{}/carried-api:1", api.addr);
+    let carried = copy(&with_api);
+    assert_eq!(carried["referrers"], 2, "{carried}");
+    assert_eq!(carried["fallback_tags"], 0, "{carried}");
+    carries_sboms(&with_api);
+    assert!(
+        !api.requests().iter().any(|r| r.contains("PUT")
+            && r.contains("/manifests/sha256-")
+            && !r.contains(".sig")
+            && !r.contains(".att")),
+        "no fallback tag is written where the registry lists referrers: {:?}",
+        api.requests()
+    );
+
+    let layout = dir.path().join("carried");
+    let in_layout = format!("oci:{}:1", layout.display());
+    let carried = copy(&in_layout);
+    assert_eq!(carried["referrers"], 2, "{carried}");
+    assert_eq!(carried["cosign_tags"], 6, "{carried}");
+    check_signed(&in_layout);
+    carries_sboms(&in_layout);
+    let listed: Value = serde_json::from_str(&ok(pare().args([
+        "referrers",
+        "--format",
+        "json",
+        "--platform",
+        "linux/arm64",
+        &in_layout,
+    ])))
+    .unwrap();
+    assert_eq!(
+        listed["subject"],
+        platform_report(&report, "linux/arm64")["manifest_digest"]
+    );
+    // And back to a registry from the layout, whole.
+    let back = format!("docker://{}/from-layout:1", registry.addr);
+    let pushed: Value = serde_json::from_str(&ok(pare().args([
+        "copy",
+        "--all-platforms",
+        "--format",
+        "json",
+        &in_layout,
+        &back,
+    ])))
+    .unwrap();
+    assert_eq!(pushed["referrers"], 2, "{pushed}");
+    assert_eq!(pushed["cosign_tags"], 6, "{pushed}");
+    check_signed(&back);
+    carries_sboms(&back);
+
+    // `--no-referrers` leaves them behind.
+    let bare = format!("docker://{}/bare:1", registry.addr);
+    let plain: Value = serde_json::from_str(&ok(pare().args([
+        "copy",
+        "--all-platforms",
+        "--no-referrers",
+        "--format",
+        "json",
+        &remote,
+        &bare,
+    ])))
+    .unwrap();
+    assert_eq!(plain["referrers"], 0);
+    assert_eq!(plain["cosign_tags"], 0);
+    assert_eq!(verify(&["verify", "--identity", &identity], &bare), 1);
+
+    // Built into a layout, the same: signed where it is, with the identity given.
+    let built = dir.path().join("built");
+    let report: Value = serde_json::from_str(&ok(pare()
+        .args([
+            "build",
+            "--format",
+            "json",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--sbom",
+            "spdx-json",
+            "--sign",
+            "--key",
+            &key,
+            "--sign-identity",
+            &identity,
+        ])
+        .arg("--copy")
+        .arg(format!("linux/amd64={}:/hello", amd64.display()))
+        .arg("--copy")
+        .arg(format!("linux/arm64={}:/hello", arm64.display()))
+        .args(["--entrypoint", "/hello", "--output"])
+        .arg(format!("oci:{}:1", built.display()))))
+    .unwrap();
+    assert_eq!(report["manifest_digest"], index);
+    check_signed(&format!("oci:{}:1", built.display()));
 }
 
 #[test]

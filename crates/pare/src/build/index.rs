@@ -4,7 +4,9 @@
 //! index over them, sent to the output with image I/O. Copies qualified with a platform
 //! (`linux/arm64=SRC:DST`, `[[copy]] platform`) go only into that platform's image. Debian
 //! recipes and packages resolve per architecture into one pare.lock (the first architecture's
-//! lock, the others as its `[[other]]` locks). Not yet: an image base, SBOMs, signing or bytecode
+//! lock, the others as its `[[other]]` locks). `--sbom` attaches each image's own SBOM to it;
+//! `--sign` signs the index and each image (as `cosign sign --recursive`), with the index's and
+//! each image's provenance and each image's SBOMs attested. Not yet: an image base, or bytecode
 //! of an index.
 
 use oci_spec::image::{Descriptor, MediaType};
@@ -20,6 +22,16 @@ use crate::{Error, Reporter, Result};
 /// The passing tag of one platform's image while the index is made (`pare-building-linux-arm64`).
 fn staging_tag(platform: &pare_oci::image::Platform) -> String {
     format!("pare-building-{}", platform.to_string().replace('/', "-"))
+}
+
+/// The options of the one-platform build of `platform`: its copies, not the other platforms'.
+fn for_platform(options: &BuildOptions, platform: &pare_oci::image::Platform) -> BuildOptions {
+    let mut one = options.clone();
+    one.platforms.clear();
+    one.platform = platform.clone();
+    one.copies
+        .retain(|c| c.platform.as_ref().is_none_or(|p| p == platform));
+    one
 }
 
 /// Builds one image per platform of `options.platforms` and the index over them.
@@ -40,9 +52,6 @@ pub fn build_index(options: &BuildOptions, reporter: &dyn Reporter) -> Result<Bu
     };
     if matches!(options.base, crate::bases::Base::Image { .. }) {
         return Err(not_yet("an image --base"));
-    }
-    if !options.sbom.is_empty() || options.sign.is_some() {
-        return Err(not_yet("--sbom or --sign"));
     }
     if options.bytecode.which != crate::bytecode::Bytecode::None {
         return Err(not_yet("--bytecode"));
@@ -75,16 +84,15 @@ pub fn build_index(options: &BuildOptions, reporter: &dyn Reporter) -> Result<Bu
     };
     let mut images = Vec::with_capacity(options.platforms.len());
     for platform in &options.platforms {
-        let mut one = options.clone();
-        one.platforms.clear();
-        one.platform = platform.clone();
-        one.copies
-            .retain(|c| c.platform.as_ref().is_none_or(|p| p == platform));
+        let mut one = for_platform(options, platform);
         one.output = Some(ImageRef::Layout {
             dir: staging.clone(),
             tag: Some(staging_tag(platform)),
         });
         one.extra_tags.clear();
+        one.sbom_name = Some(crate::sbom::default_name(&output));
+        // Signed where it ends up, once the index is there (below).
+        one.sign = None;
         reporter.step(&format!("building the {platform} image"));
         images.push(build_one(&one, reporter)?);
     }
@@ -138,6 +146,40 @@ pub fn build_index(options: &BuildOptions, reporter: &dyn Reporter) -> Result<Bu
     drop(layout);
     drop(scratch);
 
+    let mut signed = None;
+    if let Some(settings) = &options.sign {
+        for (platform, image) in options.platforms.iter().zip(images.iter_mut()) {
+            let one = for_platform(options, platform);
+            let bases: Vec<_> = image.base.iter().map(|b| (None, b)).collect();
+            let provenance = super::provenance(&one, &bases, image.packages.as_ref())?;
+            image.signed = Some(super::sign_build(
+                &output,
+                settings,
+                &one,
+                Some(platform),
+                provenance,
+                &options.sbom,
+                reporter,
+            )?);
+        }
+        let bases: Vec<_> = options
+            .platforms
+            .iter()
+            .zip(&images)
+            .filter_map(|(p, i)| i.base.as_ref().map(|b| (Some(p), b)))
+            .collect();
+        let provenance = super::provenance(options, &bases, images[0].packages.as_ref())?;
+        signed = Some(super::sign_build(
+            &output,
+            settings,
+            options,
+            None,
+            provenance,
+            &[],
+            reporter,
+        )?);
+    }
+
     // The index's sizes count each blob once: what a pull of every platform moves.
     let mut seen = std::collections::BTreeMap::new();
     for image in &images {
@@ -167,7 +209,7 @@ pub fn build_index(options: &BuildOptions, reporter: &dyn Reporter) -> Result<Bu
         base: first.base.clone(),
         bytecode: None,
         sbom: Vec::new(),
-        signed: None,
+        signed,
         platforms: images,
     })
 }

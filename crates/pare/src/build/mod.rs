@@ -517,14 +517,19 @@ fn build_one(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
     }
     let (stored, written, sbom) = write_to(&output, &context, options, image_base.as_ref())?;
     let signed = match &options.sign {
-        Some(settings) => Some(sign_build(
-            &output,
-            settings,
-            options,
-            base_report.as_ref(),
-            package_summary.as_ref(),
-            reporter,
-        )?),
+        Some(settings) => {
+            let bases: Vec<_> = base_report.iter().map(|b| (None, b)).collect();
+            let provenance = provenance(options, &bases, package_summary.as_ref())?;
+            Some(sign_build(
+                &output,
+                settings,
+                options,
+                None,
+                provenance,
+                &options.sbom,
+                reporter,
+            )?)
+        }
         None => None,
     };
     let tags = crate::image_io::destination_names(&output, &options.extra_tags);
@@ -563,22 +568,28 @@ fn build_one(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
     })
 }
 
-/// Signs the image a build wrote at `output` and attests its SLSA v1 provenance and each SBOM
-/// (`--sign`): what `pare sign` and `pare attest` would do, in one go.
-fn sign_build(
+/// Signs the image (or index) a build wrote at `output` and attests its SLSA v1 `provenance` and
+/// the SBOM attached in each of `sboms`' formats (`--sign`): what `pare sign` and `pare attest`
+/// would do, in one go. `platform` picks one image of an index there.
+pub(super) fn sign_build(
     output: &ImageRef,
     settings: &SignSettings,
     options: &BuildOptions,
-    base: Option<&base_image::BaseReport>,
-    packages: Option<&crate::packages::PackageSummary>,
+    platform: Option<&pare_oci::image::Platform>,
+    provenance: serde_json::Value,
+    sboms: &[crate::sbom::SbomFormat],
     reporter: &dyn Reporter,
 ) -> Result<SignedReport> {
     let access = crate::image_io::Access {
         insecure: options.insecure,
         credentials: options.credentials.clone(),
+        platform: platform.cloned(),
         ..crate::image_io::Access::default()
     };
-    reporter.step("signing the image");
+    reporter.step(&match platform {
+        Some(p) => format!("signing the {p} image"),
+        None => "signing the image".to_string(),
+    });
     let signature = crate::sign::sign(
         &crate::sign::SignOptions {
             image: output.clone(),
@@ -606,11 +617,8 @@ fn sign_build(
             reporter,
         )
     };
-    let mut attestations = vec![attest(
-        "https://slsa.dev/provenance/v1",
-        provenance(options, base, packages)?,
-    )?];
-    for format in &options.sbom {
+    let mut attestations = vec![attest("https://slsa.dev/provenance/v1", provenance)?];
+    for format in sboms {
         let document = crate::sbom::attached(output, &access, *format, reporter)?;
         let predicate: serde_json::Value = serde_json::from_slice(&document)
             .map_err(|e| Error::Input(format!("the attached SBOM is not JSON: {e}")))?;
@@ -627,11 +635,13 @@ fn sign_build(
 }
 
 /// The SLSA v1 provenance of a build: the request (base, entrypoint, copies by destination,
-/// packages, platform, output), and the digests of what it resolved: the base image, pare.lock,
-/// and every file copied in (named `copy:<path in the image>`, so no host path is written).
-fn provenance(
+/// packages, platforms, output), and the digests of what it resolved: the base image (for each
+/// platform of an index, named with it), pare.lock, and every file copied in (named
+/// `copy:<path in the image>`, with ` (OS/ARCH)` for a copy for one platform, so no host path is
+/// written).
+pub(super) fn provenance(
     options: &BuildOptions,
-    base: Option<&base_image::BaseReport>,
+    bases: &[(Option<&pare_oci::image::Platform>, &base_image::BaseReport)],
     packages: Option<&crate::packages::PackageSummary>,
 ) -> Result<serde_json::Value> {
     use sha2::Digest as _;
@@ -647,6 +657,11 @@ fn provenance(
             .collect())
     };
     for copy in &options.copies {
+        let for_platform = copy
+            .platform
+            .as_ref()
+            .map(|p| format!(" ({p})"))
+            .unwrap_or_default();
         if copy.src.is_dir() {
             for entry in walkdir::WalkDir::new(&copy.src).sort_by_file_name() {
                 let entry =
@@ -658,17 +673,27 @@ fn provenance(
                         .unwrap_or(entry.path())
                         .to_string_lossy()
                         .into_owned();
-                    let name = format!("copy:{}/{rel}", copy.dst.trim_end_matches('/'));
+                    let name = format!(
+                        "copy:{}/{rel}{for_platform}",
+                        copy.dst.trim_end_matches('/')
+                    );
                     dependencies.insert(name, hash_file(entry.path())?);
                 }
             }
         } else if copy.src.is_file() {
-            dependencies.insert(format!("copy:{}", copy.dst), hash_file(&copy.src)?);
+            dependencies.insert(
+                format!("copy:{}{for_platform}", copy.dst),
+                hash_file(&copy.src)?,
+            );
         }
     }
-    if let Some(base) = base {
+    for (platform, base) in bases {
         if let Some(hex) = pare_oci::digest::sha256_hex(&base.digest) {
-            dependencies.insert(format!("base:{}", base.reference), hex.to_string());
+            let name = match platform {
+                Some(p) => format!("base:{} ({p})", base.reference),
+                None => format!("base:{}", base.reference),
+            };
+            dependencies.insert(name, hex.to_string());
         }
     }
     if let Some(summary) = packages {
@@ -683,7 +708,10 @@ fn provenance(
         "cmd": options.cmd,
         "copies": options.copies.iter().map(|c| &c.dst).collect::<Vec<_>>(),
         "packages": packages.map(|p| &p.packages),
-        "platform": options.platform.to_string(),
+        "platform": match options.platforms.as_slice() {
+            [] => options.platform.to_string(),
+            several => several.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+        },
         "user": options.user,
         "sourceDateEpoch": options.source_date_epoch,
     });
@@ -756,7 +784,10 @@ fn write_to(
     };
     let mut report = crate::image_io::IoReport::default();
     let mut attached = Vec::new();
-    let name = crate::sbom::default_name(output);
+    let name = options
+        .sbom_name
+        .clone()
+        .unwrap_or_else(|| crate::sbom::default_name(output));
     let mut attach_sboms = |image: &mut crate::image_io::OpenedImage| -> Result<()> {
         for format in &options.sbom {
             let sbom_options = crate::sbom::SbomOptions {

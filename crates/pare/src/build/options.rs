@@ -152,6 +152,10 @@ pub struct BuildOptions {
     pub bytecode: super::bytecode::BytecodeOptions,
     /// SBOMs to attach to the image as OCI 1.1 referrers (`--sbom`, `[build] sbom`).
     pub sbom: Vec<crate::sbom::SbomFormat>,
+    /// What the attached SBOMs name the image (default: the output reference's name, as `pare
+    /// sbom` names it); a multi-platform build names each platform's image after the index's
+    /// output, not after the layout it is built in.
+    pub sbom_name: Option<String>,
     /// Sign what the build wrote, and attest its provenance and SBOMs (`--sign --key`).
     pub sign: Option<SignSettings>,
     /// More than one: build one image per platform into one OCI index (`--platform a,b`,
@@ -201,6 +205,7 @@ impl Default for BuildOptions {
             packages: PackageOptions::default(),
             bytecode: super::bytecode::BytecodeOptions::default(),
             sbom: Vec::new(),
+            sbom_name: None,
             sign: None,
             platforms: Vec::new(),
         }

@@ -1030,8 +1030,9 @@ fn finish_stats(client: &Client, report: &mut IoReport) {
 
 /// Sends the index `index` (in `layout`, with the image manifests `images` it lists, each in
 /// `layout` too) to `destination` with its tags: into a layout (the blobs it lacks, then the index
-/// tagged), or to a registry (each image pushed by digest, then the index under each tag).
-/// Archives and the Docker Engine hold one image and are refused.
+/// tagged), or to a registry (each image pushed by digest, then the index under each tag). What
+/// `layout` keeps attached to the index and to each image (referrers, cosign's tags) goes along
+/// unless `access.referrers` is off. Archives and the Docker Engine hold one image and are refused.
 #[allow(clippy::too_many_arguments)] // write's inputs for an index; a struct would only rename them
 pub fn write_index(
     layout: &Layout,
@@ -1044,9 +1045,16 @@ pub fn write_index(
     report: &mut IoReport,
 ) -> Result<()> {
     report.manifest_digest = index.digest().to_string();
+    let (attached, tagged) = if access.referrers {
+        attached_to_index(layout, index, images)?
+    } else {
+        (Vec::new(), Vec::new())
+    };
     match destination {
         ImageRef::Layout { dir, tag } if same_dir(layout.root(), dir) => {
             layout.set_tags(index, &destination_tags(tag, extra_tags))?;
+            report.referrers += attached.len() as u64;
+            report.cosign_tags += tagged.len() as u64;
             Ok(())
         }
         ImageRef::Layout { dir, tag } => {
@@ -1074,6 +1082,10 @@ pub fn write_index(
                 }
                 copy_blob(layout, &dest, index.digest().as_ref(), index.size())?;
                 dest.set_tags(index, &tags)?;
+                referrers::copy_between_layouts(layout, &dest, &attached)?;
+                report.referrers += attached.len() as u64;
+                referrers::copy_tagged_between_layouts(layout, &dest, &tagged)?;
+                report.cosign_tags += tagged.len() as u64;
                 Ok(())
             })();
             if result.is_err() && created {
@@ -1083,7 +1095,7 @@ pub fn write_index(
         }
         ImageRef::Registry(name) => {
             let client = client_for(name, access)?;
-            let pushed = (|| -> Result<()> {
+            let pushed = (|| -> Result<referrers::Pushed> {
                 for image in images {
                     let opened = read_image(layout, image, "an image of the index")?;
                     report.blobs += 1 + opened.manifest.layers().len();
@@ -1106,15 +1118,45 @@ pub fn write_index(
                 for tag in destination_tags(&name.tag, extra_tags) {
                     client.put_manifest(&repo, &tag, index.media_type().as_ref(), &bytes)?;
                 }
-                Ok(())
+                // After the index and its images, so every subject is there before what names it.
+                referrers::push_tagged(&client, &repo, layout, &tagged, access, reporter)?;
+                report.cosign_tags += tagged.len() as u64;
+                referrers::push(&client, &repo, layout, &attached, access, reporter)
             })();
             finish_stats(&client, report);
-            pushed
+            let pushed = pushed?;
+            report.referrers += pushed.referrers;
+            report.fallback_tags += pushed.fallback_tags;
+            Ok(())
         }
         other => Err(Error::Input(format!(
             "{other} holds one image, not a multi-platform index; write the index to oci:DIR or docker://REF (or build one platform)"
         ))),
     }
+}
+
+/// What `layout` keeps attached to an index and to each image it lists: their referrers (parents
+/// first) and cosign's tags.
+fn attached_to_index(
+    layout: &Layout,
+    index: &Descriptor,
+    images: &[Descriptor],
+) -> Result<(Vec<Referrer>, Vec<referrers::TaggedArtifact>)> {
+    let mut found: Vec<Referrer> = Vec::new();
+    let mut tagged = Vec::new();
+    for subject in std::iter::once(index).chain(images) {
+        let digest = subject.digest().to_string();
+        for r in referrers::in_layout(layout, &digest)? {
+            if !found
+                .iter()
+                .any(|f| f.descriptor.digest() == r.descriptor.digest())
+            {
+                found.push(r);
+            }
+        }
+        tagged.extend(referrers::tagged_in_layout(layout, &digest)?);
+    }
+    Ok((found, tagged))
 }
 
 /// Copies every platform of a multi-platform index (`--all-platforms`): the index and each image
@@ -1194,6 +1236,7 @@ pub fn copy_all_platforms(
                 );
             }
             let (_staging, layout) = staging()?;
+            let repo = registry_repo(name);
             let pulled = (|| -> Result<()> {
                 for image in &images {
                     let by_digest = DockerName {
@@ -1203,6 +1246,21 @@ pub fn copy_all_platforms(
                     };
                     let mut part = IoReport::default();
                     registry::pull(&client, &by_digest, access, &layout, reporter, &mut part)?;
+                }
+                if access.referrers {
+                    // What is attached to the index and to each image, kept in the staging
+                    // layout as a layout keeps it, for `write_index` to carry.
+                    let subjects = std::iter::once(top.digest.clone())
+                        .chain(images.iter().map(|i| i.digest().to_string()));
+                    for subject in subjects {
+                        let (found, tagged) = referrers::pull_attached(
+                            &client, &repo, &subject, &layout, access, reporter,
+                        )?;
+                        referrers::list_in_layout(&layout, &found)?;
+                        for t in &tagged {
+                            layout.set_tags(&t.descriptor, std::slice::from_ref(&t.tag))?;
+                        }
+                    }
                 }
                 Ok(())
             })();
@@ -1236,6 +1294,9 @@ pub fn copy_all_platforms(
             report.bytes_transferred += out.bytes_transferred;
             report.http_requests += out.http_requests;
             report.retries += out.retries;
+            report.referrers += out.referrers;
+            report.fallback_tags += out.fallback_tags;
+            report.cosign_tags += out.cosign_tags;
             Ok(())
         }
         other => Err(Error::Input(format!(
