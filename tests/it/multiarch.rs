@@ -9,7 +9,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::support::{
-    in_ci, ok, pare, require, run, runc_run, unpack, Fault, FaultProxy, Registry,
+    blob, in_ci, ok, pare, read_json, require, run, runc_run, unpack, Fault, FaultProxy, Registry,
 };
 
 /// A static C program that prints the machine it runs on, for `target` (`gcc` or
@@ -214,10 +214,7 @@ fn a_two_platform_index_validates_copies_whole_and_its_arm64_image_runs() {
     assert_eq!(audit["manifest_digest"], platforms[1]["manifest_digest"]);
 
     // What an index cannot be (yet) is a clear exit 2.
-    for (args, says) in [
-        (vec!["--base", "oci:base-layout:latest"], "an image --base"),
-        (vec!["--output", "docker-archive:x.tar"], "holds one image"),
-    ] {
+    for (args, says) in [(vec!["--output", "docker-archive:x.tar"], "holds one image")] {
         let mut cmd = pare();
         cmd.args(["build", "--platform", "linux/amd64,linux/arm64", "--copy"])
             .arg(format!("{}:/hello", amd64.display()))
@@ -511,6 +508,154 @@ fn a_signed_two_platform_index_with_sboms_travels_whole() {
     .unwrap();
     assert_eq!(report["manifest_digest"], index);
     check_signed(&format!("oci:{}:1", built.display()));
+}
+
+#[test]
+fn a_two_platform_build_on_a_two_platform_base_pins_each_and_runs() {
+    if !require("aarch64-linux-gnu-gcc") || !require("umoci") || !require("runc") || !arm64_runs() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let amd64 = uname_program(dir.path(), "gcc", "uname-amd64");
+    let arm64 = uname_program(dir.path(), "aarch64-linux-gnu-gcc", "uname-arm64");
+    let base = format!("oci:{}:1", dir.path().join("base").display());
+    let base_report: Value = serde_json::from_str(&ok(pare()
+        .args([
+            "build",
+            "--format",
+            "json",
+            "--platform",
+            "linux/amd64,linux/arm64",
+        ])
+        .arg("--copy")
+        .arg(format!("linux/amd64={}:/hello", amd64.display()))
+        .arg("--copy")
+        .arg(format!("linux/arm64={}:/hello", arm64.display()))
+        .args(["--entrypoint", "/hello", "--output", &base])))
+    .unwrap();
+    let message = dir.path().join("message.txt");
+    std::fs::write(&message, "on top\n").unwrap();
+    let lock = dir.path().join("pare.lock");
+    let out = format!("oci:{}:app", dir.path().join("app").display());
+    let build = |extra: &[&str]| -> Value {
+        serde_json::from_str(&ok(pare()
+            .args([
+                "build",
+                "--format",
+                "json",
+                "--platform",
+                "linux/amd64,linux/arm64",
+            ])
+            .args(["--base", &base, "--lock"])
+            .arg(&lock)
+            .arg("--copy")
+            .arg(format!("{}:/message.txt", message.display()))
+            .args(["--output", &out])
+            .args(extra)))
+        .unwrap()
+    };
+    let report = build(&[]);
+    assert!(
+        report["base"].is_null(),
+        "an index has one base per platform"
+    );
+    let mut pinned = Vec::new();
+    for platform in ["linux/amd64", "linux/arm64"] {
+        let image = platform_report(&report, platform);
+        let base_image = platform_report(&base_report, platform);
+        // Each platform's image is built on the base's image for that platform, and inherits it:
+        // its layers below, and its entrypoint.
+        assert_eq!(
+            image["base"]["digest"], base_image["manifest_digest"],
+            "{platform}"
+        );
+        assert_eq!(image["base"]["lock"], "wrote", "{platform}");
+        let layers = |layout: &str, digest: &Value| -> Vec<Value> {
+            let manifest = read_json(&blob(&dir.path().join(layout), digest.as_str().unwrap()));
+            manifest["layers"].as_array().unwrap().clone()
+        };
+        let own = layers("app", &image["manifest_digest"]);
+        let below = layers("base", &base_image["manifest_digest"]);
+        assert_eq!(own.len(), below.len() + 1, "{platform}");
+        assert_eq!(own[..below.len()], below[..], "{platform}");
+        pinned.push(base_image["manifest_digest"].as_str().unwrap().to_string());
+    }
+    // One lock per architecture in the file: amd64's on top, arm64's among the others.
+    let text = std::fs::read_to_string(&lock).unwrap();
+    let parsed: toml::Value = toml::from_str(&text).unwrap();
+    assert_eq!(parsed["architecture"].as_str(), Some("amd64"), "{text}");
+    assert_eq!(
+        parsed["base"]["digest"].as_str(),
+        Some(pinned[0].as_str()),
+        "{text}"
+    );
+    let others = parsed["other"].as_array().unwrap();
+    assert_eq!(others.len(), 1, "{text}");
+    assert_eq!(others[0]["architecture"].as_str(), Some("arm64"));
+    assert_eq!(
+        others[0]["base"]["digest"].as_str(),
+        Some(pinned[1].as_str())
+    );
+
+    // `--locked` uses both pins, for the same index; `pare lock` finds both still pinned.
+    let again = build(&["--locked"]);
+    assert_eq!(again["manifest_digest"], report["manifest_digest"]);
+    for platform in ["linux/amd64", "linux/arm64"] {
+        assert_eq!(platform_report(&again, platform)["base"]["lock"], "used");
+    }
+    let locked: Value = serde_json::from_str(&ok(pare()
+        .args([
+            "lock",
+            "--format",
+            "json",
+            "--platform",
+            "linux/amd64,linux/arm64",
+        ])
+        .args(["--base", &base, "--lock"])
+        .arg(&lock)))
+    .unwrap();
+    let listed = locked["platforms"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{locked}");
+    for (entry, (platform, digest)) in listed
+        .iter()
+        .zip(["linux/amd64", "linux/arm64"].iter().zip(&pinned))
+    {
+        assert_eq!(entry["platform"], *platform);
+        assert_eq!(entry["lock"], "used");
+        assert_eq!(entry["digest"], digest.as_str());
+    }
+    assert_eq!(
+        std::fs::read_to_string(&lock).unwrap(),
+        text,
+        "nothing moved"
+    );
+
+    // The arm64 image runs the base's program through qemu, with the file on top.
+    let single = dir.path().join("single-arm64");
+    ok(pare()
+        .args(["copy", "--platform", "linux/arm64", &out])
+        .arg(format!("oci:{}:arm64", single.display())));
+    let bundle = unpack(&single, "arm64", dir.path());
+    assert_eq!(
+        std::fs::read_to_string(bundle.join("rootfs/message.txt")).unwrap(),
+        "on top\n"
+    );
+    let (code, stdout, stderr) = runc_run(&bundle, dir.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "hello from aarch64");
+
+    // A base with no image for one of the platforms is a clear exit 2.
+    let amd64_only = format!("oci:{}:1", dir.path().join("amd64-only").display());
+    ok(pare()
+        .args(["build", "--platform", "linux/amd64", "--copy"])
+        .arg(format!("{}:/hello", amd64.display()))
+        .args(["--entrypoint", "/hello", "--output", &amd64_only]));
+    let (code, _, err) = run(pare()
+        .args(["build", "--platform", "linux/amd64,linux/arm64"])
+        .args(["--base", &amd64_only, "--output"])
+        .arg(format!("oci:{}:x", dir.path().join("never").display())));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("linux/arm64"), "{err}");
 }
 
 #[test]

@@ -212,36 +212,73 @@ pub fn options_from(args: &BuildArgs, need_output: bool) -> Result<BuildOptions>
     Ok(options)
 }
 
-/// `pare lock`: the build's recipe and packages -> `pare::packages::lock` -> pare.lock.
+/// `pare lock`: the build's recipe and packages (or image base) -> `pare::packages::lock` (or
+/// `lock_base`) -> pare.lock, for each platform of the build (one lock per architecture in the
+/// file).
 pub fn lock(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitCode> {
     let options = options_from(args, false)?;
+    let platforms = if options.platforms.is_empty() {
+        vec![options.platform.clone()]
+    } else {
+        options.platforms.clone()
+    };
+    let reporter = TerminalReporter::new(global.quiet);
+    let several = platforms.len() > 1;
+    let mut reports = Vec::with_capacity(platforms.len());
+    for platform in &platforms {
+        let mut options = options.clone();
+        options.platform = platform.clone();
+        options.platforms.clear();
+        let report = lock_one(&options, &reporter)?;
+        if args.format != TextFormat::Json && !global.quiet {
+            let prefix = if several {
+                format!("{platform}: ")
+            } else {
+                String::new()
+            };
+            say_lock(&report, &prefix);
+        }
+        let mut value = serde_json::to_value(&report)?;
+        if let (true, Some(map)) = (several, value.as_object_mut()) {
+            map.insert("platform".into(), platform.to_string().into());
+        }
+        reports.push(value);
+    }
+    if args.format == TextFormat::Json {
+        match reports.as_slice() {
+            [one] => crate::output::print_json(one, LOCK_JSON_SCHEMA)?,
+            _ => crate::output::print_json(
+                &serde_json::json!({ "platforms": reports }),
+                LOCK_JSON_SCHEMA,
+            )?,
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `pare lock` did for one platform.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum LockOutcome {
+    Base(pare::build::base_image::BaseReport),
+    Packages(pare::packages::LockReport),
+}
+
+/// Locks the image base or the packages of a one-platform build.
+fn lock_one(
+    options: &pare::build::BuildOptions,
+    reporter: &TerminalReporter,
+) -> Result<LockOutcome> {
+    if let Base::Image { written, reference } = &options.base {
+        let mut options = options.clone();
+        options.packages.write_lock = true; // writing the lock is what `pare lock` is for
+        let report = pare::build::base_image::lock_base(written, reference, &options, reporter)?;
+        return Ok(LockOutcome::Base(report));
+    }
     let mut packages = options.packages.clone();
-    packages.write_lock = true; // writing the lock is what `pare lock` is for
+    packages.write_lock = true;
     if let Base::Recipe(recipe) = options.base {
         packages.recipe = Some(recipe);
-    }
-    if let Base::Image { written, reference } = &options.base {
-        let reporter = TerminalReporter::new(global.quiet);
-        let mut options = options.clone();
-        options.packages.write_lock = true;
-        let report = pare::build::base_image::lock_base(written, reference, &options, &reporter)?;
-        match args.format {
-            TextFormat::Json => crate::output::print_json(&report, LOCK_JSON_SCHEMA)?,
-            _ if global.quiet => {}
-            _ => say!(
-                "{} base {} at {} ({} layers) in {}",
-                if report.lock == pare::packages::LockUse::Used {
-                    "still pinned:"
-                } else {
-                    "pinned"
-                },
-                report.reference,
-                report.digest,
-                report.layers,
-                report.lock_file
-            ),
-        }
-        return Ok(ExitCode::SUCCESS);
     }
     if !packages.in_use() {
         return Err(UsageError(
@@ -253,17 +290,31 @@ pub fn lock(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitCode> {
         &options.platform.architecture,
         options.platform.variant.as_deref(),
     )?;
-    let reporter = TerminalReporter::new(global.quiet);
-    let (_, report) = pare::packages::lock(&packages, &reporter)?;
-    match args.format {
-        TextFormat::Json => crate::output::print_json(&report, LOCK_JSON_SCHEMA)?,
-        _ if global.quiet => {}
-        _ => {
+    let (_, report) = pare::packages::lock(&packages, reporter)?;
+    Ok(LockOutcome::Packages(report))
+}
+
+/// The human lines of one lock.
+fn say_lock(outcome: &LockOutcome, prefix: &str) {
+    match outcome {
+        LockOutcome::Base(report) => say!(
+            "{prefix}{} base {} at {} ({} layers) in {}",
+            if report.lock == pare::packages::LockUse::Used {
+                "still pinned:"
+            } else {
+                "pinned"
+            },
+            report.reference,
+            report.digest,
+            report.layers,
+            report.lock_file
+        ),
+        LockOutcome::Packages(report) => {
             // The debug layer's packages are locked too but go into an image only with --debug: say
             // so, so this count and the build's "N Debian packages" agree.
             let debug = report.layers.get("debug").copied().unwrap_or(0);
             say!(
-                "locked {} packages ({} to download) into {}{}",
+                "{prefix}locked {} packages ({} to download) into {}{}",
                 report.packages,
                 human_bytes(report.download_size),
                 report.lock_file,
@@ -285,7 +336,6 @@ pub fn lock(args: &BuildArgs, global: &GlobalArgs) -> Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Version of the JSON document `pare lock --format json` prints.

@@ -37,8 +37,15 @@ pub fn pinned_base(
 ) -> Result<(ImageBase, BaseReport)> {
     let lock_path = &options.packages.lock_file;
     let key = written.to_string();
+    // Each platform pins its own image of the base (an index names one per platform): the
+    // architecture's lock of the file, as Debian packages are locked.
+    let architecture = crate::packages::debian_architecture(
+        &options.platform.architecture,
+        options.platform.variant.as_deref(),
+    )
+    .unwrap_or_else(|_| options.platform.architecture.clone());
     let existing = if lock_path.exists() {
-        Some(Lock::read(lock_path)?)
+        Some(Lock::read_for(lock_path, &architecture)?)
     } else {
         None
     };
@@ -81,6 +88,7 @@ pub fn pinned_base(
             ));
             record(
                 existing,
+                &architecture,
                 &key,
                 &base,
                 lock_path,
@@ -89,6 +97,7 @@ pub fn pinned_base(
         }
         None => record(
             existing,
+            &architecture,
             &key,
             &base,
             lock_path,
@@ -119,10 +128,11 @@ pub fn lock_base(
     Ok(pinned_base(written, reference, &options, reporter)?.1)
 }
 
-/// Writes the base's pin into the lock (keeping whatever else the lock holds) when the build may
-/// write a lock.
+/// Writes the base's pin into the lock of `architecture` (keeping whatever else the file holds,
+/// the other architectures' locks included) when the build may write a lock.
 fn record(
     existing: Option<Lock>,
+    architecture: &str,
     written: &str,
     base: &ImageBase,
     path: &std::path::Path,
@@ -131,17 +141,21 @@ fn record(
     if !write {
         return Ok(LockUse::Unwritten);
     }
-    let had_lock = existing.is_some();
+    // Written, not rewritten, when this architecture had no lock yet (another one may have).
+    let had_lock = existing
+        .as_ref()
+        .is_some_and(|l| l.base.is_some() || !l.packages.is_empty() || !l.request.is_empty());
     let mut lock = existing.unwrap_or(Lock {
         version: LOCK_VERSION,
         ..Lock::default()
     });
+    lock.architecture = architecture.to_string();
     lock.base = Some(LockedBase {
         reference: written.to_string(),
         digest: base.digest.clone(),
         platform: base.platform.to_string(),
     });
-    lock.write(path)?;
+    lock.write_merged(path)?;
     Ok(if had_lock {
         LockUse::Rewrote
     } else {

@@ -6,8 +6,9 @@
 //! recipes and packages resolve per architecture into one pare.lock (the first architecture's
 //! lock, the others as its `[[other]]` locks). `--sbom` attaches each image's own SBOM to it;
 //! `--sign` signs the index and each image (as `cosign sign --recursive`), with the index's and
-//! each image's provenance and each image's SBOMs attested. Not yet: an image base, or bytecode
-//! of an index.
+//! each image's provenance and each image's SBOMs attested. An image base is taken per platform
+//! (an index's image for each; a base without one for a platform is an error), each pinned in
+//! that architecture's lock. Not yet: bytecode of an index.
 
 use oci_spec::image::{Descriptor, MediaType};
 use pare_oci::image::parse_digest;
@@ -50,9 +51,6 @@ pub fn build_index(options: &BuildOptions, reporter: &dyn Reporter) -> Result<Bu
             "{what} with several platforms is not supported yet; build each platform with --platform OS/ARCH"
         ))
     };
-    if matches!(options.base, crate::bases::Base::Image { .. }) {
-        return Err(not_yet("an image --base"));
-    }
     if options.bytecode.which != crate::bytecode::Bytecode::None {
         return Err(not_yet("--bytecode"));
     }
@@ -206,7 +204,8 @@ pub fn build_index(options: &BuildOptions, reporter: &dyn Reporter) -> Result<Bu
         libraries: Vec::new(),
         pruned_plugins: Vec::new(),
         packages: None,
-        base: first.base.clone(),
+        // An image base is one image per platform: each platform's report has its own.
+        base: None,
         bytecode: None,
         sbom: Vec::new(),
         signed,
