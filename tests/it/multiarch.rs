@@ -214,7 +214,13 @@ fn a_two_platform_index_validates_copies_whole_and_its_arm64_image_runs() {
     assert_eq!(audit["manifest_digest"], platforms[1]["manifest_digest"]);
 
     // What an index cannot be (yet) is a clear exit 2.
-    for (args, says) in [(vec!["--output", "docker-archive:x.tar"], "holds one image")] {
+    for (args, says) in [
+        (vec!["--output", "docker-archive:x.tar"], "holds one image"),
+        (
+            vec!["--bytecode", "all"],
+            "--bytecode with several platforms",
+        ),
+    ] {
         let mut cmd = pare();
         cmd.args(["build", "--platform", "linux/amd64,linux/arm64", "--copy"])
             .arg(format!("{}:/hello", amd64.display()))
