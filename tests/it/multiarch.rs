@@ -665,6 +665,125 @@ fn a_two_platform_build_on_a_two_platform_base_pins_each_and_runs() {
 }
 
 #[test]
+fn each_platforms_dynamic_program_takes_its_libraries_from_that_platforms_sysroot() {
+    if !require("aarch64-linux-gnu-gcc") || !require("umoci") || !require("runc") || !arm64_runs() {
+        return;
+    }
+    // Debian's libc6-arm64-cross: an arm64 root with the loader in lib/ (as the program's
+    // PT_INTERP names it) and libc beside it.
+    let arm_root = Path::new("/usr/aarch64-linux-gnu");
+    assert!(
+        arm_root.join("lib/ld-linux-aarch64.so.1").exists(),
+        "libc6-arm64-cross (scripts/peers.sh) has no loader in {}",
+        arm_root.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("uname.c");
+    uname_program(dir.path(), "gcc", "unused");
+    let dynamic = |compiler: &str, name: &str| -> PathBuf {
+        let out = dir.path().join(name);
+        ok(Command::new(compiler)
+            .args(["-O2", "-o"])
+            .arg(&out)
+            .arg(&source));
+        out
+    };
+    let amd64 = dynamic("gcc", "dyn-amd64");
+    let arm64 = dynamic("aarch64-linux-gnu-gcc", "dyn-arm64");
+    let out = format!("oci:{}:1", dir.path().join("dyn").display());
+    let build = |extra: &[&str]| {
+        let mut cmd = pare();
+        cmd.args([
+            "build",
+            "--format",
+            "json",
+            "--platform",
+            "linux/amd64,linux/arm64",
+        ])
+        .arg("--copy")
+        .arg(format!("linux/amd64={}:/hello", amd64.display()))
+        .arg("--copy")
+        .arg(format!("linux/arm64={}:/hello", arm64.display()))
+        .args(["--entrypoint", "/hello", "--output", &out])
+        .args(extra)
+        .current_dir(dir.path());
+        run(&mut cmd)
+    };
+    // Against the build host's root the arm64 program's loader and libc are not there (the
+    // host's x86-64 libc is not taken for it): a clear exit 2 naming the platform and the fix.
+    let (code, _, err) = build(&[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("the linux/arm64 image"), "{err}");
+    assert!(err.contains("ld-linux-aarch64.so.1"), "{err}");
+    assert!(err.contains("--sysroot OS/ARCH=DIR"), "{err}");
+
+    let sysroot = format!("linux/arm64={}", arm_root.display());
+    let (code, stdout, err) = build(&["--sysroot", &sysroot]);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let arm = crate::support::added_libraries(platform_report(&report, "linux/arm64"));
+    assert!(
+        arm.iter().any(|p| p == "/lib/ld-linux-aarch64.so.1"),
+        "{arm:?}"
+    );
+    let arm_libc = arm
+        .iter()
+        .find(|p| p.ends_with("/libc.so.6"))
+        .unwrap_or_else(|| panic!("no libc in {arm:?}"));
+    let amd = crate::support::added_libraries(platform_report(&report, "linux/amd64"));
+    assert!(
+        amd.iter().any(|p| p.ends_with("ld-linux-x86-64.so.2")),
+        "{amd:?}"
+    );
+
+    // Each image runs: the arm64 one with the sysroot's libc (the same bytes), through qemu.
+    for (platform, machine) in [("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")] {
+        let tag = platform.replace('/', "-");
+        let single = dir.path().join(format!("single-{tag}"));
+        ok(pare()
+            .args(["copy", "--platform", platform, &out])
+            .arg(format!("oci:{}:{tag}", single.display())));
+        let bundle = unpack(&single, &tag, dir.path());
+        if platform == "linux/arm64" {
+            let in_image =
+                std::fs::read(bundle.join("rootfs").join(arm_libc.trim_start_matches('/')))
+                    .unwrap();
+            let in_root =
+                std::fs::read(std::fs::canonicalize(arm_root.join("lib/libc.so.6")).unwrap())
+                    .unwrap();
+            assert!(in_image == in_root, "the image's libc is the sysroot's");
+        }
+        let (code, stdout, stderr) = runc_run(&bundle, dir.path());
+        assert_eq!(code, 0, "{platform}: {stderr}");
+        assert_eq!(stdout.trim(), format!("hello from {machine}"));
+    }
+
+    // pare.toml's `[image] sysroots` is the same build.
+    std::fs::write(
+        dir.path().join("pare.toml"),
+        format!(
+            "[image]\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\nentrypoint = \"/hello\"\n\
+             sysroots = {{ \"linux/arm64\" = \"{}\" }}\n\n\
+             [[copy]]\nsrc = \"dyn-amd64\"\ndst = \"/hello\"\nplatform = \"linux/amd64\"\n\n\
+             [[copy]]\nsrc = \"dyn-arm64\"\ndst = \"/hello\"\nplatform = \"linux/arm64\"\n\n\
+             [build]\noutput = \"{out}\"\n",
+            arm_root.display()
+        ),
+    )
+    .unwrap();
+    let from_file: Value = serde_json::from_str(&ok(pare()
+        .args(["build", "--format", "json"])
+        .current_dir(dir.path())))
+    .unwrap();
+    assert_eq!(from_file["manifest_digest"], report["manifest_digest"]);
+
+    // A sysroot for a platform not built is a mistake, said as one.
+    let (code, _, err) = build(&["--sysroot", "linux/riscv64=/srv/riscv"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not one of the platforms"), "{err}");
+}
+
+#[test]
 fn the_python3_recipe_for_two_platforms_locks_both_and_runs_on_arm64() {
     if !crate::support::require_apt_sources()
         || !require("umoci")

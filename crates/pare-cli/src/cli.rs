@@ -1007,9 +1007,10 @@ pub struct BuildArgs {
     /// Do not add the loader and shared libraries of copied dynamic ELF files.
     #[arg(long)]
     pub no_closure: bool,
-    /// Resolve shared libraries below this root instead of the build host's `/`.
-    #[arg(long, value_name = "DIR")]
-    pub sysroot: Option<PathBuf>,
+    /// Resolve shared libraries below this root instead of the build host's `/`; with
+    /// `OS/ARCH=` only for that platform's programs (an arm64 root for arm64). Repeatable.
+    #[arg(long, value_name = "[OS/ARCH=]DIR")]
+    pub sysroot: Vec<String>,
     /// Do not add this run-time plugin of the closure: openssl (providers, engines), libgcc_s
     /// (thread cancellation), gconv (iconv), nss (name resolution). Repeatable.
     #[arg(long = "no-plugin", value_name = "NAME")]

@@ -143,8 +143,16 @@ pub fn options_from(args: &BuildArgs, need_output: bool) -> Result<BuildOptions>
         ))
         .into());
     }
-    if let Some(root) = &args.sysroot {
-        options.sysroot.clone_from(root);
+    for root in &args.sysroot {
+        match pare::build::split_platform(root, "--sysroot")? {
+            (Some(platform), dir) => {
+                options.platform_sysroots.retain(|(p, _)| *p != platform);
+                options
+                    .platform_sysroots
+                    .push((platform, std::path::PathBuf::from(dir)));
+            }
+            (None, dir) => options.sysroot = std::path::PathBuf::from(dir),
+        }
     }
     options.bytecode.set(
         args.bytecode.as_deref(),

@@ -112,6 +112,9 @@ pub struct ImageSection {
     pub closure: Option<bool>,
     /// Root to resolve libraries in.
     pub sysroot: Option<String>,
+    /// Roots for one platform's programs: `{ "linux/arm64" = "sysroot-arm64" }`.
+    #[serde(default)]
+    pub sysroots: BTreeMap<String, String>,
     /// Plugins not to add (see `pare::plugins`).
     pub no_plugins: Option<Vec<String>>,
     pub plugins: Option<Vec<String>>,
@@ -252,6 +255,14 @@ impl BuildFile {
         }
         if let Some(root) = image.sysroot {
             options.sysroot = relative(&root);
+        }
+        for (platform, root) in image.sysroots {
+            let platform = Platform::parse(&platform).map_err(|e| {
+                Error::Input(format!(
+                    "[image] sysroots: {platform:?} is not a platform: {e}"
+                ))
+            })?;
+            options.platform_sysroots.push((platform, relative(&root)));
         }
         if let Some(off) = image.no_plugins {
             crate::plugins::check_names("[image] no_plugins", &off)?;

@@ -59,6 +59,14 @@ pub fn build_index(options: &BuildOptions, reporter: &dyn Reporter) -> Result<Bu
             return Err(Error::Input(format!("--platform names {p} twice")));
         }
     }
+    for (p, root) in &options.platform_sysroots {
+        if !options.platforms.contains(p) {
+            return Err(Error::Input(format!(
+                "--sysroot {p}={} is for {p}, which is not one of the platforms built",
+                root.display()
+            )));
+        }
+    }
     for copy in &options.copies {
         if let Some(p) = &copy.platform {
             if !options.platforms.contains(p) {
@@ -92,7 +100,12 @@ pub fn build_index(options: &BuildOptions, reporter: &dyn Reporter) -> Result<Bu
         // Signed where it ends up, once the index is there (below).
         one.sign = None;
         reporter.step(&format!("building the {platform} image"));
-        images.push(build_one(&one, reporter)?);
+        let built = build_one(&one, reporter).map_err(|e| match e {
+            Error::Input(m) => Error::Input(format!("the {platform} image: {m}")),
+            Error::Refused(m) => Error::Refused(format!("the {platform} image: {m}")),
+            other => other,
+        })?;
+        images.push(built);
     }
 
     let layout = Layout::open(&staging)?;

@@ -585,7 +585,8 @@ fn missing_libraries_message(
     text.push_str(
         "\nShip each with --copy into a directory the program's RPATH or RUNPATH names (or one of the \
          loader's default directories), add the Debian package that provides it (--package NAME), \
-         point --sysroot at a root that has it, or link statically.",
+         point --sysroot at a root that has it (--sysroot OS/ARCH=DIR for one platform's \
+         programs: an arm64 root for arm64), or link statically.",
     );
     text
 }

@@ -22,7 +22,7 @@ use pare_oci::reference::ImageRef;
 use pare_oci::tree::{normalize_image_path, Entry, LayerTree};
 use serde::Serialize;
 
-pub use options::{BuildOptions, CaBundle, CopySpec, SignSettings};
+pub use options::{split_platform, BuildOptions, CaBundle, CopySpec, SignSettings};
 use options::{CA_BUNDLE_PATH, DEFAULT_PATH, NONROOT_ID};
 
 use crate::bases::{self, BaseOptions};
@@ -216,8 +216,12 @@ fn build_one(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
             for layer in layers.iter().chain(&planned.layers) {
                 below.apply(&layer.tree)?;
             }
-            let wanted =
-                libraries::host_provisions(&artifacts, &below, &options.sysroot, &ld_library_path)?;
+            let wanted = libraries::host_provisions(
+                &artifacts,
+                &below,
+                options.sysroot_for(&options.platform),
+                &ld_library_path,
+            )?;
             let locked = &planned.summary.provided;
             let new: Vec<_> = wanted
                 .into_iter()
@@ -316,7 +320,7 @@ fn build_one(options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildRep
         let (mut tree, added) = libraries::libraries_layer(
             &artifacts,
             &view,
-            &options.sysroot,
+            options.sysroot_for(&options.platform),
             &ld_library_path,
             &options.no_plugins,
             reporter,

@@ -36,19 +36,29 @@ pub struct CopySpec {
     pub platform: Option<Platform>,
 }
 
+/// Splits the `OS/ARCH[/VARIANT]=` that limits a flag's value to one platform (`--copy
+/// linux/arm64=SRC:DST`, `--sysroot linux/arm64=DIR`) from the value. Text before the first `=`
+/// is a platform when it has a `/`, no `:`, and does not begin like a path (`/`, `.`, `~`);
+/// anything else is all value.
+pub fn split_platform<'a>(text: &'a str, flag: &str) -> Result<(Option<Platform>, &'a str)> {
+    match text.split_once('=') {
+        Some((p, rest))
+            if p.contains('/') && !p.contains(':') && !p.starts_with(['/', '.', '~']) =>
+        {
+            let platform = Platform::parse(p).map_err(|e| {
+                Error::Input(format!("{flag} {text:?}: {p:?} is not a platform: {e}"))
+            })?;
+            Ok((Some(platform), rest))
+        }
+        _ => Ok((None, text)),
+    }
+}
+
 impl CopySpec {
     /// Parses `[PLATFORM=]SRC:DST[:MODE[:UID:GID]]` (MODE in octal; may be empty to keep the
     /// source's mode; PLATFORM as `linux/arm64` limits the copy to that platform's image).
     pub fn parse(text: &str) -> Result<Self> {
-        let (platform, text) = match text.split_once('=') {
-            Some((p, rest)) if p.contains('/') && !p.contains(':') => (
-                Some(Platform::parse(p).map_err(|e| {
-                    Error::Input(format!("--copy {text:?}: {p:?} is not a platform: {e}"))
-                })?),
-                rest,
-            ),
-            _ => (None, text),
-        };
+        let (platform, text) = split_platform(text, "--copy")?;
         let parts: Vec<&str> = text.split(':').collect();
         let bad = |why: &str| {
             Error::Input(format!(
@@ -137,6 +147,9 @@ pub struct BuildOptions {
     pub closure: bool,
     /// The root libraries are resolved against (default `/`, the build host).
     pub sysroot: PathBuf,
+    /// Roots for one platform's programs (`--sysroot linux/arm64=DIR`, `[image] sysroots`): an
+    /// arm64 program's libraries come from an arm64 root, not the build host's.
+    pub platform_sysroots: Vec<(Platform, PathBuf)>,
     /// Plugins of `crate::plugins::PLUGINS` not to add (`openssl`, `libgcc_s`, `gconv`, `nss`).
     pub no_plugins: Vec<String>,
     /// Plugins to keep in the Debian package layers even when nothing in the image triggers them
@@ -172,6 +185,17 @@ pub struct SignSettings {
     pub identity: Option<String>,
 }
 
+impl BuildOptions {
+    /// The root the libraries of `platform`'s programs are resolved in: that platform's own
+    /// sysroot, else [`BuildOptions::sysroot`].
+    pub fn sysroot_for(&self, platform: &Platform) -> &std::path::Path {
+        self.platform_sysroots
+            .iter()
+            .find(|(p, _)| p == platform)
+            .map_or(self.sysroot.as_path(), |(_, root)| root.as_path())
+    }
+}
+
 impl Default for BuildOptions {
     fn default() -> Self {
         Self {
@@ -198,6 +222,7 @@ impl Default for BuildOptions {
             reuse_layers: true,
             closure: true,
             sysroot: PathBuf::from("/"),
+            platform_sysroots: Vec::new(),
             no_plugins: Vec::new(),
             keep_plugins: Vec::new(),
             insecure: false,
@@ -223,6 +248,25 @@ pub fn parse_key_value(text: &str, what: &str) -> Result<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_platform_prefix_is_told_from_a_path() {
+        let arm64 = Platform::parse("linux/arm64").unwrap();
+        assert_eq!(
+            split_platform("linux/arm64=/srv/root", "--sysroot").unwrap(),
+            (Some(arm64), "/srv/root")
+        );
+        // Paths with `=` in them stay whole: absolute, relative with `./`, home, or with a `:`.
+        for whole in ["/srv/a=b", "./a/b=c", "~/x/y=z", "dir/a:b=c:/app", "plain"] {
+            assert_eq!(
+                split_platform(whole, "--sysroot").unwrap(),
+                (None, whole),
+                "{whole}"
+            );
+        }
+        let err = split_platform("linux/no-such=/srv", "--sysroot").unwrap_err();
+        assert!(err.to_string().contains("is not a platform"), "{err}");
+    }
 
     #[test]
     fn copy_spec_forms() {
