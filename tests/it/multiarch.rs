@@ -188,6 +188,25 @@ fn a_two_platform_index_validates_copies_whole_and_its_arm64_image_runs() {
     .unwrap();
     assert_eq!(pushed["manifest_digest"], index_digest.as_str());
     assert_eq!(skopeo_raw(&again), raw);
+    // `pare push` sends what was built: the index whole; `--platform` picks one image of it.
+    let push = |extra: &[&str], to: &str| -> Value {
+        serde_json::from_str(&ok(pare()
+            .args(["push", "--format", "json"])
+            .args(extra)
+            .args([&image, to])))
+        .unwrap()
+    };
+    let pushed_index = format!("docker://{}/pushed:1", registry.addr);
+    assert_eq!(
+        push(&[], &pushed_index)["manifest_digest"],
+        index_digest.as_str()
+    );
+    assert_eq!(skopeo_raw(&pushed_index), raw);
+    let pushed_arm = format!("docker://{}/pushed-arm64:1", registry.addr);
+    assert_eq!(
+        push(&["--platform", "linux/arm64"], &pushed_arm)["manifest_digest"],
+        platforms[1]["manifest_digest"]
+    );
 
     // Each platform's image runs: the arm64 one through qemu.
     for (platform, machine) in [("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")] {

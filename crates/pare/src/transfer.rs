@@ -47,6 +47,7 @@ pub fn copy(options: &TransferOptions, reporter: &dyn Reporter) -> Result<Transf
             &options.source,
             &options.destination,
             &options.extra_tags,
+            options.compression,
             &options.access,
             reporter,
             &mut report,

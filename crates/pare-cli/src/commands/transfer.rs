@@ -52,7 +52,16 @@ pub fn run(
     options.extra_tags.clone_from(&args.tag);
     options.access.chunk_size = upload.chunk_size;
     options.access.referrers = !args.no_referrers;
-    options.all_platforms = args.all_platforms;
+    // `pare push` sends what was built: an index whole (a platform only when --platform picks
+    // one). pull and copy take this machine's image of an index unless --all-platforms, as
+    // skopeo and docker pull do.
+    options.all_platforms = args.all_platforms
+        || (matches!(verb, Verb::Push)
+            && args.platform.is_none()
+            && matches!(
+                options.source,
+                ImageRef::Layout { .. } | ImageRef::Registry(_)
+            ));
     if let Some(c) = &upload.compression {
         options.compression = Some(pare_oci::compress::Compression::parse(c).ok_or_else(|| {
             UsageError(format!(

@@ -1159,13 +1159,15 @@ fn attached_to_index(
     Ok((found, tagged))
 }
 
-/// Copies every platform of a multi-platform index (`--all-platforms`): the index and each image
-/// it lists, with their digests kept. A source that is one image is copied as [`copy`] does.
-/// Sources and destinations are layouts and registries (archives hold one image).
+/// Copies every platform of a multi-platform index (`--all-platforms`, `pare push` of an index):
+/// the index and each image it lists, with their digests kept (so `compression` does not apply),
+/// and what is attached to them. A source that is one image is copied as [`copy`] does, with
+/// `compression`. Sources and destinations are layouts and registries (archives hold one image).
 pub fn copy_all_platforms(
     source: &ImageRef,
     destination: &ImageRef,
     extra_tags: &[String],
+    compression: Option<Compression>,
     access: &Access,
     reporter: &dyn Reporter,
     report: &mut IoReport,
@@ -1203,7 +1205,7 @@ pub fn copy_all_platforms(
                     source,
                     destination,
                     extra_tags,
-                    None,
+                    compression,
                     access,
                     reporter,
                     report,
@@ -1229,7 +1231,7 @@ pub fn copy_all_platforms(
                     source,
                     destination,
                     extra_tags,
-                    None,
+                    compression,
                     access,
                     reporter,
                     report,
