@@ -43,6 +43,26 @@ fn arm64_runs() -> bool {
     registered
 }
 
+/// `pare build --format json` for both platforms, each with its own program as `/hello` (the
+/// entrypoint), to `output`, with `extra` flags.
+fn build_both(amd64: &Path, arm64: &Path, output: &str, extra: &[&str]) -> Value {
+    serde_json::from_str(&ok(pare()
+        .args([
+            "build",
+            "--format",
+            "json",
+            "--platform",
+            "linux/amd64,linux/arm64",
+        ])
+        .arg("--copy")
+        .arg(format!("linux/amd64={}:/hello", amd64.display()))
+        .arg("--copy")
+        .arg(format!("linux/arm64={}:/hello", arm64.display()))
+        .args(["--entrypoint", "/hello", "--output", output])
+        .args(extra)))
+    .unwrap()
+}
+
 fn skopeo_raw(reference: &str) -> Value {
     serde_json::from_str(&ok(Command::new("skopeo").args([
         "inspect",
@@ -70,22 +90,7 @@ fn a_two_platform_index_validates_copies_whole_and_its_arm64_image_runs() {
     let dir = tempfile::tempdir().unwrap();
     let amd64 = uname_program(dir.path(), "gcc", "uname-amd64");
     let arm64 = uname_program(dir.path(), "aarch64-linux-gnu-gcc", "uname-arm64");
-    let build = |output: &str| -> Value {
-        serde_json::from_str(&ok(pare()
-            .args([
-                "build",
-                "--format",
-                "json",
-                "--platform",
-                "linux/amd64,linux/arm64",
-            ])
-            .arg("--copy")
-            .arg(format!("linux/amd64={}:/hello", amd64.display()))
-            .arg("--copy")
-            .arg(format!("linux/arm64={}:/hello", arm64.display()))
-            .args(["--entrypoint", "/hello", "--output", output])))
-        .unwrap()
-    };
+    let build = |output: &str| build_both(&amd64, &arm64, output, &[]);
     let layout = dir.path().join("multi");
     let image = format!("oci:{}:v1", layout.display());
     let report = build(&image);
@@ -288,25 +293,8 @@ fn a_signed_two_platform_index_with_sboms_travels_whole() {
     let arm64 = uname_program(dir.path(), "aarch64-linux-gnu-gcc", "uname-arm64");
     let (key, public) = crate::sign::key_pair(dir.path(), "multi", false);
     let remote = format!("docker://{}/signed-multi:1", registry.addr);
-    let report: Value = serde_json::from_str(&ok(pare()
-        .args([
-            "build",
-            "--format",
-            "json",
-            "--platform",
-            "linux/amd64,linux/arm64",
-            "--sbom",
-            "spdx-json",
-            "--sign",
-            "--key",
-            &key,
-        ])
-        .arg("--copy")
-        .arg(format!("linux/amd64={}:/hello", amd64.display()))
-        .arg("--copy")
-        .arg(format!("linux/arm64={}:/hello", arm64.display()))
-        .args(["--entrypoint", "/hello", "--output", &remote])))
-    .unwrap();
+    let signing = ["--sbom", "spdx-json", "--sign", "--key", &key];
+    let report = build_both(&amd64, &arm64, &remote, &signing);
     let index = report["manifest_digest"].as_str().unwrap();
     // The index is signed (what its tag names), and so is each image (cosign sign --recursive).
     assert_eq!(report["signed"]["signature"]["digest"], index);
@@ -508,31 +496,12 @@ fn a_signed_two_platform_index_with_sboms_travels_whole() {
     assert_eq!(verify(&["verify", "--identity", &identity], &bare), 1);
 
     // Built into a layout, the same: signed where it is, with the identity given.
-    let built = dir.path().join("built");
-    let report: Value = serde_json::from_str(&ok(pare()
-        .args([
-            "build",
-            "--format",
-            "json",
-            "--platform",
-            "linux/amd64,linux/arm64",
-            "--sbom",
-            "spdx-json",
-            "--sign",
-            "--key",
-            &key,
-            "--sign-identity",
-            &identity,
-        ])
-        .arg("--copy")
-        .arg(format!("linux/amd64={}:/hello", amd64.display()))
-        .arg("--copy")
-        .arg(format!("linux/arm64={}:/hello", arm64.display()))
-        .args(["--entrypoint", "/hello", "--output"])
-        .arg(format!("oci:{}:1", built.display()))))
-    .unwrap();
+    let built = format!("oci:{}:1", dir.path().join("built").display());
+    let mut with_identity = signing.to_vec();
+    with_identity.extend(["--sign-identity", &identity]);
+    let report = build_both(&amd64, &arm64, &built, &with_identity);
     assert_eq!(report["manifest_digest"], index);
-    check_signed(&format!("oci:{}:1", built.display()));
+    check_signed(&built);
 }
 
 #[test]
@@ -544,20 +513,7 @@ fn a_two_platform_build_on_a_two_platform_base_pins_each_and_runs() {
     let amd64 = uname_program(dir.path(), "gcc", "uname-amd64");
     let arm64 = uname_program(dir.path(), "aarch64-linux-gnu-gcc", "uname-arm64");
     let base = format!("oci:{}:1", dir.path().join("base").display());
-    let base_report: Value = serde_json::from_str(&ok(pare()
-        .args([
-            "build",
-            "--format",
-            "json",
-            "--platform",
-            "linux/amd64,linux/arm64",
-        ])
-        .arg("--copy")
-        .arg(format!("linux/amd64={}:/hello", amd64.display()))
-        .arg("--copy")
-        .arg(format!("linux/arm64={}:/hello", arm64.display()))
-        .args(["--entrypoint", "/hello", "--output", &base])))
-    .unwrap();
+    let base_report = build_both(&amd64, &arm64, &base, &[]);
     let message = dir.path().join("message.txt");
     std::fs::write(&message, "on top\n").unwrap();
     let lock = dir.path().join("pare.lock");
