@@ -270,6 +270,115 @@ fn a_two_platform_index_validates_copies_whole_and_its_arm64_image_runs() {
     assert!(err.contains("not one of the platforms"), "{err}");
 }
 
+#[test]
+fn a_static_go_program_for_both_platforms_runs_on_each_with_its_build_info() {
+    if !require("go")
+        || !require("oci-image-tool")
+        || !require("umoci")
+        || !require("runc")
+        || !arm64_runs()
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("go.mod"),
+        "module example.com/pare/machine\n\ngo 1.19\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("main.go"),
+        "package main\n\nimport (\n\t\"fmt\"\n\t\"runtime\"\n\t\"syscall\"\n)\n\n\
+         func main() {\n\tvar u syscall.Utsname\n\t_ = syscall.Uname(&u)\n\tvar m []byte\n\
+         \tfor _, c := range u.Machine {\n\t\tif c == 0 {\n\t\t\tbreak\n\t\t}\n\t\tm = append(m, byte(c))\n\t}\n\
+         \tfmt.Printf(\"hello from %s (GOARCH %s)\\n\", m, runtime.GOARCH)\n}\n",
+    )
+    .unwrap();
+    // Go cross-compiles without cgo: a static binary per GOARCH from the same source.
+    let go_build = |goarch: &str| -> PathBuf {
+        let out = dir.path().join(format!("machine-{goarch}"));
+        ok(Command::new("go")
+            .current_dir(&src)
+            .env("CGO_ENABLED", "0")
+            .env("GOOS", "linux")
+            .env("GOARCH", goarch)
+            .env("GOPROXY", "off")
+            .env("GOCACHE", dir.path().join("gocache"))
+            .env("GOPATH", dir.path().join("gopath"))
+            .env("GOFLAGS", "-trimpath")
+            .args(["build", "-o"])
+            .arg(&out));
+        out
+    };
+    let amd64 = go_build("amd64");
+    let arm64 = go_build("arm64");
+    let layout = dir.path().join("go");
+    let image = format!("oci:{}:1", layout.display());
+    let report = build_both(&amd64, &arm64, &image, &[]);
+    for platform in ["linux/amd64", "linux/arm64"] {
+        // A static program brings no libraries.
+        let image = platform_report(&report, platform);
+        assert!(
+            crate::support::added_libraries(image).is_empty(),
+            "{platform}: {image}"
+        );
+    }
+    let stdout = ok(Command::new("oci-image-tool")
+        .args(["validate", "--type", "image", "--ref", "name=1"])
+        .arg(&layout));
+    assert!(stdout.contains("Validation succeeded"), "{stdout}");
+    for (platform, machine, goarch) in [
+        ("linux/amd64", "x86_64", "amd64"),
+        ("linux/arm64", "aarch64", "arm64"),
+    ] {
+        let tag = platform.replace('/', "-");
+        let single = dir.path().join(format!("single-{tag}"));
+        ok(pare()
+            .args(["copy", "--platform", platform, &image])
+            .arg(format!("oci:{}:{tag}", single.display())));
+        let bundle = unpack(&single, &tag, dir.path());
+        let (code, stdout, stderr) = runc_run(&bundle, dir.path());
+        assert_eq!(code, 0, "{platform}: {stderr}");
+        assert_eq!(
+            stdout.trim(),
+            format!("hello from {machine} (GOARCH {goarch})")
+        );
+        // What the image holds is Go's build info for that architecture.
+        let inventory: Value = serde_json::from_str(&ok(pare().args([
+            "inventory",
+            "--format",
+            "json",
+            "--platform",
+            platform,
+            &image,
+        ])))
+        .unwrap();
+        let binary = &inventory["binaries"][0];
+        assert_eq!(binary["path"], "/hello");
+        assert_eq!(binary["architecture"], goarch, "{platform}");
+        assert_eq!(binary["linkage"], "static");
+        let go: Vec<(&str, &str)> = inventory["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["manager"] == "go")
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap(),
+                    p["architecture"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert!(
+            go.contains(&("example.com/pare/machine", goarch)),
+            "{platform}: {go:?}"
+        );
+        assert!(go.contains(&("stdlib", goarch)), "{platform}: {go:?}");
+    }
+}
+
 /// The per-platform images of `report` (a multi-platform build's), by platform.
 fn platform_report<'a>(report: &'a Value, platform: &str) -> &'a Value {
     report["platforms"]
