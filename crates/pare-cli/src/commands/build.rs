@@ -188,9 +188,7 @@ pub fn options_from(args: &BuildArgs, need_output: bool) -> Result<BuildOptions>
     }
     if let (true, Some(key)) = (args.sign, &args.key) {
         options.sign = Some(pare::build::SignSettings {
-            key_pem: super::sign::read_key(key)?,
-            key_name: key.display().to_string(),
-            password: std::env::var_os("COSIGN_PASSWORD").map(|p| p.into_encoded_bytes()),
+            key: super::sign::read_key(key)?,
             identity: args.sign_identity.clone(),
         });
     }

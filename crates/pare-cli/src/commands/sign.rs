@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use pare::sign::keys::KeyFile;
 use pare::sign::{sign as sign_image, verify as verify_image, SignOptions, VerifyOptions};
 use pare_oci::reference::ImageRef;
 
@@ -22,10 +23,16 @@ pub const ATTEST_JSON_SCHEMA: &str = "pare.attest/v1";
 /// Version of the JSON document `pare verify-attestation --format json` prints.
 pub const VERIFY_ATTESTATION_JSON_SCHEMA: &str = "pare.verify-attestation/v1";
 
-pub fn read_key(path: &Path) -> Result<String> {
+/// The key file `path` (at most 64 KiB of PEM text), with COSIGN_PASSWORD to open an encrypted one.
+pub fn read_key(path: &Path) -> Result<KeyFile> {
     let bytes = pare_oci::layout::read_bounded(path, 64 << 10).map_err(pare::Error::from)?;
-    String::from_utf8(bytes)
-        .map_err(|_| UsageError(format!("{} is not a PEM text file", path.display())).into())
+    let pem = String::from_utf8(bytes)
+        .map_err(|_| UsageError(format!("{} is not a PEM text file", path.display())))?;
+    Ok(KeyFile {
+        pem,
+        name: path.display().to_string(),
+        password: std::env::var_os("COSIGN_PASSWORD").map(|p| p.into_encoded_bytes()),
+    })
 }
 
 pub fn sign(args: &SignArgs, global: &GlobalArgs) -> Result<ExitCode> {
@@ -36,9 +43,7 @@ pub fn sign(args: &SignArgs, global: &GlobalArgs) -> Result<ExitCode> {
     }
     let options = SignOptions {
         image: ImageRef::parse(&args.image).map_err(pare::Error::from)?,
-        key_pem: read_key(&args.key)?,
-        key_name: args.key.display().to_string(),
-        password: std::env::var_os("COSIGN_PASSWORD").map(|p| p.into_encoded_bytes()),
+        key: read_key(&args.key)?,
         identity: args.identity.clone(),
         annotations,
         access: access(&args.read)?,
@@ -68,8 +73,7 @@ pub fn sign(args: &SignArgs, global: &GlobalArgs) -> Result<ExitCode> {
 pub fn verify(args: &VerifyArgs, global: &GlobalArgs) -> Result<ExitCode> {
     let options = VerifyOptions {
         image: ImageRef::parse(&args.image).map_err(pare::Error::from)?,
-        key_pem: read_key(&args.key)?,
-        key_name: args.key.display().to_string(),
+        key: read_key(&args.key)?,
         identity: args.identity.clone(),
         access: access(&args.read)?,
     };
@@ -112,9 +116,7 @@ pub fn attest(args: &AttestArgs, global: &GlobalArgs) -> Result<ExitCode> {
     })?;
     let options = pare::sign::attest::AttestOptions {
         image: ImageRef::parse(&args.image).map_err(pare::Error::from)?,
-        key_pem: read_key(&args.key)?,
-        key_name: args.key.display().to_string(),
-        password: std::env::var_os("COSIGN_PASSWORD").map(|p| p.into_encoded_bytes()),
+        key: read_key(&args.key)?,
         identity: args.identity.clone(),
         predicate_type: pare::sign::attest::predicate_type(&args.predicate_type)?,
         predicate,
@@ -145,8 +147,7 @@ pub fn attest(args: &AttestArgs, global: &GlobalArgs) -> Result<ExitCode> {
 pub fn verify_attestation(args: &VerifyAttestationArgs, global: &GlobalArgs) -> Result<ExitCode> {
     let options = pare::sign::attest::VerifyAttestationOptions {
         image: ImageRef::parse(&args.image).map_err(pare::Error::from)?,
-        key_pem: read_key(&args.key)?,
-        key_name: args.key.display().to_string(),
+        key: read_key(&args.key)?,
         identity: args.identity.clone(),
         predicate_type: args
             .predicate_type

@@ -597,9 +597,7 @@ pub(super) fn sign_build(
     let signature = crate::sign::sign(
         &crate::sign::SignOptions {
             image: output.clone(),
-            key_pem: settings.key_pem.clone(),
-            key_name: settings.key_name.clone(),
-            password: settings.password.clone(),
+            key: settings.key.clone(),
             identity: settings.identity.clone(),
             annotations: BTreeMap::new(),
             access: access.clone(),
@@ -610,9 +608,7 @@ pub(super) fn sign_build(
         crate::sign::attest::attest(
             &crate::sign::attest::AttestOptions {
                 image: output.clone(),
-                key_pem: settings.key_pem.clone(),
-                key_name: settings.key_name.clone(),
-                password: settings.password.clone(),
+                key: settings.key.clone(),
                 identity: settings.identity.clone(),
                 predicate_type: predicate_type.to_string(),
                 predicate,

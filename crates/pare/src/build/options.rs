@@ -179,9 +179,7 @@ pub struct BuildOptions {
 /// How `pare build --sign` signs: the key, and the identity to claim (needed for a layout).
 #[derive(Clone, Debug)]
 pub struct SignSettings {
-    pub key_pem: String,
-    pub key_name: String,
-    pub password: Option<Vec<u8>>,
+    pub key: crate::sign::keys::KeyFile,
     pub identity: Option<String>,
 }
 

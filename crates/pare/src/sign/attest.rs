@@ -91,9 +91,8 @@ pub fn statement(
 #[derive(Clone, Debug)]
 pub struct AttestOptions {
     pub image: ImageRef,
-    pub key_pem: String,
-    pub key_name: String,
-    pub password: Option<Vec<u8>>,
+    /// The private key.
+    pub key: keys::KeyFile,
     /// The subject's name; default: the registry repository (required for a layout).
     pub identity: Option<String>,
     /// The predicate type URI.
@@ -124,11 +123,7 @@ pub fn attestation_tag(digest: &str) -> Result<String> {
 
 /// Signs a statement about the image and keeps it beside the image.
 pub fn attest(options: &AttestOptions, reporter: &dyn Reporter) -> Result<AttestReport> {
-    let key = keys::private_key(
-        &options.key_pem,
-        options.password.as_deref(),
-        &options.key_name,
-    )?;
+    let key = options.key.private_key()?;
     let identity = claimed_identity(&options.image, &options.identity).ok_or_else(|| {
         Error::Input(format!(
             "{}: a layout has no registry name for the statement's subject; pass --identity HOST/REPO",
@@ -178,8 +173,8 @@ pub fn attest(options: &AttestOptions, reporter: &dyn Reporter) -> Result<Attest
 #[derive(Clone, Debug)]
 pub struct VerifyAttestationOptions {
     pub image: ImageRef,
-    pub key_pem: String,
-    pub key_name: String,
+    /// The public key.
+    pub key: keys::KeyFile,
     pub identity: Option<String>,
     /// Only attestations of this predicate type count.
     pub predicate_type: Option<String>,
@@ -216,7 +211,7 @@ pub fn verify_attestations(
     options: &VerifyAttestationOptions,
     reporter: &dyn Reporter,
 ) -> Result<VerifyAttestationReport> {
-    let key = keys::public_key(&options.key_pem, &options.key_name)?;
+    let key = options.key.public_key()?;
     let identity = claimed_identity(&options.image, &options.identity);
     let (store, digest) = store_of_named(&options.image, &options.access, false, reporter)?;
     let tag = attestation_tag(&digest)?;

@@ -50,6 +50,27 @@ struct Cipher {
     nonce: String,
 }
 
+/// A key as read from its file: the PEM text, the file's name for errors, and the password that
+/// opens cosign's encrypted form (`COSIGN_PASSWORD`; unused for a public key).
+#[derive(Clone, Debug)]
+pub struct KeyFile {
+    pub pem: String,
+    pub name: String,
+    pub password: Option<Vec<u8>>,
+}
+
+impl KeyFile {
+    /// The ECDSA P-256 private key it holds.
+    pub fn private_key(&self) -> Result<SigningKey> {
+        private_key(&self.pem, self.password.as_deref(), &self.name)
+    }
+
+    /// The ECDSA P-256 public key it holds.
+    pub fn public_key(&self) -> Result<VerifyingKey> {
+        public_key(&self.pem, &self.name)
+    }
+}
+
 /// Reads an ECDSA P-256 private key from PEM text; `password` opens cosign's encrypted form
 /// (`COSIGN_PASSWORD`). `what` names the file in errors.
 pub fn private_key(pem: &str, password: Option<&[u8]>, what: &str) -> Result<SigningKey> {

@@ -45,12 +45,8 @@ const MAX_SIGNATURES: usize = 256;
 #[derive(Clone, Debug)]
 pub struct SignOptions {
     pub image: ImageRef,
-    /// The private key, PEM text.
-    pub key_pem: String,
-    /// Names the key file in errors.
-    pub key_name: String,
-    /// Opens an encrypted cosign key (COSIGN_PASSWORD).
-    pub password: Option<Vec<u8>>,
+    /// The private key.
+    pub key: keys::KeyFile,
     /// The claimed identity (`docker-reference`); default: the registry repository of `image`.
     /// Required for a layout.
     pub identity: Option<String>,
@@ -85,8 +81,8 @@ pub struct SignReport {
 #[derive(Clone, Debug)]
 pub struct VerifyOptions {
     pub image: ImageRef,
-    pub key_pem: String,
-    pub key_name: String,
+    /// The public key.
+    pub key: keys::KeyFile,
     /// The identity a signature must claim; default: the registry repository of `image`. For a
     /// layout without it, the identity is reported but not checked.
     pub identity: Option<String>,
@@ -195,11 +191,7 @@ fn payload_layers(manifest: &[u8], what: &str) -> Result<Vec<Value>> {
 
 /// Signs the image as `options` say and stores the signature beside it.
 pub fn sign(options: &SignOptions, reporter: &dyn Reporter) -> Result<SignReport> {
-    let key = keys::private_key(
-        &options.key_pem,
-        options.password.as_deref(),
-        &options.key_name,
-    )?;
+    let key = options.key.private_key()?;
     let identity = claimed_identity(&options.image, &options.identity).ok_or_else(|| {
         Error::Input(format!(
             "{}: a layout has no registry name to claim; pass --identity HOST/REPO (what the signature says the image is)",
@@ -336,7 +328,7 @@ fn append_layer(
 
 /// Checks the signatures kept beside the image against a public key.
 pub fn verify(options: &VerifyOptions, reporter: &dyn Reporter) -> Result<VerifyReport> {
-    let key = keys::public_key(&options.key_pem, &options.key_name)?;
+    let key = options.key.public_key()?;
     let identity = claimed_identity(&options.image, &options.identity);
     let (store, digest) = store_of_named(&options.image, &options.access, false, reporter)?;
     let tag = signature_tag(&digest)?;
