@@ -918,6 +918,28 @@ fn the_python3_recipe_for_two_platforms_locks_both_and_runs_on_arm64() {
     for image in second["platforms"].as_array().unwrap() {
         assert_eq!(image["packages"]["lock"], "used", "{image}");
     }
+    // `pare lock` for both platforms writes the same file the build wrote, one report each.
+    let locked: Value = serde_json::from_str(&ok(pare()
+        .current_dir(dir.path())
+        .env("PARE_CACHE_DIR", &cache)
+        .args(["lock", "--format", "json", "--base", "python3"])
+        .args([
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--lock",
+            "again.lock",
+        ])))
+    .unwrap();
+    let reports = locked["platforms"].as_array().unwrap();
+    assert_eq!(reports.len(), 2, "{locked}");
+    for (report, platform) in reports.iter().zip(["linux/amd64", "linux/arm64"]) {
+        assert_eq!(report["platform"], platform);
+        assert!(report["packages"].as_u64().unwrap() > 10, "{report}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("again.lock")).unwrap(),
+        lock
+    );
     for (platform, machine) in [("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")] {
         let tag = platform.replace('/', "-");
         let single = dir.path().join(format!("single-{tag}"));
