@@ -8,7 +8,8 @@
 //! `--sign` signs the index and each image (as `cosign sign --recursive`), with the index's and
 //! each image's provenance and each image's SBOMs attested. An image base is taken per platform
 //! (an index's image for each; a base without one for a platform is an error), each pinned in
-//! that architecture's lock. Not yet: bytecode of an index.
+//! that architecture's lock. `--bytecode` compiles in each platform's image with that image's
+//! own interpreter (an arm64 one through the host's binfmt_misc emulator, qemu-user).
 
 use oci_spec::image::{Descriptor, MediaType};
 use pare_oci::image::parse_digest;
@@ -45,14 +46,6 @@ pub fn build_index(options: &BuildOptions, reporter: &dyn Reporter) -> Result<Bu
         return Err(Error::Input(format!(
             "{output} holds one image; a multi-platform build writes an OCI index to oci:DIR or docker://REF"
         )));
-    }
-    let not_yet = |what: &str| {
-        Error::Input(format!(
-            "{what} with several platforms is not supported yet; build each platform with --platform OS/ARCH"
-        ))
-    };
-    if options.bytecode.which != crate::bytecode::Bytecode::None {
-        return Err(not_yet("--bytecode"));
     }
     for (i, p) in options.platforms.iter().enumerate() {
         if options.platforms[..i].contains(p) {
