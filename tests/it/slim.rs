@@ -677,6 +677,11 @@ fn build_bytecode_is_the_images_own_and_loaded_at_start() {
         && e.data[4..8] == [1, 0, 0, 0]));
     assert!(has(&entries, &json_pyc) && has(&entries, &decimal_pyc));
     assert!(!has(&entries, &smtplib_pyc), "nothing imported smtplib");
+    // The script run as __main__ is compiled from source at every start: no .pyc for it.
+    assert!(
+        !entries.iter().any(|e| e.path.contains("app/__pycache__/")),
+        "no bytecode for /app/app.py"
+    );
 
     // The interpreter loads the bytecode instead of compiling (python -v says where each code
     // object came from), as the image's user.

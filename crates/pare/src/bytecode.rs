@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::slim::keep::{is_content, python_version};
-use crate::slim::run::{Plan, RunResult};
+use crate::slim::run::{Command, Plan, RunResult};
 use crate::slim::unpack::Unpacked;
 use crate::{Error, Result};
 
@@ -67,21 +67,75 @@ const BATCH: usize = 500;
 
 /// The Python sources `which` asks for among `candidates` (normalized keys of the unpacked tree):
 /// every `.py` file (or symlink to one) for `all`, only those a traced run named for `imported`.
+/// `main` (see [`main_script`]) is left out: Python compiles the script it runs as `__main__` from
+/// its source every time and never reads a `.pyc` for it.
 pub fn sources<'a>(
     which: Bytecode,
     unpacked: &Unpacked,
     candidates: impl Iterator<Item = &'a String>,
     traced: &BTreeSet<String>,
+    main: Option<&str>,
 ) -> Vec<String> {
     if which == Bytecode::None {
         return Vec::new();
     }
     candidates
         .filter(|k| k.ends_with(".py"))
+        .filter(|k| Some(k.as_str()) != main)
         .filter(|k| which == Bytecode::All || traced.contains(*k))
         .filter(|k| is_content(unpacked, k))
         .cloned()
         .collect()
+}
+
+/// The script (a normalized key) the image's command runs as `__main__`: for a Python interpreter,
+/// its first argument after the interpreter's own options (relative to `workdir`); for a program
+/// that is itself a script (`#!` naming a Python), the program. None for `-c CMD`, `-m MODULE`,
+/// `-` (stdin), no script, or a program that is not Python.
+pub fn main_script(unpacked: &Unpacked, entry: &Command, workdir: &str) -> Option<String> {
+    let key_of = |path: &str| unpacked.resolve_with_links(path).0.ok();
+    let program = key_of(&entry.program)?;
+    if python_version(&program).is_none() {
+        let head = unpacked.read(&program, 256)?;
+        let interpreter = crate::loader::shebang(&head)?;
+        let named = key_of(&interpreter)?;
+        return python_version(&named).map(|_| program);
+    }
+    let mut args = entry.argv.iter().skip(1);
+    let script = loop {
+        let arg = args.next()?;
+        match arg.as_str() {
+            "-" => return None,
+            "--" => break args.next()?.as_str(),
+            "--check-hash-based-pycs" => {
+                args.next()?;
+            }
+            long if long.starts_with("--") => {}
+            short if short.starts_with('-') => {
+                // Flags combine (`-uB`); -c and -m end the options, -W and -X take a value (here
+                // or as the next argument).
+                for (i, c) in short.char_indices().skip(1) {
+                    match c {
+                        'c' | 'm' => return None,
+                        'W' | 'X' => {
+                            if i + 1 == short.len() {
+                                args.next()?;
+                            }
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            script => break script,
+        }
+    };
+    let path = if script.starts_with('/') {
+        script.to_string()
+    } else {
+        format!("{}/{script}", workdir.trim_end_matches('/'))
+    };
+    key_of(&path)
 }
 
 /// The Python interpreter that compiles: the first program a traced run executed, else the

@@ -216,11 +216,13 @@ fn compile_in(
             plan.entry.program
         ))
     })?;
+    let main = bytecode::main_script(&unpacked, &plan.entry, &plan.workdir);
     let sources = bytecode::sources(
         options.which,
         &unpacked,
         unpacked.files.keys(),
         &keep.traced,
+        main.as_deref(),
     );
     reporter.step(&format!(
         "bytecode: compiling {} modules with {python}",

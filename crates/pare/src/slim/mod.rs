@@ -279,11 +279,13 @@ fn slim_in(
         match bytecode::interpreter(&unpacked, &report.original_runs, &plan.entry.program) {
             Some(python) => {
                 reporter.step(&format!("compiling Python bytecode with {python}"));
+                let main = bytecode::main_script(&unpacked, &plan.entry, &plan.workdir);
                 let sources = bytecode::sources(
                     options.bytecode,
                     &unpacked,
                     keep.reasons.keys(),
                     &keep.traced,
+                    main.as_deref(),
                 );
                 report.bytecode = bytecode::compile(
                     &python,
