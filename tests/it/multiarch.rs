@@ -732,6 +732,38 @@ fn a_two_platform_build_on_a_two_platform_base_pins_each_and_runs() {
         .arg(format!("oci:{}:x", dir.path().join("never").display())));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("linux/arm64"), "{err}");
+
+    // A broken base (its arm64 manifest gone) fails that platform's build with exit 2, after the
+    // amd64 image was built: a layout the build created is removed, and an existing one keeps
+    // its own tags only (no passing tag left behind).
+    let broken = dir.path().join("broken-base");
+    ok(Command::new("cp")
+        .arg("-r")
+        .arg(dir.path().join("base"))
+        .arg(&broken));
+    let arm_manifest = platform_report(&base_report, "linux/arm64")["manifest_digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::remove_file(blob(&broken, &arm_manifest)).unwrap();
+    let fails_on_broken = |output: &Path| {
+        let (code, _, err) = run(pare()
+            .args(["build", "--platform", "linux/amd64,linux/arm64", "--base"])
+            .arg(format!("oci:{}:1", broken.display()))
+            .args(["--output"])
+            .arg(format!("oci:{}:new", output.display())));
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("the linux/arm64 image"), "{err}");
+    };
+    let fresh = dir.path().join("fresh");
+    fails_on_broken(&fresh);
+    assert!(!fresh.exists(), "the layout this build created is gone");
+    fails_on_broken(&dir.path().join("app"));
+    let tags = ok(Command::new("umoci")
+        .arg("ls")
+        .arg("--layout")
+        .arg(dir.path().join("app")));
+    assert_eq!(tags.trim(), "app");
 }
 
 #[test]

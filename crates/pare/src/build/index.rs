@@ -81,73 +81,22 @@ pub fn build_index(options: &BuildOptions, reporter: &dyn Reporter) -> Result<Bu
             (scratch.path().join("layout"), Some(scratch))
         }
     };
-    let mut images = Vec::with_capacity(options.platforms.len());
-    for platform in &options.platforms {
-        let mut one = for_platform(options, platform);
-        one.output = Some(ImageRef::Layout {
-            dir: staging.clone(),
-            tag: Some(staging_tag(platform)),
-        });
-        one.extra_tags.clear();
-        one.sbom_name = Some(crate::sbom::default_name(&output));
-        // Signed where it ends up, once the index is there (below).
-        one.sign = None;
-        reporter.step(&format!("building the {platform} image"));
-        let built = build_one(&one, reporter).map_err(|e| match e {
-            Error::Input(m) => Error::Input(format!("the {platform} image: {m}")),
-            Error::Refused(m) => Error::Refused(format!("the {platform} image: {m}")),
-            other => other,
-        })?;
-        images.push(built);
-    }
-
-    let layout = Layout::open(&staging)?;
-    let mut manifests: Vec<Descriptor> = Vec::with_capacity(images.len());
-    for (platform, image) in options.platforms.iter().zip(&images) {
-        let stored = layout.resolve(Some(&staging_tag(platform)))?;
-        let mut entry = Descriptor::new(
-            stored.media_type().clone(),
-            stored.size(),
-            parse_digest(&image.manifest_digest)?,
-        );
-        entry.set_platform(Some(platform.to_oci()?));
-        manifests.push(entry);
-    }
-    let bytes = pare_oci::canonical_json::to_vec(
-        &json!({
-            "schemaVersion": 2,
-            "mediaType": pare_oci::manifest::INDEX_MEDIA_TYPES[0],
-            "manifests": manifests,
-        }),
-        "image index",
-    )?;
-    let digest = layout.write_blob(&bytes)?;
-    let index = Descriptor::new(
-        MediaType::ImageIndex,
-        bytes.len() as u64,
-        parse_digest(&digest)?,
-    );
-    let access = Access {
-        insecure: options.insecure,
-        credentials: options.credentials.clone(),
-        ..Access::default()
-    };
-    let mut io = IoReport::default();
-    write_index(
-        &layout,
-        &index,
-        &manifests,
-        &output,
-        &options.extra_tags,
-        &access,
-        reporter,
-        &mut io,
-    )?;
+    let created = scratch.is_none() && !staging.exists();
+    let built = images_and_index(options, &output, &staging, reporter);
     if scratch.is_none() {
+        // The passing tags go whether the index was written or not; a layout this build created
+        // goes whole when it failed (nothing refers to it yet).
         let passing: Vec<String> = options.platforms.iter().map(staging_tag).collect();
-        layout.remove_tags(&passing)?;
+        if built.is_err() && created {
+            let _ = std::fs::remove_dir_all(&staging);
+        } else {
+            let removed = Layout::open(&staging).and_then(|l| l.remove_tags(&passing));
+            if built.is_ok() {
+                removed?;
+            }
+        }
     }
-    drop(layout);
+    let (mut images, digest) = built?;
     drop(scratch);
 
     let mut signed = None;
@@ -217,4 +166,77 @@ pub fn build_index(options: &BuildOptions, reporter: &dyn Reporter) -> Result<Bu
         signed,
         platforms: images,
     })
+}
+
+/// Builds each platform's image into `staging` under its passing tag, writes the index over them
+/// and sends it to `output`. Returns the images' reports and the index's digest.
+fn images_and_index(
+    options: &BuildOptions,
+    output: &ImageRef,
+    staging: &std::path::Path,
+    reporter: &dyn Reporter,
+) -> Result<(Vec<BuildReport>, String)> {
+    let mut images = Vec::with_capacity(options.platforms.len());
+    for platform in &options.platforms {
+        let mut one = for_platform(options, platform);
+        one.output = Some(ImageRef::Layout {
+            dir: staging.to_path_buf(),
+            tag: Some(staging_tag(platform)),
+        });
+        one.extra_tags.clear();
+        one.sbom_name = Some(crate::sbom::default_name(output));
+        // Signed where it ends up, once the index is there (below).
+        one.sign = None;
+        reporter.step(&format!("building the {platform} image"));
+        let built = build_one(&one, reporter).map_err(|e| match e {
+            Error::Input(m) => Error::Input(format!("the {platform} image: {m}")),
+            Error::Refused(m) => Error::Refused(format!("the {platform} image: {m}")),
+            other => other,
+        })?;
+        images.push(built);
+    }
+
+    let layout = Layout::open(&staging)?;
+    let mut manifests: Vec<Descriptor> = Vec::with_capacity(images.len());
+    for (platform, image) in options.platforms.iter().zip(&images) {
+        let stored = layout.resolve(Some(&staging_tag(platform)))?;
+        let mut entry = Descriptor::new(
+            stored.media_type().clone(),
+            stored.size(),
+            parse_digest(&image.manifest_digest)?,
+        );
+        entry.set_platform(Some(platform.to_oci()?));
+        manifests.push(entry);
+    }
+    let bytes = pare_oci::canonical_json::to_vec(
+        &json!({
+            "schemaVersion": 2,
+            "mediaType": pare_oci::manifest::INDEX_MEDIA_TYPES[0],
+            "manifests": manifests,
+        }),
+        "image index",
+    )?;
+    let digest = layout.write_blob(&bytes)?;
+    let index = Descriptor::new(
+        MediaType::ImageIndex,
+        bytes.len() as u64,
+        parse_digest(&digest)?,
+    );
+    let access = Access {
+        insecure: options.insecure,
+        credentials: options.credentials.clone(),
+        ..Access::default()
+    };
+    let mut io = IoReport::default();
+    write_index(
+        &layout,
+        &index,
+        &manifests,
+        output,
+        &options.extra_tags,
+        &access,
+        reporter,
+        &mut io,
+    )?;
+    Ok((images, digest))
 }
