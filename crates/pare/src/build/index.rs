@@ -196,7 +196,7 @@ fn images_and_index(
         images.push(built);
     }
 
-    let layout = Layout::open(&staging)?;
+    let layout = Layout::open(staging)?;
     let mut manifests: Vec<Descriptor> = Vec::with_capacity(images.len());
     for (platform, image) in options.platforms.iter().zip(&images) {
         let stored = layout.resolve(Some(&staging_tag(platform)))?;
