@@ -476,9 +476,10 @@ fn a_debian_rootfs_gives_valid_licenses_and_syfts_packages() {
 }
 
 /// Java archives: Debian's commons-lang3 jar (installed from the archive with its dependencies by
-/// pare build), and a Spring-Boot-style jar nesting that same jar in BOOT-INF/lib: pare names the
-/// Maven artifacts their pom.properties declare, nested ones too, exactly as syft does (trivy cannot
-/// be asked: it insists on downloading its Java database for jars).
+/// pare build), a Spring-Boot-style jar nesting that same jar in BOOT-INF/lib, and jars with no
+/// pom.properties of their own (named from their file names and manifests): pare names the Maven
+/// artifacts, nested ones too, with the purls syft gives (trivy cannot be asked: it insists on
+/// downloading its Java database for jars).
 #[test]
 fn java_archives_give_maven_artifacts_as_syft_lists_them() {
     let Some(python) = peers_python() else {
@@ -519,6 +520,50 @@ fn java_archives_give_maven_artifacts_as_syft_lists_them() {
         ])
         .arg(app.join("boot.jar"))
         .arg(&jar));
+    // Archives none of whose pom.properties is their own: named from the file name and the
+    // manifest, as syft names them (a Gradle jar, one versioned only in its manifest, a shaded jar
+    // holding another artifact's pom, an OSGi bundle, and a weaving agent, which is no package).
+    let manifest_only = [
+        (
+            "greeter-2.4.1.jar",
+            "Manifest-Version: 1.0\r\nImplementation-Title: greeter\r\nImplementation-Version: 2.4.1\r\n",
+            "",
+        ),
+        (
+            "billing.jar",
+            "Manifest-Version: 1.0\nImplementation-Title: Billing Service\nImplementation-Vendor: org.example\nImplementation-Version: 3.1\n",
+            "",
+        ),
+        (
+            "shaded-1.0.jar",
+            "Manifest-Version: 1.0\n",
+            "groupId=com.google.guava\nartifactId=guava\nversion=31.1-jre\n",
+        ),
+        (
+            "widgets-bundle.jar",
+            "Manifest-Version: 1.0\nCreated-By: Apache Maven Bundle Plugin\nBundle-SymbolicName: org.example.widgets\nBundle-Version: 5.0\n",
+            "",
+        ),
+        (
+            "agent-1.0.jar",
+            "Manifest-Version: 1.0\nWeave-Classes: com.example.Woven\n",
+            "",
+        ),
+    ];
+    for (name, manifest, pom) in manifest_only {
+        ok(Command::new(&python)
+            .args([
+                "-c",
+                "import sys, zipfile\n\
+                 z = zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED, strict_timestamps=False)\n\
+                 z.writestr('META-INF/MANIFEST.MF', sys.argv[2])\n\
+                 if sys.argv[3]:\n    z.writestr('META-INF/maven/com.google.guava/guava/pom.properties', sys.argv[3])\n\
+                 z.writestr('com/example/Main.class', b'\\xca\\xfe\\xba\\xbe')\n\
+                 z.close()",
+            ])
+            .arg(app.join(name))
+            .args([manifest, pom]));
+    }
     let layout = dir.path().join("java");
     ok(pare()
         .args(["build", "-q", "--base"])
@@ -581,9 +626,19 @@ fn java_archives_give_maven_artifacts_as_syft_lists_them() {
         ours, theirs,
         "Maven artifacts, nested ones included, as syft lists them"
     );
+    let names: Vec<&str> = ours.iter().map(|(n, _, _)| n.as_str()).collect();
     assert_eq!(
-        ours.len(),
-        3,
-        "commons-lang3 twice (the file and the nested copy) and boot-app"
+        names,
+        [
+            "billing",
+            "boot-app",
+            "commons-lang3",
+            "commons-lang3",
+            "greeter",
+            "guava",
+            "shaded",
+            "widgets"
+        ],
+        "commons-lang3 twice (the file and the nested copy), boot-app, and the archives named by their manifests and file names: {ours:?}"
     );
 }

@@ -1,9 +1,11 @@
 //! Language packages found by their installed metadata: Python distributions (`*.dist-info/METADATA`,
 //! `*.egg-info/PKG-INFO`, `*.egg-info` files, wherever they are, `pip install --target` trees too)
 //! npm packages (every `package.json` that names a package and a version, as syft's and trivy's
-//! image catalogers read them) and Maven artifacts in Java archives (`META-INF/maven/*/*/pom.properties`
-//! of a jar, war or ear and of the jars nested in it), with the licenses they state and the files
-//! they list.
+//! image catalogers read them) and Java archives: the Maven artifacts of `META-INF/maven/*/*/
+//! pom.properties` of a jar, war or ear and of the jars nested in it, and, for an archive none of
+//! whose pom.properties is its own (a Gradle or Ant build, a shaded jar), the archive itself named
+//! as syft names it from its file name and `META-INF/MANIFEST.MF`; with the licenses they state and
+//! the files they list.
 //! Pure functions over a file's bytes and path; the inventory decides which files to read. Not
 //! here: packages found in binaries (Go, cargo-auditable: `pare_elf::buildinfo`) or OS databases.
 
@@ -185,17 +187,23 @@ const MAX_POM_PROPERTIES: u64 = 1 << 20;
 /// The Maven artifacts a Java archive says it holds: one per `META-INF/maven/<group>/<artifact>/
 /// pom.properties`, then those of the archives nested in it (Spring Boot's `BOOT-INF/lib`, a war's
 /// `WEB-INF/lib`), one level deep. An archive that is not a readable zip gives none.
-pub fn java_packages(bytes: &[u8]) -> Vec<LanguagePackage> {
+/// `path` is the archive's (its file name names it when no pom.properties does).
+pub fn java_packages(path: &str, bytes: &[u8]) -> Vec<LanguagePackage> {
     let mut out = Vec::new();
-    java_packages_into(bytes, 0, &mut out);
+    java_packages_into(path, bytes, 0, &mut out);
     out
 }
 
-fn java_packages_into(bytes: &[u8], depth: usize, out: &mut Vec<LanguagePackage>) {
+/// The largest `META-INF/MANIFEST.MF` read.
+const MAX_MANIFEST: u64 = 1 << 20;
+
+fn java_packages_into(path: &str, bytes: &[u8], depth: usize, out: &mut Vec<LanguagePackage>) {
     let Ok(mut archive) = zip::ZipArchive::new(std::io::Cursor::new(bytes)) else {
         return;
     };
     let mut nested = Vec::new();
+    let mut manifest = None;
+    let mut poms = Vec::new();
     for index in 0..archive.len() {
         let Ok(mut member) = archive.by_index(index) else {
             continue;
@@ -210,17 +218,315 @@ fn java_packages_into(bytes: &[u8], depth: usize, out: &mut Vec<LanguagePackage>
         };
         if name.starts_with("META-INF/maven/") && name.ends_with("/pom.properties") {
             if let Some(body) = read(&mut member, MAX_POM_PROPERTIES) {
-                out.extend(pom_properties(&String::from_utf8_lossy(&body)));
+                poms.extend(pom_properties(&String::from_utf8_lossy(&body)));
             }
+        } else if name == "META-INF/MANIFEST.MF" {
+            manifest = read(&mut member, MAX_MANIFEST)
+                .map(|body| JavaManifest::parse(&String::from_utf8_lossy(&body)));
         } else if depth == 0 && is_java_archive(&name) && member.size() <= MAX_NESTED_ARCHIVE {
             if let Some(body) = read(&mut member, MAX_NESTED_ARCHIVE) {
-                nested.push(body);
+                nested.push((name, body));
             }
         }
     }
-    for body in nested {
-        java_packages_into(&body, depth + 1, out);
+    let file = ArchiveFileName::of(path);
+    let own_pom = poms.iter().any(|p| file.is_named_by(&p.name, &poms));
+    // As syft: the archive is a package of its own from its manifest (not when a weaving agent's
+    // manifest says it only instruments others), unless one of its pom.properties names it.
+    if let Some(manifest) = manifest.filter(|m| !own_pom && m.main("Weave-Classes").is_none()) {
+        out.extend(manifest_package(&manifest, &file));
     }
+    out.extend(poms);
+    for (name, body) in nested {
+        java_packages_into(&name, &body, depth + 1, out);
+    }
+}
+
+/// A Java archive's `META-INF/MANIFEST.MF`: sections of `Key: value` attributes (a blank line
+/// ends a section, a line beginning with a space continues the last value), the main section first.
+struct JavaManifest {
+    sections: Vec<Vec<(String, String)>>,
+}
+
+impl JavaManifest {
+    fn parse(text: &str) -> Self {
+        let mut sections: Vec<Vec<(String, String)>> = Vec::new();
+        let mut in_section = false;
+        for line in text.lines() {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if line.is_empty() {
+                in_section = false;
+                continue;
+            }
+            if let Some(more) = line.strip_prefix(' ') {
+                if let Some((_, value)) = sections.last_mut().and_then(|s| s.last_mut()) {
+                    if in_section {
+                        value.push_str(more.trim());
+                    }
+                }
+                continue;
+            }
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            let key = key.trim();
+            if key.is_empty() {
+                continue;
+            }
+            if !in_section {
+                sections.push(Vec::new());
+                in_section = true;
+            }
+            if let Some(section) = sections.last_mut() {
+                section.push((key.to_string(), value.trim().to_string()));
+            }
+        }
+        Self { sections }
+    }
+
+    /// The first non-empty value of `key` in the main section.
+    fn main(&self, key: &str) -> Option<&str> {
+        Self::get(self.sections.first()?, key)
+    }
+
+    /// The first non-empty value of `key` in the main section, else in the others in order.
+    fn anywhere(&self, key: &str) -> Option<&str> {
+        self.sections.iter().find_map(|s| Self::get(s, key))
+    }
+
+    fn get<'a>(section: &'a [(String, String)], key: &str) -> Option<&'a str> {
+        section
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Every value of `key`, in every section.
+    fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.sections
+            .iter()
+            .flat_map(move |s| s.iter().filter(move |(k, _)| k == key))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A Java archive's file name split into a name and a version as syft splits it
+/// (`commons-lang3-3.12.0.jar`: `commons-lang3`, `3.12.0`; `org.eclipse.osgi_3.18.0.v2022.jar`:
+/// `org.eclipse.osgi`, `3.18.0.v2022`).
+#[derive(Debug, PartialEq, Eq)]
+struct ArchiveFileName {
+    name: String,
+    version: String,
+}
+
+impl ArchiveFileName {
+    fn of(path: &str) -> Self {
+        let base = path.rsplit('/').next().unwrap_or(path);
+        let stem = match base.rfind('.') {
+            Some(dot) => &base[..dot],
+            None => base,
+        };
+        // The shortest name (words that begin with a letter, joined by '-') after which a '-'
+        // and a version end the stem; else the whole stem as the name.
+        let split = stem
+            .match_indices('-')
+            .map(|(i, _)| i)
+            .find(|&i| is_archive_name(&stem[..i]) && is_version(&stem[i + 1..], true));
+        let (name, version) = match split {
+            Some(i) => (stem[..i].to_string(), stem[i + 1..].to_string()),
+            None if is_archive_name(stem) => (stem.to_string(), String::new()),
+            None => (String::new(), String::new()),
+        };
+        if !version.is_empty() {
+            return Self { name, version };
+        }
+        // Else a version after the first '.', '_' or '-' that begins one (`osgi_3.18.0`).
+        let second = name
+            .char_indices()
+            .filter(|(_, c)| matches!(c, '.' | '_' | '-'))
+            .map(|(i, _)| i)
+            .find(|&i| is_version(&name[i + 1..], false));
+        match second {
+            Some(i) => Self {
+                version: name[i + 1..].to_string(),
+                name: name[..i].to_string(),
+            },
+            None => Self { name, version },
+        }
+    }
+
+    /// Whether a pom.properties `artifact_id` is this archive's own (syft's test: the same name
+    /// when another pom of the archive has exactly the file's name, else a prefix or suffix match).
+    fn is_named_by(&self, artifact_id: &str, poms: &[LanguagePackage]) -> bool {
+        if artifact_id.is_empty() || self.name.is_empty() {
+            return false;
+        }
+        if poms.iter().any(|p| p.name == self.name) {
+            return artifact_id == self.name;
+        }
+        artifact_id.starts_with(&self.name) || self.name.ends_with(artifact_id)
+    }
+}
+
+/// Words that begin with an ASCII letter and hold letters, digits, '_' and '.', each optionally
+/// followed by a '-' (the name part of a Java archive's file name).
+fn is_archive_name(text: &str) -> bool {
+    let mut expect_letter = true;
+    for c in text.chars() {
+        if expect_letter {
+            if !c.is_ascii_alphabetic() {
+                return false;
+            }
+            expect_letter = false;
+        } else if c == '-' {
+            expect_letter = true;
+        } else if !(c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+            return false;
+        }
+    }
+    // A name may end with its '-' (`a--1.0`), but not be empty.
+    !text.is_empty()
+}
+
+/// A version as syft's file name patterns take one: a digit and anything after, `build` and a
+/// digit and anything after, or `r`/`rc` and digits only; `any_case` for the first pattern's
+/// case-insensitive `build`, `r`, `rc`.
+fn is_version(text: &str, any_case: bool) -> bool {
+    let folded;
+    let text = if any_case {
+        folded = text.to_ascii_lowercase();
+        folded.as_str()
+    } else {
+        text
+    };
+    if text.starts_with(|c: char| c.is_ascii_digit()) {
+        return true;
+    }
+    if let Some(rest) = text.strip_prefix("build") {
+        return rest.starts_with(|c: char| c.is_ascii_digit());
+    }
+    let digits = text
+        .strip_prefix("rc")
+        .or_else(|| text.strip_prefix('r'))
+        .unwrap_or("");
+    !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+}
+
+/// Whether `field` begins as a Java identifier does: with a letter (or letter number), `_` or `$`
+/// (not a digit).
+fn starts_java_identifier(field: &str) -> bool {
+    field
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
+}
+
+/// The package a Java archive is by its manifest and file name, as syft names it when none of its
+/// pom.properties does: the name from a Maven bundle plugin's `Bundle-SymbolicName`, else from the
+/// file name (the last dotted part of a `group.artifact` name, but `org.eclipse.*` whole), else from
+/// the manifest's `Name`, `Bundle-Name`, `Short-Name`, `Extension-Name`, `Implementation-Title`;
+/// the version from the file name, else `Implementation-Version`, `Specification-Version`,
+/// `Plugin-Version`, `Bundle-Version`. The purl's namespace is the first (in sorted order) of the
+/// manifest's group-like values that begins like a reverse domain (`com`, `org`, `net`, `io`,
+/// `be`), else the name itself.
+fn manifest_package(manifest: &JavaManifest, file: &ArchiveFileName) -> Option<LanguagePackage> {
+    let from_bundle_plugin = manifest
+        .main("Created-By")
+        .filter(|c| c.contains("Apache Maven Bundle Plugin"))
+        .and_then(|_| manifest.main("Bundle-SymbolicName"))
+        .filter(|symbolic| manifest.main("Implementation-Vendor-Id") != Some(*symbolic))
+        .and_then(|symbolic| symbolic.rsplit('.').next())
+        .filter(|n| !n.is_empty())
+        .map(str::to_string);
+    let from_file = || {
+        let name = &file.name;
+        if name.contains('.') && !name.starts_with("org.eclipse.") {
+            let fields: Vec<&str> = name.split('.').collect();
+            if fields.iter().all(|f| starts_java_identifier(f)) {
+                return fields.last().map(|f| f.to_string());
+            }
+        }
+        Some(name.clone()).filter(|n| !n.is_empty())
+    };
+    let from_manifest = || {
+        [
+            "Name",
+            "Bundle-Name",
+            "Short-Name",
+            "Extension-Name",
+            "Implementation-Title",
+        ]
+        .iter()
+        .find_map(|k| manifest.main(k))
+        .map(str::to_string)
+    };
+    let name = from_bundle_plugin
+        .or_else(from_file)
+        .or_else(from_manifest)?;
+    let version = Some(file.version.clone())
+        .filter(|v| !v.is_empty())
+        .or_else(|| {
+            [
+                "Implementation-Version",
+                "Specification-Version",
+                "Plugin-Version",
+                "Bundle-Version",
+            ]
+            .iter()
+            .find_map(|k| manifest.anywhere(k))
+            .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let group_like = |fields: &[&str]| -> Option<String> {
+        let mut found: Vec<String> = fields
+            .iter()
+            .flat_map(|k| manifest.all(k))
+            .filter(|v| {
+                ["com", "org", "net", "io", "be"]
+                    .iter()
+                    .any(|d| v.starts_with(d))
+            })
+            .map(|v| {
+                let v = v.split(';').next().unwrap_or(v);
+                v.split('#').next().unwrap_or(v).trim().to_string()
+            })
+            .collect();
+        found.sort();
+        found.into_iter().next()
+    };
+    let group = group_like(&[
+        "Group-Id",
+        "Bundle-SymbolicName",
+        "Extension-Name",
+        "Specification-Vendor",
+        "Implementation-Vendor",
+        "Implementation-Vendor-Id",
+        "Implementation-Title",
+        "Bundle-Activator",
+    ])
+    .or_else(|| group_like(&["Automatic-Module-Name", "Main-Class", "Package"]))
+    .unwrap_or_else(|| name.clone());
+    let purl = if version.is_empty() {
+        format!("pkg:maven/{}/{}", purl_escape(&group), purl_escape(&name))
+    } else {
+        format!(
+            "pkg:maven/{}/{}@{}",
+            purl_escape(&group),
+            purl_escape(&name),
+            purl_escape(&version)
+        )
+    };
+    Some(LanguagePackage {
+        name,
+        version,
+        licenses: ["Bundle-License", "Plugin-License-Name"]
+            .iter()
+            .filter_map(|k| manifest.anywhere(k))
+            .map(str::to_string)
+            .collect(),
+        purl,
+    })
 }
 
 /// A Maven artifact from a pom.properties file (`groupId`, `artifactId`, `version`).
@@ -413,6 +719,93 @@ mod tests {
     }
 
     #[test]
+    fn archive_file_names_split_as_syft_splits_them() {
+        for (path, name, version) in [
+            (
+                "usr/share/java/commons-lang3-3.12.0.jar",
+                "commons-lang3",
+                "3.12.0",
+            ),
+            (
+                "lib/spring-data-r2dbc-1.1.0.RELEASE.jar",
+                "spring-data-r2dbc",
+                "1.1.0.RELEASE",
+            ),
+            ("guava-r06.jar", "guava", "r06"),
+            (
+                "trilead-ssh2-build212-hudson-5.jar",
+                "trilead-ssh2",
+                "build212-hudson-5",
+            ),
+            ("a/pkg-maven.4.3.2.jar", "pkg-maven", "4.3.2"),
+            ("pkg-maven_4.3.2.jar", "pkg-maven", "4.3.2"),
+            (
+                "jboss-saaj-api_1.4_spec-1.0.2.Final.jar",
+                "jboss-saaj-api_1.4_spec",
+                "1.0.2.Final",
+            ),
+            ("liferay-package.lpkg", "liferay-package", ""),
+            ("app.jar", "app", ""),
+            ("2fa.jar", "", ""),
+        ] {
+            assert_eq!(
+                ArchiveFileName::of(path),
+                ArchiveFileName {
+                    name: name.into(),
+                    version: version.into()
+                },
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_archive_without_its_own_pom_is_named_by_its_manifest_and_file() {
+        let manifest = |text: &str| JavaManifest::parse(text);
+        let package = |text: &str, path: &str| {
+            manifest_package(&manifest(text), &ArchiveFileName::of(path))
+                .map(|p| (p.name, p.version, p.purl))
+        };
+        // A Gradle jar: the name and version from the file name.
+        assert_eq!(
+            package(
+                "Manifest-Version: 1.0\r\nImplementation-Title: greeter\r\n",
+                "greeter-2.4.1.jar"
+            ),
+            Some((
+                "greeter".into(),
+                "2.4.1".into(),
+                "pkg:maven/greeter/greeter@2.4.1".into()
+            ))
+        );
+        // No version in the file name: the manifest's, from a later section too; a continued line.
+        assert_eq!(
+            package(
+                "Manifest-Version: 1.0\nImplementation-Title: Billing\n\nName: a/b/\nSpecification-Ver\n sion: x\nImplementation-Version: 3.1\n",
+                "srv/app.jar"
+            ),
+            Some(("app".into(), "3.1".into(), "pkg:maven/app/app@3.1".into()))
+        );
+        // The Maven bundle plugin's symbolic name, with its group from a reverse-domain field.
+        assert_eq!(
+            package(
+                "Created-By: Apache Maven Bundle Plugin\nBundle-SymbolicName: org.example.widgets\nBundle-Version: 5.0\n",
+                "widgets-bundle.jar"
+            ),
+            Some((
+                "widgets".into(),
+                "5.0".into(),
+                "pkg:maven/org.example.widgets/widgets@5.0".into()
+            ))
+        );
+        // A dotted file name of Java identifiers is group.artifact: the last part names it.
+        assert_eq!(
+            package("Manifest-Version: 1.0\n", "com.acme.tools-1.2.jar").map(|p| p.0),
+            Some("tools".into())
+        );
+    }
+
+    #[test]
     fn pom_properties_name_maven_artifacts() {
         let p = pom_properties(
             "#Generated by Maven\nartifactId=commons-lang3\ngroupId=org.apache.commons\nversion=3.12.0\n",
@@ -421,7 +814,7 @@ mod tests {
         assert_eq!(p.name, "commons-lang3");
         assert_eq!(p.purl, "pkg:maven/org.apache.commons/commons-lang3@3.12.0");
         assert_eq!(pom_properties("artifactId=x\n"), None);
-        assert!(java_packages(b"not a zip").is_empty());
+        assert!(java_packages("a.jar", b"not a zip").is_empty());
         assert!(is_java_archive("usr/share/java/Foo.JAR") && !is_java_archive("a/jar"));
     }
 

@@ -214,7 +214,7 @@ impl Observer for InventoryCollector {
         }
         if languages::is_java_archive(&info.path) && info.sample.len() as u64 == info.size {
             let archive = format!("/{}", info.path);
-            for (i, found) in languages::java_packages(&info.sample)
+            for (i, found) in languages::java_packages(&info.path, &info.sample)
                 .into_iter()
                 .enumerate()
             {
