@@ -44,23 +44,27 @@ fn arm64_runs() -> bool {
 }
 
 /// `pare build --format json` for both platforms, each with its own program as `/hello` (the
-/// entrypoint), to `output`, with `extra` flags.
+/// entrypoint), to `output`.
+fn build_both_command(amd64: &Path, arm64: &Path, output: &str) -> Command {
+    let mut cmd = pare();
+    cmd.args([
+        "build",
+        "--format",
+        "json",
+        "--platform",
+        "linux/amd64,linux/arm64",
+    ])
+    .arg("--copy")
+    .arg(format!("linux/amd64={}:/hello", amd64.display()))
+    .arg("--copy")
+    .arg(format!("linux/arm64={}:/hello", arm64.display()))
+    .args(["--entrypoint", "/hello", "--output", output]);
+    cmd
+}
+
+/// [`build_both_command`] with `extra` flags, which must succeed: its report.
 fn build_both(amd64: &Path, arm64: &Path, output: &str, extra: &[&str]) -> Value {
-    serde_json::from_str(&ok(pare()
-        .args([
-            "build",
-            "--format",
-            "json",
-            "--platform",
-            "linux/amd64,linux/arm64",
-        ])
-        .arg("--copy")
-        .arg(format!("linux/amd64={}:/hello", amd64.display()))
-        .arg("--copy")
-        .arg(format!("linux/arm64={}:/hello", arm64.display()))
-        .args(["--entrypoint", "/hello", "--output", output])
-        .args(extra)))
-    .unwrap()
+    serde_json::from_str(&ok(build_both_command(amd64, arm64, output).args(extra))).unwrap()
 }
 
 fn skopeo_raw(reference: &str) -> Value {
@@ -794,21 +798,8 @@ fn each_platforms_dynamic_program_takes_its_libraries_from_that_platforms_sysroo
     let arm64 = dynamic("aarch64-linux-gnu-gcc", "dyn-arm64");
     let out = format!("oci:{}:1", dir.path().join("dyn").display());
     let build = |extra: &[&str]| {
-        let mut cmd = pare();
-        cmd.args([
-            "build",
-            "--format",
-            "json",
-            "--platform",
-            "linux/amd64,linux/arm64",
-        ])
-        .arg("--copy")
-        .arg(format!("linux/amd64={}:/hello", amd64.display()))
-        .arg("--copy")
-        .arg(format!("linux/arm64={}:/hello", arm64.display()))
-        .args(["--entrypoint", "/hello", "--output", &out])
-        .args(extra)
-        .current_dir(dir.path());
+        let mut cmd = build_both_command(&amd64, &arm64, &out);
+        cmd.args(extra).current_dir(dir.path());
         run(&mut cmd)
     };
     // Against the build host's root the arm64 program's loader and libc are not there (the
