@@ -642,3 +642,44 @@ fn java_archives_give_maven_artifacts_as_syft_lists_them() {
         "commons-lang3 twice (the file and the nested copy), boot-app, and the archives named by their manifests and file names: {ours:?}"
     );
 }
+
+/// `-o` names where the document goes: a regular file is replaced whole (atomically), but a FIFO
+/// or device there (`-o /dev/stdout`, `-o /dev/null`) is written into and stays what it is; it is
+/// never replaced by a regular file.
+#[test]
+fn sbom_output_into_a_fifo_writes_into_it_and_leaves_it_a_fifo() {
+    use std::os::unix::fs::FileTypeExt as _;
+    if !require("mkfifo") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let image = format!("oci:{}:1", dir.path().join("img").display());
+    ok(pare()
+        .args(["build", "-q", "--copy"])
+        .arg(format!(
+            "{}:/hello",
+            crate::support::static_hello().display()
+        ))
+        .args(["--entrypoint", "/hello", "--output", &image]));
+    let fifo = dir.path().join("sbom.fifo");
+    ok(Command::new("mkfifo").arg(&fifo));
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || fs::read(&fifo).unwrap())
+    };
+    ok(pare().args(["sbom", &image, "-o"]).arg(&fifo));
+    // Checked before waiting for the reader: had the FIFO been replaced, it would wait for ever.
+    assert!(
+        fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(),
+        "-o replaced the FIFO with a file"
+    );
+    let read: Value = serde_json::from_slice(&reader.join().unwrap()).unwrap();
+    assert_eq!(read["spdxVersion"], "SPDX-2.3");
+    // A regular file is written whole, the same document.
+    let file = dir.path().join("sbom.json");
+    ok(pare().args(["sbom", &image, "-o"]).arg(&file));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&fs::read(&file).unwrap()).unwrap(),
+        read
+    );
+}

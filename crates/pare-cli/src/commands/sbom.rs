@@ -40,9 +40,7 @@ pub fn run(args: &SbomArgs, global: &GlobalArgs) -> Result<ExitCode> {
         sbom(&reference, &access(&args.read)?, &options, &reporter)?
     };
     match &args.output {
-        Some(path) => {
-            pare_oci::layout::write_file_atomic(path, &document).map_err(pare::Error::from)?
-        }
+        Some(path) => crate::output::write_output_file(path, &document)?,
         None => {
             let text = String::from_utf8(document)?;
             crate::output::write_stdout(format_args!("{text}"));

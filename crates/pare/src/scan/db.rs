@@ -370,7 +370,17 @@ fn read_json(bytes: &[u8], path: &Path, relative: &str) -> Result<(&'static str,
                 .collect(),
         ));
     }
-    // An OSV record has an `id`; the tracker's document is keyed by source package.
+    // An OSV record has an `id`; the tracker's document is keyed by source package. Nearly every
+    // file of a directory of records is one record: read it as one straight away, and only when
+    // that fails look at what else the JSON is (the answer is then the one below).
+    if let Ok(record) = serde_json::from_slice::<OsvRecord>(bytes) {
+        return Ok((
+            "osv",
+            osv_advisory(record, relative.to_string())
+                .into_iter()
+                .collect(),
+        ));
+    }
     let probe: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
     if probe.get("id").is_some_and(|v| v.is_string()) {
