@@ -67,6 +67,17 @@ fn build_both(amd64: &Path, arm64: &Path, output: &str, extra: &[&str]) -> Value
     serde_json::from_str(&ok(build_both_command(amd64, arm64, output).args(extra))).unwrap()
 }
 
+/// The image of `platform` in the index `reference`, copied out into a layout under `dir` and
+/// unpacked there into a runtime bundle (umoci): the bundle's path.
+fn platform_bundle(reference: &str, platform: &str, dir: &Path) -> PathBuf {
+    let tag = platform.replace('/', "-");
+    let single = dir.join(format!("single-{tag}"));
+    ok(pare()
+        .args(["copy", "--platform", platform, reference])
+        .arg(format!("oci:{}:{tag}", single.display())));
+    unpack(&single, &tag, dir)
+}
+
 fn skopeo_raw(reference: &str) -> Value {
     serde_json::from_str(&ok(Command::new("skopeo").args([
         "inspect",
@@ -219,12 +230,7 @@ fn a_two_platform_index_validates_copies_whole_and_its_arm64_image_runs() {
 
     // Each platform's image runs: the arm64 one through qemu.
     for (platform, machine) in [("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")] {
-        let tag = platform.replace('/', "-");
-        let single = dir.path().join(format!("single-{tag}"));
-        ok(pare()
-            .args(["copy", "--platform", platform, &image])
-            .arg(format!("oci:{}:{tag}", single.display())));
-        let bundle = unpack(&single, &tag, dir.path());
+        let bundle = platform_bundle(&image, platform, dir.path());
         let (code, stdout, stderr) = runc_run(&bundle, dir.path());
         assert_eq!(code, 0, "{platform}: {stderr}");
         assert_eq!(stdout.trim(), format!("hello from {machine}"));
@@ -323,12 +329,7 @@ fn a_static_go_program_for_both_platforms_runs_on_each_with_its_build_info() {
         ("linux/amd64", "x86_64", "amd64"),
         ("linux/arm64", "aarch64", "arm64"),
     ] {
-        let tag = platform.replace('/', "-");
-        let single = dir.path().join(format!("single-{tag}"));
-        ok(pare()
-            .args(["copy", "--platform", platform, &image])
-            .arg(format!("oci:{}:{tag}", single.display())));
-        let bundle = unpack(&single, &tag, dir.path());
+        let bundle = platform_bundle(&image, platform, dir.path());
         let (code, stdout, stderr) = runc_run(&bundle, dir.path());
         assert_eq!(code, 0, "{platform}: {stderr}");
         assert_eq!(
@@ -711,11 +712,7 @@ fn a_two_platform_build_on_a_two_platform_base_pins_each_and_runs() {
     );
 
     // The arm64 image runs the base's program through qemu, with the file on top.
-    let single = dir.path().join("single-arm64");
-    ok(pare()
-        .args(["copy", "--platform", "linux/arm64", &out])
-        .arg(format!("oci:{}:arm64", single.display())));
-    let bundle = unpack(&single, "arm64", dir.path());
+    let bundle = platform_bundle(&out, "linux/arm64", dir.path());
     assert_eq!(
         std::fs::read_to_string(bundle.join("rootfs/message.txt")).unwrap(),
         "on top\n"
@@ -831,12 +828,7 @@ fn each_platforms_dynamic_program_takes_its_libraries_from_that_platforms_sysroo
 
     // Each image runs: the arm64 one with the sysroot's libc (the same bytes), through qemu.
     for (platform, machine) in [("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")] {
-        let tag = platform.replace('/', "-");
-        let single = dir.path().join(format!("single-{tag}"));
-        ok(pare()
-            .args(["copy", "--platform", platform, &out])
-            .arg(format!("oci:{}:{tag}", single.display())));
-        let bundle = unpack(&single, &tag, dir.path());
+        let bundle = platform_bundle(&out, platform, dir.path());
         if platform == "linux/arm64" {
             let in_image =
                 std::fs::read(bundle.join("rootfs").join(arm_libc.trim_start_matches('/')))
@@ -972,12 +964,7 @@ fn the_python3_recipe_for_two_platforms_locks_both_and_runs_on_arm64() {
         let here = dir.path().join(what);
         std::fs::create_dir(&here).unwrap();
         for (platform, machine) in [("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")] {
-            let tag = platform.replace('/', "-");
-            let single = here.join(format!("single-{tag}"));
-            ok(pare()
-                .args(["copy", "--platform", platform, reference])
-                .arg(format!("oci:{}:{tag}", single.display())));
-            let bundle = unpack(&single, &tag, &here);
+            let bundle = platform_bundle(reference, platform, &here);
             let (code, stdout, stderr) = runc_run(&bundle, &here);
             assert_eq!(code, 0, "{platform} {what}: {stderr}");
             assert_eq!(stdout.trim(), format!("python on {machine} true"), "{what}");
