@@ -98,26 +98,6 @@ pub fn out(text: &str) -> anyhow::Result<()> {
 }
 
 /// Prints a report as pretty JSON with its `schema` field.
-/// Writes a document to the file a user named (`-o FILE`): a regular file (or a new one) is
-/// replaced atomically, so a reader never sees half of it; a path that already is something else
-/// (`/dev/null`, `/dev/stdout`, a FIFO) is written into as it is, never replaced by a file.
-pub fn write_output_file(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use anyhow::Context as _;
-    use std::io::Write as _;
-    match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() && !meta.is_dir() => {
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .open(path)
-                .with_context(|| format!("open {} to write", path.display()))?;
-            file.write_all(bytes)
-                .with_context(|| format!("write {}", path.display()))?;
-            Ok(())
-        }
-        _ => Ok(pare_oci::layout::write_file_atomic(path, bytes).map_err(pare::Error::from)?),
-    }
-}
-
 pub fn print_json(value: &impl serde::Serialize, schema: &str) -> anyhow::Result<()> {
     let mut value = serde_json::to_value(value)?;
     if let Some(map) = value.as_object_mut() {

@@ -496,6 +496,23 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Writes a document to a path a user named (`-o FILE`, a baseline): a regular file (or a new one)
+/// is replaced atomically with [`write_file_atomic`], so a reader never sees half of it; a path that
+/// already is something else (`/dev/null`, `/dev/stdout`, a FIFO) is written into as it is, never
+/// replaced by a file. Not for a layout's own files, where a FIFO in place is refused instead.
+pub fn write_output_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    match fs::metadata(path) {
+        Ok(meta) if !meta.is_file() && !meta.is_dir() => {
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(Error::io("open to write", path))?;
+            file.write_all(bytes).map_err(Error::io("write", path))
+        }
+        _ => write_file_atomic(path, bytes),
+    }
+}
+
 /// Opens a file that must be a regular file: a FIFO, device or socket in its place (a hostile
 /// layout, archive or policy path) would block or never end, so it is refused before and after
 /// opening (without blocking: O_NONBLOCK on Linux, where a FIFO would otherwise wait for a writer).

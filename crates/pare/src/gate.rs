@@ -126,12 +126,13 @@ impl Baseline {
         Ok(baseline)
     }
 
-    /// Writes the baseline file atomically (sorted keys, one file per line for readable diffs).
+    /// Writes the baseline file atomically, or into a FIFO or device named instead (sorted keys,
+    /// one file per line for readable diffs).
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut text = serde_json::to_string_pretty(self)
             .map_err(|e| Error::Input(format!("baseline: {e}")))?;
         text.push('\n');
-        pare_oci::layout::write_file_atomic(path, text.as_bytes())?;
+        pare_oci::layout::write_output_file(path, text.as_bytes())?;
         Ok(())
     }
 

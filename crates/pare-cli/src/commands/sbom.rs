@@ -40,7 +40,9 @@ pub fn run(args: &SbomArgs, global: &GlobalArgs) -> Result<ExitCode> {
         sbom(&reference, &access(&args.read)?, &options, &reporter)?
     };
     match &args.output {
-        Some(path) => crate::output::write_output_file(path, &document)?,
+        Some(path) => {
+            pare_oci::layout::write_output_file(path, &document).map_err(pare::Error::from)?
+        }
         None => {
             let text = String::from_utf8(document)?;
             crate::output::write_stdout(format_args!("{text}"));
