@@ -375,14 +375,11 @@ pub fn copy(
             if access.referrers {
                 let repo = registry_repo(name);
                 let subject = manifest.digest().to_string();
-                let (found, tagged) =
-                    referrers::pull_attached(&client, &repo, &subject, &layout, access, reporter)?;
-                referrers::list_in_layout(&layout, &found)?;
-                report.referrers += found.len() as u64;
-                for t in &tagged {
-                    layout.set_tags(&t.descriptor, std::slice::from_ref(&t.tag))?;
-                }
-                report.cosign_tags += tagged.len() as u64;
+                let (found, tagged) = referrers::pull_attached_into(
+                    &client, &repo, &subject, &layout, access, reporter,
+                )?;
+                report.referrers += found as u64;
+                report.cosign_tags += tagged as u64;
             }
             layout.set_tags(&manifest, &destination_tags(tag, extra_tags))?;
             Ok(manifest)
@@ -1255,13 +1252,9 @@ pub fn copy_all_platforms(
                     let subjects = std::iter::once(top.digest.clone())
                         .chain(images.iter().map(|i| i.digest().to_string()));
                     for subject in subjects {
-                        let (found, tagged) = referrers::pull_attached(
+                        referrers::pull_attached_into(
                             &client, &repo, &subject, &layout, access, reporter,
                         )?;
-                        referrers::list_in_layout(&layout, &found)?;
-                        for t in &tagged {
-                            layout.set_tags(&t.descriptor, std::slice::from_ref(&t.tag))?;
-                        }
                     }
                 }
                 Ok(())

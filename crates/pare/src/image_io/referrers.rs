@@ -163,6 +163,24 @@ pub fn pull_attached(
     ))
 }
 
+/// [`pull_attached`], then kept in `layout` as a layout keeps them: referrers as untagged entries,
+/// cosign's manifests under their tags. Returns how many of each.
+pub fn pull_attached_into(
+    client: &Client,
+    repo: &str,
+    subject: &str,
+    layout: &Layout,
+    access: &Access,
+    reporter: &dyn Reporter,
+) -> Result<(usize, usize)> {
+    let (found, tagged) = pull_attached(client, repo, subject, layout, access, reporter)?;
+    list_in_layout(layout, &found)?;
+    for t in &tagged {
+        layout.set_tags(&t.descriptor, std::slice::from_ref(&t.tag))?;
+    }
+    Ok((found.len(), tagged.len()))
+}
+
 /// What pushing referrers did.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Pushed {
